@@ -1,0 +1,204 @@
+//! X.509 certificates as stored in keystores, and the details keyway shows about them.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::Error;
+
+/// One DER-encoded X.509 certificate, parsed once when it enters a store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    der: Vec<u8>,
+    info: CertInfo,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.info.subject)
+            .field("sha256", &self.info.sha256)
+            .finish()
+    }
+}
+
+/// What a certificate says about itself, in the form keyway prints and serializes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    /// Subject distinguished name (RFC 4514 style).
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Serial number, hex with colons.
+    pub serial: String,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// SHA-256 fingerprint of the DER encoding, upper-case hex with colons (as keytool prints it).
+    pub sha256: String,
+    /// Public key algorithm and size.
+    pub key: KeyDescription,
+    /// Whether basic constraints mark it as a CA.
+    pub is_ca: bool,
+    /// Whether subject and issuer are the same name.
+    pub self_issued: bool,
+}
+
+/// A public key's algorithm and size, e.g. RSA 2048 or EC P-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyDescription {
+    /// "RSA", "EC", "Ed25519", "Ed448", "DSA" or the algorithm OID.
+    pub algorithm: String,
+    /// Key size in bits, where it has one.
+    pub bits: Option<usize>,
+    /// Named curve for EC keys ("P-256", "P-384", "P-521" or the curve OID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curve: Option<String>,
+}
+
+impl std::fmt::Display for KeyDescription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.curve, self.bits) {
+            (Some(curve), _) => write!(f, "{} {curve}", self.algorithm),
+            (None, Some(bits)) if self.algorithm == "RSA" || self.algorithm == "DSA" => {
+                write!(f, "{} {bits}", self.algorithm)
+            }
+            _ => f.write_str(&self.algorithm),
+        }
+    }
+}
+
+impl Certificate {
+    /// Parses a DER certificate. `context` names it in errors ("alias \"x\", certificate 2 of 3").
+    pub fn from_der(der: Vec<u8>, context: &str) -> Result<Self, Error> {
+        let info = CertInfo::parse(&der).map_err(|detail| Error::InvalidCertificate {
+            context: context.to_string(),
+            detail,
+        })?;
+        Ok(Certificate { der, info })
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The parsed details.
+    pub fn info(&self) -> &CertInfo {
+        &self.info
+    }
+
+    /// The certificate as one PEM block.
+    pub fn to_pem(&self) -> String {
+        pem_block("CERTIFICATE", &self.der)
+    }
+
+    /// Whether `self` was signed by `issuer`'s key (names and signature both checked).
+    pub fn is_signed_by(&self, issuer: &Certificate) -> bool {
+        if self.info.issuer != issuer.info.subject {
+            return false;
+        }
+        let (Ok((_, cert)), Ok((_, issuer))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&issuer.der),
+        ) else {
+            return false;
+        };
+        cert.verify_signature(Some(issuer.public_key())).is_ok()
+    }
+
+    /// The SubjectPublicKeyInfo's key bits (RSAPublicKey DER, EC point, raw Ed25519 key).
+    pub(crate) fn public_key_bits(&self) -> Vec<u8> {
+        X509Certificate::from_der(&self.der)
+            .map(|(_, c)| c.public_key().subject_public_key.data.to_vec())
+            .unwrap_or_default()
+    }
+}
+
+impl CertInfo {
+    fn parse(der: &[u8]) -> Result<Self, String> {
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+        if !rest.is_empty() {
+            return Err(format!("{} bytes of trailing data after the certificate", rest.len()));
+        }
+        let subject = cert.subject().to_string();
+        let issuer = cert.issuer().to_string();
+        Ok(CertInfo {
+            self_issued: subject == issuer,
+            subject,
+            issuer,
+            serial: cert.raw_serial_as_string().to_uppercase(),
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
+            sha256: fingerprint_sha256(der),
+            key: describe_public_key(&cert),
+            is_ca: cert.is_ca(),
+        })
+    }
+
+    /// Days from `now` until the certificate expires; negative once expired.
+    pub fn days_until_expiry(&self, now: OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_days()
+    }
+
+    /// Whether `now` lies within the validity period.
+    pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
+        self.not_before <= now && now <= self.not_after
+    }
+}
+
+/// SHA-256 of `der` as upper-case hex pairs joined by colons.
+pub fn fingerprint_sha256(der: &[u8]) -> String {
+    hex_colon(&Sha256::digest(der))
+}
+
+pub(crate) fn hex_colon(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn describe_public_key(cert: &X509Certificate<'_>) -> KeyDescription {
+    let spki = cert.public_key();
+    let oid = spki.algorithm.algorithm.to_id_string();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| curve_name(&o.to_id_string()));
+    let parsed = spki.parsed().ok();
+    let bits = parsed.as_ref().map(PublicKey::key_size).filter(|b| *b > 0);
+    let (algorithm, curve) = match oid.as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => ("RSA".to_string(), None),
+        "1.2.840.10045.2.1" => ("EC".to_string(), curve),
+        "1.3.101.112" => ("Ed25519".to_string(), None),
+        "1.3.101.113" => ("Ed448".to_string(), None),
+        "1.2.840.10040.4.1" => ("DSA".to_string(), None),
+        _ => (oid, None),
+    };
+    KeyDescription { algorithm, bits, curve }
+}
+
+pub(crate) fn curve_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.3.1.7" => "P-256".to_string(),
+        "1.3.132.0.34" => "P-384".to_string(),
+        "1.3.132.0.35" => "P-521".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Encodes `der` as a PEM block with 64-column lines.
+pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
+    use der::pem::{LineEnding, encode_string};
+    // encode_string only fails for labels it cannot write; ours are fixed ASCII.
+    encode_string(label, LineEnding::LF, der).unwrap_or_default()
+}

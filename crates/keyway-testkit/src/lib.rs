@@ -1,0 +1,172 @@
+//! Test support for keyway (dev-only): certificate chains generated with rcgen, and
+//! launchers for the outside tools keyway is checked against (`keytool`, `openssl`).
+//!
+//! A test that needs a tool calls [`tool`], which fails the test when the tool is
+//! missing instead of letting it pass silently. The README's test command installs
+//! the tools on a fresh machine.
+//!
+//! ```no_run
+//! let chain = keyway_testkit::TestChain::new("partner-a", keyway_testkit::KeyKind::EcP256);
+//! let dir = tempfile::tempdir().unwrap();
+//! chain.write_pem(dir.path());
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SignatureAlgorithm,
+};
+use time::{Duration, OffsetDateTime};
+
+/// Finds an outside tool on PATH, failing the test with the way to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{name}` is not installed, and this test checks keyway against it. \
+         Run the README's test command (scripts/test.sh), which installs it \
+         (keytool: Debian package default-jdk-headless; openssl: package openssl)."
+    );
+}
+
+/// Runs a command, failing the test with its output when it exits non-zero.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// `keytool` with the given arguments, run to success; returns stdout.
+pub fn keytool(args: &[&str]) -> String {
+    let out = run(Command::new(tool("keytool")).args(args).env("LC_ALL", "C"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `keytool` expected to fail; returns stdout and stderr together.
+pub fn keytool_fails(args: &[&str]) -> String {
+    let out = Command::new(tool("keytool")).args(args).output().expect("start keytool");
+    assert!(!out.status.success(), "keytool {args:?} was expected to fail");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `openssl` with the given arguments, run to success; returns stdout.
+pub fn openssl(args: &[&str]) -> String {
+    let out = run(Command::new(tool("openssl")).args(args));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Key types for generated chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA P-256.
+    EcP256,
+    /// ECDSA P-384.
+    EcP384,
+    /// RSA 2048.
+    Rsa2048,
+    /// Ed25519.
+    Ed25519,
+}
+
+impl KeyKind {
+    fn algorithm(self) -> &'static SignatureAlgorithm {
+        match self {
+            KeyKind::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyKind::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyKind::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
+            KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+        }
+    }
+}
+
+/// A root CA, an intermediate and a leaf with its private key.
+pub struct TestChain {
+    /// Root CA certificate, PEM.
+    pub root_pem: String,
+    /// Intermediate CA certificate, PEM.
+    pub intermediate_pem: String,
+    /// Leaf certificate, PEM.
+    pub leaf_pem: String,
+    /// Leaf private key, PKCS#8 PEM.
+    pub leaf_key_pem: String,
+    /// Leaf certificate, DER.
+    pub leaf_der: Vec<u8>,
+    /// Root certificate, DER.
+    pub root_der: Vec<u8>,
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("no SANs");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.distinguished_name.push(DnType::OrganizationName, "keyway tests");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    params.not_after = OffsetDateTime::now_utc() + Duration::days(3650);
+    params
+}
+
+impl TestChain {
+    /// A fresh chain; the leaf is valid for 365 days from yesterday.
+    pub fn new(name: &str, kind: KeyKind) -> Self {
+        Self::with_leaf_validity(name, kind, -1, 365)
+    }
+
+    /// A fresh chain whose leaf is valid from `from_days` to `to_days` relative to now
+    /// (negative `to_days` makes an expired leaf).
+    pub fn with_leaf_validity(name: &str, kind: KeyKind, from_days: i64, to_days: i64) -> Self {
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("root key");
+        let root = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root CA")), root_key).expect("root");
+        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("intermediate key");
+        let intermediate =
+            CertifiedIssuer::signed_by(ca_params(&format!("{name} Issuing CA")), int_key, &root).expect("intermediate");
+        let leaf_key = KeyPair::generate_for(kind.algorithm()).expect("leaf key");
+        let mut params = CertificateParams::new(vec![format!("{name}.test")]).expect("SAN");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.distinguished_name.push(DnType::OrganizationName, "keyway tests");
+        params.not_before = OffsetDateTime::now_utc() + Duration::days(from_days);
+        params.not_after = OffsetDateTime::now_utc() + Duration::days(to_days);
+        let leaf = params.signed_by(&leaf_key, &intermediate).expect("leaf");
+        TestChain {
+            root_pem: root.pem(),
+            intermediate_pem: intermediate.pem(),
+            leaf_pem: leaf.pem(),
+            leaf_key_pem: leaf_key.serialize_pem(),
+            leaf_der: leaf.der().to_vec(),
+            root_der: root.der().to_vec(),
+        }
+    }
+
+    /// Leaf, intermediate and root PEM, in that order.
+    pub fn chain_pem(&self) -> String {
+        format!("{}{}{}", self.leaf_pem, self.intermediate_pem, self.root_pem)
+    }
+
+    /// Writes `key.pem`, `leaf.pem`, `chain.pem` (leaf first), `root.pem` into `dir`.
+    pub fn write_pem(&self, dir: &Path) {
+        std::fs::write(dir.join("key.pem"), &self.leaf_key_pem).expect("write key");
+        std::fs::write(dir.join("leaf.pem"), &self.leaf_pem).expect("write leaf");
+        std::fs::write(dir.join("chain.pem"), self.chain_pem()).expect("write chain");
+        std::fs::write(dir.join("root.pem"), &self.root_pem).expect("write root");
+    }
+}
+
+/// A self-signed certificate (PEM) with the given common name, for truststore entries.
+pub fn self_signed_pem(cn: &str) -> String {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    ca_params(cn).self_signed(&key).expect("self-signed").pem()
+}
