@@ -34,7 +34,13 @@ pub(crate) fn from_certificate(cert: &Certificate) -> String {
     let slug: String = cn
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .split('-')
         .filter(|s| !s.is_empty())

@@ -124,7 +124,10 @@ impl CertInfo {
     fn parse(der: &[u8]) -> Result<Self, String> {
         let (rest, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
         if !rest.is_empty() {
-            return Err(format!("{} bytes of trailing data after the certificate", rest.len()));
+            return Err(format!(
+                "{} bytes of trailing data after the certificate",
+                rest.len()
+            ));
         }
         let subject = cert.subject().to_string();
         let issuer = cert.issuer().to_string();
@@ -184,7 +187,11 @@ fn describe_public_key(cert: &X509Certificate<'_>) -> KeyDescription {
         "1.2.840.10040.4.1" => ("DSA".to_string(), None),
         _ => (oid, None),
     };
-    KeyDescription { algorithm, bits, curve }
+    KeyDescription {
+        algorithm,
+        bits,
+        curve,
+    }
 }
 
 pub(crate) fn curve_name(oid: &str) -> String {

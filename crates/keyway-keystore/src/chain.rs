@@ -8,7 +8,11 @@ const MAX_CHAIN: usize = 16;
 /// Builds the chain that starts at `certs[leaf]` from the certificates not yet `used`,
 /// marking those it takes. Issuers are matched by name and, where the name matches
 /// more than one, by signature.
-pub(crate) fn build_chain(leaf: usize, certs: &[Certificate], used: &mut [bool]) -> Vec<Certificate> {
+pub(crate) fn build_chain(
+    leaf: usize,
+    certs: &[Certificate],
+    used: &mut [bool],
+) -> Vec<Certificate> {
     let mut chain = vec![certs[leaf].clone()];
     used[leaf] = true;
     let mut taken = vec![leaf];
@@ -23,7 +27,10 @@ pub(crate) fn build_chain(leaf: usize, certs: &[Certificate], used: &mut [bool])
         let next = match candidates.as_slice() {
             [] => break,
             [only] => *only,
-            many => *many.iter().find(|i| current.is_signed_by(&certs[**i])).unwrap_or(&many[0]),
+            many => *many
+                .iter()
+                .find(|i| current.is_signed_by(&certs[**i]))
+                .unwrap_or(&many[0]),
         };
         used[next] = true;
         taken.push(next);
@@ -34,7 +41,10 @@ pub(crate) fn build_chain(leaf: usize, certs: &[Certificate], used: &mut [bool])
 
 /// Orders a set of certificates for a key: the leaf (the one whose key matches, or
 /// else the one that issued nothing else) first, then its issuers.
-pub(crate) fn order_for_key(certs: &[Certificate], leaf: usize) -> (Vec<Certificate>, Vec<Certificate>) {
+pub(crate) fn order_for_key(
+    certs: &[Certificate],
+    leaf: usize,
+) -> (Vec<Certificate>, Vec<Certificate>) {
     let mut used = vec![false; certs.len()];
     let chain = build_chain(leaf, certs, &mut used);
     let rest = certs

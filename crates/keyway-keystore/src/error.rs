@@ -69,9 +69,7 @@ pub enum Error {
         found: &'static str,
     },
     /// A private key and the certificate meant to go with it do not share a public key.
-    #[error(
-        "the private key does not match the certificate {subject}: their public keys differ"
-    )]
+    #[error("the private key does not match the certificate {subject}: their public keys differ")]
     KeyCertificateMismatch {
         /// Subject of the certificate.
         subject: String,
@@ -139,24 +137,24 @@ fn available_hint(available: &[String]) -> String {
     match available.len() {
         0 => " (the store is empty)".to_string(),
         1..=20 => format!(" (aliases: {})", available.join(", ")),
-        n => format!(
-            " ({n} aliases, starting {})",
-            available[..10].join(", ")
-        ),
+        n => format!(" ({n} aliases, starting {})", available[..10].join(", ")),
     }
 }
 
 /// An error reading or writing a store file: the path and what went wrong.
+///
+/// The message is complete on its own (path and cause); the cause is not chained again
+/// as `source()`, so `{:#}` does not repeat it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
     /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The operating system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A directory was given where a file is needed.
     #[error("{}: is a directory, not a keystore file", path.display())]
@@ -175,20 +173,20 @@ pub enum FileError {
         limit: u64,
     },
     /// The file could not be written; the original, if any, is unchanged.
-    #[error("{}: cannot write (the original file is unchanged): {source}", path.display())]
+    #[error("{}: cannot write (the original file is unchanged): {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The operating system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file's contents are not a usable store.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Store {
         /// The file.
         path: PathBuf,
         /// What is wrong with its contents.
-        source: Error,
+        error: Error,
     },
 }
 
@@ -196,7 +194,7 @@ impl FileError {
     /// The store error inside, when the file was read but its contents are wrong.
     pub fn store_error(&self) -> Option<&Error> {
         match self {
-            FileError::Store { source, .. } => Some(source),
+            FileError::Store { error, .. } => Some(error),
             _ => None,
         }
     }

@@ -14,31 +14,55 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Reads a file's bytes, refusing directories and oversized files.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, FileError> {
-    let meta = fs::metadata(path).map_err(|source| FileError::Read { path: path.into(), source })?;
+    let meta = fs::metadata(path).map_err(|error| FileError::Read {
+        path: path.into(),
+        error,
+    })?;
     if meta.is_dir() {
         return Err(FileError::IsDirectory { path: path.into() });
     }
     if meta.len() > MAX_FILE_SIZE {
-        return Err(FileError::TooLarge { path: path.into(), size: meta.len(), limit: MAX_FILE_SIZE });
+        return Err(FileError::TooLarge {
+            path: path.into(),
+            size: meta.len(),
+            limit: MAX_FILE_SIZE,
+        });
     }
-    fs::read(path).map_err(|source| FileError::Read { path: path.into(), source })
+    fs::read(path).map_err(|error| FileError::Read {
+        path: path.into(),
+        error,
+    })
 }
 
 /// Reads and parses a store file.
-pub fn load(path: &Path, expected: Option<Format>, password: Option<&str>) -> Result<Keystore, FileError> {
+pub fn load(
+    path: &Path,
+    expected: Option<Format>,
+    password: Option<&str>,
+) -> Result<Keystore, FileError> {
     let data = read_bytes(path)?;
-    Keystore::from_bytes(&data, expected, password).map_err(|source| in_file(path, source))
+    Keystore::from_bytes(&data, expected, password).map_err(|error| in_file(path, error))
 }
 
 /// Encodes `store` as `format` and replaces `path` with it atomically.
-pub fn save(path: &Path, store: &Keystore, format: Format, options: &WriteOptions) -> Result<(), FileError> {
-    let bytes = store.to_bytes(format, options).map_err(|source| in_file(path, source))?;
+pub fn save(
+    path: &Path,
+    store: &Keystore,
+    format: Format,
+    options: &WriteOptions,
+) -> Result<(), FileError> {
+    let bytes = store
+        .to_bytes(format, options)
+        .map_err(|error| in_file(path, error))?;
     write_atomic(path, &bytes)
 }
 
 /// Attaches the file's path to a store error.
-pub fn in_file(path: &Path, source: Error) -> FileError {
-    FileError::Store { path: path.into(), source }
+pub fn in_file(path: &Path, error: Error) -> FileError {
+    FileError::Store {
+        path: path.into(),
+        error,
+    }
 }
 
 /// Replaces `path` with `bytes` atomically.
@@ -50,8 +74,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 /// If `fill` fails, or anything before the rename does, the temporary file is removed
 /// and `path` is untouched. A new file gets mode 0600 (it may hold private keys); a
 /// replaced file keeps its permissions.
-pub fn replace_with(path: &Path, fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>) -> Result<(), FileError> {
-    let err = |source| FileError::Write { path: path.into(), source };
+pub fn replace_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<(), FileError> {
+    let err = |error| FileError::Write {
+        path: path.into(),
+        error,
+    };
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.into(),
         _ => PathBuf::from("."),
@@ -59,14 +89,19 @@ pub fn replace_with(path: &Path, fill: impl FnOnce(&mut fs::File) -> std::io::Re
     if path.is_dir() {
         return Err(FileError::IsDirectory { path: path.into() });
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".keyway-tmp")
         .tempfile_in(&dir)
         .map_err(err)?;
     if let Ok(meta) = fs::metadata(path) {
-        temp.as_file().set_permissions(meta.permissions()).map_err(err)?;
+        temp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(err)?;
     }
     fill(temp.as_file_mut()).map_err(err)?;
     temp.as_file().sync_all().map_err(err)?;
@@ -93,9 +128,15 @@ mod tests {
         });
         let err = result.unwrap_err();
         assert!(err.to_string().contains("store.jks"), "{err}");
-        assert!(err.to_string().contains("original file is unchanged"), "{err}");
+        assert!(
+            err.to_string().contains("original file is unchanged"),
+            "{err}"
+        );
         assert_eq!(fs::read(&path).unwrap(), b"original contents");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
     }
 
@@ -119,10 +160,16 @@ mod tests {
         fs::write(&existing, b"x").unwrap();
         fs::set_permissions(&existing, fs::Permissions::from_mode(0o644)).unwrap();
         write_atomic(&existing, b"y").unwrap();
-        assert_eq!(fs::metadata(&existing).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&existing).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         let fresh = dir.path().join("new.p12");
         write_atomic(&fresh, b"z").unwrap();
-        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -52,11 +52,17 @@ struct Walker<'r, 'a> {
 
 /// Steps over one serialized object stream; returns the top object's class name.
 pub(crate) fn skip_object(r: &mut Reader<'_>) -> Result<String, String> {
-    let mut w = Walker { r, handles: Vec::new(), depth: 0 };
+    let mut w = Walker {
+        r,
+        handles: Vec::new(),
+        depth: 0,
+    };
     let magic = w.u16()?;
     let version = w.u16()?;
     if magic != STREAM_MAGIC || version != 5 {
-        return Err(format!("not a Java serialization stream (header {magic:04X} {version})"));
+        return Err(format!(
+            "not a Java serialization stream (header {magic:04X} {version})"
+        ));
     }
     let tag = w.u8()?;
     if tag != TC_OBJECT {
@@ -70,20 +76,31 @@ pub(crate) fn skip_object(r: &mut Reader<'_>) -> Result<String, String> {
 
 impl Walker<'_, '_> {
     fn u8(&mut self) -> Result<u8, String> {
-        self.r.u8(&|| "serialized object".into()).map_err(|e| e.to_string())
+        self.r
+            .u8(&|| "serialized object".into())
+            .map_err(|e| e.to_string())
     }
     fn u16(&mut self) -> Result<u16, String> {
-        self.r.u16(&|| "serialized object".into()).map_err(|e| e.to_string())
+        self.r
+            .u16(&|| "serialized object".into())
+            .map_err(|e| e.to_string())
     }
     fn u32(&mut self) -> Result<u32, String> {
-        self.r.u32(&|| "serialized object".into()).map_err(|e| e.to_string())
+        self.r
+            .u32(&|| "serialized object".into())
+            .map_err(|e| e.to_string())
     }
     fn skip(&mut self, len: u64) -> Result<(), String> {
         let len = usize::try_from(len).map_err(|_| "length too large".to_string())?;
-        self.r.bytes(len, &|| "serialized object".into()).map(|_| ()).map_err(|e| e.to_string())
+        self.r
+            .bytes(len, &|| "serialized object".into())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
     fn utf(&mut self) -> Result<String, String> {
-        self.r.java_utf(&|| "serialized name".into()).map_err(|e| e.to_string())
+        self.r
+            .java_utf(&|| "serialized name".into())
+            .map_err(|e| e.to_string())
     }
     fn push(&mut self, h: Handle) -> Result<usize, String> {
         if self.handles.len() >= MAX_HANDLES {
@@ -124,7 +141,10 @@ impl Walker<'_, '_> {
                 self.push(Handle::Other)?;
             }
             TC_LONGSTRING => {
-                let len = self.r.u64(&|| "serialized object".into()).map_err(|e| e.to_string())?;
+                let len = self
+                    .r
+                    .u64(&|| "serialized object".into())
+                    .map_err(|e| e.to_string())?;
                 self.skip(len)?;
                 self.push(Handle::Other)?;
             }
@@ -159,7 +179,9 @@ impl Walker<'_, '_> {
     fn reference(&mut self) -> Result<&Handle, String> {
         let raw = self.u32()?;
         let index = raw.checked_sub(0x7E_0000).ok_or("bad object reference")? as usize;
-        self.handles.get(index).ok_or_else(|| "reference to an unknown object".to_string())
+        self.handles
+            .get(index)
+            .ok_or_else(|| "reference to an unknown object".to_string())
     }
 
     fn class_desc(&mut self) -> Result<Option<Rc<ClassDesc>>, String> {
@@ -192,7 +214,12 @@ impl Walker<'_, '_> {
                 }
                 self.annotation()?;
                 let parent = self.class_desc()?;
-                let desc = Rc::new(ClassDesc { name, flags, fields, parent });
+                let desc = Rc::new(ClassDesc {
+                    name,
+                    flags,
+                    fields,
+                    parent,
+                });
                 self.handles[handle] = Handle::Class(desc.clone());
                 Some(desc)
             }
@@ -204,11 +231,20 @@ impl Walker<'_, '_> {
                 }
                 self.annotation()?;
                 let parent = self.class_desc()?;
-                let desc = Rc::new(ClassDesc { name: "proxy".into(), flags: SC_SERIALIZABLE, fields: vec![], parent });
+                let desc = Rc::new(ClassDesc {
+                    name: "proxy".into(),
+                    flags: SC_SERIALIZABLE,
+                    fields: vec![],
+                    parent,
+                });
                 self.handles[handle] = Handle::Class(desc.clone());
                 Some(desc)
             }
-            other => return Err(format!("expected a class description, found tag {other:#04x}")),
+            other => {
+                return Err(format!(
+                    "expected a class description, found tag {other:#04x}"
+                ));
+            }
         };
         self.depth -= 1;
         Ok(desc)

@@ -54,12 +54,19 @@ pub(crate) fn read(data: &[u8], password: Option<&str>) -> Result<(Format, Vec<E
             .and_then(|b| b.try_into().ok())
             .ok_or(Error::Empty)?,
     );
-    let format = if magic == JKS_MAGIC { Format::Jks } else { Format::Jceks };
+    let format = if magic == JKS_MAGIC {
+        Format::Jks
+    } else {
+        Format::Jceks
+    };
     let mut r = Reader::new(data, format);
     r.u32(&|| "magic".into())?;
     let version = r.u32(&|| "version".into())?;
     if version != 1 && version != 2 {
-        return Err(Error::Malformed { format, detail: format!("unknown version {version} (expected 2)") });
+        return Err(Error::Malformed {
+            format,
+            detail: format!("unknown version {version} (expected 2)"),
+        });
     }
     let count = r.u32(&|| "entry count".into())?;
     let mut entries = Vec::new();
@@ -67,11 +74,16 @@ pub(crate) fn read(data: &[u8], password: Option<&str>) -> Result<(Format, Vec<E
         entries.push(read_entry(&mut r, format, version, index, count)?);
     }
     let signed = r.consumed();
-    let digest = r.bytes(20, &|| "the integrity digest at the end of the store".into())?;
+    let digest = r.bytes(20, &|| {
+        "the integrity digest at the end of the store".into()
+    })?;
     if r.remaining() != 0 {
         return Err(Error::Malformed {
             format,
-            detail: format!("{} unexpected bytes after the integrity digest", r.remaining()),
+            detail: format!(
+                "{} unexpected bytes after the integrity digest",
+                r.remaining()
+            ),
         });
     }
     if let Some(password) = password {
@@ -82,7 +94,13 @@ pub(crate) fn read(data: &[u8], password: Option<&str>) -> Result<(Format, Vec<E
     Ok((format, entries))
 }
 
-fn read_entry(r: &mut Reader<'_>, format: Format, version: u32, index: u32, count: u32) -> Result<Entry, Error> {
+fn read_entry(
+    r: &mut Reader<'_>,
+    format: Format,
+    version: u32,
+    index: u32,
+    count: u32,
+) -> Result<Entry, Error> {
     let at = |what: &'static str| move || format!("entry {index} of {count}: {what}");
     let tag = r.u32(&at("entry tag"))?;
     let alias = r.java_utf(&at("alias"))?;
@@ -91,7 +109,8 @@ fn read_entry(r: &mut Reader<'_>, format: Format, version: u32, index: u32, coun
         move || format!("entry {index} (alias \"{alias}\"): {what}")
     };
     let millis = r.u64(&named("creation date"))?;
-    let created = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis as i64) * 1_000_000).ok();
+    let created =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis as i64) * 1_000_000).ok();
     let content = match tag {
         TAG_PRIVATE_KEY => {
             let protected = r.sized(&named("encrypted private key"))?.to_vec();
@@ -101,7 +120,11 @@ fn read_entry(r: &mut Reader<'_>, format: Format, version: u32, index: u32, coun
                 let context = format!("alias \"{alias}\", certificate {n} of {chain_len}");
                 chain.push(read_cert(r, version, &context)?);
             }
-            let key = if format == Format::Jks { SealedKey::Jks(protected) } else { SealedKey::Jceks(protected) };
+            let key = if format == Format::Jks {
+                SealedKey::Jks(protected)
+            } else {
+                SealedKey::Jceks(protected)
+            };
             EntryContent::PrivateKey { key, chain }
         }
         TAG_TRUSTED_CERT => {
@@ -113,7 +136,9 @@ fn read_entry(r: &mut Reader<'_>, format: Format, version: u32, index: u32, coun
                 format,
                 detail: format!("entry {index} (alias \"{alias}\"): sealed secret key: {detail}"),
             })?;
-            EntryContent::SecretKey(SecretKey { sealed_class: class })
+            EntryContent::SecretKey(SecretKey {
+                sealed_class: class,
+            })
         }
         other => {
             return Err(Error::Malformed {
@@ -122,14 +147,20 @@ fn read_entry(r: &mut Reader<'_>, format: Format, version: u32, index: u32, coun
             });
         }
     };
-    Ok(Entry { alias, created, content })
+    Ok(Entry {
+        alias,
+        created,
+        content,
+    })
 }
 
 fn read_cert(r: &mut Reader<'_>, version: u32, context: &str) -> Result<Certificate, Error> {
     if version == 2 {
         let kind = r.java_utf(&|| format!("{context}: certificate type"))?;
         if kind != "X.509" {
-            return Err(Error::Unsupported { what: format!("{context}: certificate type {kind} (only X.509)") });
+            return Err(Error::Unsupported {
+                what: format!("{context}: certificate type {kind} (only X.509)"),
+            });
         }
     }
     let der = r.sized(&|| format!("{context}: certificate"))?;
@@ -149,11 +180,18 @@ fn integrity_digest(password: &str, data: &[u8]) -> [u8; 20] {
 }
 
 /// Decrypts a JKS-protected key (SHA-1 keystream, SHA-1 check of the plaintext).
-pub(crate) fn unseal_jks(protected: &[u8], password: &str, alias: &str) -> Result<PrivateKey, Error> {
+pub(crate) fn unseal_jks(
+    protected: &[u8],
+    password: &str,
+    alias: &str,
+) -> Result<PrivateKey, Error> {
     let context = format!("alias \"{alias}\"");
     let encrypted = protected_payload(protected, JKS_KEY_PROTECTOR, Format::Jks, &context)?.0;
     if encrypted.len() < 40 {
-        return Err(Error::Malformed { format: Format::Jks, detail: format!("{context}: protected key is too short") });
+        return Err(Error::Malformed {
+            format: Format::Jks,
+            detail: format!("{context}: protected key is too short"),
+        });
     }
     let (salt, rest) = encrypted.split_at(20);
     let (body, check) = rest.split_at(rest.len() - 20);
@@ -164,7 +202,9 @@ pub(crate) fn unseal_jks(protected: &[u8], password: &str, alias: &str) -> Resul
     md.update(pw.as_slice());
     md.update(plain.as_slice());
     if md.finalize().as_slice() != check {
-        return Err(Error::WrongKeyPassword { alias: alias.to_string() });
+        return Err(Error::WrongKeyPassword {
+            alias: alias.to_string(),
+        });
     }
     PrivateKey::from_pkcs8_der(&plain, &context)
 }
@@ -184,7 +224,10 @@ pub(crate) fn seal_jks(key: &PrivateKey, password: &str) -> Result<Vec<u8>, Erro
     payload.extend_from_slice(&salt);
     payload.extend_from_slice(&body);
     payload.extend_from_slice(&md.finalize());
-    let algorithm = AlgorithmId { oid: JKS_KEY_PROTECTOR, parameters: Some(der::asn1::Any::from(Null)) };
+    let algorithm = AlgorithmId {
+        oid: JKS_KEY_PROTECTOR,
+        parameters: Some(der::asn1::Any::from(Null)),
+    };
     let info = ProtectedKeyInfo {
         algorithm: der::asn1::Any::encode_from(&algorithm).map_err(der_err)?,
         encrypted: OctetString::new(payload).map_err(der_err)?,
@@ -206,28 +249,49 @@ fn xor_keystream(password: &[u8], salt: &[u8], data: &mut [u8]) {
 }
 
 /// Decrypts a JCEKS-protected key (PBEWithMD5AndTripleDES).
-pub(crate) fn unseal_jceks(protected: &[u8], password: &str, alias: &str) -> Result<PrivateKey, Error> {
+pub(crate) fn unseal_jceks(
+    protected: &[u8],
+    password: &str,
+    alias: &str,
+) -> Result<PrivateKey, Error> {
     use cbc::cipher::{BlockModeDecrypt, KeyIvInit, block_padding::Pkcs7};
     let context = format!("alias \"{alias}\"");
-    let (encrypted, params) = protected_payload(protected, JCEKS_KEY_PROTECTOR, Format::Jceks, &context)?;
+    let (encrypted, params) =
+        protected_payload(protected, JCEKS_KEY_PROTECTOR, Format::Jceks, &context)?;
     let params = params
         .and_then(|p| p.decode_as::<PbeParameters>().ok())
-        .ok_or_else(|| Error::Malformed { format: Format::Jceks, detail: format!("{context}: PBE parameters missing") })?;
+        .ok_or_else(|| Error::Malformed {
+            format: Format::Jceks,
+            detail: format!("{context}: PBE parameters missing"),
+        })?;
     let salt = params.salt.as_bytes();
     if salt.len() != 8 || params.iterations == 0 || params.iterations > 10_000_000 {
         return Err(Error::Malformed {
             format: Format::Jceks,
-            detail: format!("{context}: unusable PBE parameters (salt {} bytes, {} iterations)", salt.len(), params.iterations),
+            detail: format!(
+                "{context}: unusable PBE parameters (salt {} bytes, {} iterations)",
+                salt.len(),
+                params.iterations
+            ),
         });
     }
     let derived = derive_md5_3des(password, salt, params.iterations);
-    let decryptor = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&derived[..24], &derived[24..])
-        .map_err(|_| Error::Malformed { format: Format::Jceks, detail: format!("{context}: bad key length") })?;
+    let decryptor =
+        cbc::Decryptor::<des::TdesEde3>::new_from_slices(&derived[..24], &derived[24..]).map_err(
+            |_| Error::Malformed {
+                format: Format::Jceks,
+                detail: format!("{context}: bad key length"),
+            },
+        )?;
     let plain = decryptor
         .decrypt_padded_vec::<Pkcs7>(&encrypted)
         .map(Zeroizing::new)
-        .map_err(|_| Error::WrongKeyPassword { alias: alias.to_string() })?;
-    PrivateKey::from_pkcs8_der(&plain, &context).map_err(|_| Error::WrongKeyPassword { alias: alias.to_string() })
+        .map_err(|_| Error::WrongKeyPassword {
+            alias: alias.to_string(),
+        })?;
+    PrivateKey::from_pkcs8_der(&plain, &context).map_err(|_| Error::WrongKeyPassword {
+        alias: alias.to_string(),
+    })
 }
 
 /// Sun's key derivation for PBEWithMD5AndTripleDES: each salt half is hashed with the
@@ -238,7 +302,8 @@ fn derive_md5_3des(password: &str, salt: &[u8], iterations: u32) -> Zeroizing<[u
         salt.swap(0, 3);
         salt.swap(1, 2);
     }
-    let pw: Zeroizing<Vec<u8>> = Zeroizing::new(password.chars().map(|c| (c as u32 & 0x7F) as u8).collect());
+    let pw: Zeroizing<Vec<u8>> =
+        Zeroizing::new(password.chars().map(|c| (c as u32 & 0x7F) as u8).collect());
     let mut out = Zeroizing::new([0u8; 32]);
     for half in 0..2 {
         let mut block = salt[half * 4..half * 4 + 4].to_vec();
@@ -259,12 +324,21 @@ fn protected_payload(
     format: Format,
     context: &str,
 ) -> Result<(Vec<u8>, Option<der::asn1::Any>), Error> {
-    let malformed = |detail: String| Error::Malformed { format, detail: format!("{context}: protected key: {detail}") };
+    let malformed = |detail: String| Error::Malformed {
+        format,
+        detail: format!("{context}: protected key: {detail}"),
+    };
     let info = ProtectedKeyInfo::from_der(der).map_err(|e| malformed(e.to_string()))?;
-    let algorithm: AlgorithmId = info.algorithm.decode_as().map_err(|e: der::Error| malformed(e.to_string()))?;
+    let algorithm: AlgorithmId = info
+        .algorithm
+        .decode_as()
+        .map_err(|e: der::Error| malformed(e.to_string()))?;
     if algorithm.oid != expected {
         return Err(Error::Unsupported {
-            what: format!("{context}: key protection algorithm {} in a {format} store", algorithm.oid),
+            what: format!(
+                "{context}: key protection algorithm {} in a {format} store",
+                algorithm.oid
+            ),
         });
     }
     Ok((info.encrypted.as_bytes().to_vec(), algorithm.parameters))
@@ -315,15 +389,19 @@ pub(crate) fn write(entries: &[(&Entry, Vec<u8>)], password: &str) -> Result<Vec
 
 fn write_utf(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
     let bytes = encode_modified_utf8(s);
-    let len = u16::try_from(bytes.len())
-        .map_err(|_| Error::InvalidAlias { alias: s.chars().take(40).collect(), reason: "longer than 65535 bytes" })?;
+    let len = u16::try_from(bytes.len()).map_err(|_| Error::InvalidAlias {
+        alias: s.chars().take(40).collect(),
+        reason: "longer than 65535 bytes",
+    })?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&bytes);
     Ok(())
 }
 
 fn write_sized(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Error> {
-    let len = u32::try_from(bytes.len()).map_err(|_| Error::Unsupported { what: "an entry larger than 4 GiB".into() })?;
+    let len = u32::try_from(bytes.len()).map_err(|_| Error::Unsupported {
+        what: "an entry larger than 4 GiB".into(),
+    })?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);
     Ok(())
@@ -335,7 +413,10 @@ fn write_cert(out: &mut Vec<u8>, cert: &Certificate) -> Result<(), Error> {
 }
 
 fn der_err(e: der::Error) -> Error {
-    Error::Malformed { format: Format::Jks, detail: e.to_string() }
+    Error::Malformed {
+        format: Format::Jks,
+        detail: e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -358,7 +439,10 @@ mod tests {
         let back = unseal_jks(&sealed, "key-secret", "a").unwrap();
         assert_eq!(back.pkcs8_der(), key.pkcs8_der());
         let err = unseal_jks(&sealed, "wrong", "a").unwrap_err();
-        assert!(matches!(err, Error::WrongKeyPassword { ref alias } if alias == "a"), "{err}");
+        assert!(
+            matches!(err, Error::WrongKeyPassword { ref alias } if alias == "a"),
+            "{err}"
+        );
     }
 
     fn test_pkcs8() -> Vec<u8> {

@@ -71,7 +71,11 @@ impl PrivateKey {
         Self::wrap(algorithm, der, context)
     }
 
-    fn wrap(algorithm: AlgorithmIdentifierRef<'_>, inner: &[u8], context: &str) -> Result<Self, Error> {
+    fn wrap(
+        algorithm: AlgorithmIdentifierRef<'_>,
+        inner: &[u8],
+        context: &str,
+    ) -> Result<Self, Error> {
         let octets = OctetStringRef::new(inner).map_err(|e| invalid(context, e.to_string()))?;
         let info = PrivateKeyInfoRef::new(algorithm, octets);
         let der = info.to_der().map_err(|e| invalid(context, e.to_string()))?;
@@ -99,7 +103,11 @@ impl PrivateKey {
             let bits = pkcs1::RsaPrivateKeyRef::from_der(info.private_key.as_bytes())
                 .ok()
                 .map(|k| rsa_bits(k.modulus.as_bytes()));
-            KeyDescription { algorithm: "RSA".into(), bits, curve: None }
+            KeyDescription {
+                algorithm: "RSA".into(),
+                bits,
+                curve: None,
+            }
         } else if oid == EC_PUBLIC_KEY {
             let curve = self.ec_curve();
             let bits = curve.map(|c| match c {
@@ -114,9 +122,17 @@ impl PrivateKey {
                 curve: curve.map(|c| curve_name(&c.to_string())),
             }
         } else if oid == ED25519 {
-            KeyDescription { algorithm: "Ed25519".into(), bits: Some(256), curve: None }
+            KeyDescription {
+                algorithm: "Ed25519".into(),
+                bits: Some(256),
+                curve: None,
+            }
         } else {
-            KeyDescription { algorithm: oid.to_string(), bits: None, curve: None }
+            KeyDescription {
+                algorithm: oid.to_string(),
+                bits: None,
+                curve: None,
+            }
         }
     }
 
@@ -168,7 +184,10 @@ impl PrivateKey {
     pub fn to_pem(&self, passphrase: Option<&str>) -> Result<String, Error> {
         match passphrase {
             None => Ok(pem_block("PRIVATE KEY", &self.pkcs8)),
-            Some(pass) => Ok(pem_block("ENCRYPTED PRIVATE KEY", &self.encrypt_pkcs8(pass)?)),
+            Some(pass) => Ok(pem_block(
+                "ENCRYPTED PRIVATE KEY",
+                &self.encrypt_pkcs8(pass)?,
+            )),
         }
     }
 
@@ -196,23 +215,32 @@ impl PrivateKey {
 
 /// Decrypts an encrypted PKCS#8 key (PBES2 or PBES1). A failure to decrypt is a wrong password.
 pub(crate) fn decrypt_pkcs8(der: &[u8], password: &str, alias: &str) -> Result<PrivateKey, Error> {
-    let epki = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der)
-        .map_err(|e| invalid(&format!("alias \"{alias}\""), format!("encrypted PKCS#8: {e}")))?;
+    let epki = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|e| {
+        invalid(
+            &format!("alias \"{alias}\""),
+            format!("encrypted PKCS#8: {e}"),
+        )
+    })?;
     let doc = epki.decrypt(password).map_err(|e| match e {
         pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) => {
-            Error::WrongKeyPassword { alias: alias.to_string() }
+            Error::WrongKeyPassword {
+                alias: alias.to_string(),
+            }
         }
         // A wrong password usually fails padding; when it happens not to, the
         // result does not parse as a key.
-        pkcs8::Error::Asn1(_) | pkcs8::Error::KeyMalformed(_) => {
-            Error::WrongKeyPassword { alias: alias.to_string() }
-        }
+        pkcs8::Error::Asn1(_) | pkcs8::Error::KeyMalformed(_) => Error::WrongKeyPassword {
+            alias: alias.to_string(),
+        },
         other => Error::Unsupported {
             what: format!("encrypted private key for alias \"{alias}\": {other}"),
         },
     })?;
-    PrivateKey::from_pkcs8_der(doc.as_bytes(), &format!("alias \"{alias}\""))
-        .map_err(|_| Error::WrongKeyPassword { alias: alias.to_string() })
+    PrivateKey::from_pkcs8_der(doc.as_bytes(), &format!("alias \"{alias}\"")).map_err(|_| {
+        Error::WrongKeyPassword {
+            alias: alias.to_string(),
+        }
+    })
 }
 
 pub(crate) fn random(buf: &mut [u8]) -> Result<(), Error> {
@@ -223,7 +251,10 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), Error> {
 
 fn rsa_bits(modulus: &[u8]) -> usize {
     let trimmed: &[u8] = {
-        let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
+        let start = modulus
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(modulus.len());
         &modulus[start..]
     };
     match trimmed.first() {
@@ -233,9 +264,16 @@ fn rsa_bits(modulus: &[u8]) -> usize {
 }
 
 fn unknown_key() -> KeyDescription {
-    KeyDescription { algorithm: "unknown".into(), bits: None, curve: None }
+    KeyDescription {
+        algorithm: "unknown".into(),
+        bits: None,
+        curve: None,
+    }
 }
 
 fn invalid(context: &str, detail: String) -> Error {
-    Error::InvalidKey { context: context.to_string(), detail }
+    Error::InvalidKey {
+        context: context.to_string(),
+        detail,
+    }
 }

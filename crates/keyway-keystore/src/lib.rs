@@ -93,7 +93,10 @@ impl std::str::FromStr for Format {
             "pkcs12" | "p12" | "pfx" => Ok(Format::Pkcs12),
             "pem" => Ok(Format::Pem),
             "der" | "cer" | "crt" => Ok(Format::Der),
-            other => Err(format!("unknown store type \"{other}\" (expected one of: {})", Format::NAMES)),
+            other => Err(format!(
+                "unknown store type \"{other}\" (expected one of: {})",
+                Format::NAMES
+            )),
         }
     }
 }
@@ -130,12 +133,16 @@ impl SealedKey {
     }
 
     fn open(&self, password: Option<&str>, alias: &str) -> Result<PrivateKey, Error> {
-        let need = || Error::WrongKeyPassword { alias: alias.to_string() };
+        let need = || Error::WrongKeyPassword {
+            alias: alias.to_string(),
+        };
         match self {
             SealedKey::Plain(key) => Ok(key.clone()),
             SealedKey::Jks(blob) => jks::unseal_jks(blob, password.ok_or_else(need)?, alias),
             SealedKey::Jceks(blob) => jks::unseal_jceks(blob, password.ok_or_else(need)?, alias),
-            SealedKey::Pkcs8Encrypted(der) => key::decrypt_pkcs8(der, password.ok_or_else(need)?, alias),
+            SealedKey::Pkcs8Encrypted(der) => {
+                key::decrypt_pkcs8(der, password.ok_or_else(need)?, alias)
+            }
         }
     }
 }
@@ -270,7 +277,11 @@ impl Entry {
             EntryType::TrustedCertificate => "trustedCertEntry",
             EntryType::SecretKey => "SecretKeyEntry",
         };
-        Error::WrongEntryType { alias: self.alias.clone(), expected, found }
+        Error::WrongEntryType {
+            alias: self.alias.clone(),
+            expected,
+            found,
+        }
     }
 }
 
@@ -279,8 +290,10 @@ impl Entry {
 pub struct WriteOptions {
     /// Store password (JKS, PKCS#12). Required for those formats.
     pub store_password: Option<String>,
-    /// Password for keys that must be (re-)encrypted: JKS keys that are not already JKS-sealed
-    /// (default: the store password), PEM keys (default: written unencrypted).
+    /// Password for keys held decrypted that the format encrypts one by one: JKS keys
+    /// (default: the store password) and PEM keys (default: written unencrypted). Keys
+    /// still sealed in the store's own format are copied as they are, keeping their
+    /// passwords; use [`Keystore::unseal_keys`] first to re-encrypt everything.
     pub key_password: Option<String>,
     /// PKCS#12 only: 3DES and a SHA-1 MAC, for consumers older than Java 8u301 / OpenSSL 1.1.
     pub pkcs12_legacy: bool,
@@ -292,6 +305,7 @@ pub struct Keystore {
     format: Format,
     entries: Vec<Entry>,
     integrity_verified: bool,
+    pkcs12_legacy: bool,
 }
 
 /// Detects the format from the leading bytes.
@@ -314,15 +328,23 @@ pub fn detect_format(data: &[u8]) -> Result<Format, Error> {
         return match trimmed.get(body..body + 3) {
             Some([0x02, 0x01, 0x03]) => Ok(Format::Pkcs12),
             Some([0x30, ..]) | Some([0x02, 0x01, 0x00]) => Ok(Format::Der),
-            _ => Err(Error::UnrecognizedFormat { detail: "DER data that is neither PKCS#12, a certificate nor a key".into() }),
+            _ => Err(Error::UnrecognizedFormat {
+                detail: "DER data that is neither PKCS#12, a certificate nor a key".into(),
+            }),
         };
     }
-    Err(Error::UnrecognizedFormat { detail: describe_unknown(trimmed) })
+    Err(Error::UnrecognizedFormat {
+        detail: describe_unknown(trimmed),
+    })
 }
 
 fn der_body_start(der: &[u8]) -> Option<usize> {
     let len = *der.get(1)?;
-    if len < 0x80 { Some(2) } else { Some(2 + usize::from(len & 0x7F)) }
+    if len < 0x80 {
+        Some(2)
+    } else {
+        Some(2 + usize::from(len & 0x7F))
+    }
 }
 
 fn describe_unknown(data: &[u8]) -> String {
@@ -334,25 +356,40 @@ fn describe_unknown(data: &[u8]) -> String {
         _ => "unknown binary data",
     };
     let head: Vec<String> = data.iter().take(8).map(|b| format!("{b:02X}")).collect();
-    format!("{hint} (first bytes: {}); expected JKS (FE ED FE ED), JCEKS (CE CE CE CE), PKCS#12 or certificate DER (30 …), or PEM", head.join(" "))
+    format!(
+        "{hint} (first bytes: {}); expected JKS (FE ED FE ED), JCEKS (CE CE CE CE), PKCS#12 or certificate DER (30 …), or PEM",
+        head.join(" ")
+    )
 }
 
 impl Keystore {
     /// An empty store that will be written as `format`.
     pub fn new(format: Format) -> Self {
-        Keystore { format, entries: Vec::new(), integrity_verified: true }
+        Keystore {
+            format,
+            entries: Vec::new(),
+            integrity_verified: true,
+            pkcs12_legacy: false,
+        }
     }
 
     /// Reads a store. `expected` (from `--storetype`) must agree with the detected format.
     /// `password` opens JKS/JCEKS/PKCS#12; a JKS/JCEKS read without one is listed but its
     /// integrity is not verified (see [`Keystore::integrity_verified`]).
-    pub fn from_bytes(data: &[u8], expected: Option<Format>, password: Option<&str>) -> Result<Self, Error> {
+    pub fn from_bytes(
+        data: &[u8],
+        expected: Option<Format>,
+        password: Option<&str>,
+    ) -> Result<Self, Error> {
         let format = detect_format(data)?;
         if let Some(expected) = expected {
-            let compatible = expected == format || (expected == Format::Pem && format == Format::Der);
+            let compatible =
+                expected == format || (expected == Format::Pem && format == Format::Der);
             if !compatible {
                 return Err(Error::UnrecognizedFormat {
-                    detail: format!("the data is {format}, not {expected} as the store type says (leave the type out to detect it)"),
+                    detail: format!(
+                        "the data is {format}, not {expected} as the store type says (leave the type out to detect it)"
+                    ),
                 });
             }
         }
@@ -366,7 +403,13 @@ impl Keystore {
             Format::Der => (format, read_der(data)?),
         };
         let integrity_verified = password.is_some() || !format.has_store_password();
-        Ok(Keystore { format, entries, integrity_verified })
+        let pkcs12_legacy = format == Format::Pkcs12 && pkcs12::is_legacy(data);
+        Ok(Keystore {
+            format,
+            entries,
+            integrity_verified,
+            pkcs12_legacy,
+        })
     }
 
     /// The format it was read as (or created for).
@@ -377,6 +420,12 @@ impl Keystore {
     /// False when a JKS/JCEKS store was read without a password.
     pub fn integrity_verified(&self) -> bool {
         self.integrity_verified
+    }
+
+    /// True for a PKCS#12 file read with legacy (3DES/RC2) encryption only; write it back
+    /// with [`WriteOptions::pkcs12_legacy`] to keep it readable by its old consumers.
+    pub fn pkcs12_legacy(&self) -> bool {
+        self.pkcs12_legacy
     }
 
     /// The entries, in store order.
@@ -392,7 +441,10 @@ impl Keystore {
     fn position(&self, alias: &str) -> Result<usize, Error> {
         self.entries
             .iter()
-            .position(|e| e.alias.eq_ignore_ascii_case(alias) || e.alias.to_lowercase() == alias.to_lowercase())
+            .position(|e| {
+                e.alias.eq_ignore_ascii_case(alias)
+                    || e.alias.to_lowercase() == alias.to_lowercase()
+            })
             .ok_or_else(|| Error::AliasNotFound {
                 alias: alias.to_string(),
                 available: self.entries.iter().map(|e| e.alias.clone()).collect(),
@@ -410,10 +462,15 @@ impl Keystore {
             None
         };
         if let Some(reason) = reason {
-            return Err(Error::InvalidAlias { alias: alias.chars().take(64).collect(), reason });
+            return Err(Error::InvalidAlias {
+                alias: alias.chars().take(64).collect(),
+                reason,
+            });
         }
         if self.position(alias).is_ok() {
-            return Err(Error::AliasExists { alias: alias.to_string() });
+            return Err(Error::AliasExists {
+                alias: alias.to_string(),
+            });
         }
         Ok(())
     }
@@ -432,12 +489,20 @@ impl Keystore {
     /// Adds a private key with its certificates under a new alias. The certificates may
     /// come in any order; they are ordered leaf first, and the leaf must carry the key's
     /// public key. Certificates that are not part of the chain are refused.
-    pub fn add_private_key(&mut self, alias: &str, key: PrivateKey, certs: Vec<Certificate>) -> Result<(), Error> {
+    pub fn add_private_key(
+        &mut self,
+        alias: &str,
+        key: PrivateKey,
+        certs: Vec<Certificate>,
+    ) -> Result<(), Error> {
         self.check_new_alias(alias)?;
         let leaf = match certs.iter().position(|c| key.matches(c) == Some(true)) {
             Some(leaf) => leaf,
             None => {
-                let subject = certs.first().map(|c| c.info().subject.clone()).unwrap_or_else(|| "(none given)".into());
+                let subject = certs
+                    .first()
+                    .map(|c| c.info().subject.clone())
+                    .unwrap_or_else(|| "(none given)".into());
                 if certs.is_empty() || certs.iter().all(|c| key.matches(c) == Some(false)) {
                     return Err(Error::KeyCertificateMismatch { subject });
                 }
@@ -457,7 +522,10 @@ impl Keystore {
         self.entries.push(Entry {
             alias: alias.to_string(),
             created: Some(OffsetDateTime::now_utc()),
-            content: EntryContent::PrivateKey { key: SealedKey::Plain(key), chain },
+            content: EntryContent::PrivateKey {
+                key: SealedKey::Plain(key),
+                chain,
+            },
         });
         Ok(())
     }
@@ -480,7 +548,10 @@ impl Keystore {
 
     /// Decrypts every private key with the password `password_for(alias)` gives,
     /// so the store can be written in another format or with other passwords.
-    pub fn unseal_keys(&mut self, password_for: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    pub fn unseal_keys(
+        &mut self,
+        password_for: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), Error> {
         for entry in &mut self.entries {
             if let EntryContent::PrivateKey { key, .. } = &mut entry.content {
                 if !matches!(key, SealedKey::Plain(_)) {
@@ -494,7 +565,12 @@ impl Keystore {
 
     /// Changes one key's password (JKS: each key has its own). The key is decrypted with
     /// `old` and re-sealed with `new`.
-    pub fn change_key_password(&mut self, alias: &str, old: Option<&str>, new: &str) -> Result<(), Error> {
+    pub fn change_key_password(
+        &mut self,
+        alias: &str,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<(), Error> {
         let index = self.position(alias)?;
         let entry = &mut self.entries[index];
         let plain = entry.private_key(old)?;
@@ -509,7 +585,11 @@ impl Keystore {
                     what: "separate key passwords in PKCS#12: its keys use the store password; change that instead".into(),
                 });
             }
-            Format::Jceks => return Err(Error::Unsupported { what: "writing JCEKS: convert the store to JKS or PKCS#12 first".into() }),
+            Format::Jceks => {
+                return Err(Error::Unsupported {
+                    what: "writing JCEKS: convert the store to JKS or PKCS#12 first".into(),
+                });
+            }
         };
         Ok(())
     }
@@ -517,7 +597,10 @@ impl Keystore {
     /// Encodes the store as `format`.
     pub fn to_bytes(&self, format: Format, options: &WriteOptions) -> Result<Vec<u8>, Error> {
         let store_password = || {
-            options.store_password.as_deref().ok_or(Error::StorePasswordRequired { format })
+            options
+                .store_password
+                .as_deref()
+                .ok_or(Error::StorePasswordRequired { format })
         };
         match format {
             Format::Jks => {
@@ -529,7 +612,11 @@ impl Keystore {
                         EntryContent::PrivateKey { chain, .. } if chain.is_empty() => {
                             return Err(no_chain(&entry.alias, format));
                         }
-                        EntryContent::PrivateKey { key: SealedKey::Jks(blob), .. } if options.key_password.is_none() => blob.clone(),
+                        // Already JKS-sealed keys keep their own passwords, as keytool keeps them.
+                        EntryContent::PrivateKey {
+                            key: SealedKey::Jks(blob),
+                            ..
+                        } => blob.clone(),
                         EntryContent::PrivateKey { key, .. } => {
                             jks::seal_jks(&plain(key, &entry.alias)?, key_password)?
                         }
@@ -545,10 +632,16 @@ impl Keystore {
                 let mut trusted = Vec::new();
                 for entry in &self.entries {
                     match &entry.content {
-                        EntryContent::PrivateKey { chain, .. } if chain.is_empty() => return Err(no_chain(&entry.alias, format)),
-                        EntryContent::PrivateKey { key, .. } => keys.push((entry, plain(key, &entry.alias)?)),
+                        EntryContent::PrivateKey { chain, .. } if chain.is_empty() => {
+                            return Err(no_chain(&entry.alias, format));
+                        }
+                        EntryContent::PrivateKey { key, .. } => {
+                            keys.push((entry, plain(key, &entry.alias)?))
+                        }
                         EntryContent::TrustedCert(_) => trusted.push(entry),
-                        EntryContent::SecretKey(_) => return Err(secret_unsupported(&entry.alias, format)),
+                        EntryContent::SecretKey(_) => {
+                            return Err(secret_unsupported(&entry.alias, format));
+                        }
                     }
                 }
                 pkcs12::write(&keys, &trusted, password, options.pkcs12_legacy)
@@ -557,13 +650,16 @@ impl Keystore {
                 let mut items = Vec::new();
                 for entry in &self.entries {
                     let key_pem = match &entry.content {
-                        EntryContent::PrivateKey { key: SealedKey::Pkcs8Encrypted(der), .. } if options.key_password.is_none() => {
-                            Some(cert::pem_block("ENCRYPTED PRIVATE KEY", der))
+                        EntryContent::PrivateKey {
+                            key: SealedKey::Pkcs8Encrypted(der),
+                            ..
+                        } => Some(cert::pem_block("ENCRYPTED PRIVATE KEY", der)),
+                        EntryContent::PrivateKey { key, .. } => Some(
+                            plain(key, &entry.alias)?.to_pem(options.key_password.as_deref())?,
+                        ),
+                        EntryContent::SecretKey(_) => {
+                            return Err(secret_unsupported(&entry.alias, format));
                         }
-                        EntryContent::PrivateKey { key, .. } => {
-                            Some(plain(key, &entry.alias)?.to_pem(options.key_password.as_deref())?)
-                        }
-                        EntryContent::SecretKey(_) => return Err(secret_unsupported(&entry.alias, format)),
                         EntryContent::TrustedCert(_) => None,
                     };
                     items.push((entry, key_pem));
@@ -571,7 +667,10 @@ impl Keystore {
                 Ok(pem::write(&items).into_bytes())
             }
             Format::Der => match self.entries.as_slice() {
-                [entry] if entry.certificate().is_some() && entry.entry_type() == EntryType::TrustedCertificate => {
+                [entry]
+                    if entry.certificate().is_some()
+                        && entry.entry_type() == EntryType::TrustedCertificate =>
+                {
                     Ok(entry.chain()[0].der().to_vec())
                 }
                 _ => Err(Error::Unsupported {
@@ -582,7 +681,8 @@ impl Keystore {
                 }),
             },
             Format::Jceks => Err(Error::Unsupported {
-                what: "writing JCEKS (deprecated by Java itself): write JKS or PKCS#12 instead".into(),
+                what: "writing JCEKS (deprecated by Java itself): write JKS or PKCS#12 instead"
+                    .into(),
             }),
         }
     }
@@ -592,20 +692,26 @@ fn plain(key: &SealedKey, alias: &str) -> Result<PrivateKey, Error> {
     match key {
         SealedKey::Plain(key) => Ok(key.clone()),
         _ => Err(Error::Unsupported {
-            what: format!("alias \"{alias}\": its key is still encrypted; give its key password (--keypass) so keyway can re-encrypt it"),
+            what: format!(
+                "alias \"{alias}\": its key is still encrypted; give its key password (--keypass) so keyway can re-encrypt it"
+            ),
         }),
     }
 }
 
 fn no_chain(alias: &str, format: Format) -> Error {
     Error::Unsupported {
-        what: format!("alias \"{alias}\" is a private key without a certificate, which {format} cannot hold: import it with its certificate"),
+        what: format!(
+            "alias \"{alias}\" is a private key without a certificate, which {format} cannot hold: import it with its certificate"
+        ),
     }
 }
 
 fn secret_unsupported(alias: &str, format: Format) -> Error {
     Error::Unsupported {
-        what: format!("alias \"{alias}\" is a JCEKS secret key, which keyway cannot write to {format}: delete it first or keep the JCEKS file"),
+        what: format!(
+            "alias \"{alias}\" is a JCEKS secret key, which keyway cannot write to {format}: delete it first or keep the JCEKS file"
+        ),
     }
 }
 
@@ -613,7 +719,10 @@ fn read_der(data: &[u8]) -> Result<Vec<Entry>, Error> {
     let body = der_body_start(data).unwrap_or(0);
     let content = if data.get(body) == Some(&0x02) {
         let key = PrivateKey::from_pkcs8_der(data, "DER private key")?;
-        EntryContent::PrivateKey { key: SealedKey::Plain(key), chain: Vec::new() }
+        EntryContent::PrivateKey {
+            key: SealedKey::Plain(key),
+            chain: Vec::new(),
+        }
     } else {
         EntryContent::TrustedCert(Certificate::from_der(data.to_vec(), "DER certificate")?)
     };
@@ -621,5 +730,9 @@ fn read_der(data: &[u8]) -> Result<Vec<Entry>, Error> {
         EntryContent::TrustedCert(cert) => alias::from_certificate(cert),
         _ => "key".to_string(),
     };
-    Ok(vec![Entry { alias, created: None, content }])
+    Ok(vec![Entry {
+        alias,
+        created: None,
+        content,
+    }])
 }

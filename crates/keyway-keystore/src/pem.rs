@@ -27,7 +27,10 @@ pub(crate) fn is_pem(data: &[u8]) -> bool {
 }
 
 fn parse_blocks(text: &str) -> Result<Vec<Block>, Error> {
-    let malformed = |detail: String| Error::Malformed { format: Format::Pem, detail };
+    let malformed = |detail: String| Error::Malformed {
+        format: Format::Pem,
+        detail,
+    };
     let mut blocks = Vec::new();
     let mut friendly_name = None;
     let mut local_key_id = None;
@@ -42,7 +45,10 @@ fn parse_blocks(text: &str) -> Result<Vec<Block>, Error> {
             local_key_id = Some(value.trim().to_uppercase());
             continue;
         }
-        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else {
+        let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        else {
             continue;
         };
         let end = format!("-----END {label}-----");
@@ -64,14 +70,24 @@ fn parse_blocks(text: &str) -> Result<Vec<Block>, Error> {
                 body.push_str(inner);
             }
             if body.len() > MAX_BLOCK {
-                return Err(malformed(format!("the {label} block at line {} is larger than 16 MiB", n + 1)));
+                return Err(malformed(format!(
+                    "the {label} block at line {} is larger than 16 MiB",
+                    n + 1
+                )));
             }
         }
         if !closed {
-            return Err(malformed(format!("the {label} block at line {} has no \"{end}\" line", n + 1)));
+            return Err(malformed(format!(
+                "the {label} block at line {} has no \"{end}\" line",
+                n + 1
+            )));
         }
-        let der = Base64::decode_vec(&body)
-            .map_err(|_| malformed(format!("the {label} block at line {} is not valid base64", n + 1)))?;
+        let der = Base64::decode_vec(&body).map_err(|_| {
+            malformed(format!(
+                "the {label} block at line {} is not valid base64",
+                n + 1
+            ))
+        })?;
         blocks.push(Block {
             label: label.to_string(),
             der,
@@ -119,12 +135,16 @@ pub(crate) fn read(data: &[u8]) -> Result<Vec<Entry>, Error> {
                 });
             }
             "PRIVATE KEY" => SealedKey::Plain(PrivateKey::from_pkcs8_der(&block.der, &context)?),
-            "RSA PRIVATE KEY" => SealedKey::Plain(PrivateKey::from_pkcs1_der(&block.der, &context)?),
+            "RSA PRIVATE KEY" => {
+                SealedKey::Plain(PrivateKey::from_pkcs1_der(&block.der, &context)?)
+            }
             "EC PRIVATE KEY" => SealedKey::Plain(PrivateKey::from_sec1_der(&block.der, &context)?),
             "ENCRYPTED PRIVATE KEY" => {
-                pkcs8::EncryptedPrivateKeyInfoRef::try_from(block.der.as_slice()).map_err(|e| Error::InvalidKey {
-                    context: context.clone(),
-                    detail: format!("encrypted PKCS#8: {e}"),
+                pkcs8::EncryptedPrivateKeyInfoRef::try_from(block.der.as_slice()).map_err(|e| {
+                    Error::InvalidKey {
+                        context: context.clone(),
+                        detail: format!("encrypted PKCS#8: {e}"),
+                    }
                 })?;
                 SealedKey::Pkcs8Encrypted(block.der)
             }
@@ -135,14 +155,22 @@ pub(crate) fn read(data: &[u8]) -> Result<Vec<Entry>, Error> {
                 continue;
             }
         };
-        keys.push(Item { value: sealed, friendly_name: block.friendly_name, local_key_id: block.local_key_id, line: block.line });
+        keys.push(Item {
+            value: sealed,
+            friendly_name: block.friendly_name,
+            local_key_id: block.local_key_id,
+            line: block.line,
+        });
     }
     if keys.is_empty() && certs.is_empty() {
         return Err(Error::UnrecognizedFormat {
             detail: if ignored.is_empty() {
                 "PEM text with no blocks".into()
             } else {
-                format!("PEM with no certificates or private keys (found: {})", ignored.join(", "))
+                format!(
+                    "PEM with no certificates or private keys (found: {})",
+                    ignored.join(", ")
+                )
             },
         });
     }
@@ -160,7 +188,9 @@ fn assemble(keys: Vec<Item<SealedKey>>, certs: Vec<Item<Certificate>>) -> Vec<En
             (0..all.len()).find(|i| free(i, &used) && certs[*i].local_key_id.as_ref() == Some(id))
         });
         let by_match = || match &key.value {
-            SealedKey::Plain(k) => (0..all.len()).find(|i| free(i, &used) && k.matches(&all[*i]) == Some(true)),
+            SealedKey::Plain(k) => {
+                (0..all.len()).find(|i| free(i, &used) && k.matches(&all[*i]) == Some(true))
+            }
             _ => None,
         };
         // An encrypted key cannot be matched yet: take the first certificate that issued no other.
@@ -168,12 +198,17 @@ fn assemble(keys: Vec<Item<SealedKey>>, certs: Vec<Item<Certificate>>) -> Vec<En
             (0..all.len()).find(|i| {
                 free(i, &used)
                     && !all.iter().enumerate().any(|(j, other)| {
-                        j != *i && !used[j] && other.info().issuer == all[*i].info().subject && !all[*i].info().self_issued
+                        j != *i
+                            && !used[j]
+                            && other.info().issuer == all[*i].info().subject
+                            && !all[*i].info().self_issued
                     })
             })
         };
         let leaf = by_id.or_else(by_match).or_else(by_shape);
-        let chain = leaf.map(|l| build_chain(l, &all, &mut used)).unwrap_or_default();
+        let chain = leaf
+            .map(|l| build_chain(l, &all, &mut used))
+            .unwrap_or_default();
         let wanted = key
             .friendly_name
             .clone()
@@ -183,15 +218,24 @@ fn assemble(keys: Vec<Item<SealedKey>>, certs: Vec<Item<Certificate>>) -> Vec<En
         entries.push(Entry {
             alias: aliases.take(wanted),
             created: None,
-            content: EntryContent::PrivateKey { key: key.value, chain },
+            content: EntryContent::PrivateKey {
+                key: key.value,
+                chain,
+            },
         });
     }
     for (i, cert) in certs.into_iter().enumerate() {
         if used[i] {
             continue;
         }
-        let wanted = cert.friendly_name.unwrap_or_else(|| from_certificate(&cert.value));
-        entries.push(Entry { alias: aliases.take(wanted), created: None, content: EntryContent::TrustedCert(cert.value) });
+        let wanted = cert
+            .friendly_name
+            .unwrap_or_else(|| from_certificate(&cert.value));
+        entries.push(Entry {
+            alias: aliases.take(wanted),
+            created: None,
+            content: EntryContent::TrustedCert(cert.value),
+        });
     }
     entries
 }
@@ -206,7 +250,10 @@ fn first_der_element(der: &[u8]) -> Option<&[u8]> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = der.get(2..2 + n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = der
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (2 + n, len)
     };
     der.get(..header.checked_add(len)?)
@@ -251,7 +298,11 @@ fn bag_attributes(out: &mut String, alias: &str, local_key_id: Option<&str>) {
 }
 
 fn cert_block(out: &mut String, cert: &Certificate) {
-    out.push_str(&format!("subject={}\nissuer={}\n", cert.info().subject, cert.info().issuer));
+    out.push_str(&format!(
+        "subject={}\nissuer={}\n",
+        cert.info().subject,
+        cert.info().issuer
+    ));
     out.push_str(&cert.to_pem());
 }
 

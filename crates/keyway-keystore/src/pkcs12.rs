@@ -19,6 +19,19 @@ const ITERATIONS: u32 = 10_000;
 /// Iterations for legacy (3DES, SHA-1 MAC) files: what OpenSSL 1.x used.
 const LEGACY_ITERATIONS: u32 = 2048;
 
+/// DER of the PBES2 OID (1.2.840.113549.1.5.13): a file without it uses only legacy PBE.
+const PBES2_OID_DER: &[u8] = &[
+    0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D,
+];
+
+/// Whether a PKCS#12 file uses only the legacy (pre-PBES2) encryption, so that a rewrite
+/// keeps it readable by the old consumer it was made for.
+pub(crate) fn is_legacy(data: &[u8]) -> bool {
+    !data
+        .windows(PBES2_OID_DER.len())
+        .any(|w| w == PBES2_OID_DER)
+}
+
 pub(crate) fn read(data: &[u8], password: &str) -> Result<Vec<Entry>, Error> {
     let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(map_error)?;
     let mut certs = Vec::new();
@@ -35,7 +48,10 @@ pub(crate) fn read(data: &[u8], password: &str) -> Result<Vec<Entry>, Error> {
 
     for (n, bag) in archive.keys.iter().enumerate() {
         let fallback = format!("key bag {}", n + 1);
-        let context = bag.friendly_name.clone().unwrap_or_else(|| fallback.clone());
+        let context = bag
+            .friendly_name
+            .clone()
+            .unwrap_or_else(|| fallback.clone());
         let key = PrivateKey::from_pkcs8_der(bag.key.as_der(), &context)?;
         let by_local_id = bag.local_key_id.as_ref().and_then(|id| {
             archive
@@ -57,7 +73,10 @@ pub(crate) fn read(data: &[u8], password: &str) -> Result<Vec<Entry>, Error> {
         entries.push(Entry {
             alias,
             created: None,
-            content: EntryContent::PrivateKey { key: SealedKey::Plain(key), chain },
+            content: EntryContent::PrivateKey {
+                key: SealedKey::Plain(key),
+                chain,
+            },
         });
     }
 
@@ -72,7 +91,11 @@ pub(crate) fn read(data: &[u8], password: &str) -> Result<Vec<Entry>, Error> {
                 .clone()
                 .unwrap_or_else(|| crate::alias::from_certificate(&cert)),
         );
-        entries.push(Entry { alias, created: None, content: EntryContent::TrustedCert(cert) });
+        entries.push(Entry {
+            alias,
+            created: None,
+            content: EntryContent::TrustedCert(cert),
+        });
     }
     if !archive.secrets.is_empty() {
         return Err(Error::Unsupported {
@@ -85,16 +108,24 @@ pub(crate) fn read(data: &[u8], password: &str) -> Result<Vec<Entry>, Error> {
     Ok(entries)
 }
 
-pub(crate) fn write(entries: &[(&Entry, PrivateKey)], trusted: &[&Entry], password: &str, legacy: bool) -> Result<Vec<u8>, Error> {
+pub(crate) fn write(
+    entries: &[(&Entry, PrivateKey)],
+    trusted: &[&Entry],
+    password: &str,
+    legacy: bool,
+) -> Result<Vec<u8>, Error> {
     let mut store = P12Store::new();
     for (entry, key) in entries {
-        let EntryContent::PrivateKey { chain, .. } = &entry.content else { continue };
+        let EntryContent::PrivateKey { chain, .. } = &entry.content else {
+            continue;
+        };
         let certs = chain
             .iter()
             .map(|c| p12_keystore::Certificate::from_der(c.der()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(map_error)?;
-        let local_key_id = Sha1::digest(chain.first().map(Certificate::der).unwrap_or_default()).to_vec();
+        let local_key_id =
+            Sha1::digest(chain.first().map(Certificate::der).unwrap_or_default()).to_vec();
         let p12_key = p12_keystore::PrivateKey::from_der(key.pkcs8_der()).map_err(map_error)?;
         store.add_entry(
             &entry.alias,
@@ -102,7 +133,9 @@ pub(crate) fn write(entries: &[(&Entry, PrivateKey)], trusted: &[&Entry], passwo
         );
     }
     for entry in trusted {
-        let EntryContent::TrustedCert(cert) = &entry.content else { continue };
+        let EntryContent::TrustedCert(cert) = &entry.content else {
+            continue;
+        };
         let cert = p12_keystore::Certificate::from_der(cert.der()).map_err(map_error)?;
         store.add_entry(&entry.alias, KeyStoreEntry::Certificate(cert));
     }
@@ -114,7 +147,9 @@ pub(crate) fn write(entries: &[(&Entry, PrivateKey)], trusted: &[&Entry], passwo
             .mac_algorithm(MacAlgorithm::HmacSha1)
             .mac_iterations(LEGACY_ITERATIONS)
     } else {
-        writer.encryption_iterations(ITERATIONS).mac_iterations(ITERATIONS)
+        writer
+            .encryption_iterations(ITERATIONS)
+            .mac_iterations(ITERATIONS)
     };
     writer.write().map_err(map_error)
 }

@@ -11,7 +11,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(data: &'a [u8], format: Format) -> Self {
-        Reader { data, pos: 0, format }
+        Reader {
+            data,
+            pos: 0,
+            format,
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -22,7 +26,11 @@ impl<'a> Reader<'a> {
         &self.data[..self.pos]
     }
 
-    pub(crate) fn bytes(&mut self, len: usize, what: &dyn Fn() -> String) -> Result<&'a [u8], Error> {
+    pub(crate) fn bytes(
+        &mut self,
+        len: usize,
+        what: &dyn Fn() -> String,
+    ) -> Result<&'a [u8], Error> {
         if len > self.remaining() {
             return Err(Error::Truncated {
                 format: self.format,
@@ -95,7 +103,9 @@ pub(crate) fn decode_modified_utf8(bytes: &[u8]) -> Option<String> {
             0xE0..=0xEF => {
                 let b1 = *bytes.get(i + 1)?;
                 let b2 = *bytes.get(i + 2)?;
-                let u = ((u16::from(b) & 0x0F) << 12) | ((u16::from(b1) & 0x3F) << 6) | (u16::from(b2) & 0x3F);
+                let u = ((u16::from(b) & 0x0F) << 12)
+                    | ((u16::from(b1) & 0x3F) << 6)
+                    | (u16::from(b2) & 0x3F);
                 (u, 3)
             }
             _ => return None,
@@ -134,7 +144,10 @@ mod tests {
     fn modified_utf8_round_trips_nul_and_supplementary_characters() {
         for s in ["plain", "naïve", "nul\0inside", "emoji 🔑"] {
             let encoded = encode_modified_utf8(s);
-            assert!(!encoded.contains(&0), "modified UTF-8 never contains a zero byte");
+            assert!(
+                !encoded.contains(&0),
+                "modified UTF-8 never contains a zero byte"
+            );
             assert_eq!(decode_modified_utf8(&encoded).as_deref(), Some(s));
         }
     }

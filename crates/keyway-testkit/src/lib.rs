@@ -38,7 +38,9 @@ pub fn tool(name: &str) -> PathBuf {
 
 /// Runs a command, failing the test with its output when it exits non-zero.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -58,9 +60,19 @@ pub fn keytool(args: &[&str]) -> String {
 
 /// `keytool` expected to fail; returns stdout and stderr together.
 pub fn keytool_fails(args: &[&str]) -> String {
-    let out = Command::new(tool("keytool")).args(args).output().expect("start keytool");
-    assert!(!out.status.success(), "keytool {args:?} was expected to fail");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(tool("keytool"))
+        .args(args)
+        .output()
+        .expect("start keytool");
+    assert!(
+        !out.status.success(),
+        "keytool {args:?} was expected to fail"
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `openssl` with the given arguments, run to success; returns stdout.
@@ -112,7 +124,9 @@ pub struct TestChain {
 fn ca_params(cn: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("no SANs");
     params.distinguished_name.push(DnType::CommonName, cn);
-    params.distinguished_name.push(DnType::OrganizationName, "keyway tests");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "keyway tests");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
@@ -130,14 +144,19 @@ impl TestChain {
     /// (negative `to_days` makes an expired leaf).
     pub fn with_leaf_validity(name: &str, kind: KeyKind, from_days: i64, to_days: i64) -> Self {
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("root key");
-        let root = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root CA")), root_key).expect("root");
-        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("intermediate key");
+        let root = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root CA")), root_key)
+            .expect("root");
+        let int_key =
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("intermediate key");
         let intermediate =
-            CertifiedIssuer::signed_by(ca_params(&format!("{name} Issuing CA")), int_key, &root).expect("intermediate");
+            CertifiedIssuer::signed_by(ca_params(&format!("{name} Issuing CA")), int_key, &root)
+                .expect("intermediate");
         let leaf_key = KeyPair::generate_for(kind.algorithm()).expect("leaf key");
         let mut params = CertificateParams::new(vec![format!("{name}.test")]).expect("SAN");
         params.distinguished_name.push(DnType::CommonName, name);
-        params.distinguished_name.push(DnType::OrganizationName, "keyway tests");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "keyway tests");
         params.not_before = OffsetDateTime::now_utc() + Duration::days(from_days);
         params.not_after = OffsetDateTime::now_utc() + Duration::days(to_days);
         let leaf = params.signed_by(&leaf_key, &intermediate).expect("leaf");
@@ -153,7 +172,10 @@ impl TestChain {
 
     /// Leaf, intermediate and root PEM, in that order.
     pub fn chain_pem(&self) -> String {
-        format!("{}{}{}", self.leaf_pem, self.intermediate_pem, self.root_pem)
+        format!(
+            "{}{}{}",
+            self.leaf_pem, self.intermediate_pem, self.root_pem
+        )
     }
 
     /// Writes `key.pem`, `leaf.pem`, `chain.pem` (leaf first), `root.pem` into `dir`.

@@ -1,1 +1,58 @@
-fn main() {}
+//! The `keyway` command line: TLS connectivity for integration connectors.
+//!
+//! This binary is glue: it parses arguments, calls the library crates, prints human
+//! text or JSON, and maps the result to a documented exit code:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the command ran and found a problem (e.g. `keystore inspect --check` on an expired certificate) |
+//! | 2 | usage or input error: bad arguments, unreadable file, wrong password |
+//!
+//! ```text
+//! keyway keystore list testdata/sample/partners.jks --storepass changeit
+//! ```
+
+mod cli;
+mod keystore_cmd;
+mod render;
+mod secret;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// What a command that ran to the end found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything as expected: exit 0.
+    Ok,
+    /// The command ran and found a problem it reported: exit 1.
+    Problems,
+}
+
+/// Exit code for a usage or input error.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let json = cli.json_requested();
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problems) => ExitCode::from(1),
+        Err(err) => {
+            if json {
+                let body = serde_json::json!({ "error": format!("{err:#}") });
+                println!("{body}");
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        cli::Command::Keystore(command) => keystore_cmd::run(command),
+    }
+}

@@ -1,0 +1,350 @@
+//! The command tree. Raw arguments only; `keystore_cmd` validates and runs them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the command ran and found a problem (e.g. `inspect --check` on an expired certificate)
+  2  usage or input error (bad arguments, unreadable file, wrong password)";
+
+/// The password paragraph every keystore command's help ends with.
+macro_rules! passwords {
+    () => {
+        "\n\nPasswords: a value is taken literally; `env:VAR` reads the environment variable VAR,
+`file:PATH` reads the first line of PATH, `pass:VALUE` is VALUE literally (for passwords
+that start with env: or file:). Without one, keyway prompts when it has a terminal and
+fails (exit 2) when it does not. KEYWAY_STOREPASS and KEYWAY_KEYPASS are read too."
+    };
+}
+
+/// keyway: TLS connectivity for integration connectors.
+#[derive(Debug, Parser)]
+#[command(name = "keyway", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage keystores and truststores: JKS, JCEKS (read), PKCS#12, PEM.
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
+}
+
+/// `keyway keystore …`
+#[derive(Debug, Subcommand)]
+pub enum KeystoreCommand {
+    /// List every entry: alias, type, key, chain length, expiry, subject.
+    #[command(after_help = concat!("Examples:
+  keyway keystore list partners.jks --storepass changeit
+  keyway keystore list client.p12 --storepass env:CLIENT_P12_PASS --json
+  keyway keystore list ca-bundle.pem -v
+
+", "Exit codes: 0 listed, 2 usage or input error (wrong password, unreadable file).", passwords!()))]
+    List(ListArgs),
+    /// Show one entry in full; with --check, verify dates, chain and key.
+    #[command(after_help = concat!("Examples:
+  keyway keystore inspect partners.jks --alias partner-root --storepass changeit
+  keyway keystore inspect client.jks --alias client --storepass changeit --keypass env:KEYPASS --check
+
+Exit codes: 0 ok (and all checks passed), 1 a check failed (expired or not yet valid
+certificate, broken chain, key that does not match its certificate), 2 usage or input error.", passwords!()))]
+    Inspect(InspectArgs),
+    /// Add a trusted certificate (creates the store if the file does not exist).
+    #[command(name = "import-cert", after_help = concat!("Examples:
+  keyway keystore import-cert truststore.jks --alias partner-root --cert partner-root.pem --storepass changeit
+  keyway keystore import-cert trust.p12 --alias partner --cert bundle.pem --all --storepass changeit
+
+Exit codes: 0 imported, 2 usage or input error (alias exists, not a certificate, wrong password).", passwords!()))]
+    ImportCert(ImportCertArgs),
+    /// Add a private key with its certificate chain (creates the store if missing).
+    #[command(name = "import-key", after_help = concat!("Examples:
+  keyway keystore import-key client.p12 --alias client --key client.key --cert client-chain.pem --storepass changeit
+  keyway keystore import-key client.jks --alias client --key enc.key --key-passphrase file:key.pass \\
+      --cert chain.pem --storepass changeit --keypass env:CLIENT_KEYPASS
+
+Exit codes: 0 imported, 2 usage or input error (key does not match the certificate, wrong password).", passwords!()))]
+    ImportKey(ImportKeyArgs),
+    /// Remove an entry.
+    #[command(after_help = concat!("Examples:
+  keyway keystore delete truststore.jks --alias old-partner --storepass changeit
+
+Exit codes: 0 deleted, 2 usage or input error (no such alias, wrong password).", passwords!()))]
+    Delete(DeleteArgs),
+    /// Rename an entry.
+    #[command(after_help = concat!("Examples:
+  keyway keystore rename truststore.jks --alias mykey --to partner-a-client --storepass changeit
+
+Exit codes: 0 renamed, 2 usage or input error.", passwords!()))]
+    Rename(RenameArgs),
+    /// Change the store password, or one key's password.
+    #[command(after_help = concat!("Examples:
+  keyway keystore passwd client.jks --storepass changeit --new-storepass env:NEW_PASS
+  keyway keystore passwd client.jks --storepass changeit --alias client --keypass old --new-keypass new
+
+The store password and key passwords are separate in JKS: changing one leaves the other.
+PKCS#12 keys always use the store password.
+
+Exit codes: 0 changed, 2 usage or input error.", passwords!()))]
+    Passwd(PasswdArgs),
+    /// Export a certificate (PEM or DER), a chain, or a whole identity (key + chain).
+    #[command(after_help = concat!("Examples:
+  keyway keystore export partners.jks --alias partner-root --out partner-root.pem --storepass changeit
+  keyway keystore export partners.jks --alias partner-root --out partner-root.cer --format der --storepass changeit
+  keyway keystore export client.jks --alias client --identity --out client.p12 --out-type pkcs12 \\
+      --storepass changeit --out-storepass env:P12_PASS
+
+Exit codes: 0 exported, 2 usage or input error.", passwords!()))]
+    Export(ExportArgs),
+    /// Convert a whole store to another format.
+    #[command(after_help = concat!("Examples:
+  keyway keystore convert client.jks --storepass changeit --out client.p12 --out-type pkcs12
+  keyway keystore convert client.p12 --storepass changeit --out client.pem --out-type pem --out-keypass env:PEM_PASS
+  keyway keystore convert new.p12 --storepass changeit --out old-consumer.p12 --out-type pkcs12 --legacy
+
+Exit codes: 0 converted, 2 usage or input error.", passwords!()))]
+    Convert(ConvertArgs),
+}
+
+/// The store file and how to open it.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The keystore or truststore file. Its format is detected from its bytes.
+    pub file: PathBuf,
+    /// Expected store type; an error if the file is another format.
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    pub storetype: Option<keyway_keystore::Format>,
+    /// Store password (literal, env:VAR, file:PATH). Also KEYWAY_STOREPASS.
+    #[arg(
+        long,
+        env = "KEYWAY_STOREPASS",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub storepass: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A key password option.
+#[derive(Debug, Args)]
+pub struct KeyPassArgs {
+    /// Key password (JKS/JCEKS keys may have their own; default: the store password).
+    /// Literal, env:VAR or file:PATH. Also KEYWAY_KEYPASS.
+    #[arg(
+        long,
+        env = "KEYWAY_KEYPASS",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub keypass: Option<String>,
+}
+
+/// `list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Show every entry's details, as `inspect` does.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub keypass: KeyPassArgs,
+    /// The entry's alias.
+    #[arg(long)]
+    pub alias: String,
+    /// Check validity dates, chain signatures and that the key matches its certificate;
+    /// exit 1 if any check fails.
+    #[arg(long)]
+    pub check: bool,
+    /// Warn about certificates that expire within this many days (with --check).
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub warn_days: i64,
+}
+
+/// `import-cert`
+#[derive(Debug, Args)]
+pub struct ImportCertArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Alias for the new entry.
+    #[arg(long)]
+    pub alias: String,
+    /// The certificate: PEM or DER.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Import every certificate of a bundle, as ALIAS-1, ALIAS-2, …
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `import-key`
+#[derive(Debug, Args)]
+pub struct ImportKeyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub keypass: KeyPassArgs,
+    /// Alias for the new entry.
+    #[arg(long)]
+    pub alias: String,
+    /// The private key: PEM (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1) or DER PKCS#8.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Passphrase of an encrypted key file (literal, env:VAR, file:PATH).
+    #[arg(long, value_name = "PASSWORD")]
+    pub key_passphrase: Option<String>,
+    /// The certificate and its issuers, in any order (PEM bundle or DER).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+}
+
+/// `delete`
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The entry to remove.
+    #[arg(long)]
+    pub alias: String,
+}
+
+/// `rename`
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The entry's current alias.
+    #[arg(long)]
+    pub alias: String,
+    /// The new alias.
+    #[arg(long)]
+    pub to: String,
+}
+
+/// `passwd`
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub keypass: KeyPassArgs,
+    /// New store password.
+    #[arg(long, value_name = "PASSWORD", required_unless_present = "new_keypass")]
+    pub new_storepass: Option<String>,
+    /// Change this key entry's password instead of the store's.
+    #[arg(long, requires = "new_keypass")]
+    pub alias: Option<String>,
+    /// New key password for --alias.
+    #[arg(long, value_name = "PASSWORD", requires = "alias")]
+    pub new_keypass: Option<String>,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertEncoding {
+    /// PEM text.
+    Pem,
+    /// Binary DER (one certificate).
+    Der,
+}
+
+/// Options for writing another store.
+#[derive(Debug, Args)]
+pub struct OutStoreArgs {
+    /// Where to write. An existing file is refused unless --force.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Password of the written store (default: the source store password).
+    #[arg(long, value_name = "PASSWORD")]
+    pub out_storepass: Option<String>,
+    /// Password to encrypt keys with: JKS key password, or the passphrase of PEM keys.
+    #[arg(long, value_name = "PASSWORD")]
+    pub out_keypass: Option<String>,
+    /// Write PEM private keys without encryption (needed to write PEM keys without --out-keypass).
+    #[arg(long)]
+    pub unencrypted_key: bool,
+    /// PKCS#12: 3DES with a SHA-1 MAC, for consumers older than Java 8u301 or OpenSSL 1.1.
+    #[arg(long)]
+    pub legacy: bool,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub keypass: KeyPassArgs,
+    /// The entry to export.
+    #[arg(long)]
+    pub alias: String,
+    #[command(flatten)]
+    pub out: OutStoreArgs,
+    /// Certificate encoding (without --identity).
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: CertEncoding,
+    /// Export the whole chain (PEM), not just the entry's certificate.
+    #[arg(long, conflicts_with = "identity")]
+    pub chain: bool,
+    /// Export the private key with its chain as a store of --out-type.
+    #[arg(long)]
+    pub identity: bool,
+    /// Store type for --identity.
+    #[arg(long, value_name = "TYPE", value_parser = parse_format, requires = "identity")]
+    pub out_type: Option<keyway_keystore::Format>,
+}
+
+/// `convert`
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub keypass: KeyPassArgs,
+    #[command(flatten)]
+    pub out: OutStoreArgs,
+    /// Format to write.
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    pub out_type: keyway_keystore::Format,
+}
+
+fn parse_format(s: &str) -> Result<keyway_keystore::Format, String> {
+    s.parse()
+}
+
+impl Cli {
+    /// Whether the command asked for JSON output (errors are then printed as JSON too).
+    pub fn json_requested(&self) -> bool {
+        let Command::Keystore(command) = &self.command;
+        let store = match command {
+            KeystoreCommand::List(a) => &a.store,
+            KeystoreCommand::Inspect(a) => &a.store,
+            KeystoreCommand::ImportCert(a) => &a.store,
+            KeystoreCommand::ImportKey(a) => &a.store,
+            KeystoreCommand::Delete(a) => &a.store,
+            KeystoreCommand::Rename(a) => &a.store,
+            KeystoreCommand::Passwd(a) => &a.store,
+            KeystoreCommand::Export(a) => &a.store,
+            KeystoreCommand::Convert(a) => &a.store,
+        };
+        store.json
+    }
+}

@@ -1,0 +1,821 @@
+//! `keyway keystore …`: each command validates its arguments, opens the store, does
+//! one thing, and writes the store back atomically when it changed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use keyway_keystore::{
+    CertInfo, Certificate, EntryContent, EntrySummary, EntryType, Error as StoreError, Format,
+    Keystore, PrivateKey, WriteOptions, detect_format, file,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::cli::{
+    CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, InspectArgs,
+    KeystoreCommand, ListArgs, OutStoreArgs, PasswdArgs, RenameArgs, StoreArgs,
+};
+use crate::secret::{self, Password};
+use crate::{Outcome, render};
+
+/// Runs one keystore command.
+pub fn run(command: KeystoreCommand) -> Result<Outcome> {
+    match command {
+        KeystoreCommand::List(args) => list(args),
+        KeystoreCommand::Inspect(args) => inspect(args),
+        KeystoreCommand::ImportCert(args) => import_cert(args),
+        KeystoreCommand::ImportKey(args) => import_key(args),
+        KeystoreCommand::Delete(args) => delete(args),
+        KeystoreCommand::Rename(args) => rename(args),
+        KeystoreCommand::Passwd(args) => passwd(args),
+        KeystoreCommand::Export(args) => export(args),
+        KeystoreCommand::Convert(args) => convert(args),
+    }
+}
+
+/// A store read from disk with the password that opened it.
+struct Opened {
+    path: PathBuf,
+    store: Keystore,
+    storepass: Option<Password>,
+}
+
+impl Opened {
+    fn in_file(&self, e: StoreError) -> anyhow::Error {
+        file::in_file(&self.path, e).into()
+    }
+
+    /// Writes the store back in its own format, keeping a legacy PKCS#12 legacy.
+    fn save(&self) -> Result<()> {
+        let options = WriteOptions {
+            store_password: self.storepass.as_deref().map(|p| p.to_string()),
+            key_password: None,
+            pkcs12_legacy: self.store.pkcs12_legacy(),
+        };
+        file::save(&self.path, &self.store, self.store.format(), &options)?;
+        Ok(())
+    }
+
+    fn key_password(&self, keypass: Option<&str>) -> Result<Option<Password>> {
+        Ok(secret::optional(keypass, "--keypass")?.or_else(|| self.storepass.clone()))
+    }
+}
+
+fn open(args: &StoreArgs) -> Result<Opened> {
+    let path = args.file.clone();
+    let bytes = file::read_bytes(&path)?;
+    let format = detect_format(&bytes).map_err(|e| file::in_file(&path, e))?;
+    let storepass = if format.has_store_password() {
+        let what = format!("Store password for {} ({format})", path.display());
+        let pass = secret::obtain(args.storepass.as_deref(), "--storepass", &what)?;
+        // An empty answer at the prompt lists a JKS without checking it, as keytool does.
+        if pass.is_empty()
+            && args.storepass.is_none()
+            && matches!(format, Format::Jks | Format::Jceks)
+        {
+            None
+        } else {
+            Some(pass)
+        }
+    } else {
+        secret::optional(args.storepass.as_deref(), "--storepass")?
+    };
+    let store = Keystore::from_bytes(
+        &bytes,
+        args.storetype,
+        storepass.as_deref().map(String::as_str),
+    )
+    .map_err(|e| file::in_file(&path, e))?;
+    if !store.integrity_verified() {
+        eprintln!(
+            "warning: {}: no store password given, so the integrity of this {format} store was NOT verified",
+            path.display()
+        );
+    }
+    Ok(Opened {
+        path,
+        store,
+        storepass,
+    })
+}
+
+/// Opens the store, or starts an empty one when the file does not exist yet.
+fn open_or_create(args: &StoreArgs) -> Result<Opened> {
+    if args.file.exists() {
+        return open(args);
+    }
+    let format = match args.storetype {
+        Some(format) => format,
+        None => format_from_extension(&args.file).with_context(|| {
+            format!(
+                "{} does not exist and its name does not say which format to create: give --storetype jks|pkcs12|pem",
+                args.file.display()
+            )
+        })?,
+    };
+    if format == Format::Jceks {
+        bail!(
+            "keyway does not create JCEKS stores (Java itself deprecates them): use --storetype jks or pkcs12"
+        );
+    }
+    let storepass = if format.has_store_password() {
+        let what = format!("Password for the new store {}", args.file.display());
+        Some(secret::obtain(
+            args.storepass.as_deref(),
+            "--storepass",
+            &what,
+        )?)
+    } else {
+        None
+    };
+    eprintln!("{}: creating a new {format} store", args.file.display());
+    Ok(Opened {
+        path: args.file.clone(),
+        store: Keystore::new(format),
+        storepass,
+    })
+}
+
+fn format_from_extension(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "jks" | "keystore" | "truststore" => Some(Format::Jks),
+        "p12" | "pfx" | "pkcs12" => Some(Format::Pkcs12),
+        "pem" | "crt" => Some(Format::Pem),
+        _ => None,
+    }
+}
+
+fn print_json(value: &impl Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    file: &'a Path,
+    format: Format,
+    integrity_verified: bool,
+    entries: Vec<EntrySummary>,
+}
+
+fn list(args: ListArgs) -> Result<Outcome> {
+    let opened = open(&args.store)?;
+    let store = &opened.store;
+    let entries: Vec<EntrySummary> = store.entries().iter().map(|e| e.summary()).collect();
+    if args.store.json {
+        print_json(&Listing {
+            file: &opened.path,
+            format: store.format(),
+            integrity_verified: store.integrity_verified(),
+            entries,
+        })?;
+        return Ok(Outcome::Ok);
+    }
+    let now = OffsetDateTime::now_utc();
+    let n = entries.len();
+    println!(
+        "{}: {}, {n} entr{}{}\n",
+        opened.path.display(),
+        store.format(),
+        if n == 1 { "y" } else { "ies" },
+        if store.integrity_verified() && store.format().has_store_password() {
+            " (integrity verified)"
+        } else {
+            ""
+        }
+    );
+    if n > 0 {
+        print!("{}", render::table(&entries, now));
+    }
+    if args.verbose {
+        for (summary, entry) in entries.iter().zip(store.entries()) {
+            let chain: Vec<CertInfo> = entry.chain().iter().map(|c| c.info().clone()).collect();
+            println!("\n{}", render::entry(summary, &chain, now).trim_end());
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// One `--check` result.
+#[derive(Debug, Serialize)]
+struct Check {
+    check: String,
+    status: CheckStatus,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum CheckStatus {
+    Ok,
+    Warning,
+    Fail,
+}
+
+#[derive(Serialize)]
+struct Inspection<'a> {
+    file: &'a Path,
+    format: Format,
+    #[serde(flatten)]
+    entry: EntrySummary,
+    chain: Vec<CertInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key: Option<keyway_keystore::KeyDescription>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<usize>,
+}
+
+fn inspect(args: InspectArgs) -> Result<Outcome> {
+    let opened = open(&args.store)?;
+    let entry = opened
+        .store
+        .entry(&args.alias)
+        .map_err(|e| opened.in_file(e))?;
+    let now = OffsetDateTime::now_utc();
+    let chain: Vec<CertInfo> = entry.chain().iter().map(|c| c.info().clone()).collect();
+    let key = if entry.entry_type() == EntryType::PrivateKey
+        && (args.check || args.keypass.keypass.is_some())
+    {
+        let keypass = opened.key_password(args.keypass.keypass.as_deref())?;
+        Some(
+            entry
+                .private_key(keypass.as_deref().map(String::as_str))
+                .map_err(|e| opened.in_file(e))?,
+        )
+    } else {
+        None
+    };
+    let checks = if args.check {
+        run_checks(entry.chain(), key.as_ref(), now, args.warn_days)
+    } else {
+        Vec::new()
+    };
+    let failed = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    if args.store.json {
+        print_json(&Inspection {
+            file: &opened.path,
+            format: opened.store.format(),
+            entry: entry.summary(),
+            chain,
+            private_key: key.as_ref().map(PrivateKey::description),
+            checks,
+            problems: args.check.then_some(failed),
+        })?;
+    } else {
+        print!("{}", render::entry(&entry.summary(), &chain, now));
+        if let Some(key) = &key {
+            println!("Private key:  {}", key.description());
+        }
+        if args.check {
+            println!("Checks:");
+            for check in &checks {
+                let tag = match check.status {
+                    CheckStatus::Ok => "ok     ",
+                    CheckStatus::Warning => "warning",
+                    CheckStatus::Fail => "FAIL   ",
+                };
+                println!("  {tag} {}: {}", check.check, check.detail);
+            }
+            println!(
+                "{}",
+                if failed == 0 {
+                    "All checks passed.".to_string()
+                } else {
+                    format!("{failed} check(s) failed.")
+                }
+            );
+        }
+    }
+    Ok(if failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn run_checks(
+    chain: &[Certificate],
+    key: Option<&PrivateKey>,
+    now: OffsetDateTime,
+    warn_days: i64,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut push = |check: String, status, detail: String| {
+        checks.push(Check {
+            check,
+            status,
+            detail,
+        })
+    };
+    for (n, cert) in chain.iter().enumerate() {
+        let info = cert.info();
+        let name = format!("certificate {} validity", n + 1);
+        let words = render::expiry_words(info, now);
+        let status = if !info.is_valid_at(now) {
+            CheckStatus::Fail
+        } else if info.days_until_expiry(now) < warn_days {
+            CheckStatus::Warning
+        } else {
+            CheckStatus::Ok
+        };
+        push(name, status, format!("{words} ({})", info.subject));
+    }
+    for pair in chain.windows(2) {
+        let (child, parent) = (&pair[0], &pair[1]);
+        let ok = child.is_signed_by(parent);
+        push(
+            "chain link".into(),
+            if ok {
+                CheckStatus::Ok
+            } else {
+                CheckStatus::Fail
+            },
+            if ok {
+                format!(
+                    "{} is signed by {}",
+                    child.info().subject,
+                    parent.info().subject
+                )
+            } else {
+                format!(
+                    "{} is NOT signed by the next certificate, {} (chain out of order or wrong issuer)",
+                    child.info().subject,
+                    parent.info().subject
+                )
+            },
+        );
+    }
+    if let Some(last) = chain.last() {
+        if !last.info().self_issued {
+            push(
+                "chain end".into(),
+                CheckStatus::Warning,
+                format!(
+                    "the chain ends at {}, issued by {}, which is not included",
+                    last.info().subject,
+                    last.info().issuer
+                ),
+            );
+        }
+    }
+    if let (Some(key), Some(leaf)) = (key, chain.first()) {
+        match key.matches(leaf) {
+            Some(true) => push(
+                "key pair".into(),
+                CheckStatus::Ok,
+                "the private key matches certificate 1".into(),
+            ),
+            Some(false) => push(
+                "key pair".into(),
+                CheckStatus::Fail,
+                format!(
+                    "the private key does NOT match certificate 1 ({})",
+                    leaf.info().subject
+                ),
+            ),
+            None => push(
+                "key pair".into(),
+                CheckStatus::Warning,
+                format!("cannot check a {} key", key.description()),
+            ),
+        }
+    }
+    checks
+}
+
+#[derive(Serialize)]
+struct Changed<'a> {
+    file: &'a Path,
+    format: Format,
+    action: &'static str,
+    aliases: Vec<String>,
+    entries: usize,
+}
+
+fn report_change(
+    opened: &Opened,
+    json: bool,
+    action: &'static str,
+    aliases: Vec<String>,
+    message: String,
+) -> Result<Outcome> {
+    if json {
+        print_json(&Changed {
+            file: &opened.path,
+            format: opened.store.format(),
+            action,
+            aliases,
+            entries: opened.store.entries().len(),
+        })?;
+    } else {
+        println!("{message}");
+        println!(
+            "{}: {}, {} entries",
+            opened.path.display(),
+            opened.store.format(),
+            opened.store.entries().len()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Every certificate in a file (PEM bundle, DER, or a store that needs no password).
+fn read_certificates(path: &Path) -> Result<Vec<Certificate>> {
+    let source = file::load(path, None, None)?;
+    if source
+        .entries()
+        .iter()
+        .any(|e| e.entry_type() == EntryType::PrivateKey)
+    {
+        bail!(
+            "{}: holds a private key; use `keyway keystore import-key` to import a key with its chain",
+            path.display()
+        );
+    }
+    Ok(source
+        .entries()
+        .iter()
+        .flat_map(|e| e.chain().iter().cloned())
+        .collect())
+}
+
+fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
+    let mut opened = open_or_create(&args.store)?;
+    let certs = read_certificates(&args.cert)?;
+    let aliases: Vec<String> = match certs.len() {
+        0 => bail!("{}: contains no certificate", args.cert.display()),
+        1 => vec![args.alias.clone()],
+        n if args.all => (1..=n).map(|i| format!("{}-{i}", args.alias)).collect(),
+        n => bail!(
+            "{}: holds {n} certificates; import them all with --all (as {}-1 … {}-{n}) or give a file with one",
+            args.cert.display(),
+            args.alias,
+            args.alias
+        ),
+    };
+    let mut lines = Vec::new();
+    for (alias, cert) in aliases.iter().zip(certs) {
+        if let Some(existing) = opened
+            .store
+            .entries()
+            .iter()
+            .find(|e| e.chain().first().is_some_and(|c| c.der() == cert.der()))
+        {
+            eprintln!(
+                "warning: this certificate is already in the store under alias \"{}\"",
+                existing.alias
+            );
+        }
+        lines.push(format!(
+            "Imported {} (SHA-256 {}) as \"{alias}\"",
+            cert.info().subject,
+            cert.info().sha256
+        ));
+        opened
+            .store
+            .add_trusted_cert(alias, cert)
+            .map_err(|e| opened.in_file(e))?;
+    }
+    opened.save()?;
+    report_change(
+        &opened,
+        args.store.json,
+        "import-cert",
+        aliases,
+        lines.join("\n"),
+    )
+}
+
+fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
+    let mut opened = open_or_create(&args.store)?;
+    let key_source = file::load(&args.key, None, None)?;
+    let key_entry = key_source
+        .entries()
+        .iter()
+        .find(|e| e.entry_type() == EntryType::PrivateKey)
+        .with_context(|| format!("{}: contains no private key", args.key.display()))?;
+    let key = match key_entry.private_key(None) {
+        Ok(key) => key,
+        Err(StoreError::WrongKeyPassword { .. }) => {
+            let what = format!("Passphrase for {}", args.key.display());
+            let pass = secret::obtain(args.key_passphrase.as_deref(), "--key-passphrase", &what)?;
+            key_entry
+                .private_key(Some(&pass))
+                .map_err(|e| file::in_file(&args.key, e))?
+        }
+        Err(e) => return Err(file::in_file(&args.key, e).into()),
+    };
+    let certs = read_certificates(&args.cert)?;
+    opened
+        .store
+        .add_private_key(&args.alias, key, certs)
+        .map_err(|e| opened.in_file(e))?;
+    let keypass = secret::optional(args.keypass.keypass.as_deref(), "--keypass")?;
+    if let Some(keypass) = &keypass {
+        if opened.store.format() == Format::Pkcs12 {
+            if Some(keypass) != opened.storepass.as_ref() {
+                bail!(
+                    "PKCS#12 keeps keys under the store password: leave --keypass out (or convert to JKS for a separate key password)"
+                );
+            }
+        } else {
+            opened
+                .store
+                .change_key_password(&args.alias, None, keypass)
+                .map_err(|e| opened.in_file(e))?;
+        }
+    }
+    opened.save()?;
+    let entry = opened
+        .store
+        .entry(&args.alias)
+        .map_err(|e| opened.in_file(e))?;
+    let leaf = entry
+        .certificate()
+        .map(|c| c.info().subject.clone())
+        .unwrap_or_default();
+    let message = format!(
+        "Imported the private key for {leaf} with a chain of {} as \"{}\"",
+        entry.chain().len(),
+        args.alias
+    );
+    report_change(
+        &opened,
+        args.store.json,
+        "import-key",
+        vec![args.alias],
+        message,
+    )
+}
+
+fn delete(args: DeleteArgs) -> Result<Outcome> {
+    let mut opened = open(&args.store)?;
+    let removed = opened
+        .store
+        .delete(&args.alias)
+        .map_err(|e| opened.in_file(e))?;
+    opened.save()?;
+    let message = format!("Deleted \"{}\" ({})", removed.alias, removed.entry_type());
+    report_change(
+        &opened,
+        args.store.json,
+        "delete",
+        vec![removed.alias],
+        message,
+    )
+}
+
+fn rename(args: RenameArgs) -> Result<Outcome> {
+    let mut opened = open(&args.store)?;
+    opened
+        .store
+        .rename(&args.alias, &args.to)
+        .map_err(|e| opened.in_file(e))?;
+    opened.save()?;
+    let message = format!("Renamed \"{}\" to \"{}\"", args.alias, args.to);
+    report_change(&opened, args.store.json, "rename", vec![args.to], message)
+}
+
+fn passwd(args: PasswdArgs) -> Result<Outcome> {
+    let mut opened = open(&args.store)?;
+    let format = opened.store.format();
+    let mut message = Vec::new();
+    if let (Some(alias), Some(new)) = (&args.alias, &args.new_keypass) {
+        let new = secret::resolve(new, "--new-keypass")?;
+        let old = opened.key_password(args.keypass.keypass.as_deref())?;
+        opened
+            .store
+            .change_key_password(alias, old.as_deref().map(String::as_str), &new)
+            .map_err(|e| opened.in_file(e))?;
+        message.push(format!("Changed the key password of \"{alias}\""));
+    }
+    if let Some(new) = &args.new_storepass {
+        if !format.has_store_password() {
+            bail!(
+                "{}: a {format} file has no store password; to encrypt a key, use --alias ALIAS --new-keypass",
+                opened.path.display()
+            );
+        }
+        if opened.storepass.is_none() {
+            bail!(
+                "{}: give the current --storepass to change it (the store's integrity must be verified first)",
+                opened.path.display()
+            );
+        }
+        if format == Format::Jceks {
+            bail!(
+                "keyway does not write JCEKS: convert the store to JKS or PKCS#12 with a new password instead"
+            );
+        }
+        opened.storepass = Some(secret::resolve(new, "--new-storepass")?);
+        message.push(match format {
+            Format::Jks => "Changed the store password (key passwords are unchanged)".to_string(),
+            _ => "Changed the store password (PKCS#12 keys are re-encrypted with it)".to_string(),
+        });
+    }
+    opened.save()?;
+    report_change(
+        &opened,
+        args.store.json,
+        "passwd",
+        args.alias.clone().into_iter().collect(),
+        message.join("\n"),
+    )
+}
+
+fn check_output(out: &OutStoreArgs) -> Result<()> {
+    if out.out.exists() && !out.force {
+        bail!(
+            "{}: already exists; choose another --out or give --force to replace it",
+            out.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Options for writing a new store of `format`, with the source's store password as default.
+fn out_options(
+    out: &OutStoreArgs,
+    format: Format,
+    source_pass: Option<&Password>,
+    has_keys: bool,
+) -> Result<WriteOptions> {
+    let store_password = match (
+        secret::optional(out.out_storepass.as_deref(), "--out-storepass")?,
+        source_pass,
+    ) {
+        (Some(p), _) => Some(p),
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) if format.has_store_password() => Some(secret::prompt(
+            "--out-storepass",
+            &format!("Password for the new {format} store {}", out.out.display()),
+        )?),
+        (None, None) => None,
+    };
+    let key_password = secret::optional(out.out_keypass.as_deref(), "--out-keypass")?;
+    if format == Format::Pem && has_keys && key_password.is_none() && !out.unencrypted_key {
+        bail!(
+            "writing a private key to PEM: give --out-keypass to encrypt it, or --unencrypted-key to write it in the clear"
+        );
+    }
+    if out.legacy && format != Format::Pkcs12 {
+        bail!("--legacy applies to PKCS#12 output only");
+    }
+    Ok(WriteOptions {
+        store_password: store_password.map(|p| p.to_string()),
+        key_password: key_password.map(|p| p.to_string()),
+        pkcs12_legacy: out.legacy,
+    })
+}
+
+fn export(args: ExportArgs) -> Result<Outcome> {
+    check_output(&args.out)?;
+    let opened = open(&args.store)?;
+    let entry = opened
+        .store
+        .entry(&args.alias)
+        .map_err(|e| opened.in_file(e))?;
+    let out = &args.out.out;
+    if args.identity {
+        let format = args
+            .out_type
+            .context("--identity needs --out-type jks|pkcs12|pem")?;
+        let keypass = opened.key_password(args.keypass.keypass.as_deref())?;
+        let key = entry
+            .private_key(keypass.as_deref().map(String::as_str))
+            .map_err(|e| opened.in_file(e))?;
+        let mut identity = Keystore::new(format);
+        identity
+            .add_private_key(&entry.alias, key, entry.chain().to_vec())
+            .map_err(|e| opened.in_file(e))?;
+        let options = out_options(&args.out, format, opened.storepass.as_ref(), true)?;
+        file::save(out, &identity, format, &options)?;
+        let message = format!(
+            "Exported the identity \"{}\" (key and {} certificates) to {} as {format}",
+            entry.alias,
+            entry.chain().len(),
+            out.display()
+        );
+        return report_export(args.store.json, out, format, &entry.alias, message);
+    }
+    let certs: &[Certificate] = if args.chain {
+        entry.chain()
+    } else {
+        &entry.chain()[..entry.chain().len().min(1)]
+    };
+    if certs.is_empty() {
+        bail!(
+            "alias \"{}\" is a {} and has no certificate to export",
+            entry.alias,
+            entry.entry_type()
+        );
+    }
+    let (bytes, format) = match args.format {
+        CertEncoding::Der if certs.len() > 1 => {
+            bail!("DER holds one certificate: leave out --chain, or use --format pem")
+        }
+        CertEncoding::Der => (certs[0].der().to_vec(), Format::Der),
+        CertEncoding::Pem => (
+            certs
+                .iter()
+                .map(Certificate::to_pem)
+                .collect::<String>()
+                .into_bytes(),
+            Format::Pem,
+        ),
+    };
+    file::write_atomic(out, &bytes)?;
+    let message = format!(
+        "Exported {} certificate(s) of \"{}\" to {} as {format}",
+        certs.len(),
+        entry.alias,
+        out.display()
+    );
+    report_export(args.store.json, out, format, &entry.alias, message)
+}
+
+#[derive(Serialize)]
+struct Exported<'a> {
+    file: &'a Path,
+    format: Format,
+    alias: &'a str,
+}
+
+fn report_export(
+    json: bool,
+    out: &Path,
+    format: Format,
+    alias: &str,
+    message: String,
+) -> Result<Outcome> {
+    if json {
+        print_json(&Exported {
+            file: out,
+            format,
+            alias,
+        })?;
+    } else {
+        println!("{message}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn convert(args: ConvertArgs) -> Result<Outcome> {
+    check_output(&args.out)?;
+    let mut opened = open(&args.store)?;
+    let keypass = secret::optional(args.keypass.keypass.as_deref(), "--keypass")?;
+    let storepass = opened.storepass.clone();
+    // Each key opens with --keypass if given, else the store password (keytool's default).
+    let password_for = |_: &str| {
+        keypass
+            .as_ref()
+            .or(storepass.as_ref())
+            .map(|p| p.to_string())
+    };
+    opened
+        .store
+        .unseal_keys(&password_for)
+        .map_err(|e| opened.in_file(e))?;
+    let has_keys = opened
+        .store
+        .entries()
+        .iter()
+        .any(|e| matches!(e.content, EntryContent::PrivateKey { .. }));
+    let options = out_options(
+        &args.out,
+        args.out_type,
+        opened.storepass.as_ref(),
+        has_keys,
+    )?;
+    file::save(&args.out.out, &opened.store, args.out_type, &options)?;
+    let n = opened.store.entries().len();
+    if args.store.json {
+        print_json(&Changed {
+            file: &args.out.out,
+            format: args.out_type,
+            action: "convert",
+            aliases: opened
+                .store
+                .entries()
+                .iter()
+                .map(|e| e.alias.clone())
+                .collect(),
+            entries: n,
+        })?;
+    } else {
+        println!(
+            "Converted {} ({}, {n} entries) to {} ({})",
+            opened.path.display(),
+            opened.store.format(),
+            args.out.out.display(),
+            args.out_type
+        );
+    }
+    Ok(Outcome::Ok)
+}
