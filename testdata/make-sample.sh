@@ -33,5 +33,11 @@ keytool -importkeystore -srckeystore client.p12 -srcstoretype PKCS12 -srcstorepa
   -destkeystore partners.jks -deststoretype JKS -deststorepass changeit -destkeypass changeit -noprompt
 keytool -importcert -noprompt -keystore partners.jks -storepass changeit -alias partner-root -file partner-root.pem
 keytool -importcert -noprompt -keystore partners.jks -storepass changeit -alias legacy-bank -file "$work/bank-root.pem"
+# A JCEKS store as older Java middleware keeps them: the same entries plus a secret key.
+rm -f legacy.jceks
+keytool -importkeystore -srckeystore partners.jks -srcstorepass changeit -destkeystore legacy.jceks \
+  -deststoretype JCEKS -deststorepass changeit -noprompt
+keytool -genseckey -keystore legacy.jceks -storetype JCEKS -storepass changeit -keypass changeit \
+  -alias connector-aes -keyalg AES -keysize 128
 rm -f acme-ca.srl
-echo "wrote $(pwd)/partners.jks, client.p12, acme-ca.pem, partner-root.pem"
+echo "wrote $(pwd)/partners.jks, client.p12, legacy.jceks, acme-ca.pem, partner-root.pem"
