@@ -86,10 +86,10 @@ pub(crate) fn read(data: &[u8], password: Option<&str>) -> Result<(Format, Vec<E
             ),
         });
     }
-    if let Some(password) = password {
-        if integrity_digest(password, signed).as_slice() != digest {
-            return Err(Error::WrongStorePassword { format });
-        }
+    if let Some(password) = password
+        && integrity_digest(password, signed).as_slice() != digest
+    {
+        return Err(Error::WrongStorePassword { format });
     }
     Ok((format, entries))
 }

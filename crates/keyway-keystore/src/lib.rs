@@ -14,7 +14,7 @@
 //! - lists, adds, deletes and renames entries, changes passwords, converts formats.
 //!
 //! What it does not do: talk to the network, decide what to trust (that is `keyway-tls`),
-//! or write JCEKS. It works on bytes; the [`file`] module is the one place that touches
+//! or write JCEKS. It works on bytes; the [`mod@file`] module is the one place that touches
 //! the disk, to name the file in errors and to replace files atomically.
 //!
 //! ```no_run
@@ -553,11 +553,11 @@ impl Keystore {
         password_for: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), Error> {
         for entry in &mut self.entries {
-            if let EntryContent::PrivateKey { key, .. } = &mut entry.content {
-                if !matches!(key, SealedKey::Plain(_)) {
-                    let password = password_for(&entry.alias);
-                    *key = SealedKey::Plain(key.open(password.as_deref(), &entry.alias)?);
-                }
+            if let EntryContent::PrivateKey { key, .. } = &mut entry.content
+                && !matches!(key, SealedKey::Plain(_))
+            {
+                let password = password_for(&entry.alias);
+                *key = SealedKey::Plain(key.open(password.as_deref(), &entry.alias)?);
             }
         }
         Ok(())

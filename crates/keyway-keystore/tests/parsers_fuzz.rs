@@ -11,12 +11,22 @@ use keyway_keystore::{Certificate, Format, Keystore, WriteOptions};
 use proptest::prelude::*;
 
 fn sample(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sample").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/sample")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    ["partners.jks", "legacy.jceks", "client.p12", "acme-ca.pem", "partner-root.pem"].map(sample).to_vec()
+    [
+        "partners.jks",
+        "legacy.jceks",
+        "client.p12",
+        "acme-ca.pem",
+        "partner-root.pem",
+    ]
+    .map(sample)
+    .to_vec()
 }
 
 /// Everything a caller might do with a parsed store; none of it may panic.
@@ -27,7 +37,10 @@ fn exercise(data: &[u8]) {
                 let _ = entry.summary();
                 let _ = entry.private_key(Some("changeit"));
             }
-            let options = WriteOptions { store_password: Some("x".into()), ..Default::default() };
+            let options = WriteOptions {
+                store_password: Some("x".into()),
+                ..Default::default()
+            };
             for format in [Format::Jks, Format::Pkcs12, Format::Pem, Format::Der] {
                 let _ = store.to_bytes(format, &options);
             }
@@ -48,7 +61,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::Truncate),
         prop::collection::vec((any::<usize>(), 1u8..=255), 1..8).prop_map(Mutation::Flip),
         any::<usize>().prop_map(Mutation::HugeLength),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..64)).prop_map(|(at, b)| Mutation::Insert(at, b)),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..64))
+            .prop_map(|(at, b)| Mutation::Insert(at, b)),
     ]
 }
 

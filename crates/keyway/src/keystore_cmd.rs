@@ -351,18 +351,18 @@ fn run_checks(
             },
         );
     }
-    if let Some(last) = chain.last() {
-        if !last.info().self_issued {
-            push(
-                "chain end".into(),
-                CheckStatus::Warning,
-                format!(
-                    "the chain ends at {}, issued by {}, which is not included",
-                    last.info().subject,
-                    last.info().issuer
-                ),
-            );
-        }
+    if let Some(last) = chain.last()
+        && !last.info().self_issued
+    {
+        push(
+            "chain end".into(),
+            CheckStatus::Warning,
+            format!(
+                "the chain ends at {}, issued by {}, which is not included",
+                last.info().subject,
+                last.info().issuer
+            ),
+        );
     }
     if let (Some(key), Some(leaf)) = (key, chain.first()) {
         match key.matches(leaf) {

@@ -11,7 +11,9 @@ use serde_json::Value;
 fn keyway() -> Command {
     let mut cmd = Command::cargo_bin("keyway").unwrap();
     // Never inherit a password from the developer's shell; never hang on a prompt.
-    cmd.env_remove("KEYWAY_STOREPASS").env_remove("KEYWAY_KEYPASS").timeout(Duration::from_secs(60));
+    cmd.env_remove("KEYWAY_STOREPASS")
+        .env_remove("KEYWAY_KEYPASS")
+        .timeout(Duration::from_secs(60));
     cmd
 }
 
@@ -24,7 +26,12 @@ fn s(path: &Path) -> &str {
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 fn stderr(output: &std::process::Output) -> String {
@@ -33,18 +40,45 @@ fn stderr(output: &std::process::Output) -> String {
 
 #[test]
 fn quick_start_lists_the_sample_store() {
-    let out = keyway().args(["keystore", "list", s(&sample()), "--storepass", "changeit"]).output().unwrap();
+    let out = keyway()
+        .args(["keystore", "list", s(&sample()), "--storepass", "changeit"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("JKS, 3 entries (integrity verified)"), "{text}");
-    assert!(text.contains("acme-client") && text.contains("PrivateKeyEntry"), "{text}");
-    assert!(text.contains("partner-root") && text.contains("trustedCertEntry"), "{text}");
+    assert!(
+        text.contains("JKS, 3 entries (integrity verified)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("acme-client") && text.contains("PrivateKeyEntry"),
+        "{text}"
+    );
+    assert!(
+        text.contains("partner-root") && text.contains("trustedCertEntry"),
+        "{text}"
+    );
     assert!(text.contains("expires in"), "{text}");
 
-    let out = keyway().args(["keystore", "list", s(&sample()), "--storepass", "changeit", "--json"]).output().unwrap();
+    let out = keyway()
+        .args([
+            "keystore",
+            "list",
+            s(&sample()),
+            "--storepass",
+            "changeit",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     let json = stdout_json(&out);
     assert_eq!(json["format"], "jks");
-    let aliases: Vec<&str> = json["entries"].as_array().unwrap().iter().map(|e| e["alias"].as_str().unwrap()).collect();
+    let aliases: Vec<&str> = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["alias"].as_str().unwrap())
+        .collect();
     assert_eq!(aliases, ["acme-client", "partner-root", "legacy-bank"]);
     assert_eq!(json["entries"][0]["chain_length"], 2);
     assert_eq!(json["entries"][1]["certificate"]["key"]["algorithm"], "RSA");
@@ -52,18 +86,40 @@ fn quick_start_lists_the_sample_store() {
 
 #[test]
 fn wrong_store_password_is_exit_2_names_the_file_and_does_not_echo_the_password() {
-    let out = keyway().args(["keystore", "list", s(&sample()), "--storepass", "hunter2-secret"]).output().unwrap();
+    let out = keyway()
+        .args([
+            "keystore",
+            "list",
+            s(&sample()),
+            "--storepass",
+            "hunter2-secret",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("partners.jks") && err.contains("wrong store password"), "{err}");
-    assert!(!err.contains("hunter2-secret"), "the password leaked: {err}");
+    assert!(
+        err.contains("partners.jks") && err.contains("wrong store password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2-secret"),
+        "the password leaked: {err}"
+    );
 }
 
 #[test]
 fn no_password_and_no_terminal_is_an_error_not_a_hang() {
-    let out = keyway().args(["keystore", "list", s(&sample())]).output().unwrap();
+    let out = keyway()
+        .args(["keystore", "list", s(&sample())])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no terminal to ask on"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no terminal to ask on"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -72,9 +128,26 @@ fn passwords_come_from_env_and_files() {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "changeit\n").unwrap();
     let by_file = format!("file:{}", pw.display());
-    keyway().args(["keystore", "list", s(&sample()), "--storepass", &by_file]).assert().success();
-    keyway().env("SAMPLE_PASS", "changeit").args(["keystore", "list", s(&sample()), "--storepass", "env:SAMPLE_PASS"]).assert().success();
-    keyway().env("KEYWAY_STOREPASS", "changeit").args(["keystore", "list", s(&sample())]).assert().success();
+    keyway()
+        .args(["keystore", "list", s(&sample()), "--storepass", &by_file])
+        .assert()
+        .success();
+    keyway()
+        .env("SAMPLE_PASS", "changeit")
+        .args([
+            "keystore",
+            "list",
+            s(&sample()),
+            "--storepass",
+            "env:SAMPLE_PASS",
+        ])
+        .assert()
+        .success();
+    keyway()
+        .env("KEYWAY_STOREPASS", "changeit")
+        .args(["keystore", "list", s(&sample())])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -89,28 +162,68 @@ fn bad_files_get_clear_errors_and_never_a_panic() {
     huge_length.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.jks", vec![], "the file is empty"),
-        ("garbage.p12", b"this is not a keystore at all".to_vec(), "text without any -----BEGIN"),
-        ("truncated.jks", real[..real.len() / 2].to_vec(), "truncated"),
+        (
+            "garbage.p12",
+            b"this is not a keystore at all".to_vec(),
+            "text without any -----BEGIN",
+        ),
+        (
+            "truncated.jks",
+            real[..real.len() / 2].to_vec(),
+            "truncated",
+        ),
         ("huge.jks", huge_length, "needs 4294967280 bytes"),
-        ("archive.jks", b"PK\x03\x04rest of a zip".to_vec(), "ZIP archive"),
-        ("broken.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n".to_vec(), "no \"-----END CERTIFICATE-----\" line"),
+        (
+            "archive.jks",
+            b"PK\x03\x04rest of a zip".to_vec(),
+            "ZIP archive",
+        ),
+        (
+            "broken.pem",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n".to_vec(),
+            "no \"-----END CERTIFICATE-----\" line",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let out = keyway().args(["keystore", "list", s(&path), "--storepass", "changeit"]).output().unwrap();
+        let out = keyway()
+            .args(["keystore", "list", s(&path), "--storepass", "changeit"])
+            .output()
+            .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
         assert!(err.contains(name), "{name}: the file is not named: {err}");
-        assert!(err.contains(expected), "{name}: expected \"{expected}\" in: {err}");
+        assert!(
+            err.contains(expected),
+            "{name}: expected \"{expected}\" in: {err}"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
-    let out = keyway().args(["keystore", "list", s(dir.path())]).output().unwrap();
+    let out = keyway()
+        .args(["keystore", "list", s(dir.path())])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
-    let out = keyway().args(["keystore", "list", s(&sample()), "--storepass", "changeit", "--storetype", "pkcs12"]).output().unwrap();
+    let out = keyway()
+        .args([
+            "keystore",
+            "list",
+            s(&sample()),
+            "--storepass",
+            "changeit",
+            "--storetype",
+            "pkcs12",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the data is JKS, not PKCS#12"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the data is JKS, not PKCS#12"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -121,11 +234,31 @@ fn import_cert_creates_a_truststore_refuses_duplicates_and_keytool_reads_it() {
     chain.write_pem(dir.path());
     let root = dir.path().join("root.pem");
     keyway()
-        .args(["keystore", "import-cert", s(&store), "--alias", "partner-b-root", "--cert", s(&root), "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&store),
+            "--alias",
+            "partner-b-root",
+            "--cert",
+            s(&root),
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .success();
     let out = keyway()
-        .args(["keystore", "import-cert", s(&store), "--alias", "PARTNER-B-ROOT", "--cert", s(&root), "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&store),
+            "--alias",
+            "PARTNER-B-ROOT",
+            "--cert",
+            s(&root),
+            "--storepass",
+            "changeit",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -134,19 +267,50 @@ fn import_cert_creates_a_truststore_refuses_duplicates_and_keytool_reads_it() {
     // A bundle needs --all, then lands as alias-1..n.
     let bundle = dir.path().join("chain.pem");
     let out = keyway()
-        .args(["keystore", "import-cert", s(&store), "--alias", "bundle", "--cert", s(&bundle), "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&store),
+            "--alias",
+            "bundle",
+            "--cert",
+            s(&bundle),
+            "--storepass",
+            "changeit",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("holds 3 certificates"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds 3 certificates"),
+        "{}",
+        stderr(&out)
+    );
     keyway()
-        .args(["keystore", "import-cert", s(&store), "--alias", "bundle", "--cert", s(&bundle), "--all", "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&store),
+            "--alias",
+            "bundle",
+            "--cert",
+            s(&bundle),
+            "--all",
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .success();
 
     let listing = keytool(&["-list", "-keystore", s(&store), "-storepass", "changeit"]);
-    assert!(listing.contains("Your keystore contains 4 entries"), "{listing}");
-    assert!(listing.contains("partner-b-root") && listing.contains("bundle-3"), "{listing}");
+    assert!(
+        listing.contains("Your keystore contains 4 entries"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("partner-b-root") && listing.contains("bundle-3"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -157,39 +321,105 @@ fn import_key_with_its_own_password_then_inspect_check_and_keytool_agree() {
     let store = dir.path().join("client.jks");
     // The key file is encrypted; the chain comes root first.
     openssl(&[
-        "pkcs8", "-topk8", "-in", s(&dir.path().join("key.pem")), "-v2", "aes-256-cbc", "-passout", "pass:file-pass",
-        "-out", s(&dir.path().join("enc.key")),
+        "pkcs8",
+        "-topk8",
+        "-in",
+        s(&dir.path().join("key.pem")),
+        "-v2",
+        "aes-256-cbc",
+        "-passout",
+        "pass:file-pass",
+        "-out",
+        s(&dir.path().join("enc.key")),
     ]);
     let reversed = dir.path().join("reversed.pem");
-    std::fs::write(&reversed, format!("{}{}{}", chain.root_pem, chain.intermediate_pem, chain.leaf_pem)).unwrap();
+    std::fs::write(
+        &reversed,
+        format!(
+            "{}{}{}",
+            chain.root_pem, chain.intermediate_pem, chain.leaf_pem
+        ),
+    )
+    .unwrap();
     keyway()
         .args([
-            "keystore", "import-key", s(&store), "--alias", "client-c", "--key", s(&dir.path().join("enc.key")),
-            "--key-passphrase", "file-pass", "--cert", s(&reversed), "--storepass", "store-pass", "--keypass", "key-pass",
+            "keystore",
+            "import-key",
+            s(&store),
+            "--alias",
+            "client-c",
+            "--key",
+            s(&dir.path().join("enc.key")),
+            "--key-passphrase",
+            "file-pass",
+            "--cert",
+            s(&reversed),
+            "--storepass",
+            "store-pass",
+            "--keypass",
+            "key-pass",
         ])
         .assert()
         .success();
 
     let out = keyway()
-        .args(["keystore", "inspect", s(&store), "--alias", "client-c", "--storepass", "store-pass", "--keypass", "key-pass", "--check", "--json"])
+        .args([
+            "keystore",
+            "inspect",
+            s(&store),
+            "--alias",
+            "client-c",
+            "--storepass",
+            "store-pass",
+            "--keypass",
+            "key-pass",
+            "--check",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let json = stdout_json(&out);
     assert_eq!(json["problems"], 0);
     assert_eq!(json["chain"].as_array().unwrap().len(), 3);
-    assert!(json["chain"][0]["subject"].as_str().unwrap().contains("client-c"), "leaf first: {json}");
+    assert!(
+        json["chain"][0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("client-c"),
+        "leaf first: {json}"
+    );
     assert_eq!(json["private_key"]["algorithm"], "RSA");
 
     // The store password does not open this key: exit 2, naming the alias.
     let out = keyway()
-        .args(["keystore", "inspect", s(&store), "--alias", "client-c", "--storepass", "store-pass", "--check"])
+        .args([
+            "keystore",
+            "inspect",
+            s(&store),
+            "--alias",
+            "client-c",
+            "--storepass",
+            "store-pass",
+            "--check",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("wrong key password for alias \"client-c\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wrong key password for alias \"client-c\""),
+        "{}",
+        stderr(&out)
+    );
 
-    let listing = keytool(&["-list", "-v", "-keystore", s(&store), "-storepass", "store-pass"]);
+    let listing = keytool(&[
+        "-list",
+        "-v",
+        "-keystore",
+        s(&store),
+        "-storepass",
+        "store-pass",
+    ]);
     assert!(listing.contains("Certificate chain length: 3"), "{listing}");
 
     // A key that belongs to another certificate is refused, and the store is left as it was.
@@ -198,14 +428,31 @@ fn import_key_with_its_own_password_then_inspect_check_and_keytool_agree() {
     let before = std::fs::read(&store).unwrap();
     let out = keyway()
         .args([
-            "keystore", "import-key", s(&store), "--alias", "mismatch", "--key", s(&dir.path().join("other.key")),
-            "--cert", s(&reversed), "--storepass", "store-pass",
+            "keystore",
+            "import-key",
+            s(&store),
+            "--alias",
+            "mismatch",
+            "--key",
+            s(&dir.path().join("other.key")),
+            "--cert",
+            s(&reversed),
+            "--storepass",
+            "store-pass",
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("does not match the certificate"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&store).unwrap(), before, "a refused import must not touch the store");
+    assert!(
+        stderr(&out).contains("does not match the certificate"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "a refused import must not touch the store"
+    );
 }
 
 #[test]
@@ -216,16 +463,59 @@ fn inspect_check_fails_with_exit_1_on_an_expired_certificate() {
     std::fs::write(&leaf, &expired.leaf_pem).unwrap();
     let store = dir.path().join("trust.p12");
     keyway()
-        .args(["keystore", "import-cert", s(&store), "--alias", "old", "--cert", s(&leaf), "--storepass", "pw"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&store),
+            "--alias",
+            "old",
+            "--cert",
+            s(&leaf),
+            "--storepass",
+            "pw",
+        ])
         .assert()
         .success();
-    let out = keyway().args(["keystore", "inspect", s(&store), "--alias", "old", "--storepass", "pw", "--check"]).output().unwrap();
+    let out = keyway()
+        .args([
+            "keystore",
+            "inspect",
+            s(&store),
+            "--alias",
+            "old",
+            "--storepass",
+            "pw",
+            "--check",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL") && text.contains("expired 35 days ago"), "{text}");
-    let out = keyway().args(["keystore", "inspect", s(&store), "--alias", "old", "--storepass", "pw"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "without --check, inspect only shows");
-    let list = keyway().args(["keystore", "list", s(&store), "--storepass", "pw"]).output().unwrap();
+    assert!(
+        text.contains("FAIL") && text.contains("expired 35 days ago"),
+        "{text}"
+    );
+    let out = keyway()
+        .args([
+            "keystore",
+            "inspect",
+            s(&store),
+            "--alias",
+            "old",
+            "--storepass",
+            "pw",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "without --check, inspect only shows"
+    );
+    let list = keyway()
+        .args(["keystore", "list", s(&store), "--storepass", "pw"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("expired 35 days ago"));
 }
 
@@ -234,31 +524,89 @@ fn delete_rename_and_passwd_change_the_file_and_keytool_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("copy.jks");
     std::fs::copy(sample(), &store).unwrap();
-    keyway().args(["keystore", "delete", s(&store), "--alias", "legacy-bank", "--storepass", "changeit"]).assert().success();
     keyway()
-        .args(["keystore", "rename", s(&store), "--alias", "partner-root", "--to", "partner-2026", "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "delete",
+            s(&store),
+            "--alias",
+            "legacy-bank",
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .success();
     keyway()
-        .args(["keystore", "passwd", s(&store), "--storepass", "changeit", "--new-storepass", "n3w-pass"])
+        .args([
+            "keystore",
+            "rename",
+            s(&store),
+            "--alias",
+            "partner-root",
+            "--to",
+            "partner-2026",
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .success();
-    keyway().args(["keystore", "list", s(&store), "--storepass", "changeit"]).assert().code(2);
+    keyway()
+        .args([
+            "keystore",
+            "passwd",
+            s(&store),
+            "--storepass",
+            "changeit",
+            "--new-storepass",
+            "n3w-pass",
+        ])
+        .assert()
+        .success();
+    keyway()
+        .args(["keystore", "list", s(&store), "--storepass", "changeit"])
+        .assert()
+        .code(2);
     let listing = keytool(&["-list", "-keystore", s(&store), "-storepass", "n3w-pass"]);
-    assert!(listing.contains("Your keystore contains 2 entries"), "{listing}");
-    assert!(listing.contains("partner-2026") && !listing.contains("legacy-bank"), "{listing}");
+    assert!(
+        listing.contains("Your keystore contains 2 entries"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("partner-2026") && !listing.contains("legacy-bank"),
+        "{listing}"
+    );
 
     // Key password of one entry: the old one stops working, the new one works.
     keyway()
         .args([
-            "keystore", "passwd", s(&store), "--storepass", "n3w-pass", "--alias", "acme-client", "--keypass", "changeit",
-            "--new-keypass", "k3y-pass",
+            "keystore",
+            "passwd",
+            s(&store),
+            "--storepass",
+            "n3w-pass",
+            "--alias",
+            "acme-client",
+            "--keypass",
+            "changeit",
+            "--new-keypass",
+            "k3y-pass",
         ])
         .assert()
         .success();
     let check = |keypass: &str| {
         keyway()
-            .args(["keystore", "inspect", s(&store), "--alias", "acme-client", "--storepass", "n3w-pass", "--keypass", keypass, "--check"])
+            .args([
+                "keystore",
+                "inspect",
+                s(&store),
+                "--alias",
+                "acme-client",
+                "--storepass",
+                "n3w-pass",
+                "--keypass",
+                keypass,
+                "--check",
+            ])
             .output()
             .unwrap()
             .status
@@ -273,14 +621,44 @@ fn export_certificates_and_identities_that_openssl_reads() {
     let dir = tempfile::tempdir().unwrap();
     let der = dir.path().join("root.cer");
     keyway()
-        .args(["keystore", "export", s(&sample()), "--alias", "partner-root", "--out", s(&der), "--format", "der", "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "export",
+            s(&sample()),
+            "--alias",
+            "partner-root",
+            "--out",
+            s(&der),
+            "--format",
+            "der",
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .success();
-    let subject = openssl(&["x509", "-inform", "DER", "-in", s(&der), "-noout", "-subject"]);
+    let subject = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        s(&der),
+        "-noout",
+        "-subject",
+    ]);
     assert!(subject.contains("Partner Root CA"), "{subject}");
     // An existing output is not replaced without --force.
     keyway()
-        .args(["keystore", "export", s(&sample()), "--alias", "partner-root", "--out", s(&der), "--storepass", "changeit"])
+        .args([
+            "keystore",
+            "export",
+            s(&sample()),
+            "--alias",
+            "partner-root",
+            "--out",
+            s(&der),
+            "--storepass",
+            "changeit",
+        ])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("already exists"));
@@ -288,19 +666,44 @@ fn export_certificates_and_identities_that_openssl_reads() {
     let p12 = dir.path().join("client.p12");
     keyway()
         .args([
-            "keystore", "export", s(&sample()), "--alias", "acme-client", "--identity", "--out", s(&p12), "--out-type", "pkcs12",
-            "--storepass", "changeit", "--out-storepass", "exp0rt",
+            "keystore",
+            "export",
+            s(&sample()),
+            "--alias",
+            "acme-client",
+            "--identity",
+            "--out",
+            s(&p12),
+            "--out-type",
+            "pkcs12",
+            "--storepass",
+            "changeit",
+            "--out-storepass",
+            "exp0rt",
         ])
         .assert()
         .success();
     let dumped = openssl(&["pkcs12", "-in", s(&p12), "-passin", "pass:exp0rt", "-noenc"]);
-    assert!(dumped.contains("BEGIN PRIVATE KEY") && dumped.contains("acme-connector"), "{dumped}");
+    assert!(
+        dumped.contains("BEGIN PRIVATE KEY") && dumped.contains("acme-connector"),
+        "{dumped}"
+    );
 
     let pem = dir.path().join("client.pem");
     keyway()
         .args([
-            "keystore", "export", s(&sample()), "--alias", "acme-client", "--identity", "--out", s(&pem), "--out-type", "pem",
-            "--storepass", "changeit",
+            "keystore",
+            "export",
+            s(&sample()),
+            "--alias",
+            "acme-client",
+            "--identity",
+            "--out",
+            s(&pem),
+            "--out-type",
+            "pem",
+            "--storepass",
+            "changeit",
         ])
         .assert()
         .code(2)
@@ -312,26 +715,67 @@ fn convert_between_formats_keeps_every_entry() {
     let dir = tempfile::tempdir().unwrap();
     let p12 = dir.path().join("all.p12");
     keyway()
-        .args(["keystore", "convert", s(&sample()), "--storepass", "changeit", "--out", s(&p12), "--out-type", "pkcs12"])
+        .args([
+            "keystore",
+            "convert",
+            s(&sample()),
+            "--storepass",
+            "changeit",
+            "--out",
+            s(&p12),
+            "--out-type",
+            "pkcs12",
+        ])
         .assert()
         .success();
     let listing = keytool(&["-list", "-keystore", s(&p12), "-storepass", "changeit"]);
-    assert!(listing.contains("Your keystore contains 3 entries"), "{listing}");
+    assert!(
+        listing.contains("Your keystore contains 3 entries"),
+        "{listing}"
+    );
 
     let pem = dir.path().join("all.pem");
     keyway()
         .args([
-            "keystore", "convert", s(&p12), "--storepass", "changeit", "--out", s(&pem), "--out-type", "pem", "--out-keypass", "pem-pass",
+            "keystore",
+            "convert",
+            s(&p12),
+            "--storepass",
+            "changeit",
+            "--out",
+            s(&pem),
+            "--out-type",
+            "pem",
+            "--out-keypass",
+            "pem-pass",
         ])
         .assert()
         .success();
-    let key = openssl(&["pkey", "-in", s(&pem), "-passin", "pass:pem-pass", "-noout", "-text"]);
+    let key = openssl(&[
+        "pkey",
+        "-in",
+        s(&pem),
+        "-passin",
+        "pass:pem-pass",
+        "-noout",
+        "-text",
+    ]);
     assert!(key.contains("ASN1 OID: prime256v1"), "{key}");
 
     let back = dir.path().join("back.jks");
     let out = keyway()
         .args([
-            "keystore", "convert", s(&pem), "--keypass", "pem-pass", "--out", s(&back), "--out-type", "jks", "--out-storepass", "again",
+            "keystore",
+            "convert",
+            s(&pem),
+            "--keypass",
+            "pem-pass",
+            "--out",
+            s(&back),
+            "--out-type",
+            "jks",
+            "--out-storepass",
+            "again",
             "--json",
         ])
         .output()
@@ -339,7 +783,12 @@ fn convert_between_formats_keeps_every_entry() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout_json(&out)["entries"], 3);
     let listing = keytool(&["-list", "-keystore", s(&back), "-storepass", "again"]);
-    assert!(listing.contains("acme-client") && listing.contains("partner-root") && listing.contains("legacy-bank"), "{listing}");
+    assert!(
+        listing.contains("acme-client")
+            && listing.contains("partner-root")
+            && listing.contains("legacy-bank"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -349,29 +798,85 @@ fn a_legacy_pkcs12_stays_legacy_after_an_import() {
     chain.write_pem(dir.path());
     let p12 = dir.path().join("legacy.p12");
     openssl(&[
-        "pkcs12", "-export", "-legacy", "-inkey", s(&dir.path().join("key.pem")), "-in", s(&dir.path().join("leaf.pem")),
-        "-passout", "pass:old", "-out", s(&p12), "-name", "old",
+        "pkcs12",
+        "-export",
+        "-legacy",
+        "-inkey",
+        s(&dir.path().join("key.pem")),
+        "-in",
+        s(&dir.path().join("leaf.pem")),
+        "-passout",
+        "pass:old",
+        "-out",
+        s(&p12),
+        "-name",
+        "old",
     ]);
     keyway()
-        .args(["keystore", "import-cert", s(&p12), "--alias", "root", "--cert", s(&dir.path().join("root.pem")), "--storepass", "old"])
+        .args([
+            "keystore",
+            "import-cert",
+            s(&p12),
+            "--alias",
+            "root",
+            "--cert",
+            s(&dir.path().join("root.pem")),
+            "--storepass",
+            "old",
+        ])
         .assert()
         .success();
     let store = keyway_keystore::file::load(&p12, None, Some("old")).unwrap();
-    assert!(store.pkcs12_legacy(), "rewritten with modern encryption: old consumers could no longer read it");
+    assert!(
+        store.pkcs12_legacy(),
+        "rewritten with modern encryption: old consumers could no longer read it"
+    );
     assert_eq!(store.entries().len(), 2);
 }
 
 #[test]
 fn json_errors_and_help_with_examples() {
-    let out = keyway().args(["keystore", "list", "/nonexistent/store.jks", "--storepass", "x", "--json"]).output().unwrap();
+    let out = keyway()
+        .args([
+            "keystore",
+            "list",
+            "/nonexistent/store.jks",
+            "--storepass",
+            "x",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let json = stdout_json(&out);
-    assert!(json["error"].as_str().unwrap().contains("/nonexistent/store.jks"), "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/store.jks"),
+        "{json}"
+    );
 
-    for command in ["list", "inspect", "import-cert", "import-key", "delete", "rename", "passwd", "export", "convert"] {
-        let out = keyway().args(["keystore", command, "--help"]).output().unwrap();
+    for command in [
+        "list",
+        "inspect",
+        "import-cert",
+        "import-key",
+        "delete",
+        "rename",
+        "passwd",
+        "export",
+        "convert",
+    ] {
+        let out = keyway()
+            .args(["keystore", command, "--help"])
+            .output()
+            .unwrap();
         let help = String::from_utf8_lossy(&out.stdout);
-        assert!(help.contains("Examples:") && help.contains("keyway keystore"), "{command}: {help}");
+        assert!(
+            help.contains("Examples:") && help.contains("keyway keystore"),
+            "{command}: {help}"
+        );
         assert!(help.contains("Exit codes:"), "{command}: {help}");
         assert!(help.contains("env:VAR"), "{command}: {help}");
     }

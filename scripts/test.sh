@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# keyway's test command (the README's): installs what the tests need when it is missing,
+# then checks formatting, lints, docs, and runs every test. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to install packages: $*" >&2; return 1; fi
+}
+
+apt_updated=false
+need() { # need COMMAND DEBIAN-PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "== installing $2 (for $1)"
+  if [ "$apt_updated" = false ]; then as_root apt-get update -qq; apt_updated=true; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  command -v "$1" >/dev/null 2>&1 || { echo "$2 installed but $1 is still not on PATH" >&2; exit 1; }
+}
+
+# Interop tests check keyway against the real tools; without them those tests fail, not skip.
+need keytool default-jdk-headless
+need openssl openssl
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== cargo test"
+cargo test --workspace
