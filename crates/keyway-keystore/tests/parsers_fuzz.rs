@@ -10,6 +10,14 @@ use std::path::Path;
 use keyway_keystore::{Certificate, Format, Keystore, WriteOptions};
 use proptest::prelude::*;
 
+/// The case count: PROPTEST_CASES when set (for long runs), else the bounded default.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn sample(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/sample")
@@ -95,7 +103,7 @@ fn apply(mut data: Vec<u8>, m: &Mutation) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1500), ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..2048)) {
