@@ -21,6 +21,7 @@ need() { # need COMMAND DEBIAN-PACKAGE
 # Interop tests check keyway against the real tools; without them those tests fail, not skip.
 need keytool default-jdk-headless
 need openssl openssl
+need script bsdutils   # a real terminal for the password-prompt test
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -725,3 +725,44 @@ fn many_aliases_survive_jks_round_trips_through_keytool() {
     assert_eq!(back.entries().len(), 39);
     assert!(back.entry("ca-07").is_err());
 }
+
+#[test]
+fn reads_a_der_certificate_from_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("root.pem");
+    std::fs::write(&pem, keyway_testkit::self_signed_pem("DER Partner Root")).unwrap();
+    let der = dir.path().join("root.cer");
+    openssl(&["x509", "-in", p(&pem), "-outform", "DER", "-out", p(&der)]);
+    let ks = file::load(&der, None, None).unwrap();
+    assert_eq!(ks.format(), Format::Der);
+    assert_eq!(ks.entries().len(), 1);
+    assert_eq!(ks.entries()[0].alias, "der-partner-root");
+    assert_eq!(
+        ks.entries()[0].chain()[0].der(),
+        std::fs::read(&der).unwrap().as_slice()
+    );
+}
+
+#[test]
+fn a_jks_altered_after_writing_fails_its_integrity_check_even_with_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("altered.jks");
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, keyway_testkit::self_signed_pem("Tamper Root")).unwrap();
+    importcert(&store, "JKS", "root", &root, "changeit");
+    let mut bytes = std::fs::read(&store).unwrap();
+    // Flip a byte inside the certificate's signature, where the DER still parses.
+    let at = bytes.len() - 30;
+    bytes[at] ^= 0x01;
+    let err = Keystore::from_bytes(&bytes, None, Some("changeit")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::WrongStorePassword {
+                format: Format::Jks
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("altered"), "{err}");
+}

@@ -882,3 +882,61 @@ fn json_errors_and_help_with_examples() {
     }
     keyway().args(["keystore", "list"]).assert().code(2);
 }
+
+/// Runs keyway on a real pseudo-terminal (util-linux `script`), answers the password
+/// prompt once it appears, and returns everything the terminal showed and the exit code.
+fn on_terminal(args: &str, answer: &str) -> (String, Option<i32>) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let bin = assert_cmd::cargo::cargo_bin("keyway");
+    let mut child = std::process::Command::new(keyway_testkit::tool("script"))
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .env_remove("KEYWAY_STOREPASS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    // Wait for the prompt: typing before it would reach a terminal that still echoes.
+    while !String::from_utf8_lossy(&seen).contains("password for") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "keyway ended without prompting: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    (String::from_utf8_lossy(&seen).into_owned(), status.code())
+}
+
+#[test]
+fn prompts_on_a_terminal_without_echoing_the_password() {
+    let (screen, code) = on_terminal(&format!("keystore list {}", s(&sample())), "changeit");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("Store password for") && screen.contains("3 entries"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("changeit"),
+        "the password was echoed: {screen}"
+    );
+
+    let (screen, code) = on_terminal(
+        &format!("keystore list {}", s(&sample())),
+        "not-the-password",
+    );
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("wrong store password") && !screen.contains("not-the-password"),
+        "{screen}"
+    );
+}
