@@ -30,6 +30,12 @@ pub enum Error {
         /// The alias of the key entry.
         alias: String,
     },
+    /// The key is encrypted and no password was given for it.
+    #[error("the private key of alias \"{alias}\" is encrypted: give its key password (--keypass)")]
+    KeyPasswordRequired {
+        /// The alias of the key entry.
+        alias: String,
+    },
     /// The store format needs a password and none was given.
     #[error("a store password is required to open a {format} store")]
     StorePasswordRequired {

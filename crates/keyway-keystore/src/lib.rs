@@ -133,7 +133,7 @@ impl SealedKey {
     }
 
     fn open(&self, password: Option<&str>, alias: &str) -> Result<PrivateKey, Error> {
-        let need = || Error::WrongKeyPassword {
+        let need = || Error::KeyPasswordRequired {
             alias: alias.to_string(),
         };
         match self {
@@ -441,10 +441,7 @@ impl Keystore {
     fn position(&self, alias: &str) -> Result<usize, Error> {
         self.entries
             .iter()
-            .position(|e| {
-                e.alias.eq_ignore_ascii_case(alias)
-                    || e.alias.to_lowercase() == alias.to_lowercase()
-            })
+            .position(|e| e.alias.to_lowercase() == alias.to_lowercase())
             .ok_or_else(|| Error::AliasNotFound {
                 alias: alias.to_string(),
                 available: self.entries.iter().map(|e| e.alias.clone()).collect(),
@@ -496,17 +493,21 @@ impl Keystore {
         certs: Vec<Certificate>,
     ) -> Result<(), Error> {
         self.check_new_alias(alias)?;
+        if certs.is_empty() {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "a private key entry needs its certificate; none was given for \"{alias}\""
+                ),
+            });
+        }
         let leaf = match certs.iter().position(|c| key.matches(c) == Some(true)) {
             Some(leaf) => leaf,
+            // A key type keyway cannot check: trust the order given.
+            None if certs.iter().any(|c| key.matches(c).is_none()) => 0,
             None => {
-                let subject = certs
-                    .first()
-                    .map(|c| c.info().subject.clone())
-                    .unwrap_or_else(|| "(none given)".into());
-                if certs.is_empty() || certs.iter().all(|c| key.matches(c) == Some(false)) {
-                    return Err(Error::KeyCertificateMismatch { subject });
-                }
-                0 // key type keyway cannot check: trust the order given
+                return Err(Error::KeyCertificateMismatch {
+                    subject: certs[0].info().subject.clone(),
+                });
             }
         };
         let (chain, rest) = chain::order_for_key(&certs, leaf);

@@ -261,7 +261,7 @@ fn first_der_element(der: &[u8]) -> Option<&[u8]> {
 
 /// Writes entries as PEM with `Bag Attributes` lines, as `openssl pkcs12 -nodes` does,
 /// so aliases and key–certificate pairs survive a round trip.
-/// `keys` holds, per private-key entry, either its PEM text already made.
+/// Each entry comes with its key's PEM text, already made, when it is a private key.
 pub(crate) fn write(entries: &[(&Entry, Option<String>)]) -> String {
     let mut out = String::new();
     for (entry, key_pem) in entries {

@@ -610,6 +610,10 @@ fn reads_openssl_pem_keys_in_every_encoding_and_bundles_with_text_and_crlf() {
         enc_store.entries()[0].private_key(Some("nope")),
         Err(Error::WrongKeyPassword { .. })
     ));
+    assert!(matches!(
+        enc_store.entries()[0].private_key(None),
+        Err(Error::KeyPasswordRequired { .. })
+    ));
 
     // A bundle as people paste them: comments between blocks, CRLF line ends, leaf not first.
     let chain = TestChain::new("bundle", KeyKind::EcP256);

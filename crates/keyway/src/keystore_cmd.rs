@@ -502,7 +502,7 @@ fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
         .with_context(|| format!("{}: contains no private key", args.key.display()))?;
     let key = match key_entry.private_key(None) {
         Ok(key) => key,
-        Err(StoreError::WrongKeyPassword { .. }) => {
+        Err(StoreError::KeyPasswordRequired { .. }) => {
             let what = format!("Passphrase for {}", args.key.display());
             let pass = secret::obtain(args.key_passphrase.as_deref(), "--key-passphrase", &what)?;
             key_entry
