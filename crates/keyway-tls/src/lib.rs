@@ -1,0 +1,34 @@
+//! TLS for keyway connectors: the policy that says which protocol versions a connector
+//! accepts, and the version probe that finds which versions a server speaks.
+//!
+//! What it does now:
+//! - [`TlsPolicy`]: the "lowest allowable version" ladder (SSLv3 is accepted in
+//!   configurations, never negotiated, and warned about), explicit version flags and
+//!   JSSE names parsed into one canonical [`VersionSet`], sets with a gap refused rather
+//!   than widened, an optional maximum and IANA cipher-suite list;
+//! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
+//!   the ServerHello or alert, plus the clear-text chain and CertificateRequest (the CA
+//!   names a server accepts for client certificates) of TLS 1.2 and older.
+//!
+//! What it does not do (yet): full handshakes with a profile's truststore and client
+//! identity, the legacy TLS 1.0/1.1 backend, or the Diagnosis of a failed connection.
+//! It never knows about the store or HTTP servers.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use keyway_tls::{ProbeTarget, TlsPolicy, TlsVersion, probe};
+//!
+//! let policy = TlsPolicy::lowest_allowable(TlsVersion::Tls12);
+//! let report = probe(&ProbeTarget::parse("partner.example.com:443", Duration::from_secs(5))?)?;
+//! let usable = report.supported.intersection(policy.accepted());
+//! println!("server speaks {}, policy accepts {}, common: {usable}", report.supported, policy.accepted());
+//! # Ok::<(), keyway_tls::ProbeError>(())
+//! ```
+
+mod alert;
+mod policy;
+mod probe;
+
+pub use alert::alert_name;
+pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
+pub use probe::{ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe};
