@@ -192,3 +192,78 @@ pub fn self_signed_pem(cn: &str) -> String {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
     ca_params(cn).self_signed(&key).expect("self-signed").pem()
 }
+
+/// An `openssl s_server` on 127.0.0.1 and a port the system picked; killed when dropped.
+pub struct OpensslServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl OpensslServer {
+    /// Starts `openssl s_server` with `chain`'s leaf, key and intermediate, plus `args`
+    /// (e.g. `["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]`). Files named in `args` as
+    /// `{root}` are replaced by the chain's root certificate file.
+    pub fn start(chain: &TestChain, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tempdir");
+        chain.write_pem(dir.path());
+        let intermediate = dir.path().join("intermediate.pem");
+        std::fs::write(&intermediate, &chain.intermediate_pem).expect("write intermediate");
+        let root = dir.path().join("root.pem");
+        let root_arg = root.to_str().expect("utf-8 path").to_string();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{root}", &root_arg))
+            .collect();
+        let mut child = Command::new(tool("openssl"))
+            .arg("s_server")
+            .args(["-accept", "127.0.0.1:0", "-cert"])
+            .arg(dir.path().join("leaf.pem"))
+            .arg("-key")
+            .arg(dir.path().join("key.pem"))
+            .arg("-cert_chain")
+            .arg(&intermediate)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start openssl s_server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout);
+        let mut port = None;
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(addr) = line.trim().strip_prefix("ACCEPT ") {
+                port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+                break;
+            }
+            line.clear();
+        }
+        let Some(port) = port else {
+            let _ = child.kill();
+            panic!("openssl s_server {args:?} did not start (no ACCEPT line)");
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+        OpensslServer {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

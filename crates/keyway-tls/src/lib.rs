@@ -31,4 +31,6 @@ mod probe;
 
 pub use alert::alert_name;
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
-pub use probe::{ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe};
+pub use probe::{
+    ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe,
+};

@@ -23,8 +23,13 @@ pub enum TlsVersion {
 
 impl TlsVersion {
     /// Every version, oldest first.
-    pub const ALL: [TlsVersion; 5] =
-        [TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13];
+    pub const ALL: [TlsVersion; 5] = [
+        TlsVersion::Ssl3,
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
 
     /// The version's code on the wire (0x0300 … 0x0304).
     pub fn wire(self) -> u16 {
@@ -50,14 +55,25 @@ impl TlsVersion {
     /// Reads the names people and configurations use: `1.2`, `tls1.2`, `TLSv1.2`, `tls12`,
     /// `tls` (TLS 1.0, as in PMG-style flags), `TLSv1`, `ssl3`, `SSLv3`, `SSL 3.0`.
     pub fn parse(s: &str) -> Result<Self, PolicyError> {
-        let key: String = s.trim().to_ascii_lowercase().chars().filter(|c| !matches!(c, ' ' | '_' | '-')).collect();
+        let key: String = s
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .collect();
         let v = match key.as_str() {
             "ssl3" | "sslv3" | "ssl3.0" | "sslv3.0" | "3.0" => TlsVersion::Ssl3,
-            "tls" | "tls1" | "tlsv1" | "tls1.0" | "tlsv1.0" | "tls10" | "1.0" | "1" => TlsVersion::Tls10,
+            "tls" | "tls1" | "tlsv1" | "tls1.0" | "tlsv1.0" | "tls10" | "1.0" | "1" => {
+                TlsVersion::Tls10
+            }
             "tls1.1" | "tlsv1.1" | "tls11" | "1.1" => TlsVersion::Tls11,
             "tls1.2" | "tlsv1.2" | "tls12" | "1.2" => TlsVersion::Tls12,
             "tls1.3" | "tlsv1.3" | "tls13" | "1.3" => TlsVersion::Tls13,
-            _ => return Err(PolicyError::UnknownVersion { given: s.trim().to_string() }),
+            _ => {
+                return Err(PolicyError::UnknownVersion {
+                    given: s.trim().to_string(),
+                });
+            }
         };
         Ok(v)
     }
@@ -85,7 +101,10 @@ impl VersionSet {
 
     /// All versions from `low` to `high` inclusive.
     pub fn range(low: TlsVersion, high: TlsVersion) -> Self {
-        TlsVersion::ALL.into_iter().filter(|v| *v >= low && *v <= high).collect()
+        TlsVersion::ALL
+            .into_iter()
+            .filter(|v| *v >= low && *v <= high)
+            .collect()
     }
 
     /// Whether `v` is in the set.
@@ -105,7 +124,9 @@ impl VersionSet {
 
     /// The versions, oldest first.
     pub fn iter(self) -> impl Iterator<Item = TlsVersion> {
-        TlsVersion::ALL.into_iter().filter(move |v| self.contains(*v))
+        TlsVersion::ALL
+            .into_iter()
+            .filter(move |v| self.contains(*v))
     }
 
     /// Whether the set is empty.
@@ -205,7 +226,9 @@ impl fmt::Display for PolicyWarning {
 #[non_exhaustive]
 pub enum PolicyError {
     /// A version name keyway does not know.
-    #[error("unknown TLS version \"{given}\" (use ssl3, 1.0, 1.1, 1.2, 1.3, or TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)")]
+    #[error(
+        "unknown TLS version \"{given}\" (use ssl3, 1.0, 1.1, 1.2, 1.3, or TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)"
+    )]
     UnknownVersion {
         /// What was given.
         given: String,
@@ -237,7 +260,9 @@ pub enum PolicyError {
         max: TlsVersion,
     },
     /// A cipher suite name is not an IANA name keyway knows.
-    #[error("unknown cipher suite \"{name}\": use IANA names such as TLS_AES_128_GCM_SHA256 or TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")]
+    #[error(
+        "unknown cipher suite \"{name}\": use IANA names such as TLS_AES_128_GCM_SHA256 or TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    )]
     UnknownCipherSuite {
         /// The name given.
         name: String,
@@ -291,11 +316,18 @@ impl TlsPolicy {
     }
 
     fn with_warnings(accepted: VersionSet, mut warnings: Vec<PolicyWarning>) -> Self {
-        let deprecated = accepted.intersection(VersionSet::range(TlsVersion::Tls10, TlsVersion::Tls11));
+        let deprecated =
+            accepted.intersection(VersionSet::range(TlsVersion::Tls10, TlsVersion::Tls11));
         if !deprecated.is_empty() {
-            warnings.push(PolicyWarning::DeprecatedVersions { versions: deprecated });
+            warnings.push(PolicyWarning::DeprecatedVersions {
+                versions: deprecated,
+            });
         }
-        TlsPolicy { accepted, cipher_suites: None, warnings }
+        TlsPolicy {
+            accepted,
+            cipher_suites: None,
+            warnings,
+        }
     }
 
     /// An explicit set. SSLv3 in it is accepted and dropped with a warning; a set with a gap
@@ -315,7 +347,10 @@ impl TlsPolicy {
         }
         let holes = accepted.holes();
         if !holes.is_empty() {
-            return Err(PolicyError::Hole { allowed: accepted, missing: holes });
+            return Err(PolicyError::Hole {
+                allowed: accepted,
+                missing: holes,
+            });
         }
         Ok(Self::with_warnings(accepted, warnings))
     }
@@ -329,7 +364,13 @@ impl TlsPolicy {
             (flags.tls12, TlsVersion::Tls12),
             (flags.tls13, TlsVersion::Tls13),
         ];
-        Self::explicit(pairs.into_iter().filter(|(on, _)| *on).map(|(_, v)| v).collect())
+        Self::explicit(
+            pairs
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, v)| v)
+                .collect(),
+        )
     }
 
     /// From a comma-separated list of version names: `tls11,tls12`, `TLSv1.2,TLSv1.3`.
@@ -344,11 +385,15 @@ impl TlsPolicy {
 
     /// Caps the newest version accepted.
     pub fn with_max(mut self, max: TlsVersion) -> Result<Self, PolicyError> {
-        let Some(low) = self.accepted.lowest() else { return Err(PolicyError::NoVersion) };
+        let Some(low) = self.accepted.lowest() else {
+            return Err(PolicyError::NoVersion);
+        };
         if max < low {
             return Err(PolicyError::MaxBelowMin { min: low, max });
         }
-        let capped = self.accepted.intersection(VersionSet::range(TlsVersion::Ssl3, max));
+        let capped = self
+            .accepted
+            .intersection(VersionSet::range(TlsVersion::Ssl3, max));
         self.accepted = capped;
         Ok(self)
     }
@@ -359,7 +404,9 @@ impl TlsPolicy {
         for name in names {
             let name = name.as_ref().trim();
             if tls_parser::TlsCipherSuite::from_name(name).is_none() {
-                return Err(PolicyError::UnknownCipherSuite { name: name.to_string() });
+                return Err(PolicyError::UnknownCipherSuite {
+                    name: name.to_string(),
+                });
             }
             suites.push(name.to_string());
         }
@@ -410,38 +457,91 @@ mod tests {
             (Tls13, "TLS 1.3"),
         ];
         for (lowest, accepted) in cases {
-            assert_eq!(TlsPolicy::lowest_allowable(lowest).accepted().to_string(), accepted, "{lowest}");
+            assert_eq!(
+                TlsPolicy::lowest_allowable(lowest).accepted().to_string(),
+                accepted,
+                "{lowest}"
+            );
         }
-        assert_eq!(TlsPolicy::default().accepted(), VersionSet::range(Tls12, Tls13));
-        assert!(TlsPolicy::lowest_allowable(Ssl3).warnings().contains(&PolicyWarning::Ssl3NeverNegotiated));
-        assert!(!TlsPolicy::lowest_allowable(Ssl3).accepted().contains(Ssl3), "SSLv3 is never negotiated");
+        assert_eq!(
+            TlsPolicy::default().accepted(),
+            VersionSet::range(Tls12, Tls13)
+        );
+        assert!(
+            TlsPolicy::lowest_allowable(Ssl3)
+                .warnings()
+                .contains(&PolicyWarning::Ssl3NeverNegotiated)
+        );
+        assert!(
+            !TlsPolicy::lowest_allowable(Ssl3).accepted().contains(Ssl3),
+            "SSLv3 is never negotiated"
+        );
         assert!(TlsPolicy::default().warnings().is_empty());
     }
 
     #[test]
     fn flags_and_jsse_names_parse_into_the_same_set() {
-        let from_flags = TlsPolicy::from_flags(VersionFlags { tls11: true, tls12: true, ..Default::default() }).unwrap();
+        let from_flags = TlsPolicy::from_flags(VersionFlags {
+            tls11: true,
+            tls12: true,
+            ..Default::default()
+        })
+        .unwrap();
         let from_names = TlsPolicy::from_list("TLSv1.1, TLSv1.2").unwrap();
         let from_short = TlsPolicy::from_list("tls11,tls12").unwrap();
         assert_eq!(from_flags.accepted(), VersionSet::range(Tls11, Tls12));
         assert_eq!(from_flags.accepted(), from_names.accepted());
         assert_eq!(from_names.accepted(), from_short.accepted());
-        assert_eq!(TlsPolicy::from_list("tls").unwrap().accepted().to_string(), "TLS 1.0", "`tls` is TLS 1.0");
-        assert_eq!(TlsPolicy::from_list("TLSv1").unwrap().accepted().to_string(), "TLS 1.0");
+        assert_eq!(
+            TlsPolicy::from_list("tls").unwrap().accepted().to_string(),
+            "TLS 1.0",
+            "`tls` is TLS 1.0"
+        );
+        assert_eq!(
+            TlsPolicy::from_list("TLSv1")
+                .unwrap()
+                .accepted()
+                .to_string(),
+            "TLS 1.0"
+        );
     }
 
     #[test]
     fn a_set_with_a_hole_is_refused_never_widened() {
         let err = TlsPolicy::from_list("tls11,tls13").unwrap_err();
-        assert_eq!(err, PolicyError::Hole { allowed: [Tls11, Tls13].into_iter().collect(), missing: [Tls12].into_iter().collect() });
-        assert!(err.to_string().contains("TLS 1.1, TLS 1.3 leaves out TLS 1.2"), "{err}");
+        assert_eq!(
+            err,
+            PolicyError::Hole {
+                allowed: [Tls11, Tls13].into_iter().collect(),
+                missing: [Tls12].into_iter().collect()
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("TLS 1.1, TLS 1.3 leaves out TLS 1.2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn ssl3_alone_and_nothing_at_all_are_refused_ssl3_with_others_warns() {
-        assert_eq!(TlsPolicy::from_flags(VersionFlags { ssl3: true, ..Default::default() }), Err(PolicyError::OnlySsl3));
-        assert_eq!(TlsPolicy::from_flags(VersionFlags::default()), Err(PolicyError::NoVersion));
-        let p = TlsPolicy::from_flags(VersionFlags { ssl3: true, tls: true, ..Default::default() }).unwrap();
+        assert_eq!(
+            TlsPolicy::from_flags(VersionFlags {
+                ssl3: true,
+                ..Default::default()
+            }),
+            Err(PolicyError::OnlySsl3)
+        );
+        assert_eq!(
+            TlsPolicy::from_flags(VersionFlags::default()),
+            Err(PolicyError::NoVersion)
+        );
+        let p = TlsPolicy::from_flags(VersionFlags {
+            ssl3: true,
+            tls: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(p.accepted().to_string(), "TLS 1.0");
         assert!(p.warnings().contains(&PolicyWarning::Ssl3NeverNegotiated));
         assert!(p.needs_legacy_backend());
@@ -451,22 +551,44 @@ mod tests {
     fn max_version_caps_and_cannot_go_below_the_minimum() {
         let p = TlsPolicy::lowest_allowable(Tls11).with_max(Tls12).unwrap();
         assert_eq!(p.accepted().to_string(), "TLS 1.1–1.2");
-        assert_eq!(TlsPolicy::default().with_max(Tls11), Err(PolicyError::MaxBelowMin { min: Tls12, max: Tls11 }));
+        assert_eq!(
+            TlsPolicy::default().with_max(Tls11),
+            Err(PolicyError::MaxBelowMin {
+                min: Tls12,
+                max: Tls11
+            })
+        );
     }
 
     #[test]
     fn cipher_suites_are_iana_names() {
-        let p = TlsPolicy::default().with_cipher_suites(&["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]).unwrap();
+        let p = TlsPolicy::default()
+            .with_cipher_suites(&[
+                "TLS_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            ])
+            .unwrap();
         assert_eq!(p.cipher_suites().unwrap().len(), 2);
-        let err = TlsPolicy::default().with_cipher_suites(&["ECDHE-RSA-AES128-GCM-SHA256"]).unwrap_err();
-        assert!(matches!(err, PolicyError::UnknownCipherSuite { .. }), "OpenSSL names are not IANA names");
+        let err = TlsPolicy::default()
+            .with_cipher_suites(&["ECDHE-RSA-AES128-GCM-SHA256"])
+            .unwrap_err();
+        assert!(
+            matches!(err, PolicyError::UnknownCipherSuite { .. }),
+            "OpenSSL names are not IANA names"
+        );
     }
 
     #[test]
     fn unknown_version_names_say_what_is_accepted() {
         let err = TlsVersion::parse("tls2").unwrap_err();
         assert!(err.to_string().contains("TLSv1.2"), "{err}");
-        for (name, v) in [("SSLv3", Ssl3), ("1.0", Tls10), ("TLS 1.1", Tls11), ("tlsv1.2", Tls12), ("TLSv1.3", Tls13)] {
+        for (name, v) in [
+            ("SSLv3", Ssl3),
+            ("1.0", Tls10),
+            ("TLS 1.1", Tls11),
+            ("tlsv1.2", Tls12),
+            ("TLSv1.3", Tls13),
+        ] {
             assert_eq!(TlsVersion::parse(name).unwrap(), v, "{name}");
         }
     }
@@ -474,6 +596,9 @@ mod tests {
     #[test]
     fn versions_serialize_as_their_names() {
         assert_eq!(serde_json::to_string(&Tls12).unwrap(), "\"TLS 1.2\"");
-        assert_eq!(serde_json::to_string(&VersionSet::range(Tls12, Tls13)).unwrap(), "[\"TLS 1.2\",\"TLS 1.3\"]");
+        assert_eq!(
+            serde_json::to_string(&VersionSet::range(Tls12, Tls13)).unwrap(),
+            "[\"TLS 1.2\",\"TLS 1.3\"]"
+        );
     }
 }

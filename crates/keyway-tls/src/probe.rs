@@ -38,18 +38,28 @@ pub struct ProbeTarget {
 impl ProbeTarget {
     /// Parses `HOST:PORT` (or `[IPv6]:PORT`).
     pub fn parse(target: &str, timeout: Duration) -> Result<Self, ProbeError> {
-        let bad = || ProbeError::BadTarget { given: target.to_string() };
+        let bad = || ProbeError::BadTarget {
+            given: target.to_string(),
+        };
         let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(bad());
         }
         let port = port.parse().map_err(|_| bad())?;
-        Ok(ProbeTarget { host: host.to_string(), port, server_name: None, timeout })
+        Ok(ProbeTarget {
+            host: host.to_string(),
+            port,
+            server_name: None,
+            timeout,
+        })
     }
 
     fn sni(&self) -> Option<String> {
-        let name = self.server_name.clone().unwrap_or_else(|| self.host.clone());
+        let name = self
+            .server_name
+            .clone()
+            .unwrap_or_else(|| self.host.clone());
         (name.parse::<IpAddr>().is_err()).then_some(name)
     }
 }
@@ -161,9 +171,15 @@ impl ProbeReport {
 pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
     let address = (target.host.as_str(), target.port)
         .to_socket_addrs()
-        .map_err(|e| ProbeError::Resolve { host: target.host.clone(), error: e.to_string() })?
+        .map_err(|e| ProbeError::Resolve {
+            host: target.host.clone(),
+            error: e.to_string(),
+        })?
         .next()
-        .ok_or_else(|| ProbeError::Resolve { host: target.host.clone(), error: "no address".into() })?;
+        .ok_or_else(|| ProbeError::Resolve {
+            host: target.host.clone(),
+            error: "no address".into(),
+        })?;
     let sni = target.sni();
     let results: Vec<(VersionProbe, Flight)> = std::thread::scope(|scope| {
         let handles: Vec<_> = TlsVersion::ALL
@@ -177,10 +193,16 @@ pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
             .into_iter()
             .zip(TlsVersion::ALL)
             .map(|(h, version)| {
-                h.join().unwrap_or_else(|_| {
-                    (ProbeOutcome::ConnectFailed { error: "probe thread failed".into() }, Flight::default())
-                })
-                .with_version(version)
+                h.join()
+                    .unwrap_or_else(|_| {
+                        (
+                            ProbeOutcome::ConnectFailed {
+                                error: "probe thread failed".into(),
+                            },
+                            Flight::default(),
+                        )
+                    })
+                    .with_version(version)
             })
             .collect()
     });
@@ -190,14 +212,20 @@ pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
         .map(|(p, _)| p.version)
         .collect();
     // The newest clear-text handshake tells the most about today's configuration.
-    let clear = results.iter().rev().filter(|(p, _)| p.version < TlsVersion::Tls13);
+    let clear = results
+        .iter()
+        .rev()
+        .filter(|(p, _)| p.version < TlsVersion::Tls13);
     let chain = clear
         .clone()
         .find(|(_, f)| !f.chain.is_empty())
         .map(|(_, f)| f.chain.iter().map(|c| c.info().clone()).collect())
         .unwrap_or_default();
     let client_certificate = clear.clone().find_map(|(p, f)| {
-        f.acceptable_cas.clone().map(|cas| ClientCertRequest { seen_in: p.version, acceptable_cas: cas })
+        f.acceptable_cas.clone().map(|cas| ClientCertRequest {
+            seen_in: p.version,
+            acceptable_cas: cas,
+        })
     });
     Ok(ProbeReport {
         host: target.host.clone(),
@@ -223,15 +251,35 @@ trait WithVersion {
 
 impl WithVersion for (ProbeOutcome, Flight) {
     fn with_version(self, version: TlsVersion) -> (VersionProbe, Flight) {
-        (VersionProbe { version, outcome: self.0 }, self.1)
+        (
+            VersionProbe {
+                version,
+                outcome: self.0,
+            },
+            self.1,
+        )
     }
 }
 
-fn probe_version(address: SocketAddr, sni: Option<&str>, version: TlsVersion, timeout: Duration) -> (ProbeOutcome, Flight) {
+fn probe_version(
+    address: SocketAddr,
+    sni: Option<&str>,
+    version: TlsVersion,
+    timeout: Duration,
+) -> (ProbeOutcome, Flight) {
     let mut stream = match TcpStream::connect_timeout(&address, timeout) {
         Ok(s) => s,
-        Err(e) if e.kind() == ErrorKind::TimedOut => return (ProbeOutcome::Timeout, Flight::default()),
-        Err(e) => return (ProbeOutcome::ConnectFailed { error: e.to_string() }, Flight::default()),
+        Err(e) if e.kind() == ErrorKind::TimedOut => {
+            return (ProbeOutcome::Timeout, Flight::default());
+        }
+        Err(e) => {
+            return (
+                ProbeOutcome::ConnectFailed {
+                    error: e.to_string(),
+                },
+                Flight::default(),
+            );
+        }
     };
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
@@ -264,12 +312,20 @@ fn read_answer(stream: &mut TcpStream, offered: TlsVersion) -> (ProbeOutcome, Fl
             // After a ServerHello, a quiet server has simply sent its whole flight.
             return (outcome.unwrap_or_else(|| closed_or(e)), flight);
         }
-        let (kind, length) = (header[0], usize::from(u16::from_be_bytes([header[3], header[4]])));
+        let (kind, length) = (
+            header[0],
+            usize::from(u16::from_be_bytes([header[3], header[4]])),
+        );
         if first && (!matches!(kind, 0x15 | 0x16) || header[1] != 3 || length > MAX_RECORD) {
             let mut more = [0u8; 27];
             let n = stream.read(&mut more).unwrap_or(0);
             let bytes = [&header[..], &more[..n]].concat();
-            return (ProbeOutcome::NotTls { first_bytes: printable(&bytes) }, flight);
+            return (
+                ProbeOutcome::NotTls {
+                    first_bytes: printable(&bytes),
+                },
+                flight,
+            );
         }
         first = false;
         let mut body = vec![0u8; length.min(MAX_RECORD)];
@@ -278,7 +334,10 @@ fn read_answer(stream: &mut TcpStream, offered: TlsVersion) -> (ProbeOutcome, Fl
         }
         match kind {
             0x15 => {
-                let alert = body.get(1).map(|d| alert_name(*d)).unwrap_or_else(|| "empty alert".into());
+                let alert = body
+                    .get(1)
+                    .map(|d| alert_name(*d))
+                    .unwrap_or_else(|| "empty alert".into());
                 return (outcome.unwrap_or(ProbeOutcome::Refused { alert }), flight);
             }
             0x16 => handshake.extend_from_slice(&body),
@@ -290,7 +349,9 @@ fn read_answer(stream: &mut TcpStream, offered: TlsVersion) -> (ProbeOutcome, Fl
         }
         // Parse every complete handshake message buffered so far.
         while handshake.len() >= 4 {
-            let len = usize::from(handshake[1]) << 16 | usize::from(handshake[2]) << 8 | usize::from(handshake[3]);
+            let len = usize::from(handshake[1]) << 16
+                | usize::from(handshake[2]) << 8
+                | usize::from(handshake[3]);
             if handshake.len() < 4 + len {
                 break;
             }
@@ -313,7 +374,8 @@ enum Step {
 }
 
 fn handle_message(message: &[u8], offered: TlsVersion, flight: &mut Flight) -> Step {
-    let Ok((_, TlsMessage::Handshake(msg))) = tls_parser::parse_tls_message_handshake(message) else {
+    let Ok((_, TlsMessage::Handshake(msg))) = tls_parser::parse_tls_message_handshake(message)
+    else {
         return Step::Done(None);
     };
     match msg {
@@ -335,10 +397,14 @@ fn handle_message(message: &[u8], offered: TlsVersion, flight: &mut Flight) -> S
                 .map(|c| c.name.to_string())
                 .unwrap_or_else(|| format!("0x{:04X}", hello.cipher.0));
             match TlsVersion::from_wire(chosen) {
-                Some(v) if v == offered && v == TlsVersion::Tls13 => Step::Done(Some(ProbeOutcome::Accepted { cipher })),
+                Some(v) if v == offered && v == TlsVersion::Tls13 => {
+                    Step::Done(Some(ProbeOutcome::Accepted { cipher }))
+                }
                 Some(v) if v == offered => Step::Continue(Some(ProbeOutcome::Accepted { cipher })),
                 Some(v) => Step::Done(Some(ProbeOutcome::Downgraded { server_chose: v })),
-                None => Step::Done(Some(ProbeOutcome::NotTls { first_bytes: format!("ServerHello version 0x{chosen:04X}") })),
+                None => Step::Done(Some(ProbeOutcome::NotTls {
+                    first_bytes: format!("ServerHello version 0x{chosen:04X}"),
+                })),
             }
         }
         TlsMessageHandshake::Certificate(contents) => {
@@ -346,12 +412,24 @@ fn handle_message(message: &[u8], offered: TlsVersion, flight: &mut Flight) -> S
                 .cert_chain
                 .iter()
                 .enumerate()
-                .filter_map(|(n, raw)| Certificate::from_der(raw.data.to_vec(), &format!("server certificate {}", n + 1)).ok())
+                .filter_map(|(n, raw)| {
+                    Certificate::from_der(
+                        raw.data.to_vec(),
+                        &format!("server certificate {}", n + 1),
+                    )
+                    .ok()
+                })
                 .collect();
             Step::Continue(None)
         }
         TlsMessageHandshake::CertificateRequest(request) => {
-            flight.acceptable_cas = Some(request.unparsed_ca.iter().map(|dn| distinguished_name(dn)).collect());
+            flight.acceptable_cas = Some(
+                request
+                    .unparsed_ca
+                    .iter()
+                    .map(|dn| distinguished_name(dn))
+                    .collect(),
+            );
             Step::Continue(None)
         }
         TlsMessageHandshake::ServerDone(_) => Step::Done(None),
@@ -368,7 +446,16 @@ fn distinguished_name(der: &[u8]) -> String {
 }
 
 fn printable(bytes: &[u8]) -> String {
-    let text: String = bytes.iter().map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' }).collect();
+    let text: String = bytes
+        .iter()
+        .map(|b| {
+            if b.is_ascii_graphic() || *b == b' ' {
+                *b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
     let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02X}")).collect();
     format!("{} ({})", text.trim_end_matches('.'), hex.join(" "))
 }
@@ -398,11 +485,13 @@ fn offered_suites(version: TlsVersion) -> Vec<u16> {
     match version {
         TlsVersion::Ssl3 => vec![0x000A, 0x002F, 0x0035, 0x0005, 0x0004, 0x00FF],
         TlsVersion::Tls10 | TlsVersion::Tls11 => {
-            vec![0xC013, 0xC014, 0xC009, 0xC00A, 0x0033, 0x0039, 0x002F, 0x0035, 0x000A, 0x00FF]
+            vec![
+                0xC013, 0xC014, 0xC009, 0xC00A, 0x0033, 0x0039, 0x002F, 0x0035, 0x000A, 0x00FF,
+            ]
         }
         TlsVersion::Tls12 => vec![
-            0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009E, 0x009F, 0xC023, 0xC027, 0xC009, 0xC013,
-            0xC00A, 0xC014, 0x009C, 0x009D, 0x003C, 0x002F, 0x0035, 0x000A, 0x00FF,
+            0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009E, 0x009F, 0xC023, 0xC027, 0xC009,
+            0xC013, 0xC00A, 0xC014, 0x009C, 0x009D, 0x003C, 0x002F, 0x0035, 0x000A, 0x00FF,
         ],
         TlsVersion::Tls13 => vec![0x1301, 0x1302, 0x1303],
     }
@@ -440,7 +529,8 @@ pub(crate) fn client_hello(version: TlsVersion, sni: Option<&str>) -> Result<Vec
         extension(&mut ext, 0xFF01, &[0]); // renegotiation_info: empty
         if version >= TlsVersion::Tls12 {
             let algorithms = [
-                0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0203, 0x0201,
+                0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807,
+                0x0203, 0x0201,
             ];
             let mut list = Vec::new();
             vec16(&mut list, &suites(&algorithms));
@@ -461,7 +551,11 @@ pub(crate) fn client_hello(version: TlsVersion, sni: Option<&str>) -> Result<Vec
     let mut handshake = vec![1u8];
     handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
     handshake.extend_from_slice(&body);
-    let record_version = if version == TlsVersion::Ssl3 { 0x0300 } else { 0x0301 };
+    let record_version = if version == TlsVersion::Ssl3 {
+        0x0300
+    } else {
+        0x0301
+    };
     let mut record = vec![0x16];
     push_u16(&mut record, record_version);
     vec16(&mut record, &handshake);
@@ -480,12 +574,23 @@ mod tests {
             let TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)) = &record.msg[0] else {
                 panic!("{version}: not a ClientHello");
             };
-            assert_eq!(ch.version.0, version.min(TlsVersion::Tls12).wire(), "{version}");
-            let extensions = ch.ext.map(|e| tls_parser::parse_tls_client_hello_extensions(e).unwrap().1).unwrap_or_default();
+            assert_eq!(
+                ch.version.0,
+                version.min(TlsVersion::Tls12).wire(),
+                "{version}"
+            );
+            let extensions = ch
+                .ext
+                .map(|e| tls_parser::parse_tls_client_hello_extensions(e).unwrap().1)
+                .unwrap_or_default();
             let offers_13 = extensions.iter().any(|e| matches!(e, TlsExtension::SupportedVersions(v) if v.iter().any(|v| v.0 == 0x0304)));
             assert_eq!(offers_13, version == TlsVersion::Tls13, "{version}");
             let has_sni = extensions.iter().any(|e| matches!(e, TlsExtension::SNI(_)));
-            assert_eq!(has_sni, version != TlsVersion::Ssl3, "{version}: SSLv3 hellos carry no extensions");
+            assert_eq!(
+                has_sni,
+                version != TlsVersion::Ssl3,
+                "{version}: SSLv3 hellos carry no extensions"
+            );
         }
     }
 
