@@ -35,6 +35,43 @@ pub enum Command {
     /// Manage keystores and truststores: JKS, JCEKS (read), PKCS#12, PEM.
     #[command(subcommand)]
     Keystore(KeystoreCommand),
+    /// Find which TLS versions a server speaks, its chain, and whether it wants a client certificate.
+    #[command(
+        after_help = "Sends one ClientHello per version (SSL 3.0 … TLS 1.3) at the same time and reads
+the answer; no handshake is completed and SSL 3.0 is only ever offered, never used.
+The chain and the client-certificate request are read from the TLS 1.2 (or older)
+answer, which is not encrypted; a TLS 1.3-only server shows neither.
+
+Examples:
+  keyway probe partner.example.com:443
+  keyway probe 10.1.2.3:8443 --servername api.partner.example --json
+  keyway probe legacy.bank.example:443 --timeout 10s
+
+Exit codes: 0 the server speaks at least one TLS version, 1 it accepted none (refused,
+closed, silent, or not TLS: see the per-version results), 2 usage error or the host
+does not resolve."
+    )]
+    Probe(ProbeArgs),
+}
+
+/// `keyway probe`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The server, as HOST:PORT or [IPv6]:PORT.
+    pub target: String,
+    /// SNI to send (default: the host, when it is a name).
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Connect and answer timeout per version, e.g. 5s, 500ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 5s, 500ms, 1m)"))
 }
 
 /// `keyway keystore …`
@@ -333,7 +370,10 @@ fn parse_format(s: &str) -> Result<keyway_keystore::Format, String> {
 impl Cli {
     /// Whether the command asked for JSON output (errors are then printed as JSON too).
     pub fn json_requested(&self) -> bool {
-        let Command::Keystore(command) = &self.command;
+        let command = match &self.command {
+            Command::Keystore(command) => command,
+            Command::Probe(args) => return args.json,
+        };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,
             KeystoreCommand::Inspect(a) => &a.store,

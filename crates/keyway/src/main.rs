@@ -15,6 +15,7 @@
 
 mod cli;
 mod keystore_cmd;
+mod probe_cmd;
 mod render;
 mod secret;
 
@@ -54,5 +55,6 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         cli::Command::Keystore(command) => keystore_cmd::run(command),
+        cli::Command::Probe(args) => probe_cmd::run(args),
     }
 }

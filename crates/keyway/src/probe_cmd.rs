@@ -1,0 +1,97 @@
+//! `keyway probe HOST:PORT`: which versions a server speaks, its chain, and whether it
+//! asks for a client certificate.
+
+use anyhow::Result;
+use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
+use time::OffsetDateTime;
+
+use crate::cli::ProbeArgs;
+use crate::{Outcome, render};
+
+/// Runs the probe and prints the report.
+pub fn run(args: ProbeArgs) -> Result<Outcome> {
+    let mut target = ProbeTarget::parse(&args.target, args.timeout)?;
+    target.server_name = args.servername;
+    let report = probe(&target)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", human(&report, OffsetDateTime::now_utc()));
+    }
+    Ok(if report.speaks_tls() {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    })
+}
+
+fn human(report: &ProbeReport, now: OffsetDateTime) -> String {
+    let mut out = format!(
+        "Probed {}:{} ({})",
+        report.host,
+        report.address.port(),
+        report.address
+    );
+    match &report.server_name {
+        Some(sni) => out.push_str(&format!(", SNI {sni}\n\n")),
+        None => out.push_str(", no SNI\n\n"),
+    }
+    for v in &report.versions {
+        let result = match &v.outcome {
+            ProbeOutcome::Accepted { cipher } => format!("accepted, {cipher}"),
+            ProbeOutcome::Downgraded { server_chose } => {
+                format!("not spoken (the server answered with {server_chose})")
+            }
+            ProbeOutcome::Refused { alert } => format!("refused: {alert}"),
+            ProbeOutcome::Closed => "connection closed without an answer".to_string(),
+            ProbeOutcome::NotTls { first_bytes } => {
+                format!("not TLS: the server sent {first_bytes}")
+            }
+            ProbeOutcome::Timeout => "no answer (timed out)".to_string(),
+            ProbeOutcome::ConnectFailed { error } => format!("TCP connection failed: {error}"),
+            _ => "unknown".to_string(),
+        };
+        out.push_str(&format!("  {:<8} {result}\n", v.version.name()));
+    }
+    out.push_str(&format!("\nSpeaks: {}\n", report.supported));
+    if !report.chain.is_empty() {
+        out.push_str("Chain:\n");
+        for (n, info) in report.chain.iter().enumerate() {
+            out.push_str(&format!("  {}. {}\n", n + 1, info.subject));
+            out.push_str(&format!("     issuer:  {}\n", info.issuer));
+            out.push_str(&format!(
+                "     valid:   {} to {} ({})\n",
+                info.not_before.date(),
+                info.not_after.date(),
+                render::expiry_words(info, now)
+            ));
+            out.push_str(&format!("     SHA-256: {}\n", info.sha256));
+        }
+    } else if report.speaks_tls() {
+        out.push_str(
+            "Chain: not visible (TLS 1.3 encrypts it; `keyway test` shows it after a handshake)\n",
+        );
+    }
+    match &report.client_certificate {
+        Some(request) if request.acceptable_cas.is_empty() => {
+            out.push_str("Client certificate: requested (any CA)\n");
+        }
+        Some(request) => {
+            out.push_str("Client certificate: requested; acceptable CAs:\n");
+            for ca in &request.acceptable_cas {
+                out.push_str(&format!("  - {ca}\n"));
+            }
+        }
+        None if report.versions.iter().any(|v| {
+            v.version < keyway_tls::TlsVersion::Tls13
+                && matches!(v.outcome, ProbeOutcome::Accepted { .. })
+        }) =>
+        {
+            out.push_str("Client certificate: not requested\n");
+        }
+        None => out.push_str(
+            "Client certificate: unknown (only visible in a TLS 1.2 or older handshake)\n",
+        ),
+    }
+    out
+}
