@@ -1,0 +1,621 @@
+//! The connectivity test: TCP connect, TLS handshake with the profile, one HTTP request
+//! for https URLs, and on failure the cause found from evidence — the chain captured
+//! before verification, the server's CertificateRequest, the alert, the first bytes
+//! received, and the version probe — never from error strings.
+//!
+//! Backend rule: rustls does TLS 1.2 and 1.3. When the best version the server and the
+//! policy share is TLS 1.0 or 1.1, the connection needs the legacy backend, which is not
+//! built yet: the test says so (`legacy_backend_unavailable`) instead of failing vaguely.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyway_keystore::Certificate;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use crate::diagnosis::{Cause, Diagnosis, Evidence, Negotiated, Outcome};
+use crate::policy::{TlsVersion, VersionSet};
+use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
+use crate::profile::Profile;
+
+/// Certificates expiring within this many days are warned about.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// What to connect to: `https://host[:port][/path]` (one HTTP request after the
+/// handshake) or `host:port` (TLS only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestTarget {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The request path for https URLs; `None` tests TLS only.
+    pub http_path: Option<String>,
+}
+
+/// Why a test could not run at all (as opposed to a diagnosed failure).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestError {
+    /// The target is not an https URL or HOST:PORT.
+    #[error("\"{given}\": {why}")]
+    BadTarget {
+        /// What was given.
+        given: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The TLS configuration could not be built from the profile.
+    #[error("cannot build the TLS configuration: {0}")]
+    Config(String),
+}
+
+impl TestTarget {
+    /// Parses `https://host[:port][/path]`, `host:port` or `[v6]:port`.
+    pub fn parse(given: &str) -> Result<Self, TestError> {
+        let bad = |why| TestError::BadTarget { given: given.to_string(), why };
+        let (rest, http) = match given.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (rest, true),
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("http") => {
+                return Err(bad("plain http has no TLS to test; use https:// or HOST:PORT"));
+            }
+            Some(_) => return Err(bad("only https:// URLs and HOST:PORT can be tested")),
+            None => (given, false),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed [ in an IPv6 address"))?;
+            (h.to_string(), after.strip_prefix(':').map(str::to_string))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p.to_string())),
+                None => (authority.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| bad("the port is not a number from 1 to 65535"))?,
+            None if http => 443,
+            None => return Err(bad("give a port (HOST:PORT) or an https:// URL")),
+        };
+        Ok(TestTarget { host, port, http_path: http.then(|| path.to_string()) })
+    }
+}
+
+/// What the verifier and the client-certificate resolver saw during the handshake.
+#[derive(Debug, Default)]
+struct Captured {
+    chain: Mutex<Vec<Vec<u8>>>,
+    /// CA names from the CertificateRequest, when the server sent one.
+    requested: Mutex<Option<Vec<String>>>,
+    sent: Mutex<bool>,
+}
+
+#[derive(Debug)]
+struct CapturingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    insecure: bool,
+    captured: Arc<Captured>,
+}
+
+impl ServerCertVerifier for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.to_vec()).collect();
+        *self.captured.chain.lock().unwrap_or_else(|e| e.into_inner()) = chain;
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[derive(Debug)]
+struct CapturingResolver {
+    identity: Option<Arc<CertifiedKey>>,
+    captured: Arc<Captured>,
+}
+
+impl ResolvesClientCert for CapturingResolver {
+    fn resolve(&self, hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        // rustls hands over each name without its outer SEQUENCE; put it back to parse it.
+        let names = hints.iter().map(|h| crate::probe::distinguished_name(&wrap_sequence(h))).collect();
+        *self.captured.requested.lock().unwrap_or_else(|e| e.into_inner()) = Some(names);
+        *self.captured.sent.lock().unwrap_or_else(|e| e.into_inner()) = self.identity.is_some();
+        self.identity.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        // Always true, so that a CertificateRequest reaches `resolve` and is recorded.
+        true
+    }
+}
+
+fn wrap_sequence(body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x30];
+    match body.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n <= 0xFF => out.extend_from_slice(&[0x81, n as u8]),
+        n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A TCP stream that keeps the first bytes the server sent, for `not_tls`.
+struct Recording {
+    inner: TcpStream,
+    first: Vec<u8>,
+}
+
+impl Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = 64usize.saturating_sub(self.first.len());
+        self.first.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+impl Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+fn client_config(profile: &Profile, captured: &Arc<Captured>, http: bool) -> Result<ClientConfig, TestError> {
+    let mut provider = provider();
+    if let Some(names) = profile.policy.cipher_suites() {
+        let ids: Vec<u16> = names
+            .iter()
+            .filter_map(|n| tls_parser::TlsCipherSuite::from_name(n).map(|s| s.id.0))
+            .collect();
+        provider.cipher_suites.retain(|s| ids.contains(&u16::from(s.suite())));
+    }
+    let provider = Arc::new(provider);
+    let mut versions = Vec::new();
+    if profile.policy.accepted().contains(TlsVersion::Tls12) {
+        versions.push(&rustls::version::TLS12);
+    }
+    if profile.policy.accepted().contains(TlsVersion::Tls13) {
+        versions.push(&rustls::version::TLS13);
+    }
+    let inner = WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| TestError::Config(e.to_string()))?;
+    let verifier = Arc::new(CapturingVerifier { inner, insecure: profile.insecure, captured: captured.clone() });
+    let identity = match &profile.identity {
+        Some(id) => {
+            let chain = id.chain.iter().map(|c| CertificateDer::from(c.der().to_vec())).collect();
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key.pkcs8_der().to_vec()));
+            let signer = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(|e| TestError::Config(format!("client key of alias \"{}\": {e}", id.alias)))?;
+            Some(Arc::new(CertifiedKey::new(chain, signer)))
+        }
+        None => None,
+    };
+    let resolver = Arc::new(CapturingResolver { identity, captured: captured.clone() });
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| TestError::Config(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_cert_resolver(resolver);
+    if http {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    Ok(config)
+}
+
+/// Everything gathered while a test runs.
+struct Run<'a> {
+    target: &'a TestTarget,
+    profile: &'a Profile,
+    /// The server's chain as sent, DER.
+    chain_der: Vec<Vec<u8>>,
+    evidence: Evidence,
+    warnings: Vec<String>,
+}
+
+impl Run<'_> {
+    fn fail(self, cause: Cause) -> Outcome {
+        Outcome::Failed(Box::new(Diagnosis { cause, evidence: self.evidence, warnings: self.warnings }))
+    }
+
+    /// Runs the version probe and keeps it as evidence.
+    fn probe(&mut self) -> ProbeReport {
+        let target = ProbeTarget {
+            host: self.target.host.clone(),
+            port: self.target.port,
+            server_name: self.profile.server_name.clone(),
+            timeout: self.profile.handshake_timeout.min(Duration::from_secs(5)),
+        };
+        let report = probe(&target).unwrap_or_else(|_| ProbeReport {
+            host: self.target.host.clone(),
+            address: SocketAddr::from(([0, 0, 0, 0], self.target.port)),
+            server_name: None,
+            versions: Vec::new(),
+            supported: VersionSet::EMPTY,
+            chain: Vec::new(),
+            client_certificate: None,
+        });
+        self.evidence.probe = Some(report.clone());
+        report
+    }
+
+    /// A version-level cause, from the probe, if there is one.
+    fn version_cause(&mut self) -> Option<Cause> {
+        let report = self.probe();
+        let server = report.supported;
+        if server.is_empty() {
+            return report.versions.iter().find_map(|v| match &v.outcome {
+                ProbeOutcome::NotTls { first_bytes } => Some(Cause::NotTls { first_bytes: first_bytes.clone() }),
+                _ => None,
+            });
+        }
+        if server == [TlsVersion::Ssl3].into_iter().collect() {
+            return Some(Cause::Ssl3Only);
+        }
+        let allowed = self.profile.policy.accepted();
+        let common = server.intersection(allowed);
+        match common.highest() {
+            None => Some(Cause::VersionMismatch { allowed, server }),
+            Some(best) if best < TlsVersion::Tls12 => Some(Cause::LegacyBackendUnavailable { server }),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Runs the connectivity test. `Err` only when the test cannot run; a failure to connect
+/// is `Ok(Outcome::Failed(…))` with its diagnosis.
+pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError> {
+    let mut run = Run {
+        target,
+        profile,
+        chain_der: Vec::new(),
+        evidence: Evidence { allowed_versions: profile.policy.accepted(), ..Evidence::default() },
+        warnings: profile.policy.warnings().iter().map(ToString::to_string).collect(),
+    };
+    if profile.insecure {
+        run.warnings.push("INSECURE: the server's certificate was not verified (--insecure)".into());
+    }
+    let address = match (target.host.as_str(), target.port).to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Ok(run.fail(Cause::DnsFailure { host: target.host.clone(), error: "no address".into() })),
+        Err(e) => return Ok(run.fail(Cause::DnsFailure { host: target.host.clone(), error: e.to_string() })),
+    };
+    run.evidence.address = Some(address.to_string());
+    let rustls_versions = profile.policy.accepted().intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
+    if rustls_versions.is_empty() {
+        // Only TLS 1.0/1.1 allowed: nothing rustls can do; say what the server speaks.
+        let cause = run.version_cause().unwrap_or(Cause::LegacyBackendUnavailable { server: VersionSet::EMPTY });
+        return Ok(run.fail(cause));
+    }
+    let tcp = match TcpStream::connect_timeout(&address, profile.connect_timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            let cause = match e.kind() {
+                ErrorKind::ConnectionRefused => Cause::ConnectionRefused { address: address.to_string() },
+                ErrorKind::TimedOut | ErrorKind::WouldBlock => Cause::ConnectTimeout {
+                    address: address.to_string(),
+                    timeout_ms: profile.connect_timeout.as_millis() as u64,
+                },
+                _ => Cause::HandshakeFailed { detail: format!("TCP connection to {address} failed: {e}") },
+            };
+            return Ok(run.fail(cause));
+        }
+    };
+    let _ = tcp.set_read_timeout(Some(profile.handshake_timeout));
+    let _ = tcp.set_write_timeout(Some(profile.handshake_timeout));
+    let _ = tcp.set_nodelay(true);
+    let captured = Arc::new(Captured::default());
+    let config = client_config(profile, &captured, target.http_path.is_some())?;
+    let name_to_check = profile.server_name.clone().unwrap_or_else(|| target.host.clone());
+    let server_name = ServerName::try_from(name_to_check.clone())
+        .map_err(|_| TestError::BadTarget { given: name_to_check.clone(), why: "not a valid server name" })?;
+    let mut conn = ClientConnection::new(Arc::new(config), server_name).map_err(|e| TestError::Config(e.to_string()))?;
+    let mut sock = Recording { inner: tcp, first: Vec::new() };
+
+    let mut handshake_error = None;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut sock) {
+            handshake_error = Some(e);
+            break;
+        }
+    }
+    collect(&mut run, &captured, profile);
+    if let Some(e) = handshake_error {
+        let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, false);
+        return Ok(run.fail(cause));
+    }
+
+    // TLS 1.3 servers reject a missing or unacceptable client certificate only after the
+    // handshake, on the first read: write, then read.
+    let http_status = match exchange(&mut conn, &mut sock, target, &name_to_check) {
+        Ok(status) => status,
+        Err(e) => {
+            collect(&mut run, &captured, profile);
+            let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, true);
+            return Ok(run.fail(cause));
+        }
+    };
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
+        _ => TlsVersion::Tls12,
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| tls_parser::TlsCipherSuite::from_id(u16::from(s.suite())).map(|c| c.name.to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+    let now = OffsetDateTime::now_utc();
+    for cert in &run.evidence.server_chain {
+        let days = cert.days_until_expiry(now);
+        if days < EXPIRY_WARNING_DAYS {
+            run.warnings.push(format!("the server certificate {} expires in {days} days ({})", cert.subject, cert.not_after.date()));
+        }
+    }
+    Ok(Outcome::Connected {
+        negotiated: Negotiated { version, cipher, alpn, http_status },
+        evidence: run.evidence,
+        warnings: run.warnings,
+    })
+}
+
+/// Copies what the handshake captured into the evidence, with the warning about a client
+/// certificate whose issuer the server did not name.
+fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
+    run.chain_der = captured.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    run.evidence.server_chain = run
+        .chain_der
+        .iter()
+        .enumerate()
+        .filter_map(|(n, der)| Certificate::from_der(der.clone(), &format!("server certificate {}", n + 1)).ok())
+        .map(|c| c.info().clone())
+        .collect();
+    let requested = captured.requested.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    run.evidence.client_cert_requested = requested.is_some();
+    run.evidence.acceptable_cas = requested.clone().unwrap_or_default();
+    if *captured.sent.lock().unwrap_or_else(|e| e.into_inner()) {
+        run.evidence.client_cert_sent = profile.identity.as_ref().and_then(|i| i.chain.first()).map(|c| c.info().clone());
+    }
+    if let (Some(cas), Some(sent)) = (&requested, &run.evidence.client_cert_sent) {
+        let issuer_named = cas.is_empty() || cas.iter().any(|ca| *ca == sent.issuer);
+        let warning = format!(
+            "our client certificate {} is issued by {}, which is not among the CAs the server accepts ({})",
+            sent.subject,
+            sent.issuer,
+            cas.join("; ")
+        );
+        if !issuer_named && !run.warnings.contains(&warning) {
+            run.warnings.push(warning);
+        }
+    }
+}
+
+/// Sends one request (https) or waits briefly for a post-handshake alert (TLS only).
+fn exchange(
+    conn: &mut ClientConnection,
+    sock: &mut Recording,
+    target: &TestTarget,
+    host: &str,
+) -> std::io::Result<Option<u16>> {
+    let mut stream = rustls::Stream::new(conn, sock);
+    match &target.http_path {
+        Some(path) => {
+            let request = format!("HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes())?;
+            let mut response = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !response.windows(2).any(|w| w == b"\r\n") && response.len() < 8192 {
+                let n = stream.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                response.extend_from_slice(&buf[..n]);
+            }
+            let line = String::from_utf8_lossy(&response);
+            Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
+        }
+        None => {
+            stream.sock.inner.set_read_timeout(Some(Duration::from_millis(300)))?;
+            let mut buf = [0u8; 1];
+            match stream.read(&mut buf) {
+                Ok(_) => Ok(None),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// Finds the cause of a failed handshake or first exchange from the evidence.
+fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], name: &str, after_handshake: bool) -> Cause {
+    let requested = run.evidence.client_cert_requested;
+    let sent = run.evidence.client_cert_sent.clone();
+    let acceptable_cas = run.evidence.acceptable_cas.clone();
+    let Some(error) = rustls_error(e) else {
+        return match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                Cause::HandshakeTimeout { timeout_ms: run.profile.handshake_timeout.as_millis() as u64 }
+            }
+            _ if requested && sent.is_none() => Cause::ClientCertRequired { acceptable_cas },
+            _ if !after_handshake => run.version_cause().unwrap_or(Cause::ClosedAfterHello),
+            _ => Cause::HandshakeFailed { detail: format!("the server closed the connection after the handshake ({e})") },
+        };
+    };
+    match error {
+        rustls::Error::InvalidMessage(_) if !first.is_empty() && !matches!(first[0], 0x14..=0x17) => {
+            Cause::NotTls { first_bytes: printable(first) }
+        }
+        rustls::Error::AlertReceived(alert) => {
+            let alert_text = crate::alert::alert_name(u8::from(*alert));
+            run.evidence.alerts.push(alert_text.clone());
+            let about_client_cert = matches!(
+                alert,
+                AlertDescription::CertificateRequired
+                    | AlertDescription::UnknownCA
+                    | AlertDescription::BadCertificate
+                    | AlertDescription::CertificateUnknown
+                    | AlertDescription::UnsupportedCertificate
+                    | AlertDescription::CertificateExpired
+                    | AlertDescription::CertificateRevoked
+                    | AlertDescription::AccessDenied
+                    | AlertDescription::DecryptError
+            ) || (requested && *alert == AlertDescription::HandshakeFailure);
+            match (&sent, about_client_cert && requested) {
+                (None, true) => Cause::ClientCertRequired { acceptable_cas },
+                (Some(sent), true) => Cause::ClientCertRejected { sent: sent.clone(), acceptable_cas, alert: alert_text },
+                _ if *alert == AlertDescription::CertificateRequired => Cause::ClientCertRequired { acceptable_cas },
+                _ => match run.version_cause() {
+                    Some(cause) => cause,
+                    None if *alert == AlertDescription::HandshakeFailure => {
+                        Cause::NoSharedCipher { allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec) }
+                    }
+                    None => Cause::HandshakeFailed { detail: format!("the server sent the alert {alert_text}") },
+                },
+            }
+        }
+        rustls::Error::InvalidCertificate(cert_error) => certificate_cause(run, cert_error, name),
+        rustls::Error::PeerIncompatible(_) => run
+            .version_cause()
+            .unwrap_or_else(|| Cause::HandshakeFailed { detail: error.to_string() }),
+        other => Cause::HandshakeFailed { detail: other.to_string() },
+    }
+}
+
+/// Tells certificate failures apart using the chain the server actually sent.
+fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cause {
+    let chain = &run.evidence.server_chain;
+    let now = OffsetDateTime::now_utc();
+    let detail = || Cause::HandshakeFailed { detail: format!("the server certificate was refused: {error}") };
+    match error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => chain
+            .iter()
+            .find(|c| c.not_after < now)
+            .map(|c| Cause::CertificateExpired { cert: c.clone() })
+            .unwrap_or_else(detail),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => chain
+            .iter()
+            .find(|c| c.not_before > now)
+            .map(|c| Cause::CertificateNotYetValid { cert: c.clone() })
+            .unwrap_or_else(detail),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            Cause::HostnameMismatch { requested: name.to_string(), presented: leaf_names(run) }
+        }
+        CertificateError::UnknownIssuer => {
+            let truststores = run.profile.truststore_names();
+            match (chain.first(), chain.last()) {
+                (Some(leaf), _) if chain.len() == 1 && leaf.self_issued => {
+                    Cause::SelfSigned { cert: leaf.clone(), truststores }
+                }
+                (_, Some(last)) if last.self_issued => {
+                    Cause::UntrustedRoot { root_subject: last.subject.clone(), root: Some(last.clone()), truststores }
+                }
+                // Servers usually leave their root out: a chain ending at a CA names the root.
+                (_, Some(last)) if last.is_ca => {
+                    Cause::UntrustedRoot { root_subject: last.issuer.clone(), root: None, truststores }
+                }
+                // A chain that stops at a leaf lacks the intermediate that issued it.
+                (_, Some(last)) => Cause::IncompleteChain { last: last.clone(), missing_issuer: last.issuer.clone() },
+                _ => detail(),
+            }
+        }
+        _ => detail(),
+    }
+}
+
+/// The names the leaf is valid for: its SANs, or its CN when it has none.
+fn leaf_names(run: &Run<'_>) -> Vec<String> {
+    let mut names = run.chain_der.first().map(|der| subject_alt_names(der)).unwrap_or_default();
+    if names.is_empty()
+        && let Some(leaf) = run.evidence.server_chain.first()
+    {
+        names.extend(leaf.subject.split(", ").filter_map(|p| p.strip_prefix("CN=")).map(str::to_string));
+    }
+    names
+}
+
+/// Subject alternative names (DNS names and IP addresses) of a DER certificate.
+fn subject_alt_names(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else { return Vec::new() };
+    let Ok(Some(san)) = cert.subject_alternative_name() else { return Vec::new() };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            GeneralName::IPAddress(ip) => match ip.len() {
+                4 => Some(IpAddr::from(<[u8; 4]>::try_from(*ip).ok()?).to_string()),
+                16 => Some(IpAddr::from(<[u8; 16]>::try_from(*ip).ok()?).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn printable(bytes: &[u8]) -> String {
+    let text: String = bytes
+        .iter()
+        .take(32)
+        .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+        .collect();
+    text.trim_end_matches('.').to_string()
+}

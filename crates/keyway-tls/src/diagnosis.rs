@@ -1,0 +1,438 @@
+//! The result of a connectivity test: what was negotiated, or the one cause that blocked
+//! the connection, with its evidence and the fix. Codes are a contract; texts may improve.
+
+use keyway_keystore::CertInfo;
+use serde::Serialize;
+
+use crate::policy::{TlsVersion, VersionSet};
+use crate::probe::ProbeReport;
+
+/// Whose side a failure is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blame {
+    /// Our configuration: truststore, client identity, policy.
+    LocalConfig,
+    /// The partner's server or its configuration.
+    Partner,
+    /// Between us: name resolution, routing, firewalls.
+    Network,
+}
+
+/// Why a connection failed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Cause {
+    /// The host name does not resolve.
+    DnsFailure {
+        /// The host.
+        host: String,
+        /// The resolver's answer.
+        error: String,
+    },
+    /// Nothing listens on the port (TCP reset on connect).
+    ConnectionRefused {
+        /// The address.
+        address: String,
+    },
+    /// The TCP connection was not accepted in time (filtered, or the host is down).
+    ConnectTimeout {
+        /// The address.
+        address: String,
+        /// The timeout, in milliseconds.
+        timeout_ms: u64,
+    },
+    /// TCP was accepted but the TLS handshake got no answer in time.
+    HandshakeTimeout {
+        /// The timeout, in milliseconds.
+        timeout_ms: u64,
+    },
+    /// The server closed the connection right after our ClientHello, and the probe does not explain why.
+    ClosedAfterHello,
+    /// The server does not speak TLS on this port.
+    NotTls {
+        /// What it sent instead.
+        first_bytes: String,
+    },
+    /// The server speaks no version the policy allows.
+    VersionMismatch {
+        /// What the policy allows.
+        allowed: VersionSet,
+        /// What the server speaks.
+        server: VersionSet,
+    },
+    /// The server speaks only SSL 3.0, which keyway never negotiates.
+    Ssl3Only,
+    /// The server's best common version is TLS 1.0/1.1, which needs the legacy backend.
+    LegacyBackendUnavailable {
+        /// What the server speaks.
+        server: VersionSet,
+    },
+    /// Versions agree but no cipher suite does.
+    NoSharedCipher {
+        /// The suites the policy allows, if restricted.
+        allowed: Option<Vec<String>>,
+    },
+    /// The chain leads to a root CA that no truststore holds.
+    UntrustedRoot {
+        /// The root's name.
+        root_subject: String,
+        /// The root itself, when the server sent it (most servers do not).
+        root: Option<CertInfo>,
+        /// The truststores consulted.
+        truststores: Vec<String>,
+    },
+    /// The server did not send an intermediate needed to reach a trusted root.
+    IncompleteChain {
+        /// The last certificate sent.
+        last: CertInfo,
+        /// The issuer it names, which was not sent and is not trusted.
+        missing_issuer: String,
+    },
+    /// The server presents a self-signed certificate that is not trusted.
+    SelfSigned {
+        /// The certificate.
+        cert: CertInfo,
+        /// The truststores consulted.
+        truststores: Vec<String>,
+    },
+    /// A certificate in the server's chain has expired.
+    CertificateExpired {
+        /// The certificate.
+        cert: CertInfo,
+    },
+    /// A certificate in the server's chain is not valid yet.
+    CertificateNotYetValid {
+        /// The certificate.
+        cert: CertInfo,
+    },
+    /// The certificate is not valid for the name requested.
+    HostnameMismatch {
+        /// The name keyway checked.
+        requested: String,
+        /// The names the certificate is valid for.
+        presented: Vec<String>,
+    },
+    /// The server requires a client certificate and the profile has none.
+    ClientCertRequired {
+        /// The CA names the server accepts.
+        acceptable_cas: Vec<String>,
+    },
+    /// The server rejected the client certificate keyway sent.
+    ClientCertRejected {
+        /// What was sent.
+        sent: CertInfo,
+        /// The CA names the server accepts.
+        acceptable_cas: Vec<String>,
+        /// The server's alert.
+        alert: String,
+    },
+    /// The handshake failed for a reason keyway cannot narrow down further.
+    HandshakeFailed {
+        /// What was observed.
+        detail: String,
+    },
+}
+
+impl Cause {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Cause::DnsFailure { .. } => "dns_failure",
+            Cause::ConnectionRefused { .. } => "connection_refused",
+            Cause::ConnectTimeout { .. } => "connect_timeout",
+            Cause::HandshakeTimeout { .. } => "handshake_timeout",
+            Cause::ClosedAfterHello => "closed_after_hello",
+            Cause::NotTls { .. } => "not_tls",
+            Cause::VersionMismatch { .. } => "version_mismatch",
+            Cause::Ssl3Only => "ssl3_only",
+            Cause::LegacyBackendUnavailable { .. } => "legacy_backend_unavailable",
+            Cause::NoSharedCipher { .. } => "no_shared_cipher",
+            Cause::UntrustedRoot { .. } => "untrusted_root",
+            Cause::IncompleteChain { .. } => "incomplete_chain",
+            Cause::SelfSigned { .. } => "self_signed",
+            Cause::CertificateExpired { .. } => "certificate_expired",
+            Cause::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
+            Cause::HostnameMismatch { .. } => "hostname_mismatch",
+            Cause::ClientCertRequired { .. } => "client_cert_required",
+            Cause::ClientCertRejected { .. } => "client_cert_rejected",
+            Cause::HandshakeFailed { .. } => "handshake_failed",
+        }
+    }
+
+    /// Whose side it is on.
+    pub fn blame(&self) -> Blame {
+        match self {
+            Cause::DnsFailure { .. } | Cause::ConnectTimeout { .. } | Cause::HandshakeTimeout { .. } => Blame::Network,
+            Cause::ConnectionRefused { .. }
+            | Cause::ClosedAfterHello
+            | Cause::NotTls { .. }
+            | Cause::Ssl3Only
+            | Cause::IncompleteChain { .. }
+            | Cause::CertificateExpired { .. }
+            | Cause::CertificateNotYetValid { .. }
+            | Cause::HostnameMismatch { .. }
+            | Cause::HandshakeFailed { .. } => Blame::Partner,
+            Cause::VersionMismatch { .. }
+            | Cause::LegacyBackendUnavailable { .. }
+            | Cause::NoSharedCipher { .. }
+            | Cause::UntrustedRoot { .. }
+            | Cause::SelfSigned { .. }
+            | Cause::ClientCertRequired { .. }
+            | Cause::ClientCertRejected { .. } => Blame::LocalConfig,
+        }
+    }
+
+    /// One line saying what happened.
+    pub fn summary(&self) -> String {
+        match self {
+            Cause::DnsFailure { host, error } => format!("the host name {host} does not resolve ({error})"),
+            Cause::ConnectionRefused { address } => format!("nothing accepts connections on {address} (connection refused)"),
+            Cause::ConnectTimeout { address, timeout_ms } => {
+                format!("no TCP connection to {address} within {timeout_ms} ms (filtered by a firewall, or the host is down)")
+            }
+            Cause::HandshakeTimeout { timeout_ms } => {
+                format!("the server accepted the TCP connection but did not answer the TLS handshake within {timeout_ms} ms")
+            }
+            Cause::ClosedAfterHello => "the server closed the connection right after our ClientHello".to_string(),
+            Cause::NotTls { first_bytes } => format!("the server does not speak TLS on this port: it sent {first_bytes}"),
+            Cause::VersionMismatch { allowed, server } => {
+                format!("version mismatch: the server speaks {server}, the connector's policy allows {allowed}")
+            }
+            Cause::Ssl3Only => "the server speaks only SSL 3.0, which is broken (RFC 7568) and never negotiated".to_string(),
+            Cause::LegacyBackendUnavailable { server } => format!(
+                "the server speaks only {server}; the policy allows it, but keyway's legacy TLS 1.0/1.1 backend is not built yet"
+            ),
+            Cause::NoSharedCipher { .. } => "the server and the connector share a TLS version but no cipher suite".to_string(),
+            Cause::UntrustedRoot { root_subject, .. } => {
+                format!("the server's chain leads to the root CA {root_subject}, which no truststore of this connector trusts")
+            }
+            Cause::IncompleteChain { last, missing_issuer } => format!(
+                "the server's chain is incomplete: it ends at {} and does not send its issuer {missing_issuer}",
+                last.subject
+            ),
+            Cause::SelfSigned { cert, .. } => format!("the server presents a self-signed certificate, {}, that is not trusted", cert.subject),
+            Cause::CertificateExpired { cert } => {
+                format!("the server's certificate {} expired on {}", cert.subject, cert.not_after.date())
+            }
+            Cause::CertificateNotYetValid { cert } => {
+                format!("the server's certificate {} is not valid until {}", cert.subject, cert.not_before.date())
+            }
+            Cause::HostnameMismatch { requested, presented } => format!(
+                "the certificate is not valid for {requested}; it is valid for {}",
+                if presented.is_empty() { "no names".to_string() } else { presented.join(", ") }
+            ),
+            Cause::ClientCertRequired { .. } => {
+                "the server requires a client certificate (two-way TLS) and the connector has none".to_string()
+            }
+            Cause::ClientCertRejected { sent, alert, .. } => {
+                format!("the server rejected our client certificate {} ({alert})", sent.subject)
+            }
+            Cause::HandshakeFailed { detail } => format!("the TLS handshake failed: {detail}"),
+        }
+    }
+
+    /// Concrete steps, naming the store, subject and fingerprint involved.
+    pub fn remediation(&self) -> Vec<String> {
+        let import = |cert: &CertInfo, stores: &[String]| {
+            format!(
+                "import {} (SHA-256 {}) into the truststore {} after checking that fingerprint with the partner: keyway keystore import-cert STORE --alias ALIAS --cert FILE",
+                cert.subject,
+                cert.sha256,
+                stores.first().map(String::as_str).unwrap_or("of this connector")
+            )
+        };
+        match self {
+            Cause::DnsFailure { host, .. } => vec![
+                format!("check the spelling of {host} and that this machine's DNS can resolve it (nslookup {host})"),
+                "if the partner gave an IP address, use it with --servername set to the certificate's name".into(),
+            ],
+            Cause::ConnectionRefused { address } => vec![
+                format!("check the port: is the partner's service listening on {address}?"),
+                "ask the partner whether the endpoint moved or is down".into(),
+            ],
+            Cause::ConnectTimeout { .. } => vec![
+                "ask your network team to open the firewall from this host to the partner's address and port".into(),
+                "ask the partner whether your outgoing IP address must be allow-listed".into(),
+            ],
+            Cause::HandshakeTimeout { .. } => vec![
+                "a proxy or load balancer may be holding the connection: check with the partner".into(),
+                "try `keyway probe HOST:PORT` to see whether any TLS version gets an answer".into(),
+            ],
+            Cause::ClosedAfterHello => vec![
+                "the server or a middlebox rejects our ClientHello without saying why: run `keyway probe HOST:PORT` and send the partner its output".into(),
+            ],
+            Cause::NotTls { .. } => vec![
+                "check the URL: this port may serve plain HTTP (use http://) or another protocol".into(),
+            ],
+            Cause::VersionMismatch { allowed, server } => {
+                let mut steps = vec![format!("ask the partner to enable {allowed} on the server (it offers only {server})")];
+                if let Some(best) = server.highest().filter(|v| *v >= TlsVersion::Tls10) {
+                    steps.push(format!(
+                        "or, only if the partner cannot move, set the connector's lowest allowable version to {} (deprecated: RFC 8996)",
+                        best
+                    ));
+                }
+                steps
+            }
+            Cause::Ssl3Only => vec!["the partner must enable TLS 1.2 or newer; SSL 3.0 cannot be made safe".into()],
+            Cause::LegacyBackendUnavailable { .. } => vec![
+                "ask the partner to enable TLS 1.2; keyway's legacy backend for TLS 1.0/1.1 arrives in a later release".into(),
+            ],
+            Cause::NoSharedCipher { allowed } => match allowed {
+                Some(_) => vec!["widen the connector's cipher-suite list, or remove it to use the defaults".into()],
+                None => vec!["ask the partner which cipher suites the server accepts; it refuses every modern suite keyway offers".into()],
+            },
+            Cause::UntrustedRoot { root: Some(root), truststores, .. } => vec![import(root, truststores)],
+            Cause::UntrustedRoot { root_subject, root: None, truststores } => vec![format!(
+                "obtain the root CA certificate {root_subject} from the partner, check its SHA-256 fingerprint with them, and import it into the truststore {}: keyway keystore import-cert STORE --alias ALIAS --cert FILE",
+                truststores.first().map(String::as_str).unwrap_or("of this connector")
+            )],
+            Cause::IncompleteChain { missing_issuer, .. } => vec![
+                format!("ask the partner to configure the server to send its intermediate certificate ({missing_issuer})"),
+                "meanwhile, importing that intermediate into the truststore also works".into(),
+            ],
+            Cause::SelfSigned { cert, truststores } => vec![
+                import(cert, truststores),
+                "or ask the partner for a certificate from a CA you already trust".into(),
+            ],
+            Cause::CertificateExpired { cert } => {
+                vec![format!("ask the partner to renew {} (SHA-256 {})", cert.subject, cert.sha256)]
+            }
+            Cause::CertificateNotYetValid { cert } => vec![
+                format!("check this machine's clock; if it is right, the partner installed {} too early", cert.subject),
+            ],
+            Cause::HostnameMismatch { presented, .. } => {
+                let mut steps = vec!["use the host name the certificate is issued for in the connector's URL".to_string()];
+                if let Some(name) = presented.first() {
+                    steps.push(format!("or set --servername {name} if you connect by IP address or an alias"));
+                }
+                steps
+            }
+            Cause::ClientCertRequired { acceptable_cas } => vec![format!(
+                "configure a client certificate (--keystore, --alias) issued by {}",
+                if acceptable_cas.is_empty() { "a CA the partner accepts".to_string() } else { acceptable_cas.join(" or ") }
+            )],
+            Cause::ClientCertRejected { sent, acceptable_cas, .. } => vec![format!(
+                "the partner must trust {} (issued by {}); it accepts certificates from {}",
+                sent.subject,
+                sent.issuer,
+                if acceptable_cas.is_empty() { "CAs it did not name".to_string() } else { acceptable_cas.join(", ") }
+            )],
+            Cause::HandshakeFailed { .. } => vec![
+                "run `keyway probe HOST:PORT` and send its output to the partner".into(),
+            ],
+        }
+    }
+}
+
+/// The evidence a test gathered, whatever its outcome.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evidence {
+    /// The address connected to.
+    pub address: Option<String>,
+    /// The versions the policy allows.
+    pub allowed_versions: VersionSet,
+    /// The chain the server presented (captured before verification).
+    pub server_chain: Vec<CertInfo>,
+    /// Alerts received.
+    pub alerts: Vec<String>,
+    /// Whether the server asked for a client certificate.
+    pub client_cert_requested: bool,
+    /// The CA names the server accepts for client certificates.
+    pub acceptable_cas: Vec<String>,
+    /// The client certificate sent, if any.
+    pub client_cert_sent: Option<CertInfo>,
+    /// The version probe, when one was run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeReport>,
+}
+
+/// A failure with its cause and evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    /// The cause.
+    pub cause: Cause,
+    /// Everything observed.
+    pub evidence: Evidence,
+    /// Lesser problems found on the way.
+    pub warnings: Vec<String>,
+}
+
+/// What a successful connection negotiated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Negotiated {
+    /// The protocol version.
+    pub version: TlsVersion,
+    /// The cipher suite (IANA name).
+    pub cipher: String,
+    /// The ALPN protocol, if any.
+    pub alpn: Option<String>,
+    /// The HTTP status of the test request, for http(s) URLs.
+    pub http_status: Option<u16>,
+}
+
+/// The result of a connectivity test that ran.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Connected.
+    Connected {
+        /// What was negotiated.
+        negotiated: Negotiated,
+        /// The evidence.
+        evidence: Evidence,
+        /// Things to act on before they break (expiring certificates, deprecated versions).
+        warnings: Vec<String>,
+    },
+    /// Failed, with the cause.
+    Failed(Box<Diagnosis>),
+}
+
+/// The one JSON shape of a test result, used by `--json` and the API.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    ok: bool,
+    code: Option<&'static str>,
+    summary: String,
+    blame: Option<Blame>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a Cause>,
+    evidence: &'a Evidence,
+    remediation: Vec<String>,
+    negotiated: Option<&'a Negotiated>,
+    warnings: &'a [String],
+    insecure: bool,
+}
+
+impl Outcome {
+    /// The JSON report.
+    pub fn report(&self, insecure: bool) -> Report<'_> {
+        match self {
+            Outcome::Connected { negotiated, evidence, warnings } => Report {
+                ok: true,
+                code: None,
+                summary: format!("connected with {}, {}", negotiated.version, negotiated.cipher),
+                blame: None,
+                cause: None,
+                evidence,
+                remediation: Vec::new(),
+                negotiated: Some(negotiated),
+                warnings,
+                insecure,
+            },
+            Outcome::Failed(d) => Report {
+                ok: false,
+                code: Some(d.cause.code()),
+                summary: d.cause.summary(),
+                blame: Some(d.cause.blame()),
+                cause: Some(&d.cause),
+                evidence: &d.evidence,
+                remediation: d.cause.remediation(),
+                negotiated: None,
+                warnings: &d.warnings,
+                insecure,
+            },
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! A profile is what a connector's TLS is made of: where its trust comes from, the client
+//! identity it presents, its policy, and its timeouts. Loading one checks everything that
+//! can be checked without the network, so a wrong password or an expired client
+//! certificate is an error before any connection is made.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyway_keystore::{CertInfo, Certificate, EntryType, FileError, Format, PrivateKey, file};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+
+use crate::policy::TlsPolicy;
+
+/// Where trust anchors come from.
+#[derive(Debug, Clone)]
+pub enum TrustSource {
+    /// A truststore file of any format keyway reads.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Expected format (detected when `None`).
+        format: Option<Format>,
+        /// Its password (JKS and PKCS#12; JKS may be read without).
+        password: Option<String>,
+    },
+    /// The operating system's roots (honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
+    System,
+}
+
+/// The client identity to present when a server asks for one.
+#[derive(Debug, Clone)]
+pub struct IdentitySpec {
+    /// The keystore file.
+    pub path: PathBuf,
+    /// Expected format (detected when `None`).
+    pub format: Option<Format>,
+    /// Store password.
+    pub store_password: Option<String>,
+    /// Alias of the key entry; may be left out when the store holds exactly one key.
+    pub alias: Option<String>,
+    /// Key password (default: the store password).
+    pub key_password: Option<String>,
+}
+
+/// What a profile is made of, before it is checked.
+#[derive(Debug, Clone)]
+pub struct ProfileSpec {
+    /// Trust anchors; empty means the system roots.
+    pub trust: Vec<TrustSource>,
+    /// The client identity, if any.
+    pub identity: Option<IdentitySpec>,
+    /// Versions and cipher suites.
+    pub policy: TlsPolicy,
+    /// Name to send as SNI and to verify the certificate against, instead of the URL's host.
+    pub server_name: Option<String>,
+    /// Accept any server certificate (dangerous; every output says so).
+    pub insecure: bool,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Time for the TLS handshake and the first response.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ProfileSpec {
+    fn default() -> Self {
+        ProfileSpec {
+            trust: Vec::new(),
+            identity: None,
+            policy: TlsPolicy::default(),
+            server_name: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a profile cannot be used; found before any network traffic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// A store file could not be read or opened.
+    #[error("{0}")]
+    Store(#[from] FileError),
+    /// A truststore holds no certificates.
+    #[error("{path}: the truststore holds no certificates, so it can trust nothing")]
+    EmptyTruststore {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The system roots could not be loaded.
+    #[error("cannot load the system's trusted roots: {error} (set SSL_CERT_FILE, or give --truststore)")]
+    SystemRoots {
+        /// Why.
+        error: String,
+    },
+    /// The keystore has no usable key entry, or several and no alias was chosen.
+    #[error("{path}: {problem}")]
+    Identity {
+        /// The keystore.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The client certificate is expired or not yet valid.
+    #[error("{path}: the client certificate of alias \"{alias}\" ({subject}) {state}; servers will reject it")]
+    ClientCertificateDates {
+        /// The keystore.
+        path: PathBuf,
+        /// The alias.
+        alias: String,
+        /// Its subject.
+        subject: String,
+        /// "expired on …" or "is not valid until …".
+        state: String,
+    },
+}
+
+/// A trust anchor and where it came from.
+#[derive(Debug, Clone)]
+pub struct TrustAnchor {
+    /// The certificate.
+    pub cert: Certificate,
+    /// The store it came from (file path, or "system roots").
+    pub store: String,
+}
+
+/// The identity a profile presents.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The keystore file.
+    pub store: PathBuf,
+    /// The alias.
+    pub alias: String,
+    /// Leaf first.
+    pub chain: Vec<Certificate>,
+    pub(crate) key: PrivateKey,
+}
+
+/// A checked profile, ready to connect.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub(crate) roots: Arc<RootCertStore>,
+    /// The anchors from truststore files (system roots are not listed one by one).
+    pub anchors: Vec<TrustAnchor>,
+    /// Whether the system roots are trusted too.
+    pub uses_system_roots: bool,
+    /// The client identity.
+    pub identity: Option<Identity>,
+    /// The policy.
+    pub policy: TlsPolicy,
+    /// SNI / expected name override.
+    pub server_name: Option<String>,
+    /// Whether server certificates go unchecked.
+    pub insecure: bool,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Handshake timeout.
+    pub handshake_timeout: Duration,
+}
+
+impl Profile {
+    /// Loads and checks a profile.
+    pub fn load(spec: &ProfileSpec) -> Result<Profile, ProfileError> {
+        let mut roots = RootCertStore::empty();
+        let mut anchors = Vec::new();
+        let sources = if spec.trust.is_empty() { vec![TrustSource::System] } else { spec.trust.clone() };
+        let mut uses_system_roots = false;
+        for source in &sources {
+            match source {
+                TrustSource::File { path, format, password } => {
+                    let store = file::load(path, *format, password.as_deref())?;
+                    let before = anchors.len();
+                    for entry in store.entries() {
+                        // A truststore's anchors are its trusted entries; a key entry's
+                        // chain is an identity, not a statement of trust.
+                        if entry.entry_type() == EntryType::TrustedCertificate {
+                            for cert in entry.chain() {
+                                let _ = roots.add(CertificateDer::from(cert.der().to_vec()));
+                                anchors.push(TrustAnchor { cert: cert.clone(), store: path.display().to_string() });
+                            }
+                        }
+                    }
+                    if anchors.len() == before {
+                        return Err(ProfileError::EmptyTruststore { path: path.clone() });
+                    }
+                }
+                TrustSource::System => {
+                    uses_system_roots = true;
+                    let loaded = rustls_native_certs::load_native_certs();
+                    if loaded.certs.is_empty() {
+                        let error = loaded.errors.first().map(|e| e.to_string()).unwrap_or_else(|| "none found".into());
+                        return Err(ProfileError::SystemRoots { error });
+                    }
+                    roots.add_parsable_certificates(loaded.certs);
+                }
+            }
+        }
+        let identity = spec.identity.as_ref().map(load_identity).transpose()?;
+        Ok(Profile {
+            roots: Arc::new(roots),
+            anchors,
+            uses_system_roots,
+            identity,
+            policy: spec.policy.clone(),
+            server_name: spec.server_name.clone(),
+            insecure: spec.insecure,
+            connect_timeout: spec.connect_timeout,
+            handshake_timeout: spec.handshake_timeout,
+        })
+    }
+
+    /// The truststore names, for remediation steps.
+    pub fn truststore_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.anchors.iter().map(|a| a.store.clone()).collect();
+        names.dedup();
+        if self.uses_system_roots {
+            names.push("the system roots".into());
+        }
+        names
+    }
+}
+
+fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
+    let problem = |problem: String| ProfileError::Identity { path: spec.path.clone(), problem };
+    let store = file::load(&spec.path, spec.format, spec.store_password.as_deref())?;
+    let entry = match &spec.alias {
+        Some(alias) => store.entry(alias).map_err(|e| file::in_file(&spec.path, e))?,
+        None => {
+            let keys: Vec<_> = store.entries().iter().filter(|e| e.entry_type() == EntryType::PrivateKey).collect();
+            match keys.as_slice() {
+                [one] => *one,
+                [] => return Err(problem("the keystore holds no private key to present as a client certificate".into())),
+                many => {
+                    let aliases: Vec<&str> = many.iter().map(|e| e.alias.as_str()).collect();
+                    return Err(problem(format!(
+                        "the keystore holds {} private keys ({}): choose one with --alias",
+                        many.len(),
+                        aliases.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let key_password = spec.key_password.as_deref().or(spec.store_password.as_deref());
+    let key = entry.private_key(key_password).map_err(|e| file::in_file(&spec.path, e))?;
+    let chain = entry.chain().to_vec();
+    let leaf = chain
+        .first()
+        .ok_or_else(|| problem(format!("alias \"{}\" has no certificate to present", entry.alias)))?;
+    if key.matches(leaf) == Some(false) {
+        return Err(problem(format!(
+            "the private key of alias \"{}\" does not match its certificate {}",
+            entry.alias,
+            leaf.info().subject
+        )));
+    }
+    check_dates(&spec.path, &entry.alias, leaf.info())?;
+    Ok(Identity { store: spec.path.clone(), alias: entry.alias.clone(), chain, key })
+}
+
+fn check_dates(path: &std::path::Path, alias: &str, info: &CertInfo) -> Result<(), ProfileError> {
+    let now = OffsetDateTime::now_utc();
+    let state = if now > info.not_after {
+        format!("expired on {}", info.not_after.date())
+    } else if now < info.not_before {
+        format!("is not valid until {}", info.not_before.date())
+    } else {
+        return Ok(());
+    };
+    Err(ProfileError::ClientCertificateDates {
+        path: path.to_path_buf(),
+        alias: alias.to_string(),
+        subject: info.subject.clone(),
+        state,
+    })
+}
