@@ -267,3 +267,170 @@ impl Drop for OpensslServer {
         let _ = self.child.wait();
     }
 }
+
+/// How an in-process rustls test server behaves.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Protocol versions it speaks.
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// Whether it sends the intermediate after the leaf (a misconfigured server does not).
+    pub send_intermediate: bool,
+    /// Require client certificates issued by this root (PEM).
+    pub client_ca_pem: Option<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
+            send_intermediate: true,
+            client_ca_pem: None,
+        }
+    }
+}
+
+/// A rustls server on 127.0.0.1 and a port the system picked, answering every request
+/// with `HTTP/1.1 200 OK`. It stops when dropped.
+pub struct RustlsServer {
+    /// The port.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RustlsServer {
+    /// Starts a server presenting `chain`'s leaf (and intermediate, unless told not to).
+    pub fn start(chain: &TestChain, options: ServerOptions) -> Self {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut certs =
+            vec![CertificateDer::from_pem_slice(chain.leaf_pem.as_bytes()).expect("leaf PEM")];
+        if options.send_intermediate {
+            certs.push(
+                CertificateDer::from_pem_slice(chain.intermediate_pem.as_bytes())
+                    .expect("intermediate PEM"),
+            );
+        }
+        let key = PrivateKeyDer::from_pem_slice(chain.leaf_key_pem.as_bytes()).expect("key PEM");
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&options.versions)
+            .expect("versions");
+        let builder = match &options.client_ca_pem {
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots
+                    .add(CertificateDer::from_pem_slice(pem.as_bytes()).expect("CA PEM"))
+                    .expect("add CA");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let config = Arc::new(
+            builder
+                .with_single_cert(certs, key)
+                .expect("server certificate"),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let config = config.clone();
+                std::thread::spawn(move || serve_one(config, stream));
+            }
+        });
+        RustlsServer { port, stop }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+fn serve_one(config: std::sync::Arc<rustls::ServerConfig>, stream: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+impl Drop for RustlsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// A PKCS#12 client identity (password `changeit`, alias `client`) for `chain`'s leaf.
+pub fn client_p12(chain: &TestChain, dir: &Path) -> PathBuf {
+    let path = dir.join("client.p12");
+    let key = dir.join("client-key.pem");
+    let certs = dir.join("client-chain.pem");
+    std::fs::write(&key, &chain.leaf_key_pem).expect("write key");
+    std::fs::write(&certs, chain.chain_pem()).expect("write chain");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        key.to_str().expect("utf-8"),
+        "-in",
+        certs.to_str().expect("utf-8"),
+        "-name",
+        "client",
+        "-passout",
+        "pass:changeit",
+        "-out",
+        path.to_str().expect("utf-8"),
+    ]);
+    path
+}
+
+impl TestChain {
+    /// A "chain" whose leaf is a self-signed certificate for `dns_name` (issuer = subject);
+    /// intermediate and root are that same certificate.
+    pub fn self_signed_leaf(dns_name: &str) -> Self {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = CertificateParams::new(vec![dns_name.to_string()]).expect("SAN");
+        params.distinguished_name.push(DnType::CommonName, dns_name);
+        params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        params.not_after = OffsetDateTime::now_utc() + Duration::days(365);
+        let cert = params.self_signed(&key).expect("self-signed");
+        TestChain {
+            root_pem: cert.pem(),
+            intermediate_pem: cert.pem(),
+            leaf_pem: cert.pem(),
+            leaf_key_pem: key.serialize_pem(),
+            leaf_der: cert.der().to_vec(),
+            root_der: cert.der().to_vec(),
+        }
+    }
+}

@@ -13,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyway_keystore::Certificate;
+use rustls::client::ResolvesClientCert;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
+    SignatureScheme,
+};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
@@ -62,11 +65,16 @@ pub enum TestError {
 impl TestTarget {
     /// Parses `https://host[:port][/path]`, `host:port` or `[v6]:port`.
     pub fn parse(given: &str) -> Result<Self, TestError> {
-        let bad = |why| TestError::BadTarget { given: given.to_string(), why };
+        let bad = |why| TestError::BadTarget {
+            given: given.to_string(),
+            why,
+        };
         let (rest, http) = match given.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (rest, true),
             Some((scheme, _)) if scheme.eq_ignore_ascii_case("http") => {
-                return Err(bad("plain http has no TLS to test; use https:// or HOST:PORT"));
+                return Err(bad(
+                    "plain http has no TLS to test; use https:// or HOST:PORT",
+                ));
             }
             Some(_) => return Err(bad("only https:// URLs and HOST:PORT can be tested")),
             None => (given, false),
@@ -75,9 +83,14 @@ impl TestTarget {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
+        let authority = authority
+            .rsplit_once('@')
+            .map(|(_, a)| a)
+            .unwrap_or(authority);
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed [ in an IPv6 address"))?;
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed [ in an IPv6 address"))?;
             (h.to_string(), after.strip_prefix(':').map(str::to_string))
         } else {
             match authority.rsplit_once(':') {
@@ -89,11 +102,17 @@ impl TestTarget {
             return Err(bad("no host"));
         }
         let port = match port {
-            Some(p) => p.parse().map_err(|_| bad("the port is not a number from 1 to 65535"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| bad("the port is not a number from 1 to 65535"))?,
             None if http => 443,
             None => return Err(bad("give a port (HOST:PORT) or an https:// URL")),
         };
-        Ok(TestTarget { host, port, http_path: http.then(|| path.to_string()) })
+        Ok(TestTarget {
+            host,
+            port,
+            http_path: http.then(|| path.to_string()),
+        })
     }
 }
 
@@ -122,12 +141,20 @@ impl ServerCertVerifier for CapturingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.to_vec()).collect();
-        *self.captured.chain.lock().unwrap_or_else(|e| e.into_inner()) = chain;
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.to_vec())
+            .collect();
+        *self
+            .captured
+            .chain
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = chain;
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
     fn verify_tls12_signature(
@@ -161,9 +188,15 @@ struct CapturingResolver {
 
 impl ResolvesClientCert for CapturingResolver {
     fn resolve(&self, hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        // rustls hands over each name without its outer SEQUENCE; put it back to parse it.
-        let names = hints.iter().map(|h| crate::probe::distinguished_name(&wrap_sequence(h))).collect();
-        *self.captured.requested.lock().unwrap_or_else(|e| e.into_inner()) = Some(names);
+        let names = hints
+            .iter()
+            .map(|h| crate::probe::distinguished_name(&as_name_der(h)))
+            .collect();
+        *self
+            .captured
+            .requested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(names);
         *self.captured.sent.lock().unwrap_or_else(|e| e.into_inner()) = self.identity.is_some();
         self.identity.clone()
     }
@@ -171,6 +204,16 @@ impl ResolvesClientCert for CapturingResolver {
     fn has_certs(&self) -> bool {
         // Always true, so that a CertificateRequest reaches `resolve` and is recorded.
         true
+    }
+}
+
+/// A DistinguishedName as DER: some rustls versions hand it over with its outer SEQUENCE,
+/// some without; use it as is when it is one complete SEQUENCE, else wrap it.
+fn as_name_der(hint: &[u8]) -> Vec<u8> {
+    use x509_parser::prelude::X509Name;
+    match X509Name::from_der(hint) {
+        Ok((rest, _)) if rest.is_empty() && hint.first() == Some(&0x30) => hint.to_vec(),
+        _ => wrap_sequence(hint),
     }
 }
 
@@ -213,14 +256,20 @@ fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::aws_lc_rs::default_provider()
 }
 
-fn client_config(profile: &Profile, captured: &Arc<Captured>, http: bool) -> Result<ClientConfig, TestError> {
+fn client_config(
+    profile: &Profile,
+    captured: &Arc<Captured>,
+    http: bool,
+) -> Result<ClientConfig, TestError> {
     let mut provider = provider();
     if let Some(names) = profile.policy.cipher_suites() {
         let ids: Vec<u16> = names
             .iter()
             .filter_map(|n| tls_parser::TlsCipherSuite::from_name(n).map(|s| s.id.0))
             .collect();
-        provider.cipher_suites.retain(|s| ids.contains(&u16::from(s.suite())));
+        provider
+            .cipher_suites
+            .retain(|s| ids.contains(&u16::from(s.suite())));
     }
     let provider = Arc::new(provider);
     let mut versions = Vec::new();
@@ -230,23 +279,34 @@ fn client_config(profile: &Profile, captured: &Arc<Captured>, http: bool) -> Res
     if profile.policy.accepted().contains(TlsVersion::Tls13) {
         versions.push(&rustls::version::TLS13);
     }
-    let inner = WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
-        .build()
-        .map_err(|e| TestError::Config(e.to_string()))?;
-    let verifier = Arc::new(CapturingVerifier { inner, insecure: profile.insecure, captured: captured.clone() });
+    let inner =
+        WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| TestError::Config(e.to_string()))?;
+    let verifier = Arc::new(CapturingVerifier {
+        inner,
+        insecure: profile.insecure,
+        captured: captured.clone(),
+    });
     let identity = match &profile.identity {
         Some(id) => {
-            let chain = id.chain.iter().map(|c| CertificateDer::from(c.der().to_vec())).collect();
+            let chain = id
+                .chain
+                .iter()
+                .map(|c| CertificateDer::from(c.der().to_vec()))
+                .collect();
             let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key.pkcs8_der().to_vec()));
-            let signer = provider
-                .key_provider
-                .load_private_key(key)
-                .map_err(|e| TestError::Config(format!("client key of alias \"{}\": {e}", id.alias)))?;
+            let signer = provider.key_provider.load_private_key(key).map_err(|e| {
+                TestError::Config(format!("client key of alias \"{}\": {e}", id.alias))
+            })?;
             Some(Arc::new(CertifiedKey::new(chain, signer)))
         }
         None => None,
     };
-    let resolver = Arc::new(CapturingResolver { identity, captured: captured.clone() });
+    let resolver = Arc::new(CapturingResolver {
+        identity,
+        captured: captured.clone(),
+    });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
         .map_err(|e| TestError::Config(e.to_string()))?
@@ -271,7 +331,11 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn fail(self, cause: Cause) -> Outcome {
-        Outcome::Failed(Box::new(Diagnosis { cause, evidence: self.evidence, warnings: self.warnings }))
+        Outcome::Failed(Box::new(Diagnosis {
+            cause,
+            evidence: self.evidence,
+            warnings: self.warnings,
+        }))
     }
 
     /// Runs the version probe and keeps it as evidence.
@@ -301,7 +365,9 @@ impl Run<'_> {
         let server = report.supported;
         if server.is_empty() {
             return report.versions.iter().find_map(|v| match &v.outcome {
-                ProbeOutcome::NotTls { first_bytes } => Some(Cause::NotTls { first_bytes: first_bytes.clone() }),
+                ProbeOutcome::NotTls { first_bytes } => Some(Cause::NotTls {
+                    first_bytes: first_bytes.clone(),
+                }),
                 _ => None,
             });
         }
@@ -312,7 +378,9 @@ impl Run<'_> {
         let common = server.intersection(allowed);
         match common.highest() {
             None => Some(Cause::VersionMismatch { allowed, server }),
-            Some(best) if best < TlsVersion::Tls12 => Some(Cause::LegacyBackendUnavailable { server }),
+            Some(best) if best < TlsVersion::Tls12 => {
+                Some(Cause::LegacyBackendUnavailable { server })
+            }
             Some(_) => None,
         }
     }
@@ -325,34 +393,67 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         target,
         profile,
         chain_der: Vec::new(),
-        evidence: Evidence { allowed_versions: profile.policy.accepted(), ..Evidence::default() },
-        warnings: profile.policy.warnings().iter().map(ToString::to_string).collect(),
+        evidence: Evidence {
+            allowed_versions: profile.policy.accepted(),
+            ..Evidence::default()
+        },
+        warnings: profile
+            .policy
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     };
     if profile.insecure {
-        run.warnings.push("INSECURE: the server's certificate was not verified (--insecure)".into());
+        run.warnings
+            .push("INSECURE: the server's certificate was not verified (--insecure)".into());
     }
-    let address = match (target.host.as_str(), target.port).to_socket_addrs().map(|mut a| a.next()) {
+    let address = match (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map(|mut a| a.next())
+    {
         Ok(Some(a)) => a,
-        Ok(None) => return Ok(run.fail(Cause::DnsFailure { host: target.host.clone(), error: "no address".into() })),
-        Err(e) => return Ok(run.fail(Cause::DnsFailure { host: target.host.clone(), error: e.to_string() })),
+        Ok(None) => {
+            return Ok(run.fail(Cause::DnsFailure {
+                host: target.host.clone(),
+                error: "no address".into(),
+            }));
+        }
+        Err(e) => {
+            return Ok(run.fail(Cause::DnsFailure {
+                host: target.host.clone(),
+                error: e.to_string(),
+            }));
+        }
     };
     run.evidence.address = Some(address.to_string());
-    let rustls_versions = profile.policy.accepted().intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
+    let rustls_versions = profile
+        .policy
+        .accepted()
+        .intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
     if rustls_versions.is_empty() {
         // Only TLS 1.0/1.1 allowed: nothing rustls can do; say what the server speaks.
-        let cause = run.version_cause().unwrap_or(Cause::LegacyBackendUnavailable { server: VersionSet::EMPTY });
+        let cause = run
+            .version_cause()
+            .unwrap_or(Cause::LegacyBackendUnavailable {
+                server: VersionSet::EMPTY,
+            });
         return Ok(run.fail(cause));
     }
     let tcp = match TcpStream::connect_timeout(&address, profile.connect_timeout) {
         Ok(s) => s,
         Err(e) => {
             let cause = match e.kind() {
-                ErrorKind::ConnectionRefused => Cause::ConnectionRefused { address: address.to_string() },
+                ErrorKind::ConnectionRefused => Cause::ConnectionRefused {
+                    address: address.to_string(),
+                },
                 ErrorKind::TimedOut | ErrorKind::WouldBlock => Cause::ConnectTimeout {
                     address: address.to_string(),
                     timeout_ms: profile.connect_timeout.as_millis() as u64,
                 },
-                _ => Cause::HandshakeFailed { detail: format!("TCP connection to {address} failed: {e}") },
+                _ => Cause::HandshakeFailed {
+                    detail: format!("TCP connection to {address} failed: {e}"),
+                },
             };
             return Ok(run.fail(cause));
         }
@@ -362,11 +463,21 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     let _ = tcp.set_nodelay(true);
     let captured = Arc::new(Captured::default());
     let config = client_config(profile, &captured, target.http_path.is_some())?;
-    let name_to_check = profile.server_name.clone().unwrap_or_else(|| target.host.clone());
-    let server_name = ServerName::try_from(name_to_check.clone())
-        .map_err(|_| TestError::BadTarget { given: name_to_check.clone(), why: "not a valid server name" })?;
-    let mut conn = ClientConnection::new(Arc::new(config), server_name).map_err(|e| TestError::Config(e.to_string()))?;
-    let mut sock = Recording { inner: tcp, first: Vec::new() };
+    let name_to_check = profile
+        .server_name
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
+    let server_name =
+        ServerName::try_from(name_to_check.clone()).map_err(|_| TestError::BadTarget {
+            given: name_to_check.clone(),
+            why: "not a valid server name",
+        })?;
+    let mut conn = ClientConnection::new(Arc::new(config), server_name)
+        .map_err(|e| TestError::Config(e.to_string()))?;
+    let mut sock = Recording {
+        inner: tcp,
+        first: Vec::new(),
+    };
 
     let mut handshake_error = None;
     while conn.is_handshaking() {
@@ -385,6 +496,16 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     // handshake, on the first read: write, then read.
     let http_status = match exchange(&mut conn, &mut sock, target, &name_to_check) {
         Ok(status) => status,
+        Err(e)
+            if rustls_error(&e).is_none()
+                && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            run.warnings.push(format!(
+                "TLS works, but the server did not answer the HTTP request within {} ms",
+                profile.handshake_timeout.as_millis()
+            ));
+            None
+        }
         Err(e) => {
             collect(&mut run, &captured, profile);
             let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, true);
@@ -397,18 +518,31 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     };
     let cipher = conn
         .negotiated_cipher_suite()
-        .and_then(|s| tls_parser::TlsCipherSuite::from_id(u16::from(s.suite())).map(|c| c.name.to_string()))
+        .and_then(|s| {
+            tls_parser::TlsCipherSuite::from_id(u16::from(s.suite())).map(|c| c.name.to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+    let alpn = conn
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     let now = OffsetDateTime::now_utc();
     for cert in &run.evidence.server_chain {
         let days = cert.days_until_expiry(now);
         if days < EXPIRY_WARNING_DAYS {
-            run.warnings.push(format!("the server certificate {} expires in {days} days ({})", cert.subject, cert.not_after.date()));
+            run.warnings.push(format!(
+                "the server certificate {} expires in {days} days ({})",
+                cert.subject,
+                cert.not_after.date()
+            ));
         }
     }
     Ok(Outcome::Connected {
-        negotiated: Negotiated { version, cipher, alpn, http_status },
+        negotiated: Negotiated {
+            version,
+            cipher,
+            alpn,
+            http_status,
+        },
         evidence: run.evidence,
         warnings: run.warnings,
     })
@@ -417,19 +551,33 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
 /// Copies what the handshake captured into the evidence, with the warning about a client
 /// certificate whose issuer the server did not name.
 fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
-    run.chain_der = captured.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    run.chain_der = captured
+        .chain
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     run.evidence.server_chain = run
         .chain_der
         .iter()
         .enumerate()
-        .filter_map(|(n, der)| Certificate::from_der(der.clone(), &format!("server certificate {}", n + 1)).ok())
+        .filter_map(|(n, der)| {
+            Certificate::from_der(der.clone(), &format!("server certificate {}", n + 1)).ok()
+        })
         .map(|c| c.info().clone())
         .collect();
-    let requested = captured.requested.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let requested = captured
+        .requested
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     run.evidence.client_cert_requested = requested.is_some();
     run.evidence.acceptable_cas = requested.clone().unwrap_or_default();
     if *captured.sent.lock().unwrap_or_else(|e| e.into_inner()) {
-        run.evidence.client_cert_sent = profile.identity.as_ref().and_then(|i| i.chain.first()).map(|c| c.info().clone());
+        run.evidence.client_cert_sent = profile
+            .identity
+            .as_ref()
+            .and_then(|i| i.chain.first())
+            .map(|c| c.info().clone());
     }
     if let (Some(cas), Some(sent)) = (&requested, &run.evidence.client_cert_sent) {
         let issuer_named = cas.is_empty() || cas.iter().any(|ca| *ca == sent.issuer);
@@ -455,7 +603,9 @@ fn exchange(
     let mut stream = rustls::Stream::new(conn, sock);
     match &target.http_path {
         Some(path) => {
-            let request = format!("HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n");
+            let request = format!(
+                "HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
+            );
             stream.write_all(request.as_bytes())?;
             let mut response = Vec::new();
             let mut buf = [0u8; 1024];
@@ -470,11 +620,16 @@ fn exchange(
             Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
         }
         None => {
-            stream.sock.inner.set_read_timeout(Some(Duration::from_millis(300)))?;
+            stream
+                .sock
+                .inner
+                .set_read_timeout(Some(Duration::from_millis(300)))?;
             let mut buf = [0u8; 1];
             match stream.read(&mut buf) {
                 Ok(_) => Ok(None),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(None),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Ok(None)
+                }
                 Err(e) => Err(e),
             }
         }
@@ -482,27 +637,51 @@ fn exchange(
 }
 
 fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// Finds the cause of a failed handshake or first exchange from the evidence.
-fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], name: &str, after_handshake: bool) -> Cause {
+fn diagnose(
+    run: &mut Run<'_>,
+    e: &std::io::Error,
+    first: &[u8],
+    name: &str,
+    after_handshake: bool,
+) -> Cause {
     let requested = run.evidence.client_cert_requested;
     let sent = run.evidence.client_cert_sent.clone();
     let acceptable_cas = run.evidence.acceptable_cas.clone();
     let Some(error) = rustls_error(e) else {
-        return match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
-                Cause::HandshakeTimeout { timeout_ms: run.profile.handshake_timeout.as_millis() as u64 }
+        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+            return Cause::HandshakeTimeout {
+                timeout_ms: run.profile.handshake_timeout.as_millis() as u64,
+            };
+        }
+        return match (requested, sent) {
+            (true, None) => Cause::ClientCertRequired { acceptable_cas },
+            // The server asked, we answered, and it hung up: its alert is often lost to the
+            // TCP reset, but the certificate is what it objected to.
+            (true, Some(sent)) => Cause::ClientCertRejected {
+                sent,
+                acceptable_cas,
+                alert: format!("none; the server closed the connection ({e})"),
+            },
+            (false, _) if !after_handshake => {
+                run.version_cause().unwrap_or(Cause::ClosedAfterHello)
             }
-            _ if requested && sent.is_none() => Cause::ClientCertRequired { acceptable_cas },
-            _ if !after_handshake => run.version_cause().unwrap_or(Cause::ClosedAfterHello),
-            _ => Cause::HandshakeFailed { detail: format!("the server closed the connection after the handshake ({e})") },
+            (false, _) => Cause::HandshakeFailed {
+                detail: format!("the server closed the connection after the handshake ({e})"),
+            },
         };
     };
     match error {
-        rustls::Error::InvalidMessage(_) if !first.is_empty() && !matches!(first[0], 0x14..=0x17) => {
-            Cause::NotTls { first_bytes: printable(first) }
+        rustls::Error::InvalidMessage(_)
+            if !first.is_empty() && !matches!(first[0], 0x14..=0x17) =>
+        {
+            Cause::NotTls {
+                first_bytes: printable(first),
+            }
         }
         rustls::Error::AlertReceived(alert) => {
             let alert_text = crate::alert::alert_name(u8::from(*alert));
@@ -518,25 +697,39 @@ fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], name: &str, aft
                     | AlertDescription::CertificateRevoked
                     | AlertDescription::AccessDenied
                     | AlertDescription::DecryptError
-            ) || (requested && *alert == AlertDescription::HandshakeFailure);
+            ) || (requested
+                && *alert == AlertDescription::HandshakeFailure);
             match (&sent, about_client_cert && requested) {
                 (None, true) => Cause::ClientCertRequired { acceptable_cas },
-                (Some(sent), true) => Cause::ClientCertRejected { sent: sent.clone(), acceptable_cas, alert: alert_text },
-                _ if *alert == AlertDescription::CertificateRequired => Cause::ClientCertRequired { acceptable_cas },
+                (Some(sent), true) => Cause::ClientCertRejected {
+                    sent: sent.clone(),
+                    acceptable_cas,
+                    alert: alert_text,
+                },
+                _ if *alert == AlertDescription::CertificateRequired => {
+                    Cause::ClientCertRequired { acceptable_cas }
+                }
                 _ => match run.version_cause() {
                     Some(cause) => cause,
-                    None if *alert == AlertDescription::HandshakeFailure => {
-                        Cause::NoSharedCipher { allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec) }
-                    }
-                    None => Cause::HandshakeFailed { detail: format!("the server sent the alert {alert_text}") },
+                    None if *alert == AlertDescription::HandshakeFailure => Cause::NoSharedCipher {
+                        allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
+                    },
+                    None => Cause::HandshakeFailed {
+                        detail: format!("the server sent the alert {alert_text}"),
+                    },
                 },
             }
         }
         rustls::Error::InvalidCertificate(cert_error) => certificate_cause(run, cert_error, name),
-        rustls::Error::PeerIncompatible(_) => run
-            .version_cause()
-            .unwrap_or_else(|| Cause::HandshakeFailed { detail: error.to_string() }),
-        other => Cause::HandshakeFailed { detail: other.to_string() },
+        rustls::Error::PeerIncompatible(_) => {
+            run.version_cause()
+                .unwrap_or_else(|| Cause::HandshakeFailed {
+                    detail: error.to_string(),
+                })
+        }
+        other => Cause::HandshakeFailed {
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -544,7 +737,9 @@ fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], name: &str, aft
 fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cause {
     let chain = &run.evidence.server_chain;
     let now = OffsetDateTime::now_utc();
-    let detail = || Cause::HandshakeFailed { detail: format!("the server certificate was refused: {error}") };
+    let detail = || Cause::HandshakeFailed {
+        detail: format!("the server certificate was refused: {error}"),
+    };
     match error {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => chain
             .iter()
@@ -557,23 +752,34 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
             .map(|c| Cause::CertificateNotYetValid { cert: c.clone() })
             .unwrap_or_else(detail),
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            Cause::HostnameMismatch { requested: name.to_string(), presented: leaf_names(run) }
+            Cause::HostnameMismatch {
+                requested: name.to_string(),
+                presented: leaf_names(run),
+            }
         }
         CertificateError::UnknownIssuer => {
             let truststores = run.profile.truststore_names();
             match (chain.first(), chain.last()) {
-                (Some(leaf), _) if chain.len() == 1 && leaf.self_issued => {
-                    Cause::SelfSigned { cert: leaf.clone(), truststores }
-                }
-                (_, Some(last)) if last.self_issued => {
-                    Cause::UntrustedRoot { root_subject: last.subject.clone(), root: Some(last.clone()), truststores }
-                }
+                (Some(leaf), _) if chain.len() == 1 && leaf.self_issued => Cause::SelfSigned {
+                    cert: leaf.clone(),
+                    truststores,
+                },
+                (_, Some(last)) if last.self_issued => Cause::UntrustedRoot {
+                    root_subject: last.subject.clone(),
+                    root: Some(last.clone()),
+                    truststores,
+                },
                 // Servers usually leave their root out: a chain ending at a CA names the root.
-                (_, Some(last)) if last.is_ca => {
-                    Cause::UntrustedRoot { root_subject: last.issuer.clone(), root: None, truststores }
-                }
+                (_, Some(last)) if last.is_ca => Cause::UntrustedRoot {
+                    root_subject: last.issuer.clone(),
+                    root: None,
+                    truststores,
+                },
                 // A chain that stops at a leaf lacks the intermediate that issued it.
-                (_, Some(last)) => Cause::IncompleteChain { last: last.clone(), missing_issuer: last.issuer.clone() },
+                (_, Some(last)) => Cause::IncompleteChain {
+                    last: last.clone(),
+                    missing_issuer: last.issuer.clone(),
+                },
                 _ => detail(),
             }
         }
@@ -583,19 +789,32 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
 
 /// The names the leaf is valid for: its SANs, or its CN when it has none.
 fn leaf_names(run: &Run<'_>) -> Vec<String> {
-    let mut names = run.chain_der.first().map(|der| subject_alt_names(der)).unwrap_or_default();
+    let mut names = run
+        .chain_der
+        .first()
+        .map(|der| subject_alt_names(der))
+        .unwrap_or_default();
     if names.is_empty()
         && let Some(leaf) = run.evidence.server_chain.first()
     {
-        names.extend(leaf.subject.split(", ").filter_map(|p| p.strip_prefix("CN=")).map(str::to_string));
+        names.extend(
+            leaf.subject
+                .split(", ")
+                .filter_map(|p| p.strip_prefix("CN="))
+                .map(str::to_string),
+        );
     }
     names
 }
 
 /// Subject alternative names (DNS names and IP addresses) of a DER certificate.
 fn subject_alt_names(der: &[u8]) -> Vec<String> {
-    let Ok((_, cert)) = X509Certificate::from_der(der) else { return Vec::new() };
-    let Ok(Some(san)) = cert.subject_alternative_name() else { return Vec::new() };
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
     san.value
         .general_names
         .iter()
@@ -615,7 +834,13 @@ fn printable(bytes: &[u8]) -> String {
     let text: String = bytes
         .iter()
         .take(32)
-        .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+        .map(|b| {
+            if b.is_ascii_graphic() || *b == b' ' {
+                *b as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     text.trim_end_matches('.').to_string()
 }

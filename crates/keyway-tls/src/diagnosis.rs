@@ -164,7 +164,9 @@ impl Cause {
     /// Whose side it is on.
     pub fn blame(&self) -> Blame {
         match self {
-            Cause::DnsFailure { .. } | Cause::ConnectTimeout { .. } | Cause::HandshakeTimeout { .. } => Blame::Network,
+            Cause::DnsFailure { .. }
+            | Cause::ConnectTimeout { .. }
+            | Cause::HandshakeTimeout { .. } => Blame::Network,
             Cause::ConnectionRefused { .. }
             | Cause::ClosedAfterHello
             | Cause::NotTls { .. }
@@ -187,47 +189,96 @@ impl Cause {
     /// One line saying what happened.
     pub fn summary(&self) -> String {
         match self {
-            Cause::DnsFailure { host, error } => format!("the host name {host} does not resolve ({error})"),
-            Cause::ConnectionRefused { address } => format!("nothing accepts connections on {address} (connection refused)"),
-            Cause::ConnectTimeout { address, timeout_ms } => {
-                format!("no TCP connection to {address} within {timeout_ms} ms (filtered by a firewall, or the host is down)")
+            Cause::DnsFailure { host, error } => {
+                format!("the host name {host} does not resolve ({error})")
+            }
+            Cause::ConnectionRefused { address } => {
+                format!("nothing accepts connections on {address} (connection refused)")
+            }
+            Cause::ConnectTimeout {
+                address,
+                timeout_ms,
+            } => {
+                format!(
+                    "no TCP connection to {address} within {timeout_ms} ms (filtered by a firewall, or the host is down)"
+                )
             }
             Cause::HandshakeTimeout { timeout_ms } => {
-                format!("the server accepted the TCP connection but did not answer the TLS handshake within {timeout_ms} ms")
+                format!(
+                    "the server accepted the TCP connection but did not answer the TLS handshake within {timeout_ms} ms"
+                )
             }
-            Cause::ClosedAfterHello => "the server closed the connection right after our ClientHello".to_string(),
-            Cause::NotTls { first_bytes } => format!("the server does not speak TLS on this port: it sent {first_bytes}"),
+            Cause::ClosedAfterHello => {
+                "the server closed the connection right after our ClientHello".to_string()
+            }
+            Cause::NotTls { first_bytes } => {
+                format!("the server does not speak TLS on this port: it sent {first_bytes}")
+            }
             Cause::VersionMismatch { allowed, server } => {
-                format!("version mismatch: the server speaks {server}, the connector's policy allows {allowed}")
+                format!(
+                    "version mismatch: the server speaks {server}, the connector's policy allows {allowed}"
+                )
             }
-            Cause::Ssl3Only => "the server speaks only SSL 3.0, which is broken (RFC 7568) and never negotiated".to_string(),
+            Cause::Ssl3Only => {
+                "the server speaks only SSL 3.0, which is broken (RFC 7568) and never negotiated"
+                    .to_string()
+            }
             Cause::LegacyBackendUnavailable { server } => format!(
                 "the server speaks only {server}; the policy allows it, but keyway's legacy TLS 1.0/1.1 backend is not built yet"
             ),
-            Cause::NoSharedCipher { .. } => "the server and the connector share a TLS version but no cipher suite".to_string(),
-            Cause::UntrustedRoot { root_subject, .. } => {
-                format!("the server's chain leads to the root CA {root_subject}, which no truststore of this connector trusts")
+            Cause::NoSharedCipher { .. } => {
+                "the server and the connector share a TLS version but no cipher suite".to_string()
             }
-            Cause::IncompleteChain { last, missing_issuer } => format!(
+            Cause::UntrustedRoot { root_subject, .. } => {
+                format!(
+                    "the server's chain leads to the root CA {root_subject}, which no truststore of this connector trusts"
+                )
+            }
+            Cause::IncompleteChain {
+                last,
+                missing_issuer,
+            } => format!(
                 "the server's chain is incomplete: it ends at {} and does not send its issuer {missing_issuer}",
                 last.subject
             ),
-            Cause::SelfSigned { cert, .. } => format!("the server presents a self-signed certificate, {}, that is not trusted", cert.subject),
+            Cause::SelfSigned { cert, .. } => format!(
+                "the server presents a self-signed certificate, {}, that is not trusted",
+                cert.subject
+            ),
             Cause::CertificateExpired { cert } => {
-                format!("the server's certificate {} expired on {}", cert.subject, cert.not_after.date())
+                format!(
+                    "the server's certificate {} expired on {}",
+                    cert.subject,
+                    cert.not_after.date()
+                )
             }
             Cause::CertificateNotYetValid { cert } => {
-                format!("the server's certificate {} is not valid until {}", cert.subject, cert.not_before.date())
+                format!(
+                    "the server's certificate {} is not valid until {}",
+                    cert.subject,
+                    cert.not_before.date()
+                )
             }
-            Cause::HostnameMismatch { requested, presented } => format!(
+            Cause::HostnameMismatch {
+                requested,
+                presented,
+            } => format!(
                 "the certificate is not valid for {requested}; it is valid for {}",
-                if presented.is_empty() { "no names".to_string() } else { presented.join(", ") }
+                if presented.is_empty() {
+                    "no names".to_string()
+                } else {
+                    presented.join(", ")
+                }
             ),
             Cause::ClientCertRequired { .. } => {
-                "the server requires a client certificate (two-way TLS) and the connector has none".to_string()
+                "the server requires a client certificate (two-way TLS) and the connector has none"
+                    .to_string()
             }
             Cause::ClientCertRejected { sent, alert, .. } => {
-                format!("the server rejected our client certificate {} ({alert})", sent.subject)
+                format!(
+                    "the server rejected our client certificate {} ({alert})",
+                    sent.subject
+                )
             }
             Cause::HandshakeFailed { detail } => format!("the TLS handshake failed: {detail}"),
         }
@@ -240,7 +291,10 @@ impl Cause {
                 "import {} (SHA-256 {}) into the truststore {} after checking that fingerprint with the partner: keyway keystore import-cert STORE --alias ALIAS --cert FILE",
                 cert.subject,
                 cert.sha256,
-                stores.first().map(String::as_str).unwrap_or("of this connector")
+                stores
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("of this connector")
             )
         };
         match self {
@@ -409,10 +463,17 @@ impl Outcome {
     /// The JSON report.
     pub fn report(&self, insecure: bool) -> Report<'_> {
         match self {
-            Outcome::Connected { negotiated, evidence, warnings } => Report {
+            Outcome::Connected {
+                negotiated,
+                evidence,
+                warnings,
+            } => Report {
                 ok: true,
                 code: None,
-                summary: format!("connected with {}, {}", negotiated.version, negotiated.cipher),
+                summary: format!(
+                    "connected with {}, {}",
+                    negotiated.version, negotiated.cipher
+                ),
                 blame: None,
                 cause: None,
                 evidence,

@@ -35,8 +35,10 @@ mod profile;
 pub use alert::alert_name;
 pub use connect::{TestError, TestTarget, test};
 pub use diagnosis::{Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report};
-pub use profile::{Identity, IdentitySpec, Profile, ProfileError, ProfileSpec, TrustAnchor, TrustSource};
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
 pub use probe::{
     ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe,
+};
+pub use profile::{
+    Identity, IdentitySpec, Profile, ProfileError, ProfileSpec, TrustAnchor, TrustSource,
 };

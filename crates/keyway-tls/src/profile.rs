@@ -92,7 +92,9 @@ pub enum ProfileError {
         path: PathBuf,
     },
     /// The system roots could not be loaded.
-    #[error("cannot load the system's trusted roots: {error} (set SSL_CERT_FILE, or give --truststore)")]
+    #[error(
+        "cannot load the system's trusted roots: {error} (set SSL_CERT_FILE, or give --truststore)"
+    )]
     SystemRoots {
         /// Why.
         error: String,
@@ -106,7 +108,9 @@ pub enum ProfileError {
         problem: String,
     },
     /// The client certificate is expired or not yet valid.
-    #[error("{path}: the client certificate of alias \"{alias}\" ({subject}) {state}; servers will reject it")]
+    #[error(
+        "{path}: the client certificate of alias \"{alias}\" ({subject}) {state}; servers will reject it"
+    )]
     ClientCertificateDates {
         /// The keystore.
         path: PathBuf,
@@ -167,11 +171,19 @@ impl Profile {
     pub fn load(spec: &ProfileSpec) -> Result<Profile, ProfileError> {
         let mut roots = RootCertStore::empty();
         let mut anchors = Vec::new();
-        let sources = if spec.trust.is_empty() { vec![TrustSource::System] } else { spec.trust.clone() };
+        let sources = if spec.trust.is_empty() {
+            vec![TrustSource::System]
+        } else {
+            spec.trust.clone()
+        };
         let mut uses_system_roots = false;
         for source in &sources {
             match source {
-                TrustSource::File { path, format, password } => {
+                TrustSource::File {
+                    path,
+                    format,
+                    password,
+                } => {
                     let store = file::load(path, *format, password.as_deref())?;
                     let before = anchors.len();
                     for entry in store.entries() {
@@ -180,7 +192,10 @@ impl Profile {
                         if entry.entry_type() == EntryType::TrustedCertificate {
                             for cert in entry.chain() {
                                 let _ = roots.add(CertificateDer::from(cert.der().to_vec()));
-                                anchors.push(TrustAnchor { cert: cert.clone(), store: path.display().to_string() });
+                                anchors.push(TrustAnchor {
+                                    cert: cert.clone(),
+                                    store: path.display().to_string(),
+                                });
                             }
                         }
                     }
@@ -192,7 +207,11 @@ impl Profile {
                     uses_system_roots = true;
                     let loaded = rustls_native_certs::load_native_certs();
                     if loaded.certs.is_empty() {
-                        let error = loaded.errors.first().map(|e| e.to_string()).unwrap_or_else(|| "none found".into());
+                        let error = loaded
+                            .errors
+                            .first()
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| "none found".into());
                         return Err(ProfileError::SystemRoots { error });
                     }
                     roots.add_parsable_certificates(loaded.certs);
@@ -225,15 +244,29 @@ impl Profile {
 }
 
 fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
-    let problem = |problem: String| ProfileError::Identity { path: spec.path.clone(), problem };
+    let problem = |problem: String| ProfileError::Identity {
+        path: spec.path.clone(),
+        problem,
+    };
     let store = file::load(&spec.path, spec.format, spec.store_password.as_deref())?;
     let entry = match &spec.alias {
-        Some(alias) => store.entry(alias).map_err(|e| file::in_file(&spec.path, e))?,
+        Some(alias) => store
+            .entry(alias)
+            .map_err(|e| file::in_file(&spec.path, e))?,
         None => {
-            let keys: Vec<_> = store.entries().iter().filter(|e| e.entry_type() == EntryType::PrivateKey).collect();
+            let keys: Vec<_> = store
+                .entries()
+                .iter()
+                .filter(|e| e.entry_type() == EntryType::PrivateKey)
+                .collect();
             match keys.as_slice() {
                 [one] => *one,
-                [] => return Err(problem("the keystore holds no private key to present as a client certificate".into())),
+                [] => {
+                    return Err(problem(
+                        "the keystore holds no private key to present as a client certificate"
+                            .into(),
+                    ));
+                }
                 many => {
                     let aliases: Vec<&str> = many.iter().map(|e| e.alias.as_str()).collect();
                     return Err(problem(format!(
@@ -245,12 +278,20 @@ fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
             }
         }
     };
-    let key_password = spec.key_password.as_deref().or(spec.store_password.as_deref());
-    let key = entry.private_key(key_password).map_err(|e| file::in_file(&spec.path, e))?;
+    let key_password = spec
+        .key_password
+        .as_deref()
+        .or(spec.store_password.as_deref());
+    let key = entry
+        .private_key(key_password)
+        .map_err(|e| file::in_file(&spec.path, e))?;
     let chain = entry.chain().to_vec();
-    let leaf = chain
-        .first()
-        .ok_or_else(|| problem(format!("alias \"{}\" has no certificate to present", entry.alias)))?;
+    let leaf = chain.first().ok_or_else(|| {
+        problem(format!(
+            "alias \"{}\" has no certificate to present",
+            entry.alias
+        ))
+    })?;
     if key.matches(leaf) == Some(false) {
         return Err(problem(format!(
             "the private key of alias \"{}\" does not match its certificate {}",
@@ -259,7 +300,12 @@ fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
         )));
     }
     check_dates(&spec.path, &entry.alias, leaf.info())?;
-    Ok(Identity { store: spec.path.clone(), alias: entry.alias.clone(), chain, key })
+    Ok(Identity {
+        store: spec.path.clone(),
+        alias: entry.alias.clone(),
+        chain,
+        key,
+    })
 }
 
 fn check_dates(path: &std::path::Path, alias: &str, info: &CertInfo) -> Result<(), ProfileError> {

@@ -1,0 +1,450 @@
+//! `test` against real servers on 127.0.0.1, one test per cause at least: each asserts the
+//! code, the key evidence and what the remediation names.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain, client_p12};
+use keyway_tls::{
+    Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget, TlsPolicy,
+    TlsVersion, TrustSource, test,
+};
+
+fn truststore(dir: &Path, pem: &str) -> TrustSource {
+    let path = dir.join(format!("trust-{}.pem", pem.len()));
+    std::fs::write(&path, pem).unwrap();
+    TrustSource::File {
+        path,
+        format: None,
+        password: None,
+    }
+}
+
+fn spec(trust: TrustSource, name: &str) -> ProfileSpec {
+    ProfileSpec {
+        trust: vec![trust],
+        server_name: Some(name.to_string()),
+        handshake_timeout: Duration::from_secs(5),
+        ..ProfileSpec::default()
+    }
+}
+
+fn run(address: &str, spec: &ProfileSpec) -> Outcome {
+    let profile = Profile::load(spec).expect("profile");
+    test(
+        &TestTarget::parse(&format!("https://{address}/health")).unwrap(),
+        &profile,
+    )
+    .expect("test ran")
+}
+
+fn failed(outcome: Outcome) -> keyway_tls::Diagnosis {
+    match outcome {
+        Outcome::Failed(d) => *d,
+        Outcome::Connected { negotiated, .. } => {
+            panic!("expected a failure, connected with {negotiated:?}")
+        }
+    }
+}
+
+#[test]
+fn connects_and_reports_what_was_negotiated() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("good-partner", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    match run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "good-partner.test"),
+    ) {
+        Outcome::Connected {
+            negotiated,
+            evidence,
+            warnings,
+        } => {
+            assert_eq!(negotiated.version, TlsVersion::Tls13);
+            assert_eq!(negotiated.http_status, Some(200));
+            assert_eq!(evidence.server_chain.len(), 2);
+            assert!(evidence.server_chain[0].subject.contains("good-partner"));
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
+}
+
+#[test]
+fn untrusted_root_names_the_root_and_the_truststore() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("unknown-ca-partner", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let other = keyway_testkit::self_signed_pem("Some Other Root");
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &other), "unknown-ca-partner.test"),
+    ));
+    let Cause::UntrustedRoot {
+        root_subject,
+        truststores,
+        ..
+    } = &d.cause
+    else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(
+        root_subject,
+        "CN=unknown-ca-partner Root CA, O=keyway tests"
+    );
+    assert!(truststores[0].ends_with(".pem"), "{truststores:?}");
+    assert_eq!(d.cause.code(), "untrusted_root");
+    assert!(
+        d.cause.remediation()[0].contains("unknown-ca-partner Root CA"),
+        "{:?}",
+        d.cause.remediation()
+    );
+    assert_eq!(
+        d.evidence.server_chain.len(),
+        2,
+        "the chain is captured even though verification failed"
+    );
+}
+
+#[test]
+fn incomplete_chain_names_the_missing_intermediate() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("lazy-partner", KeyKind::EcP256);
+    let server = RustlsServer::start(
+        &chain,
+        ServerOptions {
+            send_intermediate: false,
+            ..ServerOptions::default()
+        },
+    );
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "lazy-partner.test"),
+    ));
+    let Cause::IncompleteChain { missing_issuer, .. } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(missing_issuer, "CN=lazy-partner Issuing CA, O=keyway tests");
+    assert!(d.cause.remediation()[0].contains("lazy-partner Issuing CA"));
+}
+
+#[test]
+fn self_signed_server_certificate_with_its_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("selfie", KeyKind::EcP256);
+    let self_signed = TestChain::self_signed_leaf("selfie.test");
+    let server = RustlsServer::start(
+        &self_signed,
+        ServerOptions {
+            send_intermediate: false,
+            ..ServerOptions::default()
+        },
+    );
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "selfie.test"),
+    ));
+    let Cause::SelfSigned { cert, .. } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(cert.subject.contains("selfie.test"));
+    assert!(
+        d.cause.remediation()[0].contains(&cert.sha256),
+        "the fix names the fingerprint to check"
+    );
+}
+
+#[test]
+fn expired_and_not_yet_valid_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let expired = TestChain::with_leaf_validity("old-partner", KeyKind::EcP256, -400, -10);
+    let server = RustlsServer::start(&expired, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(
+            truststore(dir.path(), &expired.root_pem),
+            "old-partner.test",
+        ),
+    ));
+    let Cause::CertificateExpired { cert } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(cert.subject.contains("old-partner"));
+
+    let early = TestChain::with_leaf_validity("early-partner", KeyKind::EcP256, 10, 400);
+    let server = RustlsServer::start(&early, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(
+            truststore(dir.path(), &early.root_pem),
+            "early-partner.test",
+        ),
+    ));
+    assert_eq!(d.cause.code(), "certificate_not_yet_valid", "{:?}", d.cause);
+}
+
+#[test]
+fn hostname_mismatch_names_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("named-partner", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "wrong-name.test"),
+    ));
+    let Cause::HostnameMismatch {
+        requested,
+        presented,
+    } = &d.cause
+    else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(requested, "wrong-name.test");
+    assert_eq!(presented, &["named-partner.test"]);
+    assert!(
+        d.cause
+            .remediation()
+            .iter()
+            .any(|s| s.contains("--servername named-partner.test"))
+    );
+}
+
+fn mtls_server(chain: &TestChain, client_root: &str, tls13: bool) -> RustlsServer {
+    let versions = if tls13 {
+        vec![&rustls::version::TLS13]
+    } else {
+        vec![&rustls::version::TLS12]
+    };
+    RustlsServer::start(
+        chain,
+        ServerOptions {
+            versions,
+            client_ca_pem: Some(client_root.to_string()),
+            ..ServerOptions::default()
+        },
+    )
+}
+
+#[test]
+fn client_certificate_required_in_tls_1_2_and_1_3_names_the_acceptable_cas() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("mtls-partner", KeyKind::EcP256);
+    let clients = TestChain::new("partner-clients", KeyKind::EcP256);
+    for tls13 in [false, true] {
+        let server = mtls_server(&chain, &clients.root_pem, tls13);
+        let d = failed(run(
+            &server.address(),
+            &spec(truststore(dir.path(), &chain.root_pem), "mtls-partner.test"),
+        ));
+        let Cause::ClientCertRequired { acceptable_cas } = &d.cause else {
+            panic!("tls13={tls13}: {:?}", d.cause)
+        };
+        assert_eq!(
+            acceptable_cas,
+            &["CN=partner-clients Root CA, O=keyway tests"],
+            "tls13={tls13}"
+        );
+        assert!(d.cause.remediation()[0].contains("partner-clients Root CA"));
+    }
+}
+
+#[test]
+fn client_certificate_accepted_and_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("mtls-server", KeyKind::EcP256);
+    let good = TestChain::new("acme-connector", KeyKind::EcP256);
+    let wrong = TestChain::new("stranger", KeyKind::EcP256);
+    let identity = |c: &TestChain, sub: &str| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        IdentitySpec {
+            path: client_p12(c, &d),
+            format: None,
+            store_password: Some("changeit".into()),
+            alias: Some("client".into()),
+            key_password: None,
+        }
+    };
+    for tls13 in [false, true] {
+        let server = mtls_server(&chain, &good.root_pem, tls13);
+        let mut s = spec(truststore(dir.path(), &chain.root_pem), "mtls-server.test");
+        s.identity = Some(identity(&good, "good"));
+        match run(&server.address(), &s) {
+            Outcome::Connected { evidence, .. } => {
+                assert!(
+                    evidence
+                        .client_cert_sent
+                        .unwrap()
+                        .subject
+                        .contains("acme-connector")
+                );
+            }
+            Outcome::Failed(d) => panic!("tls13={tls13}: {:?}", d.cause),
+        }
+        s.identity = Some(identity(&wrong, "wrong"));
+        let d = failed(run(&server.address(), &s));
+        let Cause::ClientCertRejected {
+            sent,
+            acceptable_cas,
+            ..
+        } = &d.cause
+        else {
+            panic!("tls13={tls13}: {:?}", d.cause)
+        };
+        assert!(sent.subject.contains("stranger"));
+        assert_eq!(
+            acceptable_cas,
+            &["CN=acme-connector Root CA, O=keyway tests"]
+        );
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("not among the CAs the server accepts")),
+            "{:?}",
+            d.warnings
+        );
+    }
+}
+
+#[test]
+fn the_three_version_cases_users_know_by_heart() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("versioned", KeyKind::EcP256);
+    let trust = truststore(dir.path(), &chain.root_pem);
+    let with_policy = |lowest| ProfileSpec {
+        policy: TlsPolicy::lowest_allowable(lowest),
+        ..spec(trust.clone(), "versioned.test")
+    };
+
+    // Server TLS 1.2, client lowest 1.1: connects over 1.2.
+    let tls12 = OpensslServer::start(&chain, &["-tls1_2", "-www"]);
+    match run(&tls12.address(), &with_policy(TlsVersion::Tls11)) {
+        Outcome::Connected { negotiated, .. } => assert_eq!(negotiated.version, TlsVersion::Tls12),
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
+    // Server TLS 1.2, client lowest 1.2: connects.
+    match run(&tls12.address(), &with_policy(TlsVersion::Tls12)) {
+        Outcome::Connected { negotiated, .. } => assert_eq!(negotiated.version, TlsVersion::Tls12),
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
+    // Server TLS 1.1 only, client lowest 1.2: version mismatch naming both sides.
+    let tls11 = OpensslServer::start(&chain, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    let d = failed(run(&tls11.address(), &with_policy(TlsVersion::Tls12)));
+    let Cause::VersionMismatch { allowed, server } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(server.to_string(), "TLS 1.1");
+    assert_eq!(allowed.to_string(), "TLS 1.2–1.3");
+    assert!(
+        d.cause
+            .summary()
+            .contains("the server speaks TLS 1.1, the connector's policy allows TLS 1.2–1.3")
+    );
+    assert!(
+        d.evidence.probe.is_some(),
+        "the probe is part of the evidence"
+    );
+}
+
+fn tcp_peer(reply: fn(std::net::TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || reply(stream));
+        }
+    });
+    address
+}
+
+#[test]
+fn network_level_causes() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("net", KeyKind::EcP256);
+    let mut s = spec(truststore(dir.path(), &chain.root_pem), "net.test");
+    s.handshake_timeout = Duration::from_millis(400);
+
+    let http = tcp_peer(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
+    let d = failed(run(&http, &s));
+    assert!(
+        matches!(&d.cause, Cause::NotTls { first_bytes } if first_bytes.starts_with("HTTP/1.1 400")),
+        "{:?}",
+        d.cause
+    );
+
+    let silent = tcp_peer(|mut s| {
+        let mut buf = [0u8; 1024];
+        while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+    });
+    assert_eq!(failed(run(&silent, &s)).cause.code(), "handshake_timeout");
+
+    let hang_up = tcp_peer(|mut s| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+    });
+    assert_eq!(failed(run(&hang_up, &s)).cause.code(), "closed_after_hello");
+
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let d = failed(run(&closed, &s));
+    assert_eq!(d.cause.code(), "connection_refused");
+    assert_eq!(d.cause.blame(), keyway_tls::Blame::Partner);
+}
+
+#[test]
+fn profile_problems_are_errors_before_any_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let expired = TestChain::with_leaf_validity("expired-client", KeyKind::EcP256, -100, -1);
+    let p12: PathBuf = client_p12(&expired, dir.path());
+    let identity = |password: &str| IdentitySpec {
+        path: p12.clone(),
+        format: None,
+        store_password: Some(password.into()),
+        alias: None,
+        key_password: None,
+    };
+    let mut s = spec(truststore(dir.path(), &expired.root_pem), "x.test");
+    s.identity = Some(identity("changeit"));
+    let err = Profile::load(&s).unwrap_err();
+    assert!(
+        matches!(err, ProfileError::ClientCertificateDates { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("expired on"), "{err}");
+
+    s.identity = Some(identity("wrong"));
+    let err = Profile::load(&s).unwrap_err();
+    assert!(
+        err.to_string().contains("wrong store password") && err.to_string().contains("client.p12"),
+        "{err}"
+    );
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(
+        &empty,
+        keyway_testkit::TestChain::new("k", KeyKind::EcP256).leaf_key_pem,
+    )
+    .unwrap();
+    let s = spec(
+        TrustSource::File {
+            path: empty,
+            format: None,
+            password: None,
+        },
+        "x.test",
+    );
+    assert!(matches!(
+        Profile::load(&s),
+        Err(ProfileError::EmptyTruststore { .. })
+    ));
+}
