@@ -418,8 +418,21 @@ impl TestChain {
     /// A "chain" whose leaf is a self-signed certificate for `dns_name` (issuer = subject);
     /// intermediate and root are that same certificate.
     pub fn self_signed_leaf(dns_name: &str) -> Self {
+        Self::self_signed(dns_name, false)
+    }
+
+    /// Like [`TestChain::self_signed_leaf`], but the certificate is a CA (basic
+    /// constraints CA:TRUE), as `openssl req -x509` makes by default.
+    pub fn self_signed_ca_leaf(dns_name: &str) -> Self {
+        Self::self_signed(dns_name, true)
+    }
+
+    fn self_signed(dns_name: &str, ca: bool) -> Self {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let mut params = CertificateParams::new(vec![dns_name.to_string()]).expect("SAN");
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
         params.distinguished_name.push(DnType::CommonName, dns_name);
         params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
         params.not_after = OffsetDateTime::now_utc() + Duration::days(365);

@@ -331,11 +331,11 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn fail(self, cause: Cause) -> Outcome {
-        Outcome::Failed(Box::new(Diagnosis {
+        Outcome::Failed(Diagnosis {
             cause,
             evidence: self.evidence,
             warnings: self.warnings,
-        }))
+        })
     }
 
     /// Runs the version probe and keeps it as evidence.
@@ -489,6 +489,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     collect(&mut run, &captured, profile);
     if let Some(e) = handshake_error {
         let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, false);
+        warn_missing_identity(&mut run, &cause);
         return Ok(run.fail(cause));
     }
 
@@ -509,6 +510,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         Err(e) => {
             collect(&mut run, &captured, profile);
             let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, true);
+            warn_missing_identity(&mut run, &cause);
             return Ok(run.fail(cause));
         }
     };
@@ -580,7 +582,7 @@ fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
             .map(|c| c.info().clone());
     }
     if let (Some(cas), Some(sent)) = (&requested, &run.evidence.client_cert_sent) {
-        let issuer_named = cas.is_empty() || cas.iter().any(|ca| *ca == sent.issuer);
+        let issuer_named = cas.is_empty() || cas.contains(&sent.issuer);
         let warning = format!(
             "our client certificate {} is issued by {}, which is not among the CAs the server accepts ({})",
             sent.subject,
@@ -590,6 +592,24 @@ fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
         if !issuer_named && !run.warnings.contains(&warning) {
             run.warnings.push(warning);
         }
+    }
+}
+
+/// When something else blocked first, a client-certificate request we cannot answer is
+/// the next problem waiting: say so now rather than after the first fix.
+fn warn_missing_identity(run: &mut Run<'_>, cause: &Cause) {
+    let about_client_cert = matches!(
+        cause,
+        Cause::ClientCertRequired { .. } | Cause::ClientCertRejected { .. }
+    );
+    if run.evidence.client_cert_requested
+        && run.evidence.client_cert_sent.is_none()
+        && !about_client_cert
+    {
+        run.warnings.push(format!(
+            "the server also asks for a client certificate (acceptable CAs: {}) and this connector has none",
+            if run.evidence.acceptable_cas.is_empty() { "any".to_string() } else { run.evidence.acceptable_cas.join("; ") }
+        ));
     }
 }
 
@@ -781,6 +801,13 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
                     missing_issuer: last.issuer.clone(),
                 },
                 _ => detail(),
+            }
+        }
+        // webpki reports a CA used as a server certificate as an opaque "other" error;
+        // the captured leaf says what it is.
+        CertificateError::Other(_) if chain.first().is_some_and(|leaf| leaf.is_ca) => {
+            Cause::CaAsServerCertificate {
+                cert: chain[0].clone(),
             }
         }
         _ => detail(),

@@ -97,6 +97,11 @@ pub enum Cause {
         /// The truststores consulted.
         truststores: Vec<String>,
     },
+    /// The server presents a CA certificate as its own (end-entity) certificate.
+    CaAsServerCertificate {
+        /// The certificate.
+        cert: CertInfo,
+    },
     /// A certificate in the server's chain has expired.
     CertificateExpired {
         /// The certificate.
@@ -152,6 +157,7 @@ impl Cause {
             Cause::UntrustedRoot { .. } => "untrusted_root",
             Cause::IncompleteChain { .. } => "incomplete_chain",
             Cause::SelfSigned { .. } => "self_signed",
+            Cause::CaAsServerCertificate { .. } => "ca_as_server_certificate",
             Cause::CertificateExpired { .. } => "certificate_expired",
             Cause::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
             Cause::HostnameMismatch { .. } => "hostname_mismatch",
@@ -172,6 +178,7 @@ impl Cause {
             | Cause::NotTls { .. }
             | Cause::Ssl3Only
             | Cause::IncompleteChain { .. }
+            | Cause::CaAsServerCertificate { .. }
             | Cause::CertificateExpired { .. }
             | Cause::CertificateNotYetValid { .. }
             | Cause::HostnameMismatch { .. }
@@ -243,6 +250,10 @@ impl Cause {
             ),
             Cause::SelfSigned { cert, .. } => format!(
                 "the server presents a self-signed certificate, {}, that is not trusted",
+                cert.subject
+            ),
+            Cause::CaAsServerCertificate { cert } => format!(
+                "the server presents {}, a CA certificate (basic constraints CA:TRUE), as its own certificate",
                 cert.subject
             ),
             Cause::CertificateExpired { cert } => {
@@ -351,6 +362,10 @@ impl Cause {
                 import(cert, truststores),
                 "or ask the partner for a certificate from a CA you already trust".into(),
             ],
+            Cause::CaAsServerCertificate { cert } => vec![format!(
+                "ask the partner to install a server certificate (CA:FALSE, extended key usage serverAuth) instead of {} (SHA-256 {})",
+                cert.subject, cert.sha256
+            )],
             Cause::CertificateExpired { cert } => {
                 vec![format!("ask the partner to renew {} (SHA-256 {})", cert.subject, cert.sha256)]
             }
@@ -440,7 +455,7 @@ pub enum Outcome {
         warnings: Vec<String>,
     },
     /// Failed, with the cause.
-    Failed(Box<Diagnosis>),
+    Failed(Diagnosis),
 }
 
 /// The one JSON shape of a test result, used by `--json` and the API.

@@ -42,7 +42,7 @@ fn run(address: &str, spec: &ProfileSpec) -> Outcome {
 
 fn failed(outcome: Outcome) -> keyway_tls::Diagnosis {
     match outcome {
-        Outcome::Failed(d) => *d,
+        Outcome::Failed(d) => d,
         Outcome::Connected { negotiated, .. } => {
             panic!("expected a failure, connected with {negotiated:?}")
         }
@@ -155,6 +155,28 @@ fn self_signed_server_certificate_with_its_fingerprint() {
         d.cause.remediation()[0].contains(&cert.sha256),
         "the fix names the fingerprint to check"
     );
+}
+
+#[test]
+fn a_ca_certificate_used_as_the_server_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_leaf = TestChain::self_signed_ca_leaf("lazy-admin.test");
+    let server = RustlsServer::start(
+        &ca_leaf,
+        ServerOptions {
+            send_intermediate: false,
+            ..ServerOptions::default()
+        },
+    );
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &ca_leaf.root_pem), "lazy-admin.test"),
+    ));
+    let Cause::CaAsServerCertificate { cert } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(cert.is_ca && cert.subject.contains("lazy-admin.test"));
+    assert!(d.cause.remediation()[0].contains("CA:FALSE"));
 }
 
 #[test]

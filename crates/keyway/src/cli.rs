@@ -35,6 +35,22 @@ pub enum Command {
     /// Manage keystores and truststores: JKS, JCEKS (read), PKCS#12, PEM.
     #[command(subcommand)]
     Keystore(KeystoreCommand),
+    /// Connect with a connector's exact TLS settings: what was negotiated, or the cause of the failure and the fix.
+    #[command(after_help = concat!("Examples:
+  keyway test https://partner.example.com/api --truststore partners.jks --truststore-password changeit
+  keyway test partner.example.com:8443 --truststore partner-root.pem \\
+      --keystore client.p12 --keystore-password env:P12_PASS --alias acme-client
+  keyway test https://legacy.bank.example/ --min-tls 1.1 --json
+  keyway test https://10.1.2.3/ --servername api.partner.example --system-roots --truststore extra.pem
+
+An https:// URL gets one HEAD request after the handshake (its status is reported);
+HOST:PORT tests TLS only. Without --truststore, the system roots are trusted.
+--insecure skips certificate verification and is flagged in every output.
+
+Exit codes: 0 connected, 1 the connection failed and the cause is diagnosed, 2 the test
+could not run (usage error, unreadable store, wrong store password, expired client
+certificate).", passwords!()))]
+    Test(TestArgs),
     /// Find which TLS versions a server speaks, its chain, and whether it wants a client certificate.
     #[command(
         after_help = "Sends one ClientHello per version (SSL 3.0 … TLS 1.3) at the same time and reads
@@ -54,10 +70,71 @@ does not resolve."
     Probe(ProbeArgs),
 }
 
+/// `keyway test`
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// `https://HOST[:PORT][/PATH]` or `HOST:PORT`.
+    pub url: String,
+    /// A truststore (JKS, JCEKS, PKCS#12, PEM); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub truststore: Vec<PathBuf>,
+    /// Expected truststore type (detected from the bytes otherwise).
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    pub truststore_type: Option<keyway_keystore::Format>,
+    /// Truststore password (literal, env:VAR, file:PATH); a JKS is read without one.
+    #[arg(long, value_name = "PASSWORD")]
+    pub truststore_password: Option<String>,
+    /// Trust the system roots too (the default when no --truststore is given).
+    #[arg(long)]
+    pub system_roots: bool,
+    /// Keystore with the client certificate to present (two-way TLS).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+    /// Expected keystore type.
+    #[arg(long, value_name = "TYPE", value_parser = parse_format, requires = "keystore")]
+    pub keystore_type: Option<keyway_keystore::Format>,
+    /// Keystore password (literal, env:VAR, file:PATH).
+    #[arg(long, value_name = "PASSWORD", requires = "keystore")]
+    pub keystore_password: Option<String>,
+    /// Key password (default: the keystore password).
+    #[arg(long, value_name = "PASSWORD", requires = "keystore")]
+    pub key_password: Option<String>,
+    /// Alias of the client key (needed when the keystore holds several).
+    #[arg(long, requires = "keystore")]
+    pub alias: Option<String>,
+    /// Lowest allowable version: ssl3, 1.0, 1.1, 1.2 (default), 1.3.
+    #[arg(long, value_name = "VERSION", conflicts_with = "tls_versions")]
+    pub min_tls: Option<String>,
+    /// Explicit versions instead: e.g. tls11,tls12 or TLSv1.2,TLSv1.3.
+    #[arg(long, value_name = "LIST")]
+    pub tls_versions: Option<String>,
+    /// Highest version to accept.
+    #[arg(long, value_name = "VERSION")]
+    pub max_tls: Option<String>,
+    /// Cipher suites (IANA names, comma-separated), in preference order.
+    #[arg(long, value_name = "LIST")]
+    pub ciphers: Option<String>,
+    /// Name for SNI and certificate verification instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// TCP connect timeout.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: std::time::Duration,
+    /// Timeout for the handshake and the first response.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+    /// DANGER: do not verify the server's certificate. Flagged in every output.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `keyway probe`
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// The server, as HOST:PORT or [IPv6]:PORT.
+    /// The server, as `HOST:PORT` or `[IPv6]:PORT`.
     pub target: String,
     /// SNI to send (default: the host, when it is a name).
     #[arg(long, value_name = "NAME")]
@@ -373,6 +450,7 @@ impl Cli {
         let command = match &self.command {
             Command::Keystore(command) => command,
             Command::Probe(args) => return args.json,
+            Command::Test(args) => return args.json,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

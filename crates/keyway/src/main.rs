@@ -18,6 +18,7 @@ mod keystore_cmd;
 mod probe_cmd;
 mod render;
 mod secret;
+mod test_cmd;
 
 use std::process::ExitCode;
 
@@ -56,5 +57,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         cli::Command::Keystore(command) => keystore_cmd::run(command),
         cli::Command::Probe(args) => probe_cmd::run(args),
+        cli::Command::Test(args) => test_cmd::run(args),
     }
 }

@@ -37,20 +37,7 @@ fn human(report: &ProbeReport, now: OffsetDateTime) -> String {
         None => out.push_str(", no SNI\n\n"),
     }
     for v in &report.versions {
-        let result = match &v.outcome {
-            ProbeOutcome::Accepted { cipher } => format!("accepted, {cipher}"),
-            ProbeOutcome::Downgraded { server_chose } => {
-                format!("not spoken (the server answered with {server_chose})")
-            }
-            ProbeOutcome::Refused { alert } => format!("refused: {alert}"),
-            ProbeOutcome::Closed => "connection closed without an answer".to_string(),
-            ProbeOutcome::NotTls { first_bytes } => {
-                format!("not TLS: the server sent {first_bytes}")
-            }
-            ProbeOutcome::Timeout => "no answer (timed out)".to_string(),
-            ProbeOutcome::ConnectFailed { error } => format!("TCP connection failed: {error}"),
-            _ => "unknown".to_string(),
-        };
+        let result = describe(&v.outcome);
         out.push_str(&format!("  {:<8} {result}\n", v.version.name()));
     }
     out.push_str(&format!("\nSpeaks: {}\n", report.supported));
@@ -94,4 +81,20 @@ fn human(report: &ProbeReport, now: OffsetDateTime) -> String {
         ),
     }
     out
+}
+
+/// One version's probe result in words.
+pub fn describe(outcome: &ProbeOutcome) -> String {
+    match outcome {
+        ProbeOutcome::Accepted { cipher } => format!("accepted, {cipher}"),
+        ProbeOutcome::Downgraded { server_chose } => {
+            format!("not spoken (the server answered with {server_chose})")
+        }
+        ProbeOutcome::Refused { alert } => format!("refused: {alert}"),
+        ProbeOutcome::Closed => "connection closed without an answer".to_string(),
+        ProbeOutcome::NotTls { first_bytes } => format!("not TLS: the server sent {first_bytes}"),
+        ProbeOutcome::Timeout => "no answer (timed out)".to_string(),
+        ProbeOutcome::ConnectFailed { error } => format!("TCP connection failed: {error}"),
+        _ => "unknown".to_string(),
+    }
 }

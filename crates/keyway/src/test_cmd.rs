@@ -1,0 +1,222 @@
+//! `keyway test URL`: arguments → a checked profile → the connectivity test → the
+//! outcome in words or JSON.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+use keyway_tls::{
+    IdentitySpec, Outcome as TestOutcome, Profile, ProfileSpec, TestTarget, TlsPolicy, TlsVersion,
+    TrustSource, test,
+};
+use time::OffsetDateTime;
+
+use crate::cli::TestArgs;
+use crate::{Outcome, render, secret};
+
+/// Runs the test and prints the result.
+pub fn run(args: TestArgs) -> Result<Outcome> {
+    let target = TestTarget::parse(&args.url)?;
+    let spec = profile_spec(&args)?;
+    let profile = Profile::load(&spec)?;
+    let outcome = test(&target, &profile)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome.report(profile.insecure))?
+        );
+    } else {
+        print!(
+            "{}",
+            human(
+                &args.url,
+                &outcome,
+                profile.insecure,
+                std::io::stdout().is_terminal()
+            )
+        );
+    }
+    Ok(match outcome {
+        TestOutcome::Connected { .. } => Outcome::Ok,
+        TestOutcome::Failed(_) => Outcome::Problems,
+    })
+}
+
+fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
+    let mut policy = match (&args.min_tls, &args.tls_versions) {
+        (Some(min), _) => TlsPolicy::lowest_allowable(TlsVersion::parse(min).context("--min-tls")?),
+        (None, Some(list)) => TlsPolicy::from_list(list).context("--tls-versions")?,
+        (None, None) => TlsPolicy::default(),
+    };
+    if let Some(max) = &args.max_tls {
+        policy = policy
+            .with_max(TlsVersion::parse(max).context("--max-tls")?)
+            .context("--max-tls")?;
+    }
+    if let Some(list) = &args.ciphers {
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        policy = policy.with_cipher_suites(&names).context("--ciphers")?;
+    }
+    let truststore_password =
+        secret::optional(args.truststore_password.as_deref(), "--truststore-password")?;
+    let mut trust: Vec<TrustSource> = args
+        .truststore
+        .iter()
+        .map(|path| TrustSource::File {
+            path: path.clone(),
+            format: args.truststore_type,
+            password: truststore_password.as_deref().map(|p| p.to_string()),
+        })
+        .collect();
+    if args.system_roots && !trust.is_empty() {
+        trust.push(TrustSource::System);
+    }
+    let identity = match &args.keystore {
+        Some(path) => {
+            let what = format!("Keystore password for {}", path.display());
+            let password = secret::obtain(
+                args.keystore_password.as_deref(),
+                "--keystore-password",
+                &what,
+            )?;
+            Some(IdentitySpec {
+                path: path.clone(),
+                format: args.keystore_type,
+                store_password: Some(password.to_string()),
+                alias: args.alias.clone(),
+                key_password: secret::optional(args.key_password.as_deref(), "--key-password")?
+                    .map(|p| p.to_string()),
+            })
+        }
+        None => None,
+    };
+    Ok(ProfileSpec {
+        trust,
+        identity,
+        policy,
+        server_name: args.servername.clone(),
+        insecure: args.insecure,
+        connect_timeout: args.connect_timeout,
+        handshake_timeout: args.timeout,
+    })
+}
+
+fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> String {
+    let red = |s: &str| {
+        if color {
+            format!("\x1b[1;31m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut out = String::new();
+    if insecure {
+        out.push_str(&red(
+            "INSECURE: the server's certificate was NOT verified (--insecure)",
+        ));
+        out.push('\n');
+    }
+    let (evidence, warnings) = match outcome {
+        TestOutcome::Connected {
+            negotiated,
+            evidence,
+            warnings,
+        } => {
+            out.push_str(&format!("CONNECTED to {url}"));
+            if let Some(address) = &evidence.address {
+                out.push_str(&format!(" ({address})"));
+            }
+            out.push('\n');
+            out.push_str(&format!("  {}, {}", negotiated.version, negotiated.cipher));
+            if let Some(alpn) = &negotiated.alpn {
+                out.push_str(&format!(", ALPN {alpn}"));
+            }
+            if let Some(status) = negotiated.http_status {
+                out.push_str(&format!(", HTTP {status}"));
+            }
+            out.push('\n');
+            (evidence, warnings)
+        }
+        TestOutcome::Failed(d) => {
+            let blame = match d.cause.blame() {
+                keyway_tls::Blame::LocalConfig => "our configuration",
+                keyway_tls::Blame::Partner => "the partner's side",
+                keyway_tls::Blame::Network => "the network",
+            };
+            out.push_str(&format!(
+                "FAILED: {} ({blame})\n  {}\n",
+                d.cause.code(),
+                d.cause.summary()
+            ));
+            out.push_str("Fix:\n");
+            for (n, step) in d.cause.remediation().iter().enumerate() {
+                out.push_str(&format!("  {}. {step}\n", n + 1));
+            }
+            (&d.evidence, &d.warnings)
+        }
+    };
+    out.push_str("Evidence:\n");
+    out.push_str(&format!("  policy allows: {}\n", evidence.allowed_versions));
+    if let Some(address) = &evidence.address {
+        out.push_str(&format!("  address: {address}\n"));
+    }
+    if !evidence.server_chain.is_empty() {
+        out.push_str("  server chain:\n");
+        for (n, c) in evidence.server_chain.iter().enumerate() {
+            out.push_str(&format!(
+                "    {}. {}\n       issuer {}; {}\n       SHA-256 {}\n",
+                n + 1,
+                c.subject,
+                c.issuer,
+                render::expiry_words(c, now),
+                c.sha256
+            ));
+        }
+    }
+    for alert in &evidence.alerts {
+        out.push_str(&format!("  alert received: {alert}\n"));
+    }
+    if evidence.client_cert_requested {
+        let cas = if evidence.acceptable_cas.is_empty() {
+            "any".to_string()
+        } else {
+            evidence.acceptable_cas.join("; ")
+        };
+        out.push_str(&format!(
+            "  client certificate: requested (acceptable CAs: {cas})\n"
+        ));
+        match &evidence.client_cert_sent {
+            Some(sent) => out.push_str(&format!(
+                "    sent: {} (issuer {})\n",
+                sent.subject, sent.issuer
+            )),
+            None => out.push_str("    sent: none\n"),
+        }
+    }
+    if let Some(probe) = &evidence.probe {
+        out.push_str(&format!("  probe: the server speaks {}\n", probe.supported));
+        for v in &probe.versions {
+            out.push_str(&format!(
+                "    {:<8} {}\n",
+                v.version.name(),
+                crate::probe_cmd::describe(&v.outcome)
+            ));
+        }
+    }
+    if !warnings.is_empty() {
+        out.push_str("Warnings:\n");
+        for w in warnings {
+            let line = if w.starts_with("INSECURE") {
+                red(w)
+            } else {
+                w.clone()
+            };
+            out.push_str(&format!("  - {line}\n"));
+        }
+    }
+    out
+}
