@@ -6,13 +6,20 @@
 //!   configurations, never negotiated, and warned about), explicit version flags and
 //!   JSSE names parsed into one canonical [`VersionSet`], sets with a gap refused rather
 //!   than widened, an optional maximum and IANA cipher-suite list;
+//! - [`Profile`]: truststores of any format (or the system roots), a client identity, the
+//!   policy and timeouts, checked before any traffic (wrong passwords, missing alias, a
+//!   key that does not match, an expired client certificate);
+//! - [`test`]: TCP connect, rustls handshake (TLS 1.2/1.3), one HTTP request for https
+//!   URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
+//!   chain captured before verification, the CertificateRequest, the alert, the first
+//!   bytes received and the version probe;
 //! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
-//!   the ServerHello or alert, plus the clear-text chain and CertificateRequest (the CA
-//!   names a server accepts for client certificates) of TLS 1.2 and older.
+//!   the ServerHello or alert, plus the clear-text chain and CertificateRequest of TLS 1.2
+//!   and older.
 //!
-//! What it does not do (yet): full handshakes with a profile's truststore and client
-//! identity, the legacy TLS 1.0/1.1 backend, or the Diagnosis of a failed connection.
-//! It never knows about the store or HTTP servers.
+//! What it does not do (yet): the legacy TLS 1.0/1.1 backend (a server whose best common
+//! version is 1.0/1.1 is diagnosed as `legacy_backend_unavailable`), revocation checks,
+//! the server side. It never knows about the store or HTTP servers.
 //!
 //! ```no_run
 //! use std::time::Duration;
