@@ -495,7 +495,11 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
 
     // TLS 1.3 servers reject a missing or unacceptable client certificate only after the
     // handshake, on the first read: write, then read.
-    let http_status = match exchange(&mut conn, &mut sock, target, &name_to_check) {
+    // Only a TLS 1.3 server that asked for a client certificate can still refuse it after
+    // the handshake; others need no wait when there is no HTTP request to make.
+    let await_verdict = run.evidence.client_cert_requested
+        && conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    let http_status = match exchange(&mut conn, &mut sock, target, &name_to_check, await_verdict) {
         Ok(status) => status,
         Err(e)
             if rustls_error(&e).is_none()
@@ -613,12 +617,14 @@ fn warn_missing_identity(run: &mut Run<'_>, cause: &Cause) {
     }
 }
 
-/// Sends one request (https) or waits briefly for a post-handshake alert (TLS only).
+/// Sends one request (https), or for TLS only waits briefly for a post-handshake verdict
+/// on our client certificate when one can still come.
 fn exchange(
     conn: &mut ClientConnection,
     sock: &mut Recording,
     target: &TestTarget,
     host: &str,
+    await_verdict: bool,
 ) -> std::io::Result<Option<u16>> {
     let mut stream = rustls::Stream::new(conn, sock);
     match &target.http_path {
@@ -639,6 +645,7 @@ fn exchange(
             let line = String::from_utf8_lossy(&response);
             Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
         }
+        None if !await_verdict => Ok(None),
         None => {
             stream
                 .sock

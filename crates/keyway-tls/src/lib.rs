@@ -9,7 +9,7 @@
 //! - [`Profile`]: truststores of any format (or the system roots), a client identity, the
 //!   policy and timeouts, checked before any traffic (wrong passwords, missing alias, a
 //!   key that does not match, an expired client certificate);
-//! - [`test`]: TCP connect, rustls handshake (TLS 1.2/1.3), one HTTP request for https
+//! - [`test()`]: TCP connect, rustls handshake (TLS 1.2/1.3), one HTTP request for https
 //!   URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
 //!   chain captured before verification, the CertificateRequest, the alert, the first
 //!   bytes received and the version probe;
