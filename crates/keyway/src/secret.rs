@@ -44,9 +44,46 @@ pub fn prompt(option: &str, what: &str) -> Result<Password> {
             "{what} is needed and there is no terminal to ask on: give {option} PASSWORD, {option} env:VAR or {option} file:PATH"
         );
     }
-    let answer = rpassword::prompt_password(format!("{what}: "))
-        .context("cannot read the password from the terminal")?;
-    Ok(Zeroizing::new(answer))
+    let answer =
+        read_hidden(&format!("{what}: ")).context("cannot read the password from the terminal")?;
+    Ok(answer)
+}
+
+/// Reads one line from the controlling terminal with echo off.
+///
+/// Echo goes off *before* the prompt is written, so that nothing typed after the
+/// prompt appears (typing ahead of a prompt is what leaks passwords into scrollback);
+/// the terminal's settings are restored on every path out, errors included.
+fn read_hidden(prompt: &str) -> std::io::Result<Password> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let saved = tcgetattr(&tty)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    tcsetattr(&tty, OptionalActions::Flush, &quiet)?;
+
+    struct Restore<'a>(&'a std::fs::File, rustix::termios::Termios);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            // Best effort: there is nothing better to do if the terminal went away.
+            let _ = tcsetattr(self.0, OptionalActions::Now, &self.1);
+        }
+    }
+    let _restore = Restore(&tty, saved);
+
+    (&tty).write_all(prompt.as_bytes())?;
+    (&tty).flush()?;
+    let mut line = Password::default();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    let end = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(end);
+    Ok(line)
 }
 
 /// Resolves an optional value without prompting.
