@@ -234,6 +234,14 @@ struct Recording {
     first: Vec<u8>,
 }
 
+impl Recording {
+    /// Closes the connection and returns the first bytes the server sent.
+    fn hang_up(self) -> Vec<u8> {
+        let _ = self.inner.shutdown(std::net::Shutdown::Both);
+        self.first
+    }
+}
+
 impl Read for Recording {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -488,7 +496,11 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     }
     collect(&mut run, &captured, profile);
     if let Some(e) = handshake_error {
-        let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, false);
+        // Hang up before diagnosing: a server that serves one connection at a time (or
+        // waits for our close, as `openssl s_server` does) would otherwise hold the
+        // probe's connections behind this dead one.
+        let first = sock.hang_up();
+        let cause = diagnose(&mut run, &e, &first, &name_to_check, false);
         warn_missing_identity(&mut run, &cause);
         return Ok(run.fail(cause));
     }
@@ -513,7 +525,8 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         }
         Err(e) => {
             collect(&mut run, &captured, profile);
-            let cause = diagnose(&mut run, &e, &sock.first, &name_to_check, true);
+            let first = sock.hang_up();
+            let cause = diagnose(&mut run, &e, &first, &name_to_check, true);
             warn_missing_identity(&mut run, &cause);
             return Ok(run.fail(cause));
         }
@@ -617,7 +630,7 @@ fn warn_missing_identity(run: &mut Run<'_>, cause: &Cause) {
     }
 }
 
-/// Sends one request (https), or for TLS only waits briefly for a post-handshake verdict
+/// Sends one GET request (https; only the status line is read), or for TLS only waits briefly for a post-handshake verdict
 /// on our client certificate when one can still come.
 fn exchange(
     conn: &mut ClientConnection,
@@ -630,7 +643,7 @@ fn exchange(
     match &target.http_path {
         Some(path) => {
             let request = format!(
-                "HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
             );
             stream.write_all(request.as_bytes())?;
             let mut response = Vec::new();
