@@ -3,9 +3,12 @@
 //! before verification, the server's CertificateRequest, the alert, the first bytes
 //! received, and the version probe — never from error strings.
 //!
-//! Backend rule: rustls does TLS 1.2 and 1.3. When the best version the server and the
-//! policy share is TLS 1.0 or 1.1, the connection needs the legacy backend, which is not
-//! built yet: the test says so (`legacy_backend_unavailable`) instead of failing vaguely.
+//! Backend rule: rustls does TLS 1.2 and 1.3 and goes first whenever the policy allows
+//! either. The legacy OpenSSL backend ([`crate::legacy`]) does TLS 1.0 and 1.1 and is
+//! used (a) straight away when the policy allows nothing newer than TLS 1.1, or (b) when
+//! rustls failed at the version stage and the probe shows that the best version the
+//! server and the policy share is TLS 1.0 or 1.1. A server that speaks TLS 1.2 is never
+//! talked to with an older version, and SSL 3.0 is never negotiated.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -25,7 +28,7 @@ use rustls::{
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::diagnosis::{Cause, Diagnosis, Evidence, Negotiated, Outcome};
+use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome};
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use crate::profile::Profile;
@@ -280,6 +283,7 @@ fn client_config(
             .retain(|s| ids.contains(&u16::from(s.suite())));
     }
     let provider = Arc::new(provider);
+    let verifier = verifier(profile, captured, &provider)?;
     let mut versions = Vec::new();
     if profile.policy.accepted().contains(TlsVersion::Tls12) {
         versions.push(&rustls::version::TLS12);
@@ -287,15 +291,6 @@ fn client_config(
     if profile.policy.accepted().contains(TlsVersion::Tls13) {
         versions.push(&rustls::version::TLS13);
     }
-    let inner =
-        WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
-            .build()
-            .map_err(|e| TestError::Config(e.to_string()))?;
-    let verifier = Arc::new(CapturingVerifier {
-        inner,
-        insecure: profile.insecure,
-        captured: captured.clone(),
-    });
     let identity = match &profile.identity {
         Some(id) => {
             let chain = id
@@ -327,6 +322,43 @@ fn client_config(
     Ok(config)
 }
 
+/// The server-certificate verifier both backends use: webpki over the profile's roots,
+/// capturing the chain as sent.
+fn verifier(
+    profile: &Profile,
+    captured: &Arc<Captured>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<CapturingVerifier>, TestError> {
+    let inner =
+        WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| TestError::Config(e.to_string()))?;
+    Ok(Arc::new(CapturingVerifier {
+        inner,
+        insecure: profile.insecure,
+        captured: captured.clone(),
+    }))
+}
+
+/// What the evidence says about a failed rustls attempt.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per test and consumed at once; boxing buys nothing"
+)]
+enum Finding {
+    /// The one cause that blocks the connection.
+    Cause(Cause),
+    /// Nothing is wrong but the version: the server and the policy share only these
+    /// legacy versions, which the legacy backend speaks.
+    Legacy(VersionSet),
+}
+
+impl From<Cause> for Finding {
+    fn from(cause: Cause) -> Self {
+        Finding::Cause(cause)
+    }
+}
+
 /// Everything gathered while a test runs.
 struct Run<'a> {
     target: &'a TestTarget,
@@ -338,6 +370,26 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The success outcome, with warnings about certificates close to expiry.
+    fn connected(mut self, negotiated: Negotiated) -> Outcome {
+        let now = OffsetDateTime::now_utc();
+        for cert in &self.evidence.server_chain {
+            let days = cert.days_until_expiry(now);
+            if days < EXPIRY_WARNING_DAYS {
+                self.warnings.push(format!(
+                    "the server certificate {} expires in {days} days ({})",
+                    cert.subject,
+                    cert.not_after.date()
+                ));
+            }
+        }
+        Outcome::Connected {
+            negotiated,
+            evidence: self.evidence,
+            warnings: self.warnings,
+        }
+    }
+
     fn fail(self, cause: Cause) -> Outcome {
         Outcome::Failed(Diagnosis {
             cause,
@@ -346,8 +398,11 @@ impl Run<'_> {
         })
     }
 
-    /// Runs the version probe and keeps it as evidence.
+    /// Runs the version probe once and keeps it as evidence.
     fn probe(&mut self) -> ProbeReport {
+        if let Some(report) = &self.evidence.probe {
+            return report.clone();
+        }
         let target = ProbeTarget {
             host: self.target.host.clone(),
             port: self.target.port,
@@ -367,29 +422,39 @@ impl Run<'_> {
         report
     }
 
-    /// A version-level cause, from the probe, if there is one.
-    fn version_cause(&mut self) -> Option<Cause> {
+    /// A version-level finding, from the probe, if there is one.
+    fn version_finding(&mut self) -> Option<Finding> {
         let report = self.probe();
         let server = report.supported;
         if server.is_empty() {
             return report.versions.iter().find_map(|v| match &v.outcome {
-                ProbeOutcome::NotTls { first_bytes } => Some(Cause::NotTls {
-                    first_bytes: first_bytes.clone(),
-                }),
+                ProbeOutcome::NotTls { first_bytes } => Some(
+                    Cause::NotTls {
+                        first_bytes: first_bytes.clone(),
+                    }
+                    .into(),
+                ),
                 _ => None,
             });
         }
         if server == [TlsVersion::Ssl3].into_iter().collect() {
-            return Some(Cause::Ssl3Only);
+            return Some(Cause::Ssl3Only.into());
         }
         let allowed = self.profile.policy.accepted();
         let common = server.intersection(allowed);
         match common.highest() {
-            None => Some(Cause::VersionMismatch { allowed, server }),
-            Some(best) if best < TlsVersion::Tls12 => {
-                Some(Cause::LegacyBackendUnavailable { server })
-            }
+            None => Some(Cause::VersionMismatch { allowed, server }.into()),
+            Some(best) if best < TlsVersion::Tls12 => Some(Finding::Legacy(common)),
             Some(_) => None,
+        }
+    }
+
+    /// A version-level cause once the legacy backend has been tried: a server that
+    /// shares a legacy version and still failed has some other problem.
+    fn version_cause(&mut self) -> Option<Cause> {
+        match self.version_finding()? {
+            Finding::Cause(cause) => Some(cause),
+            Finding::Legacy(_) => None,
         }
     }
 }
@@ -439,42 +504,21 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         .policy
         .accepted()
         .intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
-    if rustls_versions.is_empty() {
-        // Only TLS 1.0/1.1 allowed: nothing rustls can do; say what the server speaks.
-        let cause = run
-            .version_cause()
-            .unwrap_or(Cause::LegacyBackendUnavailable {
-                server: VersionSet::EMPTY,
-            });
-        return Ok(run.fail(cause));
-    }
-    let tcp = match TcpStream::connect_timeout(&address, profile.connect_timeout) {
-        Ok(s) => s,
-        Err(e) => {
-            let cause = match e.kind() {
-                ErrorKind::ConnectionRefused => Cause::ConnectionRefused {
-                    address: address.to_string(),
-                },
-                ErrorKind::TimedOut | ErrorKind::WouldBlock => Cause::ConnectTimeout {
-                    address: address.to_string(),
-                    timeout_ms: profile.connect_timeout.as_millis() as u64,
-                },
-                _ => Cause::HandshakeFailed {
-                    detail: format!("TCP connection to {address} failed: {e}"),
-                },
-            };
-            return Ok(run.fail(cause));
-        }
-    };
-    let _ = tcp.set_read_timeout(Some(profile.handshake_timeout));
-    let _ = tcp.set_write_timeout(Some(profile.handshake_timeout));
-    let _ = tcp.set_nodelay(true);
-    let captured = Arc::new(Captured::default());
-    let config = client_config(profile, &captured, target.http_path.is_some())?;
     let name_to_check = profile
         .server_name
         .clone()
         .unwrap_or_else(|| target.host.clone());
+    let tcp = match tcp_connect(address, profile) {
+        Ok(s) => s,
+        Err(cause) => return Ok(run.fail(cause)),
+    };
+    if rustls_versions.is_empty() {
+        // The policy allows nothing newer than TLS 1.1: the legacy backend only.
+        let versions = profile.policy.accepted();
+        return legacy_test(run, tcp, &name_to_check, versions);
+    }
+    let captured = Arc::new(Captured::default());
+    let config = client_config(profile, &captured, target.http_path.is_some())?;
     let server_name =
         ServerName::try_from(name_to_check.clone()).map_err(|_| TestError::BadTarget {
             given: name_to_check.clone(),
@@ -500,9 +544,21 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         // waits for our close, as `openssl s_server` does) would otherwise hold the
         // probe's connections behind this dead one.
         let first = sock.hang_up();
-        let cause = diagnose(&mut run, &e, &first, &name_to_check, false);
-        warn_missing_identity(&mut run, &cause);
-        return Ok(run.fail(cause));
+        match diagnose(&mut run, &e, &first, &name_to_check, false) {
+            Finding::Cause(cause) => {
+                warn_missing_identity(&mut run, &cause);
+                return Ok(run.fail(cause));
+            }
+            Finding::Legacy(common) => {
+                // What rustls saw was a refusal of TLS 1.2/1.3, not a failure: start over.
+                run.evidence.alerts.clear();
+                let tcp = match tcp_connect(address, profile) {
+                    Ok(s) => s,
+                    Err(cause) => return Ok(run.fail(cause)),
+                };
+                return legacy_test(run, tcp, &name_to_check, common);
+            }
+        }
     }
 
     // TLS 1.3 servers reject a missing or unacceptable client certificate only after the
@@ -526,7 +582,12 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         Err(e) => {
             collect(&mut run, &captured, profile);
             let first = sock.hang_up();
-            let cause = diagnose(&mut run, &e, &first, &name_to_check, true);
+            let cause = match diagnose(&mut run, &e, &first, &name_to_check, true) {
+                Finding::Cause(cause) => cause,
+                Finding::Legacy(_) => Cause::HandshakeFailed {
+                    detail: format!("the server closed the connection after the handshake ({e})"),
+                },
+            };
             warn_missing_identity(&mut run, &cause);
             return Ok(run.fail(cause));
         }
@@ -544,27 +605,139 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    let now = OffsetDateTime::now_utc();
-    for cert in &run.evidence.server_chain {
-        let days = cert.days_until_expiry(now);
-        if days < EXPIRY_WARNING_DAYS {
-            run.warnings.push(format!(
-                "the server certificate {} expires in {days} days ({})",
-                cert.subject,
-                cert.not_after.date()
-            ));
+    Ok(run.connected(Negotiated {
+        version,
+        cipher,
+        alpn,
+        http_status,
+        backend: Backend::Rustls,
+    }))
+}
+
+/// Opens the TCP connection, with the handshake timeout set on it; a failure is the cause.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the test's final answer, built once"
+)]
+fn tcp_connect(address: SocketAddr, profile: &Profile) -> Result<TcpStream, Cause> {
+    match TcpStream::connect_timeout(&address, profile.connect_timeout) {
+        Ok(tcp) => {
+            let _ = tcp.set_read_timeout(Some(profile.handshake_timeout));
+            let _ = tcp.set_write_timeout(Some(profile.handshake_timeout));
+            let _ = tcp.set_nodelay(true);
+            Ok(tcp)
         }
+        Err(e) => Err(match e.kind() {
+            ErrorKind::ConnectionRefused => Cause::ConnectionRefused {
+                address: address.to_string(),
+            },
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Cause::ConnectTimeout {
+                address: address.to_string(),
+                timeout_ms: profile.connect_timeout.as_millis() as u64,
+            },
+            _ => Cause::HandshakeFailed {
+                detail: format!("TCP connection to {address} failed: {e}"),
+            },
+        }),
     }
-    Ok(Outcome::Connected {
-        negotiated: Negotiated {
-            version,
-            cipher,
-            alpn,
-            http_status,
+}
+
+/// The test over the legacy backend, with `versions` (TLS 1.0/1.1) only.
+fn legacy_test(
+    mut run: Run<'_>,
+    tcp: TcpStream,
+    name: &str,
+    versions: VersionSet,
+) -> Result<Outcome, TestError> {
+    let profile = run.profile;
+    let target = run.target;
+    let captured = Arc::new(Captured::default());
+    let verifier = verifier(profile, &captured, &Arc::new(provider()))?;
+    let http = target.http_path.is_some();
+    let attempt = crate::legacy::connect(tcp, profile, name, versions, verifier, http);
+    // OpenSSL answers a CertificateRequest by itself, with our certificate when we have one.
+    if let Some(cas) = attempt.requested {
+        *captured.requested.lock().unwrap_or_else(|e| e.into_inner()) = Some(cas);
+        *captured.sent.lock().unwrap_or_else(|e| e.into_inner()) = profile.identity.is_some();
+    }
+    collect(&mut run, &captured, profile);
+    let mut session = match attempt.result {
+        Ok(session) => session,
+        Err(failure) => {
+            let cause = legacy_cause(&mut run, failure, name);
+            warn_missing_identity(&mut run, &cause);
+            return Ok(run.fail(cause));
+        }
+    };
+    let http_status = match &target.http_path {
+        Some(path) => match http_status(&mut session.stream, path, name) {
+            Ok(status) => status,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                run.warnings.push(format!(
+                    "TLS works, but the server did not answer the HTTP request within {} ms",
+                    profile.handshake_timeout.as_millis()
+                ));
+                None
+            }
+            Err(e) => {
+                return Ok(run.fail(Cause::HandshakeFailed {
+                    detail: format!("the server closed the connection after the handshake ({e})"),
+                }));
+            }
         },
-        evidence: run.evidence,
-        warnings: run.warnings,
-    })
+        None => None,
+    };
+    let _ = session.stream.shutdown();
+    run.warnings.push(format!(
+        "{} is deprecated (RFC 8996) and was negotiated through keyway's legacy backend; ask the partner to enable TLS 1.2",
+        session.version
+    ));
+    Ok(run.connected(Negotiated {
+        version: session.version,
+        cipher: session.cipher,
+        alpn: session.alpn,
+        http_status,
+        backend: Backend::OpensslLegacy,
+    }))
+}
+
+/// The cause of a failed legacy handshake, from the same evidence as for rustls.
+fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure, name: &str) -> Cause {
+    use crate::legacy::Failure;
+    match failure {
+        Failure::Certificate(rustls::Error::InvalidCertificate(e)) => {
+            certificate_cause(run, &e, name)
+        }
+        Failure::Certificate(other) => Cause::HandshakeFailed {
+            detail: format!("the server certificate was refused: {other}"),
+        },
+        Failure::Alert(alert) => alert_cause(run, AlertDescription::from(alert)),
+        Failure::Timeout => Cause::HandshakeTimeout {
+            timeout_ms: run.profile.handshake_timeout.as_millis() as u64,
+        },
+        Failure::Closed(detail) => match (
+            run.evidence.client_cert_requested,
+            run.evidence.client_cert_sent.clone(),
+        ) {
+            (true, None) => Cause::ClientCertRequired {
+                acceptable_cas: run.evidence.acceptable_cas.clone(),
+            },
+            (true, Some(sent)) => Cause::ClientCertRejected {
+                sent,
+                acceptable_cas: run.evidence.acceptable_cas.clone(),
+                alert: format!("none; the server closed the connection ({detail})"),
+            },
+            (false, _) => run.version_cause().unwrap_or(Cause::ClosedAfterHello),
+        },
+        Failure::NoUsableCipher => Cause::NoSharedCipher {
+            allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
+        },
+        // OpenSSL refused something locally (e.g. the server chose a version outside the
+        // range): the probe says whether versions are the problem.
+        Failure::Other(detail) => run
+            .version_cause()
+            .unwrap_or(Cause::HandshakeFailed { detail }),
+    }
 }
 
 /// Copies what the handshake captured into the evidence, with the warning about a client
@@ -641,23 +814,7 @@ fn exchange(
 ) -> std::io::Result<Option<u16>> {
     let mut stream = rustls::Stream::new(conn, sock);
     match &target.http_path {
-        Some(path) => {
-            let request = format!(
-                "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
-            );
-            stream.write_all(request.as_bytes())?;
-            let mut response = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !response.windows(2).any(|w| w == b"\r\n") && response.len() < 8192 {
-                let n = stream.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                response.extend_from_slice(&buf[..n]);
-            }
-            let line = String::from_utf8_lossy(&response);
-            Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
-        }
+        Some(path) => http_status(&mut stream, path, host),
         None if !await_verdict => Ok(None),
         None => {
             stream
@@ -676,19 +833,43 @@ fn exchange(
     }
 }
 
+/// Sends `GET path` and returns the status of the response's status line.
+fn http_status<S: Read + Write>(
+    stream: &mut S,
+    path: &str,
+    host: &str,
+) -> std::io::Result<Option<u16>> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !response.windows(2).any(|w| w == b"\r\n") && response.len() < 8192 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&response);
+    Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
+}
+
 fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
-/// Finds the cause of a failed handshake or first exchange from the evidence.
+/// Finds the cause of a failed handshake or first exchange from the evidence, or that the
+/// server needs the legacy backend.
 fn diagnose(
     run: &mut Run<'_>,
     e: &std::io::Error,
     first: &[u8],
     name: &str,
     after_handshake: bool,
-) -> Cause {
+) -> Finding {
     let requested = run.evidence.client_cert_requested;
     let sent = run.evidence.client_cert_sent.clone();
     let acceptable_cas = run.evidence.acceptable_cas.clone();
@@ -696,23 +877,26 @@ fn diagnose(
         if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
             return Cause::HandshakeTimeout {
                 timeout_ms: run.profile.handshake_timeout.as_millis() as u64,
-            };
+            }
+            .into();
         }
         return match (requested, sent) {
-            (true, None) => Cause::ClientCertRequired { acceptable_cas },
+            (true, None) => Cause::ClientCertRequired { acceptable_cas }.into(),
             // The server asked, we answered, and it hung up: its alert is often lost to the
             // TCP reset, but the certificate is what it objected to.
             (true, Some(sent)) => Cause::ClientCertRejected {
                 sent,
                 acceptable_cas,
                 alert: format!("none; the server closed the connection ({e})"),
-            },
-            (false, _) if !after_handshake => {
-                run.version_cause().unwrap_or(Cause::ClosedAfterHello)
             }
+            .into(),
+            (false, _) if !after_handshake => run
+                .version_finding()
+                .unwrap_or(Cause::ClosedAfterHello.into()),
             (false, _) => Cause::HandshakeFailed {
                 detail: format!("the server closed the connection after the handshake ({e})"),
-            },
+            }
+            .into(),
         };
     };
     match error {
@@ -722,53 +906,74 @@ fn diagnose(
             Cause::NotTls {
                 first_bytes: printable(first),
             }
+            .into()
         }
         rustls::Error::AlertReceived(alert) => {
-            let alert_text = crate::alert::alert_name(u8::from(*alert));
-            run.evidence.alerts.push(alert_text.clone());
-            let about_client_cert = matches!(
-                alert,
-                AlertDescription::CertificateRequired
-                    | AlertDescription::UnknownCA
-                    | AlertDescription::BadCertificate
-                    | AlertDescription::CertificateUnknown
-                    | AlertDescription::UnsupportedCertificate
-                    | AlertDescription::CertificateExpired
-                    | AlertDescription::CertificateRevoked
-                    | AlertDescription::AccessDenied
-                    | AlertDescription::DecryptError
-            ) || (requested
-                && *alert == AlertDescription::HandshakeFailure);
-            match (&sent, about_client_cert && requested) {
-                (None, true) => Cause::ClientCertRequired { acceptable_cas },
-                (Some(sent), true) => Cause::ClientCertRejected {
-                    sent: sent.clone(),
-                    acceptable_cas,
-                    alert: alert_text,
-                },
-                _ if *alert == AlertDescription::CertificateRequired => {
-                    Cause::ClientCertRequired { acceptable_cas }
-                }
-                _ => match run.version_cause() {
-                    Some(cause) => cause,
-                    None if *alert == AlertDescription::HandshakeFailure => Cause::NoSharedCipher {
-                        allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
-                    },
-                    None => Cause::HandshakeFailed {
-                        detail: format!("the server sent the alert {alert_text}"),
-                    },
-                },
+            let alert = *alert;
+            let version_stage = !after_handshake
+                && !requested
+                && matches!(
+                    alert,
+                    AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure
+                );
+            if version_stage && let Some(Finding::Legacy(common)) = run.version_finding() {
+                return Finding::Legacy(common);
             }
+            alert_cause(run, alert).into()
         }
-        rustls::Error::InvalidCertificate(cert_error) => certificate_cause(run, cert_error, name),
-        rustls::Error::PeerIncompatible(_) => {
-            run.version_cause()
-                .unwrap_or_else(|| Cause::HandshakeFailed {
-                    detail: error.to_string(),
-                })
+        rustls::Error::InvalidCertificate(cert_error) => {
+            certificate_cause(run, cert_error, name).into()
         }
+        rustls::Error::PeerIncompatible(_) => run.version_finding().unwrap_or_else(|| {
+            Cause::HandshakeFailed {
+                detail: error.to_string(),
+            }
+            .into()
+        }),
         other => Cause::HandshakeFailed {
             detail: other.to_string(),
+        }
+        .into(),
+    }
+}
+
+/// The cause behind an alert the server sent, from what else the handshake showed.
+fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
+    let requested = run.evidence.client_cert_requested;
+    let sent = run.evidence.client_cert_sent.clone();
+    let acceptable_cas = run.evidence.acceptable_cas.clone();
+    let alert_text = crate::alert::alert_name(u8::from(alert));
+    run.evidence.alerts.push(alert_text.clone());
+    let about_client_cert = matches!(
+        alert,
+        AlertDescription::CertificateRequired
+            | AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::AccessDenied
+            | AlertDescription::DecryptError
+    ) || (requested && alert == AlertDescription::HandshakeFailure);
+    match (&sent, about_client_cert && requested) {
+        (None, true) => Cause::ClientCertRequired { acceptable_cas },
+        (Some(sent), true) => Cause::ClientCertRejected {
+            sent: sent.clone(),
+            acceptable_cas,
+            alert: alert_text,
+        },
+        _ if alert == AlertDescription::CertificateRequired => {
+            Cause::ClientCertRequired { acceptable_cas }
+        }
+        _ => match run.version_cause() {
+            Some(cause) => cause,
+            None if alert == AlertDescription::HandshakeFailure => Cause::NoSharedCipher {
+                allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
+            },
+            None => Cause::HandshakeFailed {
+                detail: format!("the server sent the alert {alert_text}"),
+            },
         },
     }
 }

@@ -64,11 +64,6 @@ pub enum Cause {
     },
     /// The server speaks only SSL 3.0, which keyway never negotiates.
     Ssl3Only,
-    /// The server's best common version is TLS 1.0/1.1, which needs the legacy backend.
-    LegacyBackendUnavailable {
-        /// What the server speaks.
-        server: VersionSet,
-    },
     /// Versions agree but no cipher suite does.
     NoSharedCipher {
         /// The suites the policy allows, if restricted.
@@ -152,7 +147,6 @@ impl Cause {
             Cause::NotTls { .. } => "not_tls",
             Cause::VersionMismatch { .. } => "version_mismatch",
             Cause::Ssl3Only => "ssl3_only",
-            Cause::LegacyBackendUnavailable { .. } => "legacy_backend_unavailable",
             Cause::NoSharedCipher { .. } => "no_shared_cipher",
             Cause::UntrustedRoot { .. } => "untrusted_root",
             Cause::IncompleteChain { .. } => "incomplete_chain",
@@ -184,7 +178,6 @@ impl Cause {
             | Cause::HostnameMismatch { .. }
             | Cause::HandshakeFailed { .. } => Blame::Partner,
             Cause::VersionMismatch { .. }
-            | Cause::LegacyBackendUnavailable { .. }
             | Cause::NoSharedCipher { .. }
             | Cause::UntrustedRoot { .. }
             | Cause::SelfSigned { .. }
@@ -230,9 +223,6 @@ impl Cause {
                 "the server speaks only SSL 3.0, which is broken (RFC 7568) and never negotiated"
                     .to_string()
             }
-            Cause::LegacyBackendUnavailable { server } => format!(
-                "the server speaks only {server}; the policy allows it, but keyway's legacy TLS 1.0/1.1 backend is not built yet"
-            ),
             Cause::NoSharedCipher { .. } => {
                 "the server and the connector share a TLS version but no cipher suite".to_string()
             }
@@ -342,9 +332,6 @@ impl Cause {
                 steps
             }
             Cause::Ssl3Only => vec!["the partner must enable TLS 1.2 or newer; SSL 3.0 cannot be made safe".into()],
-            Cause::LegacyBackendUnavailable { .. } => vec![
-                "ask the partner to enable TLS 1.2; keyway's legacy backend for TLS 1.0/1.1 arrives in a later release".into(),
-            ],
             Cause::NoSharedCipher { allowed } => match allowed {
                 Some(_) => vec!["widen the connector's cipher-suite list, or remove it to use the defaults".into()],
                 None => vec!["ask the partner which cipher suites the server accepts; it refuses every modern suite keyway offers".into()],
@@ -440,6 +427,31 @@ pub struct Negotiated {
     pub alpn: Option<String>,
     /// The HTTP status of the test request, for http(s) URLs.
     pub http_status: Option<u16>,
+    /// Which TLS implementation carried the connection.
+    pub backend: Backend,
+}
+
+/// The TLS implementation behind a connection.
+///
+/// rustls goes first whenever the policy allows TLS 1.2 or 1.3; the legacy backend is
+/// used when the policy allows nothing newer than TLS 1.1, or when the probe shows the
+/// best version server and policy share is TLS 1.0 or 1.1. SSL 3.0 is never negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// rustls: TLS 1.2 and 1.3.
+    Rustls,
+    /// OpenSSL with its security level lowered: TLS 1.0 and 1.1 only.
+    OpensslLegacy,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Rustls => "rustls",
+            Backend::OpensslLegacy => "OpenSSL legacy backend",
+        })
+    }
 }
 
 /// The result of a connectivity test that ran.

@@ -9,17 +9,16 @@
 //! - [`Profile`]: truststores of any format (or the system roots), a client identity, the
 //!   policy and timeouts, checked before any traffic (wrong passwords, missing alias, a
 //!   key that does not match, an expired client certificate);
-//! - [`test()`]: TCP connect, rustls handshake (TLS 1.2/1.3), one HTTP request for https
-//!   URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
+//! - [`test()`]: TCP connect, handshake — rustls for TLS 1.2/1.3, the legacy OpenSSL
+//!   backend for servers that share only TLS 1.0/1.1 with the policy (the rule is in
+//!   [`Backend`]'s docs and the README) — one HTTP request for https URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
 //!   chain captured before verification, the CertificateRequest, the alert, the first
 //!   bytes received and the version probe;
 //! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
 //!   the ServerHello or alert, plus the clear-text chain and CertificateRequest of TLS 1.2
 //!   and older.
 //!
-//! What it does not do (yet): the legacy TLS 1.0/1.1 backend (a server whose best common
-//! version is 1.0/1.1 is diagnosed as `legacy_backend_unavailable`), revocation checks,
-//! the server side. It never knows about the store or HTTP servers.
+//! What it does not do (yet): revocation checks, the server side. It never knows about the store or HTTP servers.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -35,13 +34,14 @@
 mod alert;
 mod connect;
 mod diagnosis;
+mod legacy;
 mod policy;
 mod probe;
 mod profile;
 
 pub use alert::alert_name;
 pub use connect::{TestError, TestTarget, test};
-pub use diagnosis::{Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report};
+pub use diagnosis::{Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report};
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
 pub use probe::{
     ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe,

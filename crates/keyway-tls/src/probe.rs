@@ -301,7 +301,19 @@ fn closed_or(e: std::io::Error) -> ProbeOutcome {
     }
 }
 
-fn read_answer(stream: &mut TcpStream, offered: TlsVersion) -> (ProbeOutcome, Flight) {
+/// The CA names of the CertificateRequest in a recorded clear-text server flight (TLS 1.2
+/// or older), `None` when the server did not ask for a client certificate.
+pub(crate) fn certificate_request(server_bytes: &[u8]) -> Option<Vec<String>> {
+    // The reader stops at a ServerHello of another version than offered: offer each.
+    [TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12]
+        .into_iter()
+        .find_map(|offered| {
+            let mut reader = server_bytes;
+            read_answer(&mut reader, offered).1.acceptable_cas
+        })
+}
+
+fn read_answer(stream: &mut impl Read, offered: TlsVersion) -> (ProbeOutcome, Flight) {
     let mut flight = Flight::default();
     let mut handshake = Vec::new();
     let mut outcome: Option<ProbeOutcome> = None;

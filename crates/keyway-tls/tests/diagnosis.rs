@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain, client_p12};
 use keyway_tls::{
-    Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget, TlsPolicy,
-    TlsVersion, TrustSource, test,
+    Backend, Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget,
+    TlsPolicy, TlsVersion, TrustSource, test,
 };
 
 fn truststore(dir: &Path, pem: &str) -> TrustSource {
@@ -469,4 +469,200 @@ fn profile_problems_are_errors_before_any_traffic() {
         Profile::load(&s),
         Err(ProfileError::EmptyTruststore { .. })
     ));
+}
+
+/// Arguments for an `openssl s_server` that speaks only `version` (TLS 1.0 or 1.1).
+fn legacy_server(chain: &TestChain, version: &str, extra: &[&str]) -> OpensslServer {
+    let mut args = vec![version, "-cipher", "DEFAULT@SECLEVEL=0", "-www"];
+    args.extend_from_slice(extra);
+    OpensslServer::start(chain, &args)
+}
+
+#[test]
+fn legacy_servers_connect_through_the_legacy_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("old-bank", KeyKind::EcP256);
+    let trust = truststore(dir.path(), &chain.root_pem);
+    for (flag, version) in [("-tls1", TlsVersion::Tls10), ("-tls1_1", TlsVersion::Tls11)] {
+        let server = legacy_server(&chain, flag, &[]);
+        let s = ProfileSpec {
+            policy: TlsPolicy::lowest_allowable(TlsVersion::Tls10),
+            ..spec(trust.clone(), "old-bank.test")
+        };
+        match run(&server.address(), &s) {
+            Outcome::Connected {
+                negotiated,
+                evidence,
+                warnings,
+            } => {
+                assert_eq!(negotiated.version, version, "{flag}");
+                assert_eq!(negotiated.backend, Backend::OpensslLegacy, "{flag}");
+                assert_eq!(negotiated.http_status, Some(200), "{flag}");
+                assert!(negotiated.cipher.starts_with("TLS_"), "{negotiated:?}");
+                assert!(evidence.server_chain[0].subject.contains("old-bank"));
+                assert!(
+                    warnings
+                        .iter()
+                        .any(|w| w.contains(&format!("{version} is deprecated"))),
+                    "{warnings:?}"
+                );
+            }
+            Outcome::Failed(d) => panic!("{flag}: {:?}", d.cause),
+        }
+    }
+
+    // A policy of explicit flags that allows TLS 1.1 alone goes straight to the legacy
+    // backend, and a TLS 1.0 server is then a version mismatch naming both sides.
+    let tls10 = legacy_server(&chain, "-tls1", &[]);
+    let only_11 = ProfileSpec {
+        policy: TlsPolicy::from_flags(keyway_tls::VersionFlags {
+            tls11: true,
+            ..keyway_tls::VersionFlags::default()
+        })
+        .unwrap(),
+        ..spec(trust.clone(), "old-bank.test")
+    };
+    let d = failed(run(&tls10.address(), &only_11));
+    let Cause::VersionMismatch { allowed, server } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(
+        (allowed.to_string(), server.to_string()),
+        ("TLS 1.1".into(), "TLS 1.0".into())
+    );
+
+    // A modern server is never talked to with a legacy version, whatever the policy allows.
+    let modern = OpensslServer::start(&chain, &["-www"]);
+    match run(
+        &modern.address(),
+        &ProfileSpec {
+            policy: TlsPolicy::lowest_allowable(TlsVersion::Tls10),
+            ..spec(trust, "old-bank.test")
+        },
+    ) {
+        Outcome::Connected { negotiated, .. } => {
+            assert_eq!(negotiated.backend, Backend::Rustls);
+            assert!(negotiated.version >= TlsVersion::Tls12);
+        }
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
+}
+
+#[test]
+fn legacy_backend_certificate_causes_match_the_modern_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("old-insurer", KeyKind::EcP256);
+    let stranger = TestChain::new("someone-else", KeyKind::EcP256);
+    let server = legacy_server(&chain, "-tls1_1", &[]);
+    let legacy = |trust, name: &str| ProfileSpec {
+        policy: TlsPolicy::lowest_allowable(TlsVersion::Tls11),
+        ..spec(trust, name)
+    };
+
+    let d = failed(run(
+        &server.address(),
+        &legacy(
+            truststore(dir.path(), &stranger.root_pem),
+            "old-insurer.test",
+        ),
+    ));
+    let Cause::UntrustedRoot { root_subject, .. } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(
+        root_subject.contains("old-insurer Root CA"),
+        "{root_subject}"
+    );
+    assert!(d.cause.remediation()[0].contains("old-insurer Root CA"));
+
+    let d = failed(run(
+        &server.address(),
+        &legacy(truststore(dir.path(), &chain.root_pem), "elsewhere.test"),
+    ));
+    let Cause::HostnameMismatch {
+        requested,
+        presented,
+    } = &d.cause
+    else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(requested, "elsewhere.test");
+    assert!(
+        presented.contains(&"old-insurer.test".to_string()),
+        "{presented:?}"
+    );
+}
+
+#[test]
+fn legacy_backend_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("old-gateway", KeyKind::EcP256);
+    let good = TestChain::new("legacy-connector", KeyKind::EcP256);
+    let wrong = TestChain::new("intruder", KeyKind::EcP256);
+    let client_root = dir.path().join("client-root.pem");
+    std::fs::write(&client_root, &good.root_pem).unwrap();
+    let server = legacy_server(
+        &chain,
+        "-tls1",
+        &[
+            "-Verify",
+            "2",
+            "-verify_return_error",
+            "-CAfile",
+            client_root.to_str().unwrap(),
+        ],
+    );
+    let identity = |c: &TestChain, sub: &str| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        IdentitySpec {
+            path: client_p12(c, &d),
+            format: None,
+            store_password: Some("changeit".into()),
+            alias: Some("client".into()),
+            key_password: None,
+        }
+    };
+    let mut s = ProfileSpec {
+        policy: TlsPolicy::lowest_allowable(TlsVersion::Tls10),
+        ..spec(truststore(dir.path(), &chain.root_pem), "old-gateway.test")
+    };
+
+    let d = failed(run(&server.address(), &s));
+    let Cause::ClientCertRequired { acceptable_cas } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(
+        acceptable_cas,
+        &["CN=legacy-connector Root CA, O=keyway tests"]
+    );
+
+    s.identity = Some(identity(&good, "good"));
+    match run(&server.address(), &s) {
+        Outcome::Connected {
+            negotiated,
+            evidence,
+            ..
+        } => {
+            assert_eq!(negotiated.backend, Backend::OpensslLegacy);
+            assert!(evidence.client_cert_requested);
+            let sent = evidence.client_cert_sent.expect("the certificate went out");
+            assert!(sent.subject.contains("legacy-connector"), "{sent:?}");
+        }
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
+
+    s.identity = Some(identity(&wrong, "wrong"));
+    let d = failed(run(&server.address(), &s));
+    let Cause::ClientCertRejected { sent, .. } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(sent.subject.contains("intruder"));
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains("not among the CAs the server accepts")),
+        "{:?}",
+        d.warnings
+    );
 }

@@ -138,6 +138,9 @@ fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> Strin
             if let Some(status) = negotiated.http_status {
                 out.push_str(&format!(", HTTP {status}"));
             }
+            if negotiated.backend == keyway_tls::Backend::OpensslLegacy {
+                out.push_str(&format!(" (via the {})", negotiated.backend));
+            }
             out.push('\n');
             (evidence, warnings)
         }

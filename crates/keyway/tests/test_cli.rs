@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use assert_cmd::Command;
-use keyway_testkit::{KeyKind, RustlsServer, ServerOptions, TestChain};
+use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain};
 use serde_json::Value;
 
 fn keyway() -> Command {
@@ -47,7 +47,51 @@ fn connected_is_exit_0_with_the_negotiated_version() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["negotiated"]["version"], "TLS 1.3");
     assert_eq!(v["negotiated"]["http_status"], 200);
+    assert_eq!(v["negotiated"]["backend"], "rustls");
     assert_eq!(v["insecure"], false);
+}
+
+#[test]
+fn a_tls_1_1_server_connects_through_the_legacy_backend_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("cli-old-bank", KeyKind::EcP256);
+    chain.write_pem(dir.path());
+    let server = OpensslServer::start(&chain, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    let root = dir.path().join("root.pem");
+    let args = [
+        "test",
+        &server.address(),
+        "--truststore",
+        root.to_str().unwrap(),
+        "--servername",
+        "cli-old-bank.test",
+        "--min-tls",
+        "1.1",
+    ];
+    let out = keyway().args(args).arg("--json").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out);
+    assert_eq!(v["negotiated"]["version"], "TLS 1.1");
+    assert_eq!(v["negotiated"]["backend"], "openssl_legacy");
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("TLS 1.1 is deprecated")),
+        "{v}"
+    );
+    let out = keyway().args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("TLS 1.1, ") && text.contains("(via the OpenSSL legacy backend)"),
+        "{text}"
+    );
 }
 
 #[test]
