@@ -290,7 +290,9 @@ impl Default for ServerOptions {
 }
 
 /// A rustls server on 127.0.0.1 and a port the system picked, answering every request
-/// with `HTTP/1.1 200 OK`. It stops when dropped.
+/// with `HTTP/1.1 200 OK`, except `/status/NNN`, answered with status NNN (401 with a
+/// `WWW-Authenticate: Basic realm="partner-api"` challenge, errors with a small HTML
+/// body). It stops when dropped.
 pub struct RustlsServer {
     /// The port.
     pub port: u16,
@@ -377,7 +379,27 @@ fn serve_one(config: std::sync::Arc<rustls::ServerConfig>, stream: std::net::Tcp
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
-    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let line = String::from_utf8_lossy(&request);
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|path| path.strip_prefix("/status/"))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(200);
+    let response = match status {
+        200 => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+        401 => "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"partner-api\"\r\nContent-Length: 0\r\n\r\n".to_string(),
+        code => {
+            let body = format!(
+                "<html><body><h1>Error {code}</h1>\n<p>order-service: no route for this path</p></body></html>"
+            );
+            format!(
+                "HTTP/1.1 {code} Test Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }
+    };
+    let _ = tls.write_all(response.as_bytes());
     tls.conn.send_close_notify();
     let _ = tls.flush();
 }

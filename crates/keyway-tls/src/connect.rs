@@ -395,7 +395,51 @@ impl Run<'_> {
             cause,
             evidence: self.evidence,
             warnings: self.warnings,
+            negotiated: None,
         })
+    }
+
+    /// After a good handshake: connected, unless the HTTP answer is an error.
+    fn conclude(mut self, negotiated: Negotiated, answer: Option<HttpAnswer>) -> Outcome {
+        let path = self.target.http_path.clone().unwrap_or_default();
+        let cause = match answer {
+            Some(HttpAnswer {
+                status: Some(401),
+                challenge,
+                ..
+            }) => Some(Cause::HttpUnauthorized { path, challenge }),
+            // The endpoint exists and wants another method (SOAP endpoints take POST only).
+            Some(HttpAnswer {
+                status: Some(405), ..
+            }) => {
+                self.warnings.push(format!(
+                    "GET {path} got 405 Method Not Allowed: the endpoint exists but takes other methods (a SOAP endpoint accepts POST only)"
+                ));
+                None
+            }
+            Some(HttpAnswer {
+                status: Some(status),
+                reason,
+                excerpt,
+                ..
+            }) if status >= 400 => Some(Cause::HttpError {
+                path,
+                status,
+                reason,
+                excerpt,
+            }),
+            _ => None,
+        };
+        match cause {
+            None => self.connected(negotiated),
+            Some(cause) => {
+                let mut outcome = self.fail(cause);
+                if let Outcome::Failed(d) = &mut outcome {
+                    d.negotiated = Some(negotiated);
+                }
+                outcome
+            }
+        }
     }
 
     /// Runs the version probe once and keeps it as evidence.
@@ -567,8 +611,8 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     // the handshake; others need no wait when there is no HTTP request to make.
     let await_verdict = run.evidence.client_cert_requested
         && conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
-    let http_status = match exchange(&mut conn, &mut sock, target, &name_to_check, await_verdict) {
-        Ok(status) => status,
+    let answer = match exchange(&mut conn, &mut sock, target, &name_to_check, await_verdict) {
+        Ok(answer) => answer,
         Err(e)
             if rustls_error(&e).is_none()
                 && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
@@ -605,13 +649,14 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    Ok(run.connected(Negotiated {
+    let negotiated = Negotiated {
         version,
         cipher,
         alpn,
-        http_status,
+        http_status: answer.as_ref().and_then(|a| a.status),
         backend: Backend::Rustls,
-    }))
+    };
+    Ok(run.conclude(negotiated, answer))
 }
 
 /// Opens the TCP connection, with the handshake timeout set on it; a failure is the cause.
@@ -669,9 +714,9 @@ fn legacy_test(
             return Ok(run.fail(cause));
         }
     };
-    let http_status = match &target.http_path {
-        Some(path) => match http_status(&mut session.stream, path, name) {
-            Ok(status) => status,
+    let answer = match &target.http_path {
+        Some(path) => match http_exchange(&mut session.stream, path, name) {
+            Ok(answer) => Some(answer),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 run.warnings.push(format!(
                     "TLS works, but the server did not answer the HTTP request within {} ms",
@@ -692,13 +737,14 @@ fn legacy_test(
         "{} is deprecated (RFC 8996) and was negotiated through keyway's legacy backend; ask the partner to enable TLS 1.2",
         session.version
     ));
-    Ok(run.connected(Negotiated {
+    let negotiated = Negotiated {
         version: session.version,
         cipher: session.cipher,
         alpn: session.alpn,
-        http_status,
+        http_status: answer.as_ref().and_then(|a| a.status),
         backend: Backend::OpensslLegacy,
-    }))
+    };
+    Ok(run.conclude(negotiated, answer))
 }
 
 /// The cause of a failed legacy handshake, from the same evidence as for rustls.
@@ -803,18 +849,18 @@ fn warn_missing_identity(run: &mut Run<'_>, cause: &Cause) {
     }
 }
 
-/// Sends one GET request (https; only the status line is read), or for TLS only waits briefly for a post-handshake verdict
-/// on our client certificate when one can still come.
+/// Sends one GET request (https), or for TLS only waits briefly for a post-handshake
+/// verdict on our client certificate when one can still come.
 fn exchange(
     conn: &mut ClientConnection,
     sock: &mut Recording,
     target: &TestTarget,
     host: &str,
     await_verdict: bool,
-) -> std::io::Result<Option<u16>> {
+) -> std::io::Result<Option<HttpAnswer>> {
     let mut stream = rustls::Stream::new(conn, sock);
     match &target.http_path {
-        Some(path) => http_status(&mut stream, path, host),
+        Some(path) => http_exchange(&mut stream, path, host).map(Some),
         None if !await_verdict => Ok(None),
         None => {
             stream
@@ -833,27 +879,109 @@ fn exchange(
     }
 }
 
-/// Sends `GET path` and returns the status of the response's status line.
-fn http_status<S: Read + Write>(
+/// What the server answered to the test request.
+#[derive(Debug, Default)]
+struct HttpAnswer {
+    status: Option<u16>,
+    reason: String,
+    challenge: Option<String>,
+    excerpt: String,
+}
+
+/// How much of the response head and body is read.
+const MAX_HEAD: usize = 16 * 1024;
+const EXCERPT_BYTES: usize = 512;
+
+/// Sends `GET path` and reads the response head, plus the start of the body for errors.
+fn http_exchange<S: Read + Write>(
     stream: &mut S,
     path: &str,
     host: &str,
-) -> std::io::Result<Option<u16>> {
+) -> std::io::Result<HttpAnswer> {
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keyway\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !response.windows(2).any(|w| w == b"\r\n") && response.len() < 8192 {
+    let mut buf = [0u8; 4096];
+    let (answer, head_len, content_length) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut headers);
+        match parsed.parse(&response) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let header = |name: &str| {
+                    parsed
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+                };
+                let answer = HttpAnswer {
+                    status: parsed.code,
+                    reason: parsed.reason.unwrap_or_default().to_string(),
+                    challenge: header("www-authenticate"),
+                    excerpt: String::new(),
+                };
+                let length = header("content-length").and_then(|l| l.parse::<usize>().ok());
+                break (answer, head_len, length);
+            }
+            Ok(httparse::Status::Partial) if response.len() < MAX_HEAD => {}
+            // Not HTTP, or a head too large to be a plain answer: the status line is
+            // all that can be told.
+            _ => {
+                let line = String::from_utf8_lossy(&response);
+                return Ok(HttpAnswer {
+                    status: line.split_whitespace().nth(1).and_then(|s| s.parse().ok()),
+                    ..HttpAnswer::default()
+                });
+            }
+        }
         let n = stream.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(HttpAnswer::default());
         }
         response.extend_from_slice(&buf[..n]);
+    };
+    let mut answer = answer;
+    if answer.status.is_some_and(|s| s >= 400) {
+        let wanted = content_length.unwrap_or(EXCERPT_BYTES).min(EXCERPT_BYTES);
+        let mut body = response.split_off(head_len);
+        // Read on only while the server said more is coming (or said nothing and sent
+        // nothing yet): a keep-alive server must not hold the test until the timeout.
+        while body.len() < wanted && (content_length.is_some() || body.is_empty()) {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => body.extend_from_slice(&buf[..n]),
+            }
+        }
+        answer.excerpt = excerpt(&body[..body.len().min(wanted)]);
     }
-    let line = String::from_utf8_lossy(&response);
-    Ok(line.split_whitespace().nth(1).and_then(|s| s.parse().ok()))
+    Ok(answer)
+}
+
+/// Readable text of a response body: tags dropped, whitespace collapsed, 200 characters.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if in_tag => {}
+            c if c.is_control() || c.is_whitespace() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let joined = words.join(" ");
+    match joined.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &joined[..i]),
+        None => joined,
+    }
 }
 
 fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {

@@ -133,6 +133,24 @@ pub enum Cause {
         /// What was observed.
         detail: String,
     },
+    /// TLS works; the server wants credentials for this URL (HTTP 401).
+    HttpUnauthorized {
+        /// The URL path requested.
+        path: String,
+        /// The `WWW-Authenticate` challenge, e.g. `Basic realm="partner-api"`.
+        challenge: Option<String>,
+    },
+    /// TLS works; the server answered the test request with an HTTP error.
+    HttpError {
+        /// The URL path requested.
+        path: String,
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+        /// The start of the response body, printable characters only.
+        excerpt: String,
+    },
 }
 
 impl Cause {
@@ -158,6 +176,8 @@ impl Cause {
             Cause::ClientCertRequired { .. } => "client_cert_required",
             Cause::ClientCertRejected { .. } => "client_cert_rejected",
             Cause::HandshakeFailed { .. } => "handshake_failed",
+            Cause::HttpUnauthorized { .. } => "http_unauthorized",
+            Cause::HttpError { .. } => "http_error",
         }
     }
 
@@ -182,7 +202,10 @@ impl Cause {
             | Cause::UntrustedRoot { .. }
             | Cause::SelfSigned { .. }
             | Cause::ClientCertRequired { .. }
-            | Cause::ClientCertRejected { .. } => Blame::LocalConfig,
+            | Cause::ClientCertRejected { .. }
+            | Cause::HttpUnauthorized { .. } => Blame::LocalConfig,
+            Cause::HttpError { status, .. } if *status < 500 => Blame::LocalConfig,
+            Cause::HttpError { .. } => Blame::Partner,
         }
     }
 
@@ -282,6 +305,21 @@ impl Cause {
                 )
             }
             Cause::HandshakeFailed { detail } => format!("the TLS handshake failed: {detail}"),
+            Cause::HttpUnauthorized { path, challenge } => format!(
+                "TLS works, but the server answered GET {path} with 401 Unauthorized{}",
+                challenge
+                    .as_ref()
+                    .map(|c| format!(" and asks for {c}"))
+                    .unwrap_or_default()
+            ),
+            Cause::HttpError {
+                path,
+                status,
+                reason,
+                ..
+            } => {
+                format!("TLS works, but the server answered GET {path} with HTTP {status} {reason}")
+            }
         }
     }
 
@@ -379,6 +417,28 @@ impl Cause {
             Cause::HandshakeFailed { .. } => vec![
                 "run `keyway probe HOST:PORT` and send its output to the partner".into(),
             ],
+            Cause::HttpUnauthorized { challenge, .. } => {
+                let scheme = challenge
+                    .as_deref()
+                    .and_then(|c| c.split_whitespace().next())
+                    .unwrap_or("the scheme the partner names");
+                vec![
+                    format!("configure the connector's credentials ({scheme} authentication) as agreed with the partner; the TLS settings need no change"),
+                    "if credentials are configured, check the user name and that the password has not expired or been rotated".into(),
+                ]
+            }
+            Cause::HttpError { status, excerpt, .. } => {
+                let mut steps = vec![match status {
+                    404 | 410 => "check the URL path: TLS works, but nothing is served at this path".to_string(),
+                    403 => "TLS works, but the server forbids this request: ask the partner to grant access to the user or client certificate used".to_string(),
+                    s if *s >= 500 => "TLS works; the partner's application failed: send them the status, the time and the excerpt below".to_string(),
+                    _ => "TLS works; check the URL and the request the partner expects".to_string(),
+                }];
+                if !excerpt.is_empty() {
+                    steps.push(format!("the server said: {excerpt}"));
+                }
+                steps
+            }
         }
     }
 }
@@ -414,6 +474,8 @@ pub struct Diagnosis {
     pub evidence: Evidence,
     /// Lesser problems found on the way.
     pub warnings: Vec<String>,
+    /// What the handshake negotiated, when the failure came after it (HTTP errors).
+    pub negotiated: Option<Negotiated>,
 }
 
 /// What a successful connection negotiated.
@@ -456,6 +518,10 @@ impl std::fmt::Display for Backend {
 
 /// The result of a connectivity test that ran.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per test run, matched on at once; both variants are large"
+)]
 pub enum Outcome {
     /// Connected.
     Connected {
@@ -517,7 +583,7 @@ impl Outcome {
                 cause: Some(&d.cause),
                 evidence: &d.evidence,
                 remediation: d.cause.remediation(),
-                negotiated: None,
+                negotiated: d.negotiated.as_ref(),
                 warnings: &d.warnings,
                 insecure,
             },

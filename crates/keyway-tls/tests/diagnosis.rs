@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain, client_p12};
 use keyway_tls::{
-    Backend, Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget,
+    Backend, Blame, Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget,
     TlsPolicy, TlsVersion, TrustSource, test,
 };
 
@@ -665,4 +665,68 @@ fn legacy_backend_client_certificates() {
         "{:?}",
         d.warnings
     );
+}
+
+#[test]
+fn http_errors_after_a_good_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("http-partner", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let s = spec(truststore(dir.path(), &chain.root_pem), "http-partner.test");
+    let get = |path: &str| {
+        let profile = Profile::load(&s).expect("profile");
+        test(
+            &TestTarget::parse(&format!("https://{}{path}", server.address())).unwrap(),
+            &profile,
+        )
+        .expect("test ran")
+    };
+
+    let d = failed(get("/status/401"));
+    let Cause::HttpUnauthorized { path, challenge } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(path, "/status/401");
+    assert_eq!(challenge.as_deref(), Some("Basic realm=\"partner-api\""));
+    assert_eq!(d.cause.code(), "http_unauthorized");
+    assert!(d.cause.remediation()[0].contains("Basic authentication"));
+    let negotiated = d.negotiated.as_ref().expect("the handshake worked");
+    assert_eq!(negotiated.http_status, Some(401));
+
+    for (code, blame) in [(404, Blame::LocalConfig), (503, Blame::Partner)] {
+        let d = failed(get(&format!("/status/{code}")));
+        let Cause::HttpError {
+            status, excerpt, ..
+        } = &d.cause
+        else {
+            panic!("{:?}", d.cause)
+        };
+        assert_eq!(*status, code);
+        assert_eq!(d.cause.blame(), blame);
+        assert_eq!(
+            excerpt,
+            &format!("Error {code} order-service: no route for this path")
+        );
+        assert!(
+            d.cause
+                .remediation()
+                .iter()
+                .any(|r| r.contains("order-service")),
+            "{:?}",
+            d.cause.remediation()
+        );
+    }
+
+    // 405: the endpoint is there, it wants POST: connected, with a warning.
+    match get("/status/405") {
+        Outcome::Connected {
+            negotiated,
+            warnings,
+            ..
+        } => {
+            assert_eq!(negotiated.http_status, Some(405));
+            assert!(warnings.iter().any(|w| w.contains("405")), "{warnings:?}");
+        }
+        Outcome::Failed(d) => panic!("{:?}", d.cause),
+    }
 }

@@ -43,7 +43,7 @@ pub enum Command {
   keyway test https://legacy.bank.example/ --min-tls 1.1 --json
   keyway test https://10.1.2.3/ --servername api.partner.example --system-roots --truststore extra.pem
 
-An https:// URL gets one GET request after the handshake (its status line is reported);
+An https:// URL gets one GET request after the handshake; a 401 or other HTTP error is diagnosed;
 HOST:PORT tests TLS only. Without --truststore, the system roots are trusted.
 --insecure skips certificate verification and is flagged in every output.
 

@@ -155,6 +155,12 @@ fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> Strin
                 d.cause.code(),
                 d.cause.summary()
             ));
+            if let Some(n) = &d.negotiated {
+                out.push_str(&format!(
+                    "  (the TLS handshake succeeded: {}, {})\n",
+                    n.version, n.cipher
+                ));
+            }
             out.push_str("Fix:\n");
             for (n, step) in d.cause.remediation().iter().enumerate() {
                 out.push_str(&format!("  {}. {step}\n", n + 1));
