@@ -18,6 +18,9 @@
 //!   the ServerHello or alert, plus the clear-text chain and CertificateRequest of TLS 1.2
 //!   and older.
 //!
+//! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
+//!   anchors, key strength, serials), run against the x509-limbo vectors.
+//!
 //! What it does not do (yet): revocation checks, the server side. It never knows about the store or HTTP servers.
 //!
 //! ```no_run
@@ -38,6 +41,7 @@ mod legacy;
 mod policy;
 mod probe;
 mod profile;
+mod verify;
 
 pub use alert::alert_name;
 pub use connect::{TestError, TestTarget, test};
@@ -49,3 +53,4 @@ pub use probe::{
 pub use profile::{
     Identity, IdentitySpec, Profile, ProfileError, ProfileSpec, TrustAnchor, TrustSource,
 };
+pub use verify::{ChainCheck, Purpose, VerifyError, verify_chain};

@@ -1,0 +1,292 @@
+//! Certificate path validation as keyway does it: rustls-webpki over the given trust
+//! anchors, with CRLs, plus checks webpki leaves out that matter for connectors: CRLs
+//! that RFC 5280 says must not be used, expired or non-CA trust anchors, weak
+//! end-entity keys, malformed serial numbers, a leaf with CA powers.
+//!
+//! Not yet wired into `test()`, which uses webpki alone; the gateway and the connectors
+//! will call this.
+//!
+//! The x509-limbo conformance test runs every vector through [`verify_chain`]; its
+//! results and every remaining difference are listed in `docs/x509-limbo.md`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
+
+/// Which side's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A server certificate (EKU serverAuth), checked against a name.
+    Server,
+    /// A client certificate (EKU clientAuth).
+    Client,
+}
+
+/// One path-validation question.
+#[derive(Debug, Clone)]
+pub struct ChainCheck<'a> {
+    /// Trusted roots (DER).
+    pub anchors: &'a [CertificateDer<'a>],
+    /// Intermediates the peer sent (DER), in any order.
+    pub intermediates: &'a [CertificateDer<'a>],
+    /// The peer's certificate (DER).
+    pub leaf: &'a CertificateDer<'a>,
+    /// CRLs to check revocation against (DER); certificates no CRL covers are accepted.
+    pub crls: &'a [CertificateRevocationListDer<'a>],
+    /// The name the server certificate must be valid for (server purpose only).
+    pub name: Option<&'a str>,
+    /// What the certificate is for.
+    pub purpose: Purpose,
+    /// The time to validate at.
+    pub at: SystemTime,
+}
+
+/// Why a chain was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// No trust anchor could be used.
+    #[error("no usable trust anchor: {0}")]
+    Anchors(String),
+    /// A CRL that must not be relied on.
+    #[error("CRL {index} is unusable: {why}")]
+    BadCrl {
+        /// Its position in the list, from 1.
+        index: usize,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The server name is not a valid DNS name or IP address.
+    #[error("\"{0}\" is not a valid server name")]
+    BadName(String),
+    /// The path validation failed.
+    #[error("{0}")]
+    Path(rustls::Error),
+    /// webpki accepted the path, but keyway's own checks refuse it.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Validates `check.leaf` up to one of `check.anchors`.
+pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
+    for (n, crl) in check.crls.iter().enumerate() {
+        crl_usable(crl, check).map_err(|why| VerifyError::BadCrl { index: n + 1, why })?;
+    }
+    let mut roots = RootCertStore::empty();
+    let (_, rejected) = roots.add_parsable_certificates(check.anchors.iter().cloned());
+    if roots.is_empty() {
+        return Err(VerifyError::Anchors(format!(
+            "{rejected} trust anchor(s) could not be parsed"
+        )));
+    }
+    let roots = Arc::new(roots);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let crls: Vec<CertificateRevocationListDer<'static>> = check
+        .crls
+        .iter()
+        .map(|c| CertificateRevocationListDer::from(c.as_ref().to_vec()))
+        .collect();
+    let now = UnixTime::since_unix_epoch(
+        check
+            .at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO),
+    );
+    match check.purpose {
+        Purpose::Server => {
+            let given = check.name.unwrap_or_default();
+            let name = ServerName::try_from(given.to_string())
+                .map_err(|_| VerifyError::BadName(given.to_string()))?;
+            let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                .with_crls(crls)
+                .allow_unknown_revocation_status()
+                .build()
+                .map_err(|e| VerifyError::Anchors(e.to_string()))?;
+            verifier
+                .verify_server_cert(check.leaf, check.intermediates, &name, &[], now)
+                .map_err(VerifyError::Path)?;
+        }
+        Purpose::Client => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
+                .with_crls(crls)
+                .allow_unknown_revocation_status()
+                .build()
+                .map_err(|e| VerifyError::Anchors(e.to_string()))?;
+            verifier
+                .verify_client_cert(check.leaf, check.intermediates, now)
+                .map_err(VerifyError::Path)?;
+        }
+    }
+    keyway_checks(check).map_err(VerifyError::Refused)
+}
+
+/// What keyway adds to webpki for connectors: usable trust anchors, strong end-entity
+/// keys, well-formed serials, and no CA powers in a leaf.
+fn keyway_checks(check: &ChainCheck<'_>) -> Result<(), String> {
+    let (_, leaf) = X509Certificate::from_der(check.leaf.as_ref())
+        .map_err(|e| format!("the certificate cannot be parsed: {e}"))?;
+    strong_key(&leaf, "the certificate")?;
+    if let Ok(Some(ku)) = leaf.key_usage()
+        && ku.value.key_cert_sign()
+        && !leaf.is_ca()
+    {
+        return Err(
+            "the end-entity certificate may sign certificates (keyCertSign) without being a CA"
+                .into(),
+        );
+    }
+    let intermediates: Vec<X509Certificate<'_>> = check
+        .intermediates
+        .iter()
+        .filter_map(|d| X509Certificate::from_der(d.as_ref()).ok().map(|(_, c)| c))
+        .collect();
+    for cert in std::iter::once(&leaf).chain(&intermediates) {
+        let serial = cert.raw_serial();
+        if serial.iter().all(|b| *b == 0) {
+            return Err(format!(
+                "{} has serial number 0 (RFC 5280 §4.1.2.2)",
+                cert.subject()
+            ));
+        }
+        if serial.len() > 20 {
+            return Err(format!(
+                "{} has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
+                cert.subject(),
+                serial.len()
+            ));
+        }
+    }
+    // The anchors that can have issued something in this path.
+    let issuers: Vec<_> = std::iter::once(&leaf)
+        .chain(&intermediates)
+        .map(|c| c.issuer().as_raw().to_vec())
+        .collect();
+    let anchors: Vec<X509Certificate<'_>> = check
+        .anchors
+        .iter()
+        .filter_map(|d| X509Certificate::from_der(d.as_ref()).ok().map(|(_, c)| c))
+        .filter(|a| issuers.contains(&a.subject().as_raw().to_vec()))
+        .collect();
+    if anchors.is_empty() {
+        return Ok(());
+    }
+    let at = check
+        .at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if anchors.iter().all(|a| {
+        let v = a.validity();
+        at > v.not_after.timestamp() || at < v.not_before.timestamp()
+    }) {
+        let a = &anchors[0];
+        return Err(format!(
+            "the trust anchor {} is outside its validity ({} to {})",
+            a.subject(),
+            a.validity().not_before,
+            a.validity().not_after
+        ));
+    }
+    if anchors.iter().all(|a| !a.is_ca()) {
+        return Err(format!(
+            "the trust anchor {} is not a CA (no basic constraints with CA:TRUE) yet issued a certificate in the path",
+            anchors[0].subject()
+        ));
+    }
+    for a in &anchors {
+        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = a.public_key().parsed()
+            && !rsa_bits(rsa.modulus).is_multiple_of(8)
+        {
+            return Err(format!(
+                "the trust anchor {} has an RSA modulus of {} bits, not a whole number of bytes",
+                a.subject(),
+                rsa_bits(rsa.modulus)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// RSA of at least 2048 bits (a whole number of bytes), EC of at least 256 bits, Ed25519.
+fn strong_key(cert: &X509Certificate<'_>, what: &str) -> Result<(), String> {
+    use x509_parser::public_key::PublicKey;
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let bits = rsa_bits(rsa.modulus);
+            if bits < 2048 {
+                Err(format!(
+                    "{what} has a weak RSA key of {bits} bits (2048 at least)"
+                ))
+            } else if !bits.is_multiple_of(8) {
+                Err(format!(
+                    "{what} has an RSA modulus of {bits} bits, not a whole number of bytes"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => Err(format!(
+            "{what} has a weak EC key of {} bits (P-256 at least)",
+            ec.key_size()
+        )),
+        Ok(PublicKey::DSA(_)) => Err(format!("{what} has a DSA key, which TLS no longer allows")),
+        _ => Ok(()),
+    }
+}
+
+/// The exact size of an RSA modulus in bits.
+fn rsa_bits(modulus: &[u8]) -> usize {
+    let trimmed: &[u8] = match modulus.iter().position(|b| *b != 0) {
+        Some(i) => &modulus[i..],
+        None => return 0,
+    };
+    8 * (trimmed.len() - 1) + (8 - trimmed[0].leading_zeros() as usize)
+}
+
+/// RFC 5280 §5: a CRL must carry a non-critical CRL number, and its issuer, when it
+/// restricts its key usage, must be allowed to sign CRLs. webpki checks neither; a CRL
+/// that breaks them is refused rather than trusted to say who is *not* revoked.
+fn crl_usable(
+    der: &CertificateRevocationListDer<'_>,
+    check: &ChainCheck<'_>,
+) -> Result<(), String> {
+    let (_, crl) = CertificateRevocationList::from_der(der.as_ref())
+        .map_err(|e| format!("not a parsable CRL ({e})"))?;
+    let number = crl
+        .extensions()
+        .iter()
+        .find(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_NUMBER);
+    match number {
+        None => return Err("it has no CRL number (RFC 5280 §5.2.3 requires one)".into()),
+        Some(ext) if ext.critical => {
+            return Err("its CRL number is marked critical (RFC 5280 §5.2.3 forbids it)".into());
+        }
+        Some(_) => {}
+    }
+    let issuer_name = crl.issuer();
+    let candidates = check.anchors.iter().chain(check.intermediates);
+    for cert in candidates {
+        let Ok((_, cert)) = X509Certificate::from_der(cert.as_ref()) else {
+            continue;
+        };
+        if cert.subject() != issuer_name {
+            continue;
+        }
+        if let Ok(Some(ku)) = cert.key_usage()
+            && !ku.value.crl_sign()
+        {
+            return Err(format!(
+                "its issuer {} may not sign CRLs (key usage without cRLSign)",
+                cert.subject()
+            ));
+        }
+    }
+    Ok(())
+}
