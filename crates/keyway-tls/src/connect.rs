@@ -32,6 +32,7 @@ use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome}
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use crate::profile::Profile;
+use crate::tap::Tap;
 
 /// Certificates expiring within this many days are warned about.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -231,37 +232,8 @@ fn wrap_sequence(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A TCP stream that keeps the first bytes the server sent, for `not_tls`.
-struct Recording {
-    inner: TcpStream,
-    first: Vec<u8>,
-}
-
-impl Recording {
-    /// Closes the connection and returns the first bytes the server sent.
-    fn hang_up(self) -> Vec<u8> {
-        let _ = self.inner.shutdown(std::net::Shutdown::Both);
-        self.first
-    }
-}
-
-impl Read for Recording {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let room = 64usize.saturating_sub(self.first.len());
-        self.first.extend_from_slice(&buf[..n.min(room)]);
-        Ok(n)
-    }
-}
-
-impl Write for Recording {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
+/// How many of the server's first bytes are kept for `not_tls`.
+const FIRST_BYTES: usize = 64;
 
 fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::aws_lc_rs::default_provider()
@@ -570,10 +542,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         })?;
     let mut conn = ClientConnection::new(Arc::new(config), server_name)
         .map_err(|e| TestError::Config(e.to_string()))?;
-    let mut sock = Recording {
-        inner: tcp,
-        first: Vec::new(),
-    };
+    let mut sock = Tap::new(tcp, FIRST_BYTES);
 
     let mut handshake_error = None;
     while conn.is_handshaking() {
@@ -761,20 +730,9 @@ fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure, name: &str) 
         Failure::Timeout => Cause::HandshakeTimeout {
             timeout_ms: run.profile.handshake_timeout.as_millis() as u64,
         },
-        Failure::Closed(detail) => match (
-            run.evidence.client_cert_requested,
-            run.evidence.client_cert_sent.clone(),
-        ) {
-            (true, None) => Cause::ClientCertRequired {
-                acceptable_cas: run.evidence.acceptable_cas.clone(),
-            },
-            (true, Some(sent)) => Cause::ClientCertRejected {
-                sent,
-                acceptable_cas: run.evidence.acceptable_cas.clone(),
-                alert: format!("none; the server closed the connection ({detail})"),
-            },
-            (false, _) => run.version_cause().unwrap_or(Cause::ClosedAfterHello),
-        },
+        Failure::Closed(detail) => hang_up_cause(run, &detail)
+            .or_else(|| run.version_cause())
+            .unwrap_or(Cause::ClosedAfterHello),
         Failure::NoUsableCipher => Cause::NoSharedCipher {
             allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
         },
@@ -853,7 +811,7 @@ fn warn_missing_identity(run: &mut Run<'_>, cause: &Cause) {
 /// verdict on our client certificate when one can still come.
 fn exchange(
     conn: &mut ClientConnection,
-    sock: &mut Recording,
+    sock: &mut Tap,
     target: &TestTarget,
     host: &str,
     await_verdict: bool,
@@ -865,7 +823,7 @@ fn exchange(
         None => {
             stream
                 .sock
-                .inner
+                .tcp()
                 .set_read_timeout(Some(Duration::from_millis(300)))?;
             let mut buf = [0u8; 1];
             match stream.read(&mut buf) {
@@ -904,7 +862,7 @@ fn http_exchange<S: Read + Write>(
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     let mut buf = [0u8; 4096];
-    let (answer, head_len, content_length) = loop {
+    let (mut answer, head_len, content_length) = loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Response::new(&mut headers);
         match parsed.parse(&response) {
@@ -942,7 +900,6 @@ fn http_exchange<S: Read + Write>(
         }
         response.extend_from_slice(&buf[..n]);
     };
-    let mut answer = answer;
     if answer.status.is_some_and(|s| s >= 400) {
         let wanted = content_length.unwrap_or(EXCERPT_BYTES).min(EXCERPT_BYTES);
         let mut body = response.split_off(head_len);
@@ -999,8 +956,6 @@ fn diagnose(
     after_handshake: bool,
 ) -> Finding {
     let requested = run.evidence.client_cert_requested;
-    let sent = run.evidence.client_cert_sent.clone();
-    let acceptable_cas = run.evidence.acceptable_cas.clone();
     let Some(error) = rustls_error(e) else {
         if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
             return Cause::HandshakeTimeout {
@@ -1008,23 +963,17 @@ fn diagnose(
             }
             .into();
         }
-        return match (requested, sent) {
-            (true, None) => Cause::ClientCertRequired { acceptable_cas }.into(),
-            // The server asked, we answered, and it hung up: its alert is often lost to the
-            // TCP reset, but the certificate is what it objected to.
-            (true, Some(sent)) => Cause::ClientCertRejected {
-                sent,
-                acceptable_cas,
-                alert: format!("none; the server closed the connection ({e})"),
-            }
-            .into(),
-            (false, _) if !after_handshake => run
-                .version_finding()
-                .unwrap_or(Cause::ClosedAfterHello.into()),
-            (false, _) => Cause::HandshakeFailed {
+        if let Some(cause) = hang_up_cause(run, &e.to_string()) {
+            return cause.into();
+        }
+        return if after_handshake {
+            Cause::HandshakeFailed {
                 detail: format!("the server closed the connection after the handshake ({e})"),
             }
-            .into(),
+            .into()
+        } else {
+            run.version_finding()
+                .unwrap_or(Cause::ClosedAfterHello.into())
         };
     };
     match error {
@@ -1063,6 +1012,23 @@ fn diagnose(
         }
         .into(),
     }
+}
+
+/// A server that asked for a client certificate and then hung up without an alert (its
+/// alert is often lost to the TCP reset) objected to the certificate: missing or sent.
+fn hang_up_cause(run: &Run<'_>, detail: &str) -> Option<Cause> {
+    if !run.evidence.client_cert_requested {
+        return None;
+    }
+    let acceptable_cas = run.evidence.acceptable_cas.clone();
+    Some(match run.evidence.client_cert_sent.clone() {
+        None => Cause::ClientCertRequired { acceptable_cas },
+        Some(sent) => Cause::ClientCertRejected {
+            sent,
+            acceptable_cas,
+            alert: format!("none; the server closed the connection ({detail})"),
+        },
+    })
 }
 
 /// The cause behind an alert the server sent, from what else the handshake showed.

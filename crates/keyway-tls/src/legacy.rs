@@ -10,7 +10,7 @@
 //! modern path, called from OpenSSL's verify callback with the chain the server sent: one
 //! set of trust rules and one diagnosis for both backends.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +24,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::policy::{TlsVersion, VersionSet};
 use crate::profile::Profile;
+use crate::tap::Tap;
 
 /// OpenSSL reports a received alert as reason `1000 + alert number`.
 const ALERT_REASON_OFFSET: i32 = 1000;
@@ -48,32 +49,6 @@ pub(crate) enum Failure {
 /// The bytes the server sent that are kept for evidence: enough for its clear-text
 /// handshake flight.
 const TAP_LIMIT: usize = 64 * 1024;
-
-/// The TCP stream under OpenSSL, keeping a copy of the server's first bytes so that its
-/// CertificateRequest can be read as evidence (OpenSSL's API does not hand it over).
-pub(crate) struct Tap {
-    inner: TcpStream,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Read for Tap {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let room = TAP_LIMIT.saturating_sub(seen.len());
-        seen.extend_from_slice(&buf[..n.min(room)]);
-        Ok(n)
-    }
-}
-
-impl Write for Tap {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 /// What one legacy handshake attempt gave: the session or why not, and whether the
 /// server asked for a client certificate (the CA names it accepts).
@@ -106,16 +81,14 @@ pub(crate) fn connect(
     verifier: Arc<dyn ServerCertVerifier>,
     http: bool,
 ) -> Attempt {
-    let seen: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let tap = Tap {
-        inner: tcp,
-        seen: seen.clone(),
-    };
+    // OpenSSL's safe API does not hand over the CertificateRequest: read it from the
+    // clear-text flight.
+    let tap = Tap::new(tcp, TAP_LIMIT);
+    let recorded = tap.recorded();
     let result = handshake(tap, profile, name, versions, verifier, http);
-    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     Attempt {
         result,
-        requested: crate::probe::certificate_request(&seen),
+        requested: crate::probe::certificate_request(&recorded.bytes()),
     }
 }
 

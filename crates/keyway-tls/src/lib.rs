@@ -21,7 +21,8 @@
 //! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
 //!   anchors, key strength, serials), run against the x509-limbo vectors.
 //!
-//! What it does not do (yet): revocation checks, the server side. It never knows about the store or HTTP servers.
+//! What it does not do (yet): revocation checks during `test()`, the server side. It
+//! never knows about the store or HTTP servers.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -41,6 +42,7 @@ mod legacy;
 mod policy;
 mod probe;
 mod profile;
+mod tap;
 mod verify;
 
 pub use alert::alert_name;

@@ -234,6 +234,19 @@ fn hostname_mismatch_names_both_sides() {
     );
 }
 
+/// A PKCS#12 client identity for `chain`'s leaf, in its own subdirectory `sub`.
+fn identity(dir: &Path, chain: &TestChain, sub: &str) -> IdentitySpec {
+    let d = dir.join(sub);
+    std::fs::create_dir_all(&d).unwrap();
+    IdentitySpec {
+        path: client_p12(chain, &d),
+        format: None,
+        store_password: Some("changeit".into()),
+        alias: Some("client".into()),
+        key_password: None,
+    }
+}
+
 fn mtls_server(chain: &TestChain, client_root: &str, tls13: bool) -> RustlsServer {
     let versions = if tls13 {
         vec![&rustls::version::TLS13]
@@ -279,17 +292,7 @@ fn client_certificate_accepted_and_rejected() {
     let chain = TestChain::new("mtls-server", KeyKind::EcP256);
     let good = TestChain::new("acme-connector", KeyKind::EcP256);
     let wrong = TestChain::new("stranger", KeyKind::EcP256);
-    let identity = |c: &TestChain, sub: &str| {
-        let d = dir.path().join(sub);
-        std::fs::create_dir_all(&d).unwrap();
-        IdentitySpec {
-            path: client_p12(c, &d),
-            format: None,
-            store_password: Some("changeit".into()),
-            alias: Some("client".into()),
-            key_password: None,
-        }
-    };
+    let identity = |c: &TestChain, sub: &str| identity(dir.path(), c, sub);
     for tls13 in [false, true] {
         let server = mtls_server(&chain, &good.root_pem, tls13);
         let mut s = spec(truststore(dir.path(), &chain.root_pem), "mtls-server.test");
@@ -612,17 +615,7 @@ fn legacy_backend_client_certificates() {
             client_root.to_str().unwrap(),
         ],
     );
-    let identity = |c: &TestChain, sub: &str| {
-        let d = dir.path().join(sub);
-        std::fs::create_dir_all(&d).unwrap();
-        IdentitySpec {
-            path: client_p12(c, &d),
-            format: None,
-            store_password: Some("changeit".into()),
-            alias: Some("client".into()),
-            key_password: None,
-        }
-    };
+    let identity = |c: &TestChain, sub: &str| identity(dir.path(), c, sub);
     let mut s = ProfileSpec {
         policy: TlsPolicy::lowest_allowable(TlsVersion::Tls10),
         ..spec(truststore(dir.path(), &chain.root_pem), "old-gateway.test")
