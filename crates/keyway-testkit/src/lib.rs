@@ -134,37 +134,97 @@ fn ca_params(cn: &str) -> CertificateParams {
     params
 }
 
+/// How [`TestChain::build`] makes a chain; the default is a good one.
+#[derive(Debug, Clone)]
+pub struct ChainOptions {
+    /// The leaf's key type.
+    pub kind: KeyKind,
+    /// The leaf's validity, in days relative to now.
+    pub leaf_days: (i64, i64),
+    /// The root's validity, in days relative to now.
+    pub root_days: (i64, i64),
+    /// The leaf's serial number (big-endian bytes); random when `None`.
+    pub leaf_serial: Option<Vec<u8>>,
+    /// A leaf key made elsewhere (PKCS#8 or traditional PEM), e.g. a 1024-bit RSA key
+    /// from `openssl genpkey`, which rcgen cannot make.
+    pub leaf_key_pem: Option<String>,
+}
+
+impl Default for ChainOptions {
+    fn default() -> Self {
+        ChainOptions {
+            kind: KeyKind::EcP256,
+            leaf_days: (-1, 365),
+            root_days: (-1, 3650),
+            leaf_serial: None,
+            leaf_key_pem: None,
+        }
+    }
+}
+
 impl TestChain {
     /// A fresh chain; the leaf is valid for 365 days from yesterday.
     pub fn new(name: &str, kind: KeyKind) -> Self {
-        Self::with_leaf_validity(name, kind, -1, 365)
+        Self::build(
+            name,
+            &ChainOptions {
+                kind,
+                ..ChainOptions::default()
+            },
+        )
     }
 
     /// A fresh chain whose leaf is valid from `from_days` to `to_days` relative to now
     /// (negative `to_days` makes an expired leaf).
     pub fn with_leaf_validity(name: &str, kind: KeyKind, from_days: i64, to_days: i64) -> Self {
+        Self::build(
+            name,
+            &ChainOptions {
+                kind,
+                leaf_days: (from_days, to_days),
+                ..ChainOptions::default()
+            },
+        )
+    }
+
+    /// A root, an intermediate and a leaf for `{name}.test`, made as `options` say.
+    pub fn build(name: &str, options: &ChainOptions) -> Self {
+        let now = OffsetDateTime::now_utc();
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("root key");
-        let root = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root CA")), root_key)
-            .expect("root");
+        let mut root_params = ca_params(&format!("{name} Root CA"));
+        root_params.not_before = now + Duration::days(options.root_days.0);
+        root_params.not_after = now + Duration::days(options.root_days.1);
+        let root = CertifiedIssuer::self_signed(root_params, root_key).expect("root");
         let int_key =
             KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("intermediate key");
         let intermediate =
             CertifiedIssuer::signed_by(ca_params(&format!("{name} Issuing CA")), int_key, &root)
                 .expect("intermediate");
-        let leaf_key = KeyPair::generate_for(kind.algorithm()).expect("leaf key");
         let mut params = CertificateParams::new(vec![format!("{name}.test")]).expect("SAN");
         params.distinguished_name.push(DnType::CommonName, name);
         params
             .distinguished_name
             .push(DnType::OrganizationName, "keyway tests");
-        params.not_before = OffsetDateTime::now_utc() + Duration::days(from_days);
-        params.not_after = OffsetDateTime::now_utc() + Duration::days(to_days);
-        let leaf = params.signed_by(&leaf_key, &intermediate).expect("leaf");
+        params.not_before = now + Duration::days(options.leaf_days.0);
+        params.not_after = now + Duration::days(options.leaf_days.1);
+        params.serial_number = options.leaf_serial.clone().map(rcgen::SerialNumber::from);
+        let (leaf, leaf_key_pem) = match &options.leaf_key_pem {
+            Some(pem) => {
+                let spki = openssl_public_key(pem);
+                let leaf = params.signed_by(&spki, &intermediate).expect("leaf");
+                (leaf, pem.clone())
+            }
+            None => {
+                let key = KeyPair::generate_for(options.kind.algorithm()).expect("leaf key");
+                let leaf = params.signed_by(&key, &intermediate).expect("leaf");
+                (leaf, key.serialize_pem())
+            }
+        };
         TestChain {
             root_pem: root.pem(),
             intermediate_pem: intermediate.pem(),
             leaf_pem: leaf.pem(),
-            leaf_key_pem: leaf_key.serialize_pem(),
+            leaf_key_pem,
             leaf_der: leaf.der().to_vec(),
             root_der: root.der().to_vec(),
         }
@@ -185,6 +245,23 @@ impl TestChain {
         std::fs::write(dir.join("chain.pem"), self.chain_pem()).expect("write chain");
         std::fs::write(dir.join("root.pem"), &self.root_pem).expect("write root");
     }
+}
+
+/// The public key of a private key PEM, as `openssl pkey -pubout` writes it.
+fn openssl_public_key(key_pem: &str) -> rcgen::SubjectPublicKeyInfo {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, key_pem).expect("write key");
+    let public = openssl(&["pkey", "-in", key.to_str().expect("utf-8"), "-pubout"]);
+    rcgen::SubjectPublicKeyInfo::from_pem(&public).expect("public key PEM")
+}
+
+/// A private key made by `openssl genpkey` (PKCS#8 PEM), e.g. `&["-algorithm", "RSA",
+/// "-pkeyopt", "rsa_keygen_bits:1024"]` for a key too weak for rcgen to make.
+pub fn openssl_key(genpkey_args: &[&str]) -> String {
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey_args);
+    openssl(&args)
 }
 
 /// A self-signed certificate (PEM) with the given common name, for truststore entries.

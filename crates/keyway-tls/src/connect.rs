@@ -13,7 +13,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use keyway_keystore::Certificate;
 use rustls::client::ResolvesClientCert;
@@ -33,6 +33,7 @@ use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use crate::profile::Profile;
 use crate::tap::Tap;
+use crate::verify::Refusal;
 
 /// Certificates expiring within this many days are warned about.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -132,6 +133,8 @@ struct Captured {
 #[derive(Debug)]
 struct CapturingVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    /// Every trusted root, for keyway's checks on top of webpki.
+    anchors: Arc<Vec<CertificateDer<'static>>>,
     insecure: bool,
     captured: Arc<Captured>,
 }
@@ -157,8 +160,18 @@ impl ServerCertVerifier for CapturingVerifier {
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        let verified =
+            self.inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs());
+        crate::verify::keyway_checks(end_entity, intermediates, &self.anchors, at).map_err(
+            |refusal| {
+                rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                    Arc::new(refusal),
+                )))
+            },
+        )?;
+        Ok(verified)
     }
 
     fn verify_tls12_signature(
@@ -295,7 +308,7 @@ fn client_config(
 }
 
 /// The server-certificate verifier both backends use: webpki over the profile's roots,
-/// capturing the chain as sent.
+/// then keyway's own checks (`verify::keyway_checks`), capturing the chain as sent.
 fn verifier(
     profile: &Profile,
     captured: &Arc<Captured>,
@@ -307,6 +320,7 @@ fn verifier(
             .map_err(|e| TestError::Config(e.to_string()))?;
     Ok(Arc::new(CapturingVerifier {
         inner,
+        anchors: profile.anchor_der.clone(),
         insecure: profile.insecure,
         captured: captured.clone(),
     }))
@@ -497,23 +511,9 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         run.warnings
             .push("INSECURE: the server's certificate was not verified (--insecure)".into());
     }
-    let address = match (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map(|mut a| a.next())
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return Ok(run.fail(Cause::DnsFailure {
-                host: target.host.clone(),
-                error: "no address".into(),
-            }));
-        }
-        Err(e) => {
-            return Ok(run.fail(Cause::DnsFailure {
-                host: target.host.clone(),
-                error: e.to_string(),
-            }));
-        }
+    let address = match resolve(&target.host, target.port) {
+        Ok(address) => address,
+        Err(cause) => return Ok(run.fail(cause)),
     };
     run.evidence.address = Some(address.to_string());
     let rustls_versions = profile
@@ -626,6 +626,31 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         backend: Backend::Rustls,
     };
     Ok(run.conclude(negotiated, answer))
+}
+
+/// The first address of `host`. Names under `.invalid` fail at once without a query, as
+/// RFC 6761 §6.4 asks of resolver libraries: such a name is always a placeholder left in
+/// a configuration.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the test's final answer, built once"
+)]
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, Cause> {
+    let dns_failure = |error: String| Cause::DnsFailure {
+        host: host.to_string(),
+        error,
+    };
+    let label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    if label.eq_ignore_ascii_case("invalid") {
+        return Err(dns_failure(
+            "names under .invalid never resolve (RFC 6761); it is a placeholder".into(),
+        ));
+    }
+    match (host, port).to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(address)) => Ok(address),
+        Ok(None) => Err(dns_failure("no address".into())),
+        Err(e) => Err(dns_failure(e.to_string())),
+    }
 }
 
 /// Opens the TCP connection, with the handshake timeout set on it; a failure is the cause.
@@ -1122,15 +1147,50 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
                 _ => detail(),
             }
         }
-        // webpki reports a CA used as a server certificate as an opaque "other" error;
-        // the captured leaf says what it is.
-        CertificateError::Other(_) if chain.first().is_some_and(|leaf| leaf.is_ca) => {
-            Cause::CaAsServerCertificate {
-                cert: chain[0].clone(),
-            }
-        }
+        CertificateError::Other(other) => match other.0.downcast_ref::<Refusal>() {
+            // keyway's own checks on top of webpki say what they refused.
+            Some(refusal) => refusal_cause(run, refusal).unwrap_or_else(detail),
+            // webpki reports a CA used as a server certificate as an opaque "other"
+            // error; the captured leaf says what it is.
+            None => match chain.first() {
+                Some(leaf) if leaf.is_ca => Cause::CaAsServerCertificate { cert: leaf.clone() },
+                _ => detail(),
+            },
+        },
         _ => detail(),
     }
+}
+
+/// The cause for a chain webpki accepted and keyway's own checks refused.
+fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
+    Some(match refusal {
+        Refusal::WeakKey { detail, .. } => Cause::WeakServerKey {
+            cert: run.evidence.server_chain.first()?.clone(),
+            detail: detail.clone(),
+        },
+        Refusal::Malformed { subject, detail } => Cause::MalformedCertificate {
+            subject: subject.clone(),
+            detail: detail.clone(),
+        },
+        Refusal::AnchorUnusable { detail, der, .. } => {
+            let from_file = run.profile.anchors.iter().find(|a| a.cert.der() == der);
+            let (anchor, store) = match from_file {
+                Some(a) => (a.cert.info().clone(), a.store.clone()),
+                None => (
+                    keyway_keystore::Certificate::from_der(der.clone(), "trust anchor")
+                        .ok()?
+                        .info()
+                        .clone(),
+                    "the system roots".to_string(),
+                ),
+            };
+            Cause::TrustAnchorUnusable {
+                anchor,
+                store,
+                detail: detail.clone(),
+            }
+        }
+    })
 }
 
 /// The names the leaf is valid for: its SANs, or its CN when it has none.

@@ -107,6 +107,32 @@ pub enum Cause {
         /// The certificate.
         cert: CertInfo,
     },
+    /// The server's certificate has a key too weak for TLS today (RSA under 2048 bits,
+    /// EC under 256, DSA).
+    WeakServerKey {
+        /// The certificate.
+        cert: CertInfo,
+        /// What is weak about the key.
+        detail: String,
+    },
+    /// A certificate in the server's chain breaks RFC 5280 in a way keyway refuses
+    /// (serial number 0 or longer than 20 octets, a leaf that may sign certificates).
+    MalformedCertificate {
+        /// The certificate's subject.
+        subject: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The trust anchor the chain leads to cannot be relied on: it expired, is not a CA,
+    /// or has a malformed key.
+    TrustAnchorUnusable {
+        /// The anchor.
+        anchor: CertInfo,
+        /// The truststore it came from.
+        store: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The certificate is not valid for the name requested.
     HostnameMismatch {
         /// The name keyway checked.
@@ -172,6 +198,9 @@ impl Cause {
             Cause::CaAsServerCertificate { .. } => "ca_as_server_certificate",
             Cause::CertificateExpired { .. } => "certificate_expired",
             Cause::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
+            Cause::WeakServerKey { .. } => "weak_server_key",
+            Cause::MalformedCertificate { .. } => "malformed_certificate",
+            Cause::TrustAnchorUnusable { .. } => "trust_anchor_unusable",
             Cause::HostnameMismatch { .. } => "hostname_mismatch",
             Cause::ClientCertRequired { .. } => "client_cert_required",
             Cause::ClientCertRejected { .. } => "client_cert_rejected",
@@ -196,8 +225,11 @@ impl Cause {
             | Cause::CertificateExpired { .. }
             | Cause::CertificateNotYetValid { .. }
             | Cause::HostnameMismatch { .. }
+            | Cause::WeakServerKey { .. }
+            | Cause::MalformedCertificate { .. }
             | Cause::HandshakeFailed { .. } => Blame::Partner,
             Cause::VersionMismatch { .. }
+            | Cause::TrustAnchorUnusable { .. }
             | Cause::NoSharedCipher { .. }
             | Cause::UntrustedRoot { .. }
             | Cause::SelfSigned { .. }
@@ -283,6 +315,21 @@ impl Cause {
                     cert.not_before.date()
                 )
             }
+            Cause::WeakServerKey { cert, detail } => format!(
+                "the server's certificate {} has {detail}, which keyway refuses",
+                cert.subject
+            ),
+            Cause::MalformedCertificate { subject, detail } => {
+                format!("the server's chain is malformed: {subject} {detail}")
+            }
+            Cause::TrustAnchorUnusable {
+                anchor,
+                store,
+                detail,
+            } => format!(
+                "the chain leads to the trust anchor {} from {store}, which {detail}",
+                anchor.subject
+            ),
             Cause::HostnameMismatch {
                 requested,
                 presented,
@@ -396,6 +443,22 @@ impl Cause {
             }
             Cause::CertificateNotYetValid { cert } => vec![
                 format!("check this machine's clock; if it is right, the partner installed {} too early", cert.subject),
+            ],
+            Cause::WeakServerKey { cert, .. } => vec![
+                format!(
+                    "ask the partner to replace {} (SHA-256 {}) with a certificate for an RSA key of 2048 bits or more, or an ECDSA P-256 key",
+                    cert.subject, cert.sha256
+                ),
+                "--insecure connects anyway for a one-off test; do not use it in production".into(),
+            ],
+            Cause::MalformedCertificate { subject, .. } => vec![format!(
+                "ask the partner to have {subject} reissued by its CA: RFC 5280 forbids what this certificate does"
+            )],
+            Cause::TrustAnchorUnusable { anchor, store, .. } => vec![
+                format!(
+                    "replace {} (SHA-256 {}) in {store} with the CA's current root certificate, checking its fingerprint with the partner: keyway keystore delete STORE --alias ALIAS, then keyway keystore import-cert STORE --alias ALIAS --cert FILE",
+                    anchor.subject, anchor.sha256
+                ),
             ],
             Cause::HostnameMismatch { presented, .. } => {
                 let mut steps = vec!["use the host name the certificate is issued for in the connector's URL".to_string()];

@@ -1,5 +1,5 @@
 //! TLS for keyway connectors: the policy that says which protocol versions a connector
-//! accepts, and the version probe that finds which versions a server speaks.
+//! accepts, profiles, the version probe, handshakes and the diagnosis of failures.
 //!
 //! What it does now:
 //! - [`TlsPolicy`]: the "lowest allowable version" ladder (SSLv3 is accepted in
@@ -16,10 +16,10 @@
 //!   bytes received and the version probe;
 //! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
 //!   the ServerHello or alert, plus the clear-text chain and CertificateRequest of TLS 1.2
-//!   and older.
-//!
+//!   and older;
 //! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
-//!   anchors, key strength, serials), run against the x509-limbo vectors.
+//!   anchors, key strength, serials), run against the x509-limbo vectors; [`test()`] runs
+//!   the same [`keyway_checks`] after webpki on both backends.
 //!
 //! What it does not do (yet): revocation checks during `test()`, the server side. It
 //! never knows about the store or HTTP servers.
@@ -55,4 +55,4 @@ pub use probe::{
 pub use profile::{
     Identity, IdentitySpec, Profile, ProfileError, ProfileSpec, TrustAnchor, TrustSource,
 };
-pub use verify::{ChainCheck, Purpose, VerifyError, verify_chain};
+pub use verify::{ChainCheck, Purpose, Refusal, VerifyError, keyway_checks, verify_chain};

@@ -148,6 +148,8 @@ pub struct Identity {
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub(crate) roots: Arc<RootCertStore>,
+    /// Every trusted root as DER, system roots included, for keyway's own chain checks.
+    pub(crate) anchor_der: Arc<Vec<CertificateDer<'static>>>,
     /// The anchors from truststore files (system roots are not listed one by one).
     pub anchors: Vec<TrustAnchor>,
     /// Whether the system roots are trusted too.
@@ -170,6 +172,7 @@ impl Profile {
     /// Loads and checks a profile.
     pub fn load(spec: &ProfileSpec) -> Result<Profile, ProfileError> {
         let mut roots = RootCertStore::empty();
+        let mut anchor_der = Vec::new();
         let mut anchors = Vec::new();
         let sources = if spec.trust.is_empty() {
             vec![TrustSource::System]
@@ -191,7 +194,9 @@ impl Profile {
                         // chain is an identity, not a statement of trust.
                         if entry.entry_type() == EntryType::TrustedCertificate {
                             for cert in entry.chain() {
-                                let _ = roots.add(CertificateDer::from(cert.der().to_vec()));
+                                let der = CertificateDer::from(cert.der().to_vec());
+                                anchor_der.push(der.clone());
+                                let _ = roots.add(der);
                                 anchors.push(TrustAnchor {
                                     cert: cert.clone(),
                                     store: path.display().to_string(),
@@ -214,6 +219,7 @@ impl Profile {
                             .unwrap_or_else(|| "none found".into());
                         return Err(ProfileError::SystemRoots { error });
                     }
+                    anchor_der.extend(loaded.certs.iter().cloned());
                     roots.add_parsable_certificates(loaded.certs);
                 }
             }
@@ -221,6 +227,7 @@ impl Profile {
         let identity = spec.identity.as_ref().map(load_identity).transpose()?;
         Ok(Profile {
             roots: Arc::new(roots),
+            anchor_der: Arc::new(anchor_der),
             anchors,
             uses_system_roots,
             identity,

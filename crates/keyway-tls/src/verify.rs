@@ -3,8 +3,9 @@
 //! that RFC 5280 says must not be used, expired or non-CA trust anchors, weak
 //! end-entity keys, malformed serial numbers, a leaf with CA powers.
 //!
-//! Not yet wired into `test()`, which uses webpki alone; the gateway and the connectors
-//! will call this.
+//! `test()` runs the same checks ([`keyway_checks`]) after webpki on both backends; a
+//! refusal becomes its own diagnosis code (`weak_server_key`, `malformed_certificate`,
+//! `trust_anchor_unusable`).
 //!
 //! The x509-limbo conformance test runs every vector through [`verify_chain`]; its
 //! results and every remaining difference are listed in `docs/x509-limbo.md`.
@@ -71,7 +72,39 @@ pub enum VerifyError {
     Path(rustls::Error),
     /// webpki accepted the path, but keyway's own checks refuse it.
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
+}
+
+/// What keyway's own checks refuse in a chain that webpki accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The end-entity key is too weak for TLS today.
+    #[error("{subject} has {detail}")]
+    WeakKey {
+        /// The certificate's subject.
+        subject: String,
+        /// What is weak about it.
+        detail: String,
+    },
+    /// A certificate of the path breaks RFC 5280 in a way that matters.
+    #[error("{subject} {detail}")]
+    Malformed {
+        /// The certificate's subject.
+        subject: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The trust anchor that issued the path cannot be relied on.
+    #[error("the trust anchor {subject} {detail}")]
+    AnchorUnusable {
+        /// The anchor's subject.
+        subject: String,
+        /// Why.
+        detail: String,
+        /// The anchor (DER), to find the store it came from.
+        der: Vec<u8>,
+    },
 }
 
 /// Validates `check.leaf` up to one of `check.anchors`.
@@ -124,43 +157,58 @@ pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
                 .map_err(VerifyError::Path)?;
         }
     }
-    keyway_checks(check).map_err(VerifyError::Refused)
+    keyway_checks(check.leaf, check.intermediates, check.anchors, check.at)
+        .map_err(VerifyError::Refused)
 }
 
-/// What keyway adds to webpki for connectors: usable trust anchors, strong end-entity
-/// keys, well-formed serials, and no CA powers in a leaf.
-fn keyway_checks(check: &ChainCheck<'_>) -> Result<(), String> {
-    let (_, leaf) = X509Certificate::from_der(check.leaf.as_ref())
-        .map_err(|e| format!("the certificate cannot be parsed: {e}"))?;
-    strong_key(&leaf, "the certificate")?;
+/// What keyway adds to webpki for connectors, on a path webpki accepted: usable trust
+/// anchors, strong end-entity keys, well-formed serials, and no CA powers in a leaf.
+/// `anchors` may hold every trusted root; only those that issued something in the path
+/// are looked at.
+pub fn keyway_checks(
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    anchors: &[CertificateDer<'_>],
+    at: SystemTime,
+) -> Result<(), Refusal> {
+    let (_, leaf) = X509Certificate::from_der(leaf.as_ref()).map_err(|e| Refusal::Malformed {
+        subject: "the end-entity certificate".into(),
+        detail: format!("cannot be parsed: {e}"),
+    })?;
+    let subject = |c: &X509Certificate<'_>| c.subject().to_string();
+    strong_key(&leaf).map_err(|detail| Refusal::WeakKey {
+        subject: subject(&leaf),
+        detail,
+    })?;
     if let Ok(Some(ku)) = leaf.key_usage()
         && ku.value.key_cert_sign()
         && !leaf.is_ca()
     {
-        return Err(
-            "the end-entity certificate may sign certificates (keyCertSign) without being a CA"
-                .into(),
-        );
+        return Err(Refusal::Malformed {
+            subject: subject(&leaf),
+            detail: "is an end-entity certificate that may sign certificates (keyCertSign) without being a CA".into(),
+        });
     }
-    let intermediates: Vec<X509Certificate<'_>> = check
-        .intermediates
+    let intermediates: Vec<X509Certificate<'_>> = intermediates
         .iter()
         .filter_map(|d| X509Certificate::from_der(d.as_ref()).ok().map(|(_, c)| c))
         .collect();
     for cert in std::iter::once(&leaf).chain(&intermediates) {
         let serial = cert.raw_serial();
         if serial.iter().all(|b| *b == 0) {
-            return Err(format!(
-                "{} has serial number 0 (RFC 5280 §4.1.2.2)",
-                cert.subject()
-            ));
+            return Err(Refusal::Malformed {
+                subject: subject(cert),
+                detail: "has serial number 0 (RFC 5280 §4.1.2.2)".into(),
+            });
         }
         if serial.len() > 20 {
-            return Err(format!(
-                "{} has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
-                cert.subject(),
-                serial.len()
-            ));
+            return Err(Refusal::Malformed {
+                subject: subject(cert),
+                detail: format!(
+                    "has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
+                    serial.len()
+                ),
+            });
         }
     }
     // The anchors that can have issued something in this path.
@@ -168,46 +216,58 @@ fn keyway_checks(check: &ChainCheck<'_>) -> Result<(), String> {
         .chain(&intermediates)
         .map(|c| c.issuer().as_raw().to_vec())
         .collect();
-    let anchors: Vec<X509Certificate<'_>> = check
-        .anchors
+    let anchors: Vec<(&[u8], X509Certificate<'_>)> = anchors
         .iter()
-        .filter_map(|d| X509Certificate::from_der(d.as_ref()).ok().map(|(_, c)| c))
-        .filter(|a| issuers.contains(&a.subject().as_raw().to_vec()))
+        .filter_map(|d| {
+            X509Certificate::from_der(d.as_ref())
+                .ok()
+                .map(|(_, c)| (d.as_ref(), c))
+        })
+        .filter(|(_, a)| issuers.contains(&a.subject().as_raw().to_vec()))
         .collect();
     if anchors.is_empty() {
         return Ok(());
     }
-    let at = check
-        .at
+    let at = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    if anchors.iter().all(|a| {
+    let unusable =
+        |(der, a): &(&[u8], X509Certificate<'_>), detail: String| Refusal::AnchorUnusable {
+            subject: subject(a),
+            detail,
+            der: der.to_vec(),
+        };
+    if anchors.iter().all(|(_, a)| {
         let v = a.validity();
         at > v.not_after.timestamp() || at < v.not_before.timestamp()
     }) {
-        let a = &anchors[0];
-        return Err(format!(
-            "the trust anchor {} is outside its validity ({} to {})",
-            a.subject(),
-            a.validity().not_before,
-            a.validity().not_after
+        let v = anchors[0].1.validity();
+        return Err(unusable(
+            &anchors[0],
+            format!(
+                "is outside its validity ({} to {})",
+                v.not_before, v.not_after
+            ),
         ));
     }
-    if anchors.iter().all(|a| !a.is_ca()) {
-        return Err(format!(
-            "the trust anchor {} is not a CA (no basic constraints with CA:TRUE) yet issued a certificate in the path",
-            anchors[0].subject()
+    if anchors.iter().all(|(_, a)| !a.is_ca()) {
+        return Err(unusable(
+            &anchors[0],
+            "is not a CA (no basic constraints with CA:TRUE) yet issued a certificate in the path"
+                .into(),
         ));
     }
-    for a in &anchors {
-        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = a.public_key().parsed()
+    for anchor in &anchors {
+        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = anchor.1.public_key().parsed()
             && !rsa_bits(rsa.modulus).is_multiple_of(8)
         {
-            return Err(format!(
-                "the trust anchor {} has an RSA modulus of {} bits, not a whole number of bytes",
-                a.subject(),
-                rsa_bits(rsa.modulus)
+            return Err(unusable(
+                anchor,
+                format!(
+                    "has an RSA modulus of {} bits, not a whole number of bytes",
+                    rsa_bits(rsa.modulus)
+                ),
             ));
         }
     }
@@ -215,28 +275,26 @@ fn keyway_checks(check: &ChainCheck<'_>) -> Result<(), String> {
 }
 
 /// RSA of at least 2048 bits (a whole number of bytes), EC of at least 256 bits, Ed25519.
-fn strong_key(cert: &X509Certificate<'_>, what: &str) -> Result<(), String> {
+fn strong_key(cert: &X509Certificate<'_>) -> Result<(), String> {
     use x509_parser::public_key::PublicKey;
     match cert.public_key().parsed() {
         Ok(PublicKey::RSA(rsa)) => {
             let bits = rsa_bits(rsa.modulus);
             if bits < 2048 {
-                Err(format!(
-                    "{what} has a weak RSA key of {bits} bits (2048 at least)"
-                ))
+                Err(format!("a weak RSA key of {bits} bits (2048 at least)"))
             } else if !bits.is_multiple_of(8) {
                 Err(format!(
-                    "{what} has an RSA modulus of {bits} bits, not a whole number of bytes"
+                    "an RSA modulus of {bits} bits, not a whole number of bytes"
                 ))
             } else {
                 Ok(())
             }
         }
         Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => Err(format!(
-            "{what} has a weak EC key of {} bits (P-256 at least)",
+            "a weak EC key of {} bits (P-256 at least)",
             ec.key_size()
         )),
-        Ok(PublicKey::DSA(_)) => Err(format!("{what} has a DSA key, which TLS no longer allows")),
+        Ok(PublicKey::DSA(_)) => Err("a DSA key, which TLS no longer allows".into()),
         _ => Ok(()),
     }
 }

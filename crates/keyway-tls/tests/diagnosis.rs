@@ -6,7 +6,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain, client_p12};
+use keyway_testkit::{
+    ChainOptions, KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain, client_p12,
+    openssl_key,
+};
 use keyway_tls::{
     Backend, Blame, Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget,
     TlsPolicy, TlsVersion, TrustSource, test,
@@ -722,4 +725,200 @@ fn http_errors_after_a_good_handshake() {
         }
         Outcome::Failed(d) => panic!("{:?}", d.cause),
     }
+}
+
+#[test]
+fn dns_failure_names_the_host_without_asking_a_resolver_for_invalid_names() {
+    let profile = Profile::load(&ProfileSpec::default()).expect("system roots");
+    let target = TestTarget::parse("https://partner-api.example.invalid/orders").unwrap();
+    let d = failed(test(&target, &profile).expect("test ran"));
+    let Cause::DnsFailure { host, error } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(host, "partner-api.example.invalid");
+    assert!(error.contains("RFC 6761"), "{error}");
+    assert_eq!(d.cause.blame(), Blame::Network);
+    assert!(d.evidence.address.is_none(), "no address was connected to");
+    assert!(
+        d.cause.remediation()[0].contains("nslookup partner-api.example.invalid"),
+        "{:?}",
+        d.cause.remediation()
+    );
+}
+
+#[test]
+fn no_shared_cipher_when_the_server_offers_only_suites_keyway_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("rsa-kx-partner", KeyKind::Rsa2048);
+    // RSA key exchange only: no forward secrecy, which rustls never offers.
+    let server = OpensslServer::start(&chain, &["-tls1_2", "-cipher", "AES128-SHA", "-www"]);
+    let d = failed(run(
+        &server.address(),
+        &spec(
+            truststore(dir.path(), &chain.root_pem),
+            "rsa-kx-partner.test",
+        ),
+    ));
+    let Cause::NoSharedCipher { allowed } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(allowed.is_none(), "the policy lists no suites");
+    assert!(
+        d.evidence
+            .alerts
+            .iter()
+            .any(|a| a.contains("handshake_failure"))
+    );
+    let probe = d.evidence.probe.as_ref().expect("the probe ran");
+    assert!(probe.supported.contains(TlsVersion::Tls12), "{probe:?}");
+    assert!(d.cause.remediation()[0].contains("cipher suites the server accepts"));
+}
+
+#[test]
+fn no_shared_cipher_names_the_policy_suites_when_the_policy_restricts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("chacha-partner", KeyKind::EcP256);
+    let server = OpensslServer::start(
+        &chain,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            "-www",
+        ],
+    );
+    let policy = TlsPolicy::lowest_allowable(TlsVersion::Tls12)
+        .with_max(TlsVersion::Tls12)
+        .unwrap()
+        .with_cipher_suites(&["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"])
+        .unwrap();
+    let d = failed(run(
+        &server.address(),
+        &ProfileSpec {
+            policy,
+            ..spec(
+                truststore(dir.path(), &chain.root_pem),
+                "chacha-partner.test",
+            )
+        },
+    ));
+    let Cause::NoSharedCipher { allowed } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert_eq!(
+        allowed.as_deref(),
+        Some(&["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384".to_string()][..])
+    );
+    assert_eq!(d.cause.blame(), Blame::LocalConfig);
+    assert!(d.cause.remediation()[0].contains("cipher-suite list"));
+}
+
+#[test]
+fn weak_server_key_is_refused_even_though_the_chain_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::build(
+        "weak-key-partner",
+        &ChainOptions {
+            leaf_key_pem: Some(openssl_key(&[
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:1024",
+            ])),
+            ..ChainOptions::default()
+        },
+    );
+    // OpenSSL itself refuses to serve a 1024-bit key above security level 0. Legacy
+    // servers are where such keys live: the legacy backend must refuse it the same way.
+    let modern = OpensslServer::start(&chain, &["-cipher", "DEFAULT@SECLEVEL=0", "-www"]);
+    let legacy = legacy_server(&chain, "-tls1", &[]);
+    for (server, lowest) in [(modern, TlsVersion::Tls12), (legacy, TlsVersion::Tls10)] {
+        let d = failed(run(
+            &server.address(),
+            &ProfileSpec {
+                policy: TlsPolicy::lowest_allowable(lowest),
+                ..spec(
+                    truststore(dir.path(), &chain.root_pem),
+                    "weak-key-partner.test",
+                )
+            },
+        ));
+        let Cause::WeakServerKey { cert, detail } = &d.cause else {
+            panic!("lowest {lowest}: {:?}", d.cause)
+        };
+        assert!(
+            cert.subject.contains("weak-key-partner"),
+            "{}",
+            cert.subject
+        );
+        assert!(detail.contains("1024 bits"), "{detail}");
+        assert_eq!(d.cause.code(), "weak_server_key");
+        assert_eq!(d.cause.blame(), Blame::Partner);
+        assert!(d.cause.remediation()[0].contains(&cert.sha256));
+    }
+}
+
+#[test]
+fn expired_trust_anchor_is_unusable_and_names_its_truststore() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::build(
+        "old-root-partner",
+        &ChainOptions {
+            root_days: (-3650, -10),
+            ..ChainOptions::default()
+        },
+    );
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let trust = truststore(dir.path(), &chain.root_pem);
+    let TrustSource::File { path, .. } = &trust else {
+        unreachable!()
+    };
+    let store = path.display().to_string();
+    let d = failed(run(
+        &server.address(),
+        &spec(trust, "old-root-partner.test"),
+    ));
+    let Cause::TrustAnchorUnusable {
+        anchor,
+        store: named,
+        detail,
+    } = &d.cause
+    else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(anchor.subject.contains("old-root-partner Root CA"));
+    assert_eq!(named, &store);
+    assert!(detail.contains("outside its validity"), "{detail}");
+    assert_eq!(d.cause.blame(), Blame::LocalConfig);
+    let steps = d.cause.remediation().join("\n");
+    assert!(
+        steps.contains(&store) && steps.contains(&anchor.sha256),
+        "{steps}"
+    );
+}
+
+#[test]
+fn leaf_with_serial_zero_is_a_malformed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::build(
+        "serial-zero-partner",
+        &ChainOptions {
+            leaf_serial: Some(vec![0]),
+            ..ChainOptions::default()
+        },
+    );
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(
+            truststore(dir.path(), &chain.root_pem),
+            "serial-zero-partner.test",
+        ),
+    ));
+    let Cause::MalformedCertificate { subject, detail } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(subject.contains("serial-zero-partner"), "{subject}");
+    assert!(detail.contains("serial number 0"), "{detail}");
+    assert_eq!(d.cause.blame(), Blame::Partner);
 }
