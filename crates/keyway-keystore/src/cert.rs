@@ -139,7 +139,7 @@ impl CertInfo {
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
             sha256: fingerprint_sha256(der),
-            key: describe_public_key(&cert),
+            key: KeyDescription::of(cert.public_key()),
             is_ca: cert.is_ca(),
         })
     }
@@ -168,8 +168,21 @@ pub(crate) fn hex_colon(bytes: &[u8]) -> String {
         .join(":")
 }
 
-fn describe_public_key(cert: &X509Certificate<'_>) -> KeyDescription {
-    let spki = cert.public_key();
+impl KeyDescription {
+    /// Describes a DER SubjectPublicKeyInfo, as found in a certificate or a CSR.
+    pub fn from_spki_der(der: &[u8]) -> Option<Self> {
+        use x509_parser::x509::SubjectPublicKeyInfo;
+        SubjectPublicKeyInfo::from_der(der)
+            .ok()
+            .map(|(_, spki)| Self::of(&spki))
+    }
+
+    fn of(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Self {
+        describe_public_key(spki)
+    }
+}
+
+fn describe_public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> KeyDescription {
     let oid = spki.algorithm.algorithm.to_id_string();
     let curve = spki
         .algorithm

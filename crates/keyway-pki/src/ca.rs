@@ -1,0 +1,756 @@
+//! keyway's own CA, kept in `DATA/ca/`: a root (and optionally an intermediate that does
+//! the signing), their keys sealed with the master key, and the record of everything
+//! issued, from which CRLs are made.
+//!
+//! ```text
+//! DATA/master.key                 the master key (0600), unless KEYWAY_MASTER_KEY is set
+//! DATA/ca/root.pem                the root certificate
+//! DATA/ca/root.key.sealed         its key, sealed
+//! DATA/ca/intermediate.pem        the issuing intermediate (with --with-intermediate)
+//! DATA/ca/intermediate.key.sealed
+//! DATA/ca/issued.json             serials, subjects, owners, validity, status; CRL number
+//! ```
+//! Changes take an exclusive lock on `DATA/ca/lock` and replace files atomically.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use keyway_keystore::{Certificate, PrivateKey, file};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SerialNumber,
+};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
+
+use crate::PkiError;
+use crate::csr::Csr;
+use crate::key::{self, KeyType};
+use crate::name::San;
+use crate::seal::MasterKey;
+
+/// Default validity of issued certificates, in days.
+pub const DEFAULT_DAYS: u32 = 365;
+const ROOT_YEARS: i64 = 10;
+const INTERMEDIATE_YEARS: i64 = 5;
+/// Issued certificates start a little in the past, for clients whose clocks lag.
+const BACKDATE: Duration = Duration::minutes(5);
+
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueProfile {
+    /// Two-way TLS client: EKU clientAuth, key usage digitalSignature.
+    Client,
+    /// TLS server: EKU serverAuth, digitalSignature (and keyEncipherment for RSA); at
+    /// least one SAN required.
+    Server,
+}
+
+impl std::str::FromStr for IssueProfile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "client" => Ok(IssueProfile::Client),
+            "server" => Ok(IssueProfile::Server),
+            _ => Err(format!("unknown profile \"{s}\"; use client or server")),
+        }
+    }
+}
+
+impl std::fmt::Display for IssueProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IssueProfile::Client => "client",
+            IssueProfile::Server => "server",
+        })
+    }
+}
+
+/// Why a certificate was revoked (RFC 5280 §5.3.1), as the CLI names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reason {
+    /// No reason given.
+    Unspecified,
+    /// The private key leaked.
+    KeyCompromise,
+    /// The CA's key leaked.
+    CaCompromise,
+    /// The subject's name or affiliation changed.
+    AffiliationChanged,
+    /// A new certificate replaces it.
+    Superseded,
+    /// It is no longer needed.
+    CessationOfOperation,
+    /// The subject lost the privilege it certified.
+    PrivilegeWithdrawn,
+}
+
+impl Reason {
+    const ALL: [(Reason, &'static str); 7] = [
+        (Reason::Unspecified, "unspecified"),
+        (Reason::KeyCompromise, "keyCompromise"),
+        (Reason::CaCompromise, "cACompromise"),
+        (Reason::AffiliationChanged, "affiliationChanged"),
+        (Reason::Superseded, "superseded"),
+        (Reason::CessationOfOperation, "cessationOfOperation"),
+        (Reason::PrivilegeWithdrawn, "privilegeWithdrawn"),
+    ];
+
+    fn rcgen(self) -> RevocationReason {
+        match self {
+            Reason::Unspecified => RevocationReason::Unspecified,
+            Reason::KeyCompromise => RevocationReason::KeyCompromise,
+            Reason::CaCompromise => RevocationReason::CaCompromise,
+            Reason::AffiliationChanged => RevocationReason::AffiliationChanged,
+            Reason::Superseded => RevocationReason::Superseded,
+            Reason::CessationOfOperation => RevocationReason::CessationOfOperation,
+            Reason::PrivilegeWithdrawn => RevocationReason::PrivilegeWithdrawn,
+        }
+    }
+}
+
+impl std::str::FromStr for Reason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reason::ALL
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(s))
+            .map(|(r, _)| *r)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Reason::ALL.iter().map(|(_, n)| *n).collect();
+                format!("unknown reason \"{s}\"; use one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = Reason::ALL
+            .iter()
+            .find(|(r, _)| r == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("unspecified");
+        f.write_str(name)
+    }
+}
+
+/// Where an issued certificate stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    /// Not revoked (it may still have expired).
+    Valid,
+    /// Revoked.
+    Revoked {
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// What the CA remembers of a certificate it issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedRecord {
+    /// Serial number, lower-case hex without separators.
+    pub serial: String,
+    /// Subject.
+    pub subject: String,
+    /// The user or system it was issued to, if given.
+    pub owner: Option<String>,
+    /// Client or server.
+    pub profile: IssueProfile,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// SHA-256 fingerprint.
+    pub sha256: String,
+    /// Valid or revoked.
+    #[serde(flatten)]
+    pub status: Status,
+    /// The certificate, PEM, so it can be handed out again.
+    pub certificate: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Records {
+    next_crl_number: u64,
+    certificates: Vec<IssuedRecord>,
+}
+
+/// How `ca init` makes the CA.
+#[derive(Debug, Clone)]
+pub struct CaInit {
+    /// The root's subject.
+    pub subject: DistinguishedName,
+    /// The CA keys' type.
+    pub key_type: KeyType,
+    /// Whether an intermediate does the signing (the root's key then stays sealed).
+    pub with_intermediate: bool,
+}
+
+/// A certificate the CA just issued, with the chain above it (issuing CA first, root last).
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The new certificate.
+    pub certificate: Certificate,
+    /// The issuing CA up to the root.
+    pub chain: Vec<Certificate>,
+    /// What was recorded.
+    pub record: IssuedRecord,
+}
+
+/// A request to issue: profile, validity, owner.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// Client or server.
+    pub profile: IssueProfile,
+    /// Validity in days from now.
+    pub days: u32,
+    /// Who it is for, for the record.
+    pub owner: Option<String>,
+}
+
+/// keyway's CA in a data directory.
+#[derive(Debug)]
+pub struct Ca {
+    dir: PathBuf,
+    root: Certificate,
+    intermediate: Option<Certificate>,
+}
+
+impl Ca {
+    fn ca_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("ca")
+    }
+
+    /// Creates the CA in `data_dir` (which is created if missing). Refuses a directory
+    /// that already holds one.
+    pub fn init(data_dir: &Path, init: &CaInit, master_env: Option<&str>) -> Result<Ca, PkiError> {
+        let dir = Self::ca_dir(data_dir);
+        if let Ok(existing) = Self::open(data_dir) {
+            return Err(PkiError::CaExists {
+                dir: data_dir.into(),
+                subject: existing.root.info().subject.clone(),
+            });
+        }
+        if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
+            return Err(PkiError::CaFile {
+                path: dir.clone(),
+                problem: "holds files but no root.pem: an interrupted `ca init`? Move the directory away and run it again".into(),
+            });
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| PkiError::CaFile {
+            path: dir.clone(),
+            problem: format!("cannot create it: {e}"),
+        })?;
+        let _lock = lock(&dir)?;
+        let master = MasterKey::load_or_create(data_dir, master_env)?;
+        let now = OffsetDateTime::now_utc();
+
+        let root_key = key::generate(init.key_type)?;
+        let mut params = ca_params(
+            init.subject.clone(),
+            now,
+            now + Duration::days(365 * ROOT_YEARS),
+        );
+        params.is_ca = IsCa::Ca(if init.with_intermediate {
+            BasicConstraints::Constrained(1)
+        } else {
+            BasicConstraints::Constrained(0)
+        });
+        let root_pair = key::signing_key(&root_key)?;
+        let root_cert = params
+            .self_signed(&root_pair)
+            .map_err(|e| PkiError::crypto("signing the root certificate", e))?;
+        let root = Certificate::from_der(root_cert.der().to_vec(), "new root")?;
+
+        let intermediate = if init.with_intermediate {
+            let int_key = key::generate(init.key_type)?;
+            let mut subject = DistinguishedName::new();
+            for (ty, value) in init.subject.iter() {
+                let value = match (ty, value) {
+                    (rcgen::DnType::CommonName, rcgen::DnValue::PrintableString(s)) => {
+                        format!("{} Issuing CA", s.as_str()).into()
+                    }
+                    (rcgen::DnType::CommonName, rcgen::DnValue::Utf8String(s)) => {
+                        format!("{s} Issuing CA").into()
+                    }
+                    _ => value.clone(),
+                };
+                subject.push(ty.clone(), value);
+            }
+            let mut params =
+                ca_params(subject, now, now + Duration::days(365 * INTERMEDIATE_YEARS));
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.use_authority_key_identifier_extension = true;
+            let issuer = Issuer::from_ca_cert_der(&root.der().to_vec().into(), &root_pair)
+                .map_err(|e| PkiError::crypto("loading the root as issuer", e))?;
+            let cert = params
+                .signed_by(&key::signing_key(&int_key)?, &issuer)
+                .map_err(|e| PkiError::crypto("signing the intermediate", e))?;
+            Some((
+                Certificate::from_der(cert.der().to_vec(), "new intermediate")?,
+                int_key,
+            ))
+        } else {
+            None
+        };
+
+        // Keys first, certificates last: a CA is there once root.pem is.
+        write_new(
+            &dir.join("root.key.sealed"),
+            master.seal(root_key.pkcs8_der(), "ca root key")?.as_bytes(),
+        )?;
+        if let Some((cert, key)) = &intermediate {
+            write_new(
+                &dir.join("intermediate.key.sealed"),
+                master
+                    .seal(key.pkcs8_der(), "ca intermediate key")?
+                    .as_bytes(),
+            )?;
+            write_new(&dir.join("intermediate.pem"), cert.to_pem().as_bytes())?;
+        }
+        save_records(
+            &dir,
+            &Records {
+                next_crl_number: 1,
+                certificates: Vec::new(),
+            },
+        )?;
+        write_new(&dir.join("root.pem"), root.to_pem().as_bytes())?;
+        Ok(Ca {
+            dir,
+            root,
+            intermediate: intermediate.map(|(c, _)| c),
+        })
+    }
+
+    /// Opens the CA in `data_dir`; keys stay sealed until something is signed.
+    pub fn open(data_dir: &Path) -> Result<Ca, PkiError> {
+        let dir = Self::ca_dir(data_dir);
+        let root_path = dir.join("root.pem");
+        if !root_path.exists() {
+            return Err(PkiError::NoCa {
+                dir: data_dir.into(),
+            });
+        }
+        let root = read_cert(&root_path)?;
+        let int_path = dir.join("intermediate.pem");
+        let intermediate = if int_path.exists() {
+            Some(read_cert(&int_path)?)
+        } else {
+            None
+        };
+        Ok(Ca {
+            dir,
+            root,
+            intermediate,
+        })
+    }
+
+    /// The root certificate.
+    pub fn root(&self) -> &Certificate {
+        &self.root
+    }
+
+    /// The CA that signs: the intermediate if there is one, else the root.
+    pub fn issuing(&self) -> &Certificate {
+        self.intermediate.as_ref().unwrap_or(&self.root)
+    }
+
+    /// The issuing CA up to the root.
+    pub fn chain(&self) -> Vec<Certificate> {
+        let mut chain: Vec<Certificate> = self.intermediate.iter().cloned().collect();
+        chain.push(self.root.clone());
+        chain
+    }
+
+    /// Everything issued, oldest first.
+    pub fn list(&self) -> Result<Vec<IssuedRecord>, PkiError> {
+        Ok(load_records(&self.dir)?.certificates)
+    }
+
+    fn signer(&self, master: &MasterKey) -> Result<KeyPair, PkiError> {
+        let (file, purpose) = if self.intermediate.is_some() {
+            ("intermediate.key.sealed", "ca intermediate key")
+        } else {
+            ("root.key.sealed", "ca root key")
+        };
+        let path = self.dir.join(file);
+        let sealed = std::fs::read(&path).map_err(|e| PkiError::CaFile {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        let der = master.open(&sealed, purpose, &path)?;
+        key::signing_key(&PrivateKey::from_pkcs8_der(&der, file)?)
+    }
+
+    /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile.
+    /// Only the CSR's subject, key and (server profile) SANs are taken; every extension
+    /// is set by the profile.
+    pub fn sign_csr(
+        &self,
+        csr: &Csr,
+        request: &IssueRequest,
+        master: &MasterKey,
+    ) -> Result<Issued, PkiError> {
+        let (_, parsed) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&csr.der)
+                .map_err(|e| PkiError::MalformedCsr {
+                    source_name: "the CSR".into(),
+                    problem: e.to_string(),
+                })?;
+        let subject = crate::name::copy_name(&parsed.certification_request_info.subject).map_err(
+            |problem| PkiError::BadSubject {
+                given: csr.subject.clone(),
+                problem,
+            },
+        )?;
+        let sans = csr
+            .sans
+            .iter()
+            .map(|s| San::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let public = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der)
+            .map_err(|e| PkiError::crypto("reading the CSR's public key", e))?;
+        self.issue_for(&public, subject, &sans, is_rsa(&csr.key), request, master)
+    }
+
+    /// Generates a key of `key_type` and issues a certificate for it in one step.
+    pub fn issue(
+        &self,
+        key_type: KeyType,
+        subject: DistinguishedName,
+        sans: &[San],
+        request: &IssueRequest,
+        master: &MasterKey,
+    ) -> Result<(PrivateKey, Issued), PkiError> {
+        let key = key::generate(key_type)?;
+        let pair = key::signing_key(&key)?;
+        let issued = self.issue_for(
+            &pair,
+            subject,
+            sans,
+            is_rsa(&key.description()),
+            request,
+            master,
+        )?;
+        Ok((key, issued))
+    }
+
+    fn issue_for(
+        &self,
+        public: &impl rcgen::PublicKeyData,
+        subject: DistinguishedName,
+        sans: &[San],
+        rsa: bool,
+        request: &IssueRequest,
+        master: &MasterKey,
+    ) -> Result<Issued, PkiError> {
+        if request.profile == IssueProfile::Server && sans.is_empty() {
+            return Err(PkiError::Request(
+                "a server certificate needs at least one subject alternative name (--san dns:NAME or ip:ADDRESS): TLS clients check the SAN, not the CN".into(),
+            ));
+        }
+        if request.days == 0 {
+            return Err(PkiError::Request("--days must be at least 1".into()));
+        }
+        let now = OffsetDateTime::now_utc();
+        let not_after = now + Duration::days(i64::from(request.days));
+        let ca_end = self.issuing().info().not_after;
+        if not_after > ca_end {
+            return Err(PkiError::Request(format!(
+                "{} days would end after the issuing CA itself ({}); at most {} days are possible",
+                request.days,
+                ca_end.date(),
+                (ca_end - now).whole_days().max(0)
+            )));
+        }
+        let mut params = CertificateParams::default();
+        params.distinguished_name = subject;
+        params.subject_alt_names = sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
+        params.not_before = now - BACKDATE;
+        params.not_after = not_after;
+        let serial = random_serial()?;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        match request.profile {
+            IssueProfile::Client => {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            }
+            IssueProfile::Server => {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                if rsa {
+                    params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+                }
+            }
+        }
+        let _lock = lock(&self.dir)?;
+        let signer = self.signer(master)?;
+        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), &signer)
+            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
+        let cert = params
+            .signed_by(public, &issuer)
+            .map_err(|e| PkiError::crypto("signing the certificate", e))?;
+        let certificate = Certificate::from_der(cert.der().to_vec(), "issued certificate")?;
+        let info = certificate.info();
+        let record = IssuedRecord {
+            serial: normalize_serial(&crate::seal::hex(&serial)),
+            subject: info.subject.clone(),
+            owner: request.owner.clone(),
+            profile: request.profile,
+            not_before: info.not_before,
+            not_after: info.not_after,
+            sha256: info.sha256.clone(),
+            status: Status::Valid,
+            certificate: certificate.to_pem(),
+        };
+        let mut records = load_records(&self.dir)?;
+        records.certificates.push(record.clone());
+        save_records(&self.dir, &records)?;
+        Ok(Issued {
+            certificate,
+            chain: self.chain(),
+            record,
+        })
+    }
+
+    /// Marks `serial` (hex, with or without colons) revoked. The next CRL lists it.
+    pub fn revoke(&self, serial: &str, reason: Reason) -> Result<IssuedRecord, PkiError> {
+        let wanted = normalize_serial(serial);
+        let _lock = lock(&self.dir)?;
+        let mut records = load_records(&self.dir)?;
+        let record = records
+            .certificates
+            .iter_mut()
+            .find(|r| r.serial == wanted)
+            .ok_or_else(|| PkiError::UnknownSerial {
+                serial: serial.to_string(),
+            })?;
+        if let Status::Revoked { at, .. } = &record.status {
+            return Err(PkiError::AlreadyRevoked {
+                serial: record.serial.clone(),
+                at: at.to_string(),
+            });
+        }
+        record.status = Status::Revoked {
+            at: OffsetDateTime::now_utc(),
+            reason,
+        };
+        let revoked = record.clone();
+        save_records(&self.dir, &records)?;
+        Ok(revoked)
+    }
+
+    /// A CRL signed by the issuing CA, listing every revoked certificate, valid for
+    /// `days`. Each CRL gets the next CRL number.
+    pub fn crl(&self, days: u32, master: &MasterKey) -> Result<Crl, PkiError> {
+        if days == 0 {
+            return Err(PkiError::Request("--days must be at least 1".into()));
+        }
+        let _lock = lock(&self.dir)?;
+        let mut records = load_records(&self.dir)?;
+        let signer = self.signer(master)?;
+        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), &signer)
+            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
+        let now = OffsetDateTime::now_utc();
+        let number = records.next_crl_number.max(1);
+        let revoked_certs = records
+            .certificates
+            .iter()
+            .filter_map(|r| match r.status {
+                Status::Revoked { at, reason } => Some((r, at, reason)),
+                Status::Valid => None,
+            })
+            .map(|(r, at, reason)| {
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&unhex(&r.serial).ok_or_else(
+                        || PkiError::CaFile {
+                            path: self.dir.join("issued.json"),
+                            problem: format!("serial \"{}\" is not hex", r.serial),
+                        },
+                    )?),
+                    revocation_time: at,
+                    reason_code: Some(reason.rcgen()),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, PkiError>>()?;
+        let count = revoked_certs.len();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(i64::from(days)),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&issuer)
+            .map_err(|e| PkiError::crypto("signing the CRL", e))?;
+        records.next_crl_number = number + 1;
+        save_records(&self.dir, &records)?;
+        Ok(Crl {
+            der: crl.der().to_vec(),
+            pem: crl
+                .pem()
+                .map_err(|e| PkiError::crypto("encoding the CRL", e))?,
+            number,
+            revoked: count,
+            next_update: params.next_update,
+        })
+    }
+}
+
+/// A CRL the CA signed.
+#[derive(Debug, Clone)]
+pub struct Crl {
+    /// DER.
+    pub der: Vec<u8>,
+    /// PEM (`X509 CRL`).
+    pub pem: String,
+    /// Its CRL number.
+    pub number: u64,
+    /// How many certificates it lists.
+    pub revoked: usize,
+    /// When the next one is due.
+    pub next_update: OffsetDateTime,
+}
+
+fn ca_params(
+    subject: DistinguishedName,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject;
+    params.not_before = from - BACKDATE;
+    params.not_after = to;
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.serial_number = random_serial().ok().map(|s| SerialNumber::from_slice(&s));
+    params
+}
+
+fn is_rsa(key: &keyway_keystore::KeyDescription) -> bool {
+    key.algorithm == "RSA"
+}
+
+/// 128 random bits, never zero; rcgen adds a leading zero octet when the top bit is set.
+fn random_serial() -> Result<[u8; 16], PkiError> {
+    loop {
+        let mut serial = [0u8; 16];
+        getrandom::fill(&mut serial).map_err(|e| PkiError::crypto("the random generator", e))?;
+        if serial.iter().any(|b| *b != 0) {
+            return Ok(serial);
+        }
+    }
+}
+
+/// Lower-case hex without separators or leading zero octets, as records keep serials.
+fn normalize_serial(given: &str) -> String {
+    let hex: String = given
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let mut trimmed = hex.as_str();
+    while trimmed.len() > 2 && trimmed.starts_with("00") {
+        trimmed = &trimmed[2..];
+    }
+    trimmed.to_string()
+}
+
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn read_cert(path: &Path) -> Result<Certificate, PkiError> {
+    let bytes = file::read_bytes(path)?;
+    let der =
+        crate::csr::pem_body(&bytes, &["CERTIFICATE"]).map_err(|problem| PkiError::CaFile {
+            path: path.into(),
+            problem,
+        })?;
+    Certificate::from_der(der, &path.display().to_string()).map_err(|e| PkiError::CaFile {
+        path: path.into(),
+        problem: e.to_string(),
+    })
+}
+
+fn load_records(dir: &Path) -> Result<Records, PkiError> {
+    let path = dir.join("issued.json");
+    let bytes = file::read_bytes(&path)?;
+    serde_json::from_slice(&bytes).map_err(|e| PkiError::CaFile {
+        path,
+        problem: format!("not a record of issued certificates: {e}"),
+    })
+}
+
+fn save_records(dir: &Path, records: &Records) -> Result<(), PkiError> {
+    let json = serde_json::to_vec_pretty(records).map_err(|e| PkiError::CaFile {
+        path: dir.join("issued.json"),
+        problem: e.to_string(),
+    })?;
+    Ok(file::write_atomic(&dir.join("issued.json"), &json)?)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
+    crate::seal::write_private(path, bytes)
+}
+
+/// An exclusive lock on the CA directory, released when dropped.
+fn lock(dir: &Path) -> Result<File, PkiError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| PkiError::CaFile {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
+        PkiError::CaFile {
+            path,
+            problem: format!("cannot lock: {e}"),
+        }
+    })?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_normalized_for_lookup() {
+        assert_eq!(normalize_serial("00:AB:cd"), "abcd");
+        assert_eq!(normalize_serial("0a1b"), "0a1b");
+        assert_eq!(unhex("0a1b"), Some(vec![0x0a, 0x1b]));
+        assert_eq!(unhex("abc"), None);
+    }
+}
