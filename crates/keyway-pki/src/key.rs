@@ -89,10 +89,19 @@ pub fn generate(kind: KeyType) -> Result<PrivateKey, PkiError> {
         KeyType::Rsa4096 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
     }
     .map_err(|e| PkiError::crypto(&format!("generating a {kind} key"), e))?;
-    Ok(PrivateKey::from_pkcs8_der(
-        &pair.serialize_der(),
-        "generated key",
-    )?)
+    let der = pkcs8_v1(&pair.serialize_der())?;
+    Ok(PrivateKey::from_pkcs8_der(&der, "generated key")?)
+}
+
+/// PKCS#8 version 1, without the optional public key: the Ed25519 keys aws-lc makes carry
+/// it (version 2, RFC 5958), which OpenSSL 3.0 cannot read.
+fn pkcs8_v1(der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use pkcs8::der::{Decode, Encode};
+    let mut info = pkcs8::PrivateKeyInfoRef::from_der(der)
+        .map_err(|e| PkiError::crypto("re-encoding the new key", e))?;
+    info.public_key = None;
+    info.to_der()
+        .map_err(|e| PkiError::crypto("re-encoding the new key", e))
 }
 
 /// The rcgen signing key for `key` (ECDSA P-256/P-384, Ed25519, RSA).
@@ -120,7 +129,15 @@ pub fn read_private_key(
         .filter(|e| e.entry_type() == keyway_keystore::EntryType::PrivateKey)
         .collect();
     match keys.as_slice() {
-        [one] => Ok(one.private_key(passphrase)?),
+        [one] => one.private_key(passphrase).map_err(|e| match e {
+            keyway_keystore::Error::WrongKeyPassword { .. } => PkiError::Request(format!(
+                "{source_name}: wrong passphrase: the key could not be decrypted"
+            )),
+            keyway_keystore::Error::KeyPasswordRequired { .. } => {
+                PkiError::Request(format!("{source_name} is encrypted: give its passphrase"))
+            }
+            other => other.into(),
+        }),
         [] => Err(PkiError::Request(format!(
             "{source_name} holds no private key"
         ))),
