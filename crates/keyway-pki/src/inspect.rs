@@ -111,14 +111,14 @@ impl CertDetails {
         Ok(details)
     }
 
-    /// Whether the certificate may be used for TLS client authentication: no EKU at all,
-    /// or one that lists clientAuth (or any).
-    pub fn allows_client_auth(&self) -> bool {
+    /// Whether the certificate may be used for `usage` (`clientAuth`, `serverAuth`): no
+    /// EKU at all, or one that lists it (or any).
+    pub fn allows(&self, usage: &str) -> bool {
         self.extended_key_usage.is_empty()
             || self
                 .extended_key_usage
                 .iter()
-                .any(|e| e == "clientAuth" || e == "any")
+                .any(|e| e == usage || e == "any")
     }
 }
 

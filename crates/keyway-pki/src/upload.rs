@@ -5,7 +5,7 @@
 use keyway_keystore::{Certificate, PrivateKey};
 use time::OffsetDateTime;
 
-use crate::{CertDetails, Csr, PkiError};
+use crate::{CertDetails, Csr, IssueProfile, PkiError};
 
 /// What the certificate must belong to.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +26,13 @@ pub struct UploadCheck {
 }
 
 /// Checks `cert` against `pending` and the CA certificates the user trusts for it
-/// (`cas`: roots and intermediates, any order). Every failed check is reported.
+/// (`cas`: roots and intermediates, any order), for use as `purpose`. Every failed check
+/// is reported.
 pub fn check_upload(
     cert: &Certificate,
     pending: Option<Pending<'_>>,
     cas: &[Certificate],
+    purpose: IssueProfile,
     now: OffsetDateTime,
 ) -> Result<UploadCheck, PkiError> {
     let details = CertDetails::of(cert)?;
@@ -59,9 +61,13 @@ pub fn check_upload(
             info.not_before
         ));
     }
-    if !details.allows_client_auth() {
+    let (allowed, eku) = match purpose {
+        IssueProfile::Client => (details.allows("clientAuth"), "clientAuth"),
+        IssueProfile::Server => (details.allows("serverAuth"), "serverAuth"),
+    };
+    if !allowed {
         problems.push(format!(
-            "its extended key usage ({}) does not include clientAuth; ask the CA for a client-authentication certificate",
+            "its extended key usage ({}) does not include {eku}; ask the CA for a {purpose} certificate",
             details.extended_key_usage.join(", ")
         ));
     }

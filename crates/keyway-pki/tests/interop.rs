@@ -673,9 +673,23 @@ fn uploads_are_checked_before_use() {
     let now = OffsetDateTime::now_utc();
     let cas = ca.chain();
 
-    let ok = check_upload(&issued.certificate, Some(Pending::Key(&key)), &cas, now).unwrap();
+    let ok = check_upload(
+        &issued.certificate,
+        Some(Pending::Key(&key)),
+        &cas,
+        IssueProfile::Client,
+        now,
+    )
+    .unwrap();
     assert_eq!(ok.chain.len(), 3, "leaf, intermediate, root");
-    check_upload(&issued.certificate, Some(Pending::Csr(&csr)), &cas, now).unwrap();
+    check_upload(
+        &issued.certificate,
+        Some(Pending::Csr(&csr)),
+        &cas,
+        IssueProfile::Client,
+        now,
+    )
+    .unwrap();
 
     let other_key = generate(KeyType::EcP256).unwrap();
     let problems = |result: Result<_, PkiError>| match result {
@@ -686,6 +700,7 @@ fn uploads_are_checked_before_use() {
         &issued.certificate,
         Some(Pending::Key(&other_key)),
         &cas,
+        IssueProfile::Client,
         now,
     ));
     assert!(p.contains("another key"), "{p}");
@@ -693,16 +708,29 @@ fn uploads_are_checked_before_use() {
         &issued.certificate,
         None,
         &[ca.root().clone()],
+        IssueProfile::Client,
         now,
     ));
     assert!(
         p.contains("Issuing CA") && p.contains("not among the CA certificates given"),
         "{p}"
     );
-    let p = problems(check_upload(ca.issuing(), None, &cas, now));
+    let p = problems(check_upload(
+        ca.issuing(),
+        None,
+        &cas,
+        IssueProfile::Client,
+        now,
+    ));
     assert!(p.contains("CA certificate"), "{p}");
     let later = now + time::Duration::days(400);
-    let p = problems(check_upload(&issued.certificate, None, &cas, later));
+    let p = problems(check_upload(
+        &issued.certificate,
+        None,
+        &cas,
+        IssueProfile::Client,
+        later,
+    ));
     assert!(p.contains("expired on"), "{p}");
     let server = ca
         .issue(
@@ -718,8 +746,15 @@ fn uploads_are_checked_before_use() {
         )
         .unwrap()
         .1;
-    let p = problems(check_upload(&server.certificate, None, &cas, now));
+    let p = problems(check_upload(
+        &server.certificate,
+        None,
+        &cas,
+        IssueProfile::Client,
+        now,
+    ));
     assert!(p.contains("does not include clientAuth"), "{p}");
+    check_upload(&server.certificate, None, &cas, IssueProfile::Server, now).unwrap();
 }
 
 #[test]

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod pki;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -68,6 +70,18 @@ closed, silent, or not TLS: see the per-version results), 2 usage error or the h
 does not resolve."
     )]
     Probe(ProbeArgs),
+    /// Generate key pairs.
+    #[command(subcommand)]
+    Key(pki::KeyCommand),
+    /// Create and show certificate signing requests for an outside CA.
+    #[command(subcommand)]
+    Csr(pki::CsrCommand),
+    /// keyway's own CA: init, sign CSRs, issue, revoke, CRLs, list.
+    #[command(subcommand)]
+    Ca(pki::CaCommand),
+    /// Inspect, verify, fingerprint and bundle certificates.
+    #[command(subcommand)]
+    Cert(pki::CertCommand),
 }
 
 /// `keyway test`
@@ -451,6 +465,29 @@ impl Cli {
             Command::Keystore(command) => command,
             Command::Probe(args) => return args.json,
             Command::Test(args) => return args.json,
+            Command::Key(pki::KeyCommand::Generate(a)) => return a.json,
+            Command::Csr(pki::CsrCommand::Create(a)) => return a.json,
+            Command::Csr(pki::CsrCommand::Show(a)) => return a.json,
+            Command::Ca(command) => {
+                use pki::CaCommand as C;
+                return match command {
+                    C::Init(a) => a.data.json,
+                    C::Sign(a) => a.data.json,
+                    C::Issue(a) => a.data.json,
+                    C::Revoke(a) => a.data.json,
+                    C::Crl(a) => a.data.json,
+                    C::List(a) => a.data.json,
+                    C::Cert(a) => a.data.json,
+                };
+            }
+            Command::Cert(command) => {
+                use pki::CertCommand as C;
+                return match command {
+                    C::Inspect(a) | C::Fingerprint(a) => a.json,
+                    C::Verify(a) => a.cert.json,
+                    C::Bundle(a) => a.json,
+                };
+            }
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -15,6 +15,7 @@
 
 mod cli;
 mod keystore_cmd;
+mod pki_cmd;
 mod probe_cmd;
 mod render;
 mod secret;
@@ -58,5 +59,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Keystore(command) => keystore_cmd::run(command),
         cli::Command::Probe(args) => probe_cmd::run(args),
         cli::Command::Test(args) => test_cmd::run(args),
+        cli::Command::Key(command) => pki_cmd::key(command),
+        cli::Command::Csr(command) => pki_cmd::csr(command),
+        cli::Command::Ca(command) => pki_cmd::ca(command),
+        cli::Command::Cert(command) => pki_cmd::cert(command),
     }
 }

@@ -1,0 +1,640 @@
+//! `keyway key`, `csr`, `ca` and `cert`: each validates its arguments, calls keyway-pki,
+//! writes its output (never over an existing file unless --force) and reports.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
+use keyway_pki::{
+    Ca, CaInit, CertDetails, IssueProfile, IssueRequest, KeyType, MasterKey, Pending, San,
+    check_upload, create_csr, generate, key_pem, parse_subject, read_certificates, read_csr,
+    read_private_key,
+};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::cli::pki::{
+    CaCommand, CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, DataDirArgs,
+    IdentityOutArgs, IssueArgs, KeyCommand, OutArgs,
+};
+use crate::secret;
+use crate::{Outcome, render};
+
+/// `keyway key …`
+pub fn key(command: KeyCommand) -> Result<Outcome> {
+    let KeyCommand::Generate(args) = command;
+    let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
+    check_out(&args.out)?;
+    let passphrase = passphrase(
+        args.passphrase.as_deref(),
+        args.no_passphrase,
+        "--passphrase",
+    )?;
+    let key = generate(kind)?;
+    write_secret(
+        &args.out,
+        key_pem(&key, passphrase.as_deref().map(|p| p.as_str()))?.as_bytes(),
+    )?;
+    report(
+        args.json,
+        json!({"key": args.out.out, "type": kind.name(), "encrypted": passphrase.is_some()}),
+        format!(
+            "Wrote a {kind} key to {}{}",
+            args.out.out.display(),
+            if passphrase.is_some() {
+                " (encrypted)"
+            } else {
+                " (NOT encrypted)"
+            }
+        ),
+    )
+}
+
+/// `keyway csr …`
+pub fn csr(command: CsrCommand) -> Result<Outcome> {
+    match command {
+        CsrCommand::Create(args) => {
+            let subject = parse_subject(&args.subject)?;
+            let sans = sans(&args.san)?;
+            check_out(&args.out)?;
+            let key = load_key(
+                &args.key,
+                args.key_passphrase.as_deref(),
+                args.no_passphrase,
+            )?;
+            let pem = create_csr(&key, subject, &sans)?;
+            file::write_atomic(&args.out.out, pem.as_bytes())?;
+            let csr = read_csr(pem.as_bytes(), "the new CSR")?;
+            report(
+                args.json,
+                json!({"csr": args.out.out, "subject": csr.subject, "sans": csr.sans, "key": csr.key.to_string()}),
+                format!(
+                    "Wrote the CSR for {} ({}) to {}; send it to your CA",
+                    csr.subject,
+                    csr.key,
+                    args.out.out.display()
+                ),
+            )
+        }
+        CsrCommand::Show(args) => {
+            let bytes = file::read_bytes(&args.file)?;
+            let csr = read_csr(&bytes, &args.file.display().to_string())?;
+            let mut text = format!("Subject:   {}\nKey:       {}\n", csr.subject, csr.key);
+            if !csr.sans.is_empty() {
+                text.push_str(&format!("SANs:      {}\n", csr.sans.join(", ")));
+            }
+            text.push_str("Signature: verified");
+            report(args.json, serde_json::to_value(&csr)?, text)
+        }
+    }
+}
+
+/// `keyway ca …`
+pub fn ca(command: CaCommand) -> Result<Outcome> {
+    match command {
+        CaCommand::Init(args) => {
+            let init = CaInit {
+                subject: parse_subject(&args.subject)?,
+                key_type: args.key_type.parse().map_err(anyhow::Error::msg)?,
+                with_intermediate: args.with_intermediate,
+            };
+            let data = &args.data;
+            let ca = Ca::init(&data.data_dir, &init, data.master_key.as_deref())?;
+            let master_file = data.data_dir.join(keyway_pki::MASTER_KEY_FILE);
+            let mut text = format!(
+                "Created keyway's CA in {}\n  root:    {} (SHA-256 {})",
+                data.data_dir.display(),
+                ca.root().info().subject,
+                ca.root().info().sha256
+            );
+            if ca.issuing().der() != ca.root().der() {
+                text.push_str(&format!("\n  signing: {}", ca.issuing().info().subject));
+            }
+            if data.master_key.is_none() {
+                text.push_str(&format!(
+                    "\nThe CA keys are sealed with the master key in {}: back it up apart from the data directory.",
+                    master_file.display()
+                ));
+            }
+            report(
+                data.json,
+                json!({
+                    "data_dir": data.data_dir,
+                    "root": ca.root().info(),
+                    "issuing": ca.issuing().info(),
+                }),
+                text,
+            )
+        }
+        CaCommand::Sign(args) => {
+            let request = issue_request(&args.issue)?;
+            check_out(&args.out)?;
+            let bytes = file::read_bytes(&args.csr)?;
+            let csr = read_csr(&bytes, &args.csr.display().to_string())?;
+            let (ca, master) = open_ca(&args.data)?;
+            let issued = ca.sign_csr(&csr, &request, &master)?;
+            let pem: String = std::iter::once(&issued.certificate)
+                .chain(&issued.chain)
+                .map(Certificate::to_pem)
+                .collect();
+            file::write_atomic(&args.out.out, pem.as_bytes())?;
+            issued_report(&args.data, &issued.record, &args.out.out)
+        }
+        CaCommand::Issue(args) => {
+            let request = issue_request(&args.issue)?;
+            let subject = parse_subject(&args.subject)?;
+            let sans = sans(&args.san)?;
+            let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
+            let format = identity_format(&args.out)?;
+            let password = identity_password(&args.out, format)?;
+            let (ca, master) = open_ca(&args.data)?;
+            let (key, issued) = ca.issue(kind, subject, &sans, &request, &master)?;
+            let mut chain = vec![issued.certificate.clone()];
+            chain.extend(issued.chain.iter().cloned());
+            write_identity(
+                &args.out,
+                format,
+                password.as_deref().map(|p| p.as_str()),
+                key,
+                chain,
+            )?;
+            issued_report(&args.data, &issued.record, &args.out.out)
+        }
+        CaCommand::Revoke(args) => {
+            let reason = args.reason.parse().map_err(anyhow::Error::msg)?;
+            let ca = Ca::open(&args.data.data_dir)?;
+            let record = ca.revoke(&args.serial, reason)?;
+            report(
+                args.data.json,
+                serde_json::to_value(&record)?,
+                format!(
+                    "Revoked {} (serial {}, {reason}); publish a new CRL: keyway ca crl --out ca.crl",
+                    record.subject, record.serial
+                ),
+            )
+        }
+        CaCommand::Crl(args) => {
+            check_out(&args.out)?;
+            let (ca, master) = open_ca(&args.data)?;
+            let crl = ca.crl(args.days, &master)?;
+            let bytes = if args.der {
+                crl.der.clone()
+            } else {
+                crl.pem.clone().into_bytes()
+            };
+            file::write_atomic(&args.out.out, &bytes)?;
+            report(
+                args.data.json,
+                json!({"crl": args.out.out, "number": crl.number, "revoked": crl.revoked,
+                       "next_update": render::iso(crl.next_update)}),
+                format!(
+                    "Wrote CRL number {} listing {} revoked certificate(s) to {}; next update due {}",
+                    crl.number,
+                    crl.revoked,
+                    args.out.out.display(),
+                    render::iso(crl.next_update)
+                ),
+            )
+        }
+        CaCommand::List(args) => {
+            let ca = Ca::open(&args.data.data_dir)?;
+            let records = ca.list()?;
+            let mut text = format!(
+                "{} certificate(s) issued by {}\n",
+                records.len(),
+                ca.issuing().info().subject
+            );
+            for r in &records {
+                let status = match &r.status {
+                    keyway_pki::Status::Valid if r.not_after < OffsetDateTime::now_utc() => {
+                        "expired".to_string()
+                    }
+                    keyway_pki::Status::Valid => "valid".to_string(),
+                    keyway_pki::Status::Revoked { reason, .. } => format!("revoked ({reason})"),
+                };
+                text.push_str(&format!(
+                    "{}  {:<7} {:<22} until {}  owner {}  {}\n",
+                    r.serial,
+                    r.profile.to_string(),
+                    status,
+                    r.not_after.date(),
+                    r.owner.as_deref().unwrap_or("-"),
+                    r.subject
+                ));
+            }
+            let records: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("certificate");
+                    }
+                    v
+                })
+                .collect();
+            report(
+                args.data.json,
+                json!({"certificates": records}),
+                text.trim_end().to_string(),
+            )
+        }
+        CaCommand::Cert(args) => {
+            check_out(&args.out)?;
+            let ca = Ca::open(&args.data.data_dir)?;
+            let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
+            file::write_atomic(&args.out.out, pem.as_bytes())?;
+            report(
+                args.data.json,
+                json!({"out": args.out.out, "root": ca.root().info()}),
+                format!(
+                    "Wrote the CA certificates to {}; add them to the truststores that must trust keyway's certificates (root SHA-256 {})",
+                    args.out.out.display(),
+                    ca.root().info().sha256
+                ),
+            )
+        }
+    }
+}
+
+/// `keyway cert …`
+pub fn cert(command: CertCommand) -> Result<Outcome> {
+    match command {
+        CertCommand::Inspect(args) => inspect(&args),
+        CertCommand::Fingerprint(args) => {
+            let certs = read_cert_file(&args)?;
+            let details: Vec<CertDetails> = certs
+                .iter()
+                .map(CertDetails::of)
+                .collect::<Result<_, _>>()?;
+            let text = details
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}\n  SHA-256 {}\n  SHA-1   {}",
+                        d.subject, d.sha256, d.sha1
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let json: Vec<_> = details
+                .iter()
+                .map(|d| json!({"subject": d.subject, "sha256": d.sha256, "sha1": d.sha1}))
+                .collect();
+            report(args.json, json!(json), text)
+        }
+        CertCommand::Verify(args) => verify(&args),
+        CertCommand::Bundle(args) => bundle(&args),
+    }
+}
+
+fn inspect(args: &CertFileArgs) -> Result<Outcome> {
+    let certs = read_cert_file(args)?;
+    let now = OffsetDateTime::now_utc();
+    let mut text = String::new();
+    let mut details = Vec::new();
+    let mut outcome = Outcome::Ok;
+    for (i, cert) in certs.iter().enumerate() {
+        let d = CertDetails::of(cert)?;
+        if !cert.info().is_valid_at(now) {
+            outcome = Outcome::Problems;
+        }
+        if certs.len() > 1 {
+            text.push_str(&format!("Certificate {} of {}\n", i + 1, certs.len()));
+        }
+        text.push_str(&format!(
+            "Subject:        {}\nIssuer:         {}\nSerial:         {}\nValidity:       {} to {} ({})\n",
+            d.subject,
+            d.issuer,
+            d.serial,
+            render::iso(d.not_before),
+            render::iso(d.not_after),
+            render::expiry_words(cert.info(), now)
+        ));
+        if !d.sans.is_empty() {
+            text.push_str(&format!("SANs:           {}\n", d.sans.join(", ")));
+        }
+        if !d.key_usage.is_empty() {
+            text.push_str(&format!("Key usage:      {}\n", d.key_usage.join(", ")));
+        }
+        if !d.extended_key_usage.is_empty() {
+            text.push_str(&format!(
+                "Extended usage: {}\n",
+                d.extended_key_usage.join(", ")
+            ));
+        }
+        text.push_str(&format!(
+            "CA:             {}{}\nKey:            {}\nSignature:      {}\nSHA-256:        {}\nSHA-1:          {}\n",
+            if d.is_ca { "yes" } else { "no" },
+            d.path_len.map(|n| format!(" (path length {n})")).unwrap_or_default(),
+            d.key,
+            d.signature_algorithm,
+            d.sha256,
+            d.sha1
+        ));
+        details.push(d);
+    }
+    report(
+        args.json,
+        json!({"certificates": details}),
+        text.trim_end().to_string(),
+    )?;
+    Ok(outcome)
+}
+
+fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
+    use keyway_tls::{ChainCheck, Purpose, verify_chain};
+    use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+    let certs = read_cert_file(&args.cert)?;
+    let password = secret::optional(args.truststore_password.as_deref(), "--truststore-password")?;
+    let trust_bytes = file::read_bytes(&args.truststore)?;
+    let anchors = read_certificates(
+        &trust_bytes,
+        password.as_deref().map(|p| p.as_str()),
+        &args.truststore.display().to_string(),
+    )?;
+    let purpose = match args.purpose.as_str() {
+        "client" => Purpose::Client,
+        "server" => Purpose::Server,
+        other => bail!("--purpose {other}: use client or server"),
+    };
+    if purpose == Purpose::Server && args.name.is_none() {
+        bail!(
+            "--purpose server needs --name HOST: a server certificate is checked against the name clients use"
+        );
+    }
+    let mut crls = Vec::new();
+    for path in &args.crl {
+        let bytes = file::read_bytes(path)?;
+        let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            use rustls_pki_types::pem::PemObject;
+            CertificateRevocationListDer::from_pem_slice(&bytes)
+                .with_context(|| format!("{}: not a PEM CRL", path.display()))?
+                .to_vec()
+        } else {
+            bytes
+        };
+        crls.push(CertificateRevocationListDer::from(der));
+    }
+    let der = |c: &Certificate| CertificateDer::from(c.der().to_vec());
+    let anchors: Vec<CertificateDer<'_>> = anchors.iter().map(der).collect();
+    let intermediates: Vec<CertificateDer<'_>> = certs[1..].iter().map(der).collect();
+    let leaf = der(&certs[0]);
+    let check = ChainCheck {
+        anchors: &anchors,
+        intermediates: &intermediates,
+        leaf: &leaf,
+        crls: &crls,
+        name: args.name.as_deref(),
+        purpose,
+        at: std::time::SystemTime::now(),
+    };
+    let subject = &certs[0].info().subject;
+    match verify_chain(&check) {
+        Ok(()) => {
+            report(
+                args.cert.json,
+                json!({"valid": true, "subject": subject}),
+                format!(
+                    "{subject}: valid for {} use against {}",
+                    args.purpose,
+                    args.truststore.display()
+                ),
+            )?;
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            report(
+                args.cert.json,
+                json!({"valid": false, "subject": subject, "reason": e.to_string()}),
+                format!("{subject}: NOT valid: {e}"),
+            )?;
+            Ok(Outcome::Problems)
+        }
+    }
+}
+
+fn bundle(args: &CertBundleArgs) -> Result<Outcome> {
+    let purpose: IssueProfile = args.purpose.parse().map_err(anyhow::Error::msg)?;
+    let format = identity_format(&args.out)?;
+    let key = load_key(&args.key, args.key_passphrase.as_deref(), args.plain_key)?;
+    let cert_certs = read_certificates(
+        &file::read_bytes(&args.cert)?,
+        None,
+        &args.cert.display().to_string(),
+    )?;
+    let leaf = cert_certs[0].clone();
+    let mut cas: Vec<Certificate> = cert_certs[1..].to_vec();
+    for path in args.chain.iter().chain(&args.ca) {
+        cas.extend(read_certificates(
+            &file::read_bytes(path)?,
+            None,
+            &path.display().to_string(),
+        )?);
+    }
+    let checked = check_upload(
+        &leaf,
+        Some(Pending::Key(&key)),
+        &cas,
+        purpose,
+        OffsetDateTime::now_utc(),
+    )?;
+    let password = identity_password(&args.out, format)?;
+    write_identity(
+        &args.out,
+        format,
+        password.as_deref().map(|p| p.as_str()),
+        key,
+        checked.chain.clone(),
+    )?;
+    report(
+        args.json,
+        json!({"out": args.out.out, "alias": args.out.alias, "chain": checked.chain.iter().map(|c| c.info()).collect::<Vec<_>>()}),
+        format!(
+            "Checked and wrote {} with its chain of {} to {} (alias {})",
+            leaf.info().subject,
+            checked.chain.len(),
+            args.out.out.display(),
+            args.out.alias
+        ),
+    )
+}
+
+fn read_cert_file(args: &CertFileArgs) -> Result<Vec<Certificate>> {
+    let password = secret::optional(args.password.as_deref(), "--password")?;
+    let bytes = file::read_bytes(&args.file)?;
+    Ok(read_certificates(
+        &bytes,
+        password.as_deref().map(|p| p.as_str()),
+        &args.file.display().to_string(),
+    )?)
+}
+
+fn open_ca(data: &DataDirArgs) -> Result<(Ca, MasterKey)> {
+    let ca = Ca::open(&data.data_dir)?;
+    let master = MasterKey::load(&data.data_dir, data.master_key.as_deref())?;
+    Ok((ca, master))
+}
+
+fn issue_request(args: &IssueArgs) -> Result<IssueRequest> {
+    Ok(IssueRequest {
+        profile: args.profile.parse().map_err(anyhow::Error::msg)?,
+        days: args.days,
+        owner: args.owner.clone(),
+    })
+}
+
+fn issued_report(
+    data: &DataDirArgs,
+    record: &keyway_pki::IssuedRecord,
+    out: &Path,
+) -> Result<Outcome> {
+    let mut json = serde_json::to_value(record)?;
+    if let Some(o) = json.as_object_mut() {
+        o.remove("certificate");
+        o.insert("out".into(), json!(out));
+    }
+    report(
+        data.json,
+        json,
+        format!(
+            "Issued {} certificate for {} (serial {}, valid until {}) to {}",
+            record.profile,
+            record.subject,
+            record.serial,
+            record.not_after.date(),
+            out.display()
+        ),
+    )
+}
+
+fn sans(given: &[String]) -> Result<Vec<San>> {
+    Ok(given
+        .iter()
+        .map(|s| San::parse(s))
+        .collect::<Result<_, _>>()?)
+}
+
+fn passphrase(given: Option<&str>, plain: bool, option: &str) -> Result<Option<secret::Password>> {
+    match (given, plain) {
+        (_, true) => Ok(None),
+        (Some(v), false) => Ok(Some(secret::resolve(v, option)?)),
+        (None, false) => Ok(Some(secret::prompt(
+            option,
+            "Passphrase for the new key (or give --no-passphrase)",
+        )?)),
+    }
+}
+
+fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<PrivateKey> {
+    let bytes = file::read_bytes(path)?;
+    let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
+    let pass = match (passphrase, plain, encrypted) {
+        (Some(v), _, _) => Some(secret::resolve(v, "--key-passphrase")?),
+        (None, false, true) => Some(secret::prompt(
+            "--key-passphrase",
+            &format!("Passphrase of {}", path.display()),
+        )?),
+        _ => None,
+    };
+    Ok(read_private_key(
+        &bytes,
+        pass.as_deref().map(|p| p.as_str()),
+        &path.display().to_string(),
+    )?)
+}
+
+fn check_out(out: &OutArgs) -> Result<()> {
+    if out.out.exists() && !out.force {
+        bail!(
+            "{}: already exists; choose another --out or give --force to replace it",
+            out.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a private key file with mode 0600.
+fn write_secret(out: &OutArgs, bytes: &[u8]) -> Result<()> {
+    file::write_atomic(&out.out, bytes)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&out.out, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("{}: cannot restrict its permissions", out.out.display()))
+}
+
+fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
+    if out.out.exists() && !out.force {
+        bail!(
+            "{}: already exists; choose another --out or give --force to replace it",
+            out.out.display()
+        );
+    }
+    let by_name = || {
+        let ext = out.out.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "p12" | "pfx" => Some(Format::Pkcs12),
+            "jks" => Some(Format::Jks),
+            "pem" | "crt" => Some(Format::Pem),
+            _ => None,
+        }
+    };
+    match out.out_type.as_deref() {
+        Some("pkcs12") => Ok(Format::Pkcs12),
+        Some("jks") => Ok(Format::Jks),
+        Some("pem") => Ok(Format::Pem),
+        _ => by_name().with_context(|| {
+            format!(
+                "{}: say which type to write with --out-type pkcs12|jks|pem (or use a .p12, .jks or .pem name)",
+                out.out.display()
+            )
+        }),
+    }
+}
+
+fn identity_password(out: &IdentityOutArgs, format: Format) -> Result<Option<secret::Password>> {
+    match (out.password.as_deref(), format, out.no_passphrase) {
+        (Some(v), _, _) => Ok(Some(secret::resolve(v, "--password")?)),
+        (None, Format::Pem, true) => Ok(None),
+        (None, Format::Pem, false) => Ok(Some(secret::prompt(
+            "--password",
+            "Passphrase for the key in the PEM file (or give --no-passphrase)",
+        )?)),
+        (None, _, true) => {
+            bail!("--no-passphrase is for PEM output; a {format} file needs --password")
+        }
+        (None, _, false) => Ok(Some(secret::prompt(
+            "--password",
+            &format!("Password for the new {format} file {}", out.out.display()),
+        )?)),
+    }
+}
+
+fn write_identity(
+    out: &IdentityOutArgs,
+    format: Format,
+    password: Option<&str>,
+    key: PrivateKey,
+    chain: Vec<Certificate>,
+) -> Result<()> {
+    let mut store = Keystore::new(format);
+    store.add_private_key(&out.alias, key, chain)?;
+    let options = WriteOptions {
+        store_password: password
+            .filter(|_| format != Format::Pem)
+            .map(str::to_string),
+        key_password: password.map(str::to_string),
+        pkcs12_legacy: false,
+    };
+    file::save(&out.out, &store, format, &options)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&out.out, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("{}: cannot restrict its permissions", out.out.display()))
+}
+
+fn report(json: bool, value: serde_json::Value, text: String) -> Result<Outcome> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{text}");
+    }
+    Ok(Outcome::Ok)
+}
