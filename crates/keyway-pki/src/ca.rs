@@ -244,7 +244,13 @@ impl Ca {
                 subject: existing.root.info().subject.clone(),
             });
         }
-        if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        // The lock file alone is what a failed earlier attempt (a bad master key) leaves.
+        let leftovers = std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name() != std::ffi::OsStr::new("lock"))
+        });
+        if leftovers {
             return Err(PkiError::CaFile {
                 path: dir.clone(),
                 problem: "holds files but no root.pem: an interrupted `ca init`? Move the directory away and run it again".into(),

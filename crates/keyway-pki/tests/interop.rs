@@ -806,3 +806,17 @@ fn the_ca_refuses_a_wrong_master_key_and_a_second_init_and_keeps_its_records() {
         Err(PkiError::NoCa { .. })
     ));
 }
+
+#[test]
+fn an_init_refused_for_a_bad_master_key_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = CaInit {
+        subject: parse_subject("CN=retry CA").unwrap(),
+        key_type: KeyType::EcP256,
+        with_intermediate: false,
+    };
+    let e = Ca::init(dir.path(), &init, Some("not-hex")).unwrap_err();
+    assert!(matches!(e, PkiError::MasterKey(_)), "{e:?}");
+    let ca = Ca::init(dir.path(), &init, None).unwrap();
+    assert!(ca.root().info().subject.contains("retry CA"));
+}
