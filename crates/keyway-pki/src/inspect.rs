@@ -1,6 +1,6 @@
 //! What a certificate says, in full: the details `keyway cert inspect` prints.
 
-use keyway_keystore::{Certificate, KeyDescription, Keystore};
+use keyway_keystore::{CertInfo, Certificate, Keystore};
 use serde::Serialize;
 use sha1::Sha1;
 use sha2::Digest;
@@ -10,21 +10,13 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::PkiError;
 
-/// Everything keyway shows about a certificate.
+/// Everything keyway shows about a certificate: the keystore's [`CertInfo`] (subject,
+/// issuer, serial, validity, SHA-256, key, CA-ness) and the extensions on top.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertDetails {
-    /// Subject.
-    pub subject: String,
-    /// Issuer.
-    pub issuer: String,
-    /// Serial number, upper-case hex with colons.
-    pub serial: String,
-    /// Start of validity.
-    #[serde(with = "time::serde::rfc3339")]
-    pub not_before: OffsetDateTime,
-    /// End of validity.
-    #[serde(with = "time::serde::rfc3339")]
-    pub not_after: OffsetDateTime,
+    /// What every keyway listing shows.
+    #[serde(flatten)]
+    pub info: CertInfo,
     /// Days until it expires (negative once expired).
     pub days_left: i64,
     /// Subject alternative names (`dns:…`, `ip:…`, `email:…`, `uri:…`).
@@ -33,20 +25,12 @@ pub struct CertDetails {
     pub key_usage: Vec<String>,
     /// Extended key usages by name (`serverAuth`, `clientAuth`, or the OID).
     pub extended_key_usage: Vec<String>,
-    /// Whether it is a CA, and its path length limit.
-    pub is_ca: bool,
     /// Path length constraint, for CAs that have one.
     pub path_len: Option<u32>,
-    /// The public key.
-    pub key: KeyDescription,
-    /// Signature algorithm OID name, e.g. `ecdsa-with-SHA256`.
+    /// Signature algorithm, e.g. `ecdsa-with-SHA256`.
     pub signature_algorithm: String,
-    /// SHA-256 fingerprint, upper-case hex with colons.
-    pub sha256: String,
     /// SHA-1 fingerprint, as older tools (keytool, Windows) show it.
     pub sha1: String,
-    /// Whether subject and issuer are the same name.
-    pub self_issued: bool,
 }
 
 impl CertDetails {
@@ -57,24 +41,15 @@ impl CertDetails {
                 source_name: cert.info().subject.clone(),
                 problem: e.to_string(),
             })?;
-        let info = cert.info();
         let mut details = CertDetails {
-            subject: info.subject.clone(),
-            issuer: info.issuer.clone(),
-            serial: info.serial.clone(),
-            not_before: info.not_before,
-            not_after: info.not_after,
-            days_left: info.days_until_expiry(OffsetDateTime::now_utc()),
+            info: cert.info().clone(),
+            days_left: cert.info().days_until_expiry(OffsetDateTime::now_utc()),
             sans: Vec::new(),
             key_usage: Vec::new(),
             extended_key_usage: Vec::new(),
-            is_ca: info.is_ca,
             path_len: None,
-            key: info.key.clone(),
             signature_algorithm: signature_name(&x509),
-            sha256: info.sha256.clone(),
             sha1: hex_colon(&Sha1::digest(cert.der())),
-            self_issued: info.self_issued,
         };
         for extension in x509.extensions() {
             match extension.parsed_extension() {

@@ -271,14 +271,16 @@ pub fn cert(command: CertCommand) -> Result<Outcome> {
                 .map(|d| {
                     format!(
                         "{}\n  SHA-256 {}\n  SHA-1   {}",
-                        d.subject, d.sha256, d.sha1
+                        d.info.subject, d.info.sha256, d.sha1
                     )
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
             let json: Vec<_> = details
                 .iter()
-                .map(|d| json!({"subject": d.subject, "sha256": d.sha256, "sha1": d.sha1}))
+                .map(
+                    |d| json!({"subject": d.info.subject, "sha256": d.info.sha256, "sha1": d.sha1}),
+                )
                 .collect();
             report(args.json, json!(json), text)
         }
@@ -303,11 +305,11 @@ fn inspect(args: &CertFileArgs) -> Result<Outcome> {
         }
         text.push_str(&format!(
             "Subject:        {}\nIssuer:         {}\nSerial:         {}\nValidity:       {} to {} ({})\n",
-            d.subject,
-            d.issuer,
-            d.serial,
-            render::iso(d.not_before),
-            render::iso(d.not_after),
+            d.info.subject,
+            d.info.issuer,
+            d.info.serial,
+            render::iso(d.info.not_before),
+            render::iso(d.info.not_after),
             render::expiry_words(cert.info(), now)
         ));
         if !d.sans.is_empty() {
@@ -324,11 +326,11 @@ fn inspect(args: &CertFileArgs) -> Result<Outcome> {
         }
         text.push_str(&format!(
             "CA:             {}{}\nKey:            {}\nSignature:      {}\nSHA-256:        {}\nSHA-1:          {}\n",
-            if d.is_ca { "yes" } else { "no" },
+            if d.info.is_ca { "yes" } else { "no" },
             d.path_len.map(|n| format!(" (path length {n})")).unwrap_or_default(),
-            d.key,
+            d.info.key,
             d.signature_algorithm,
-            d.sha256,
+            d.info.sha256,
             d.sha1
         ));
         details.push(d);
@@ -544,10 +546,14 @@ fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<Privat
 }
 
 fn check_out(out: &OutArgs) -> Result<()> {
-    if out.out.exists() && !out.force {
+    refuse_existing(&out.out, out.force)
+}
+
+fn refuse_existing(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
         bail!(
             "{}: already exists; choose another --out or give --force to replace it",
-            out.out.display()
+            path.display()
         );
     }
     Ok(())
@@ -556,18 +562,18 @@ fn check_out(out: &OutArgs) -> Result<()> {
 /// Writes a private key file with mode 0600.
 fn write_secret(out: &OutArgs, bytes: &[u8]) -> Result<()> {
     file::write_atomic(&out.out, bytes)?;
+    owner_only(&out.out)
+}
+
+/// Mode 0600: the file holds a private key.
+fn owner_only(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&out.out, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("{}: cannot restrict its permissions", out.out.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("{}: cannot restrict its permissions", path.display()))
 }
 
 fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
-    if out.out.exists() && !out.force {
-        bail!(
-            "{}: already exists; choose another --out or give --force to replace it",
-            out.out.display()
-        );
-    }
+    refuse_existing(&out.out, out.force)?;
     let by_name = || {
         let ext = out.out.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
@@ -625,9 +631,7 @@ fn write_identity(
         pkcs12_legacy: false,
     };
     file::save(&out.out, &store, format, &options)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&out.out, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("{}: cannot restrict its permissions", out.out.display()))
+    owner_only(&out.out)
 }
 
 fn report(json: bool, value: serde_json::Value, text: String) -> Result<Outcome> {
