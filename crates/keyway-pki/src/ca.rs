@@ -8,9 +8,12 @@
 //! DATA/ca/root.key.sealed         its key, sealed
 //! DATA/ca/intermediate.pem        the issuing intermediate (with --with-intermediate)
 //! DATA/ca/intermediate.key.sealed
-//! DATA/ca/issued.json             serials, subjects, owners, validity, status; CRL number
+//! DATA/ca/issued/SERIAL.json      one record per certificate: subject, owner, validity, status
+//! DATA/ca/crl.json                the next CRL number
 //! ```
-//! Changes take an exclusive lock on `DATA/ca/lock` and replace files atomically.
+//! Changes take an exclusive lock on `DATA/ca/lock` and replace files atomically (fsync'd
+//! before a certificate is handed out), so issuing costs the same with ten records or ten
+//! thousand. [`Ca::unlock`] opens the signing key once for a run of issuances.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -183,9 +186,8 @@ pub struct IssuedRecord {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Records {
+struct CrlState {
     next_crl_number: u64,
-    certificates: Vec<IssuedRecord>,
 }
 
 /// How `ca init` makes the CA.
@@ -256,10 +258,7 @@ impl Ca {
                 problem: "holds files but no root.pem: an interrupted `ca init`? Move the directory away and run it again".into(),
             });
         }
-        std::fs::create_dir_all(&dir).map_err(|e| PkiError::CaFile {
-            path: dir.clone(),
-            problem: format!("cannot create it: {e}"),
-        })?;
+        create_dir(&dir)?;
         let _lock = lock(&dir)?;
         let master = MasterKey::load_or_create(data_dir, master_env)?;
         let now = OffsetDateTime::now_utc();
@@ -327,13 +326,8 @@ impl Ca {
             )?;
             write_new(&dir.join("intermediate.pem"), cert.to_pem().as_bytes())?;
         }
-        save_records(
-            &dir,
-            &Records {
-                next_crl_number: 1,
-                certificates: Vec::new(),
-            },
-        )?;
+        create_dir(&dir.join(ISSUED))?;
+        save_crl_state(&dir, &CrlState { next_crl_number: 1 })?;
         write_new(&dir.join("root.pem"), root.to_pem().as_bytes())?;
         Ok(Ca {
             dir,
@@ -384,10 +378,18 @@ impl Ca {
 
     /// Everything issued, oldest first.
     pub fn list(&self) -> Result<Vec<IssuedRecord>, PkiError> {
-        Ok(load_records(&self.dir)?.certificates)
+        load_records(&self.dir)
     }
 
-    fn signer(&self, master: &MasterKey) -> Result<KeyPair, PkiError> {
+    /// Unseals the issuing key for a run of issuances; it is dropped with the [`Signer`].
+    pub fn unlock(&self, master: &MasterKey) -> Result<Signer<'_>, PkiError> {
+        let key = self.signing_key(master)?;
+        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), key)
+            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
+        Ok(Signer { ca: self, issuer })
+    }
+
+    fn signing_key(&self, master: &MasterKey) -> Result<KeyPair, PkiError> {
         let (file, purpose) = if self.intermediate.is_some() {
             ("intermediate.key.sealed", "ca intermediate key")
         } else {
@@ -402,15 +404,130 @@ impl Ca {
         key::signing_key(&PrivateKey::from_pkcs8_der(&der, file)?)
     }
 
-    /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile.
-    /// Only the CSR's subject, key and (server profile) SANs are taken; every extension
-    /// is set by the profile.
+    /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile;
+    /// see [`Signer::sign_csr`].
     pub fn sign_csr(
         &self,
         csr: &Csr,
         request: &IssueRequest,
         master: &MasterKey,
     ) -> Result<Issued, PkiError> {
+        self.unlock(master)?.sign_csr(csr, request)
+    }
+
+    /// Generates a key of `key_type` and issues a certificate for it in one step; see
+    /// [`Signer::issue`].
+    pub fn issue(
+        &self,
+        key_type: KeyType,
+        subject: DistinguishedName,
+        sans: &[San],
+        request: &IssueRequest,
+        master: &MasterKey,
+    ) -> Result<(PrivateKey, Issued), PkiError> {
+        self.unlock(master)?.issue(key_type, subject, sans, request)
+    }
+
+    /// Marks `serial` (hex, with or without colons) revoked. The next CRL lists it.
+    pub fn revoke(&self, serial: &str, reason: Reason) -> Result<IssuedRecord, PkiError> {
+        let wanted = normalize_serial(serial);
+        let _lock = lock(&self.dir)?;
+        let mut record =
+            load_record(&self.dir, &wanted)?.ok_or_else(|| PkiError::UnknownSerial {
+                serial: serial.to_string(),
+            })?;
+        if let Status::Revoked { at, .. } = &record.status {
+            return Err(PkiError::AlreadyRevoked {
+                serial: record.serial.clone(),
+                at: at.to_string(),
+            });
+        }
+        record.status = Status::Revoked {
+            at: OffsetDateTime::now_utc(),
+            reason,
+        };
+        save_record(&self.dir, &record)?;
+        Ok(record)
+    }
+
+    /// A CRL signed by the issuing CA, listing every revoked certificate, valid for
+    /// `days`. Each CRL gets the next CRL number.
+    pub fn crl(&self, days: u32, master: &MasterKey) -> Result<Crl, PkiError> {
+        if days == 0 {
+            return Err(PkiError::Request("--days must be at least 1".into()));
+        }
+        let _lock = lock(&self.dir)?;
+        let records = load_records(&self.dir)?;
+        let mut state = load_crl_state(&self.dir)?;
+        let issuer = self.unlock(master)?.issuer;
+        let now = OffsetDateTime::now_utc();
+        let number = state.next_crl_number.max(1);
+        let revoked_certs = records
+            .iter()
+            .filter_map(|r| match r.status {
+                Status::Revoked { at, reason } => Some((r, at, reason)),
+                Status::Valid => None,
+            })
+            .map(|(r, at, reason)| {
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&unhex(&r.serial).ok_or_else(
+                        || PkiError::CaFile {
+                            path: self.dir.join(ISSUED).join(format!("{}.json", r.serial)),
+                            problem: format!("serial \"{}\" is not hex", r.serial),
+                        },
+                    )?),
+                    revocation_time: at,
+                    reason_code: Some(reason.rcgen()),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, PkiError>>()?;
+        let count = revoked_certs.len();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(i64::from(days)),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&issuer)
+            .map_err(|e| PkiError::crypto("signing the CRL", e))?;
+        state.next_crl_number = number + 1;
+        save_crl_state(&self.dir, &state)?;
+        Ok(Crl {
+            der: crl.der().to_vec(),
+            pem: crl
+                .pem()
+                .map_err(|e| PkiError::crypto("encoding the CRL", e))?,
+            number,
+            revoked: count,
+            next_update: params.next_update,
+        })
+    }
+}
+
+/// keyway's CA with its issuing key unsealed ([`Ca::unlock`]). Each certificate is
+/// recorded (and the record fsync'd) before it is returned.
+pub struct Signer<'a> {
+    ca: &'a Ca,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Signer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("issuing", &self.ca.issuing().info().subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer<'_> {
+    /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile.
+    /// Only the CSR's subject, key and (server profile) SANs are taken; every extension
+    /// is set by the profile.
+    pub fn sign_csr(&self, csr: &Csr, request: &IssueRequest) -> Result<Issued, PkiError> {
         let (_, parsed) =
             x509_parser::certification_request::X509CertificationRequest::from_der(&csr.der)
                 .map_err(|e| PkiError::MalformedCsr {
@@ -430,7 +547,7 @@ impl Ca {
             .collect::<Result<Vec<_>, _>>()?;
         let public = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der)
             .map_err(|e| PkiError::crypto("reading the CSR's public key", e))?;
-        self.issue_for(&public, subject, &sans, is_rsa(&csr.key), request, master)
+        self.issue_for(&public, subject, &sans, is_rsa(&csr.key), request)
     }
 
     /// Generates a key of `key_type` and issues a certificate for it in one step.
@@ -440,18 +557,10 @@ impl Ca {
         subject: DistinguishedName,
         sans: &[San],
         request: &IssueRequest,
-        master: &MasterKey,
     ) -> Result<(PrivateKey, Issued), PkiError> {
         let key = key::generate(key_type)?;
         let pair = key::signing_key(&key)?;
-        let issued = self.issue_for(
-            &pair,
-            subject,
-            sans,
-            is_rsa(&key.description()),
-            request,
-            master,
-        )?;
+        let issued = self.issue_for(&pair, subject, sans, is_rsa(&key.description()), request)?;
         Ok((key, issued))
     }
 
@@ -462,8 +571,8 @@ impl Ca {
         sans: &[San],
         rsa: bool,
         request: &IssueRequest,
-        master: &MasterKey,
     ) -> Result<Issued, PkiError> {
+        let ca = self.ca;
         if request.profile == IssueProfile::Server && sans.is_empty() {
             return Err(PkiError::Request(
                 "a server certificate needs at least one subject alternative name (--san dns:NAME or ip:ADDRESS): TLS clients check the SAN, not the CN".into(),
@@ -474,7 +583,7 @@ impl Ca {
         }
         let now = OffsetDateTime::now_utc();
         let not_after = now + Duration::days(i64::from(request.days));
-        let ca_end = self.issuing().info().not_after;
+        let ca_end = ca.issuing().info().not_after;
         if not_after > ca_end {
             return Err(PkiError::Request(format!(
                 "{} days would end after the issuing CA itself ({}); at most {} days are possible",
@@ -504,12 +613,8 @@ impl Ca {
                 }
             }
         }
-        let _lock = lock(&self.dir)?;
-        let signer = self.signer(master)?;
-        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), &signer)
-            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
         let cert = params
-            .signed_by(public, &issuer)
+            .signed_by(public, &self.issuer)
             .map_err(|e| PkiError::crypto("signing the certificate", e))?;
         let certificate = Certificate::from_der(cert.der().to_vec(), "issued certificate")?;
         let info = certificate.info();
@@ -524,99 +629,14 @@ impl Ca {
             status: Status::Valid,
             certificate: certificate.to_pem(),
         };
-        let mut records = load_records(&self.dir)?;
-        records.certificates.push(record.clone());
-        save_records(&self.dir, &records)?;
+        {
+            let _lock = lock(&ca.dir)?;
+            save_record(&ca.dir, &record)?;
+        }
         Ok(Issued {
             certificate,
-            chain: self.chain(),
+            chain: ca.chain(),
             record,
-        })
-    }
-
-    /// Marks `serial` (hex, with or without colons) revoked. The next CRL lists it.
-    pub fn revoke(&self, serial: &str, reason: Reason) -> Result<IssuedRecord, PkiError> {
-        let wanted = normalize_serial(serial);
-        let _lock = lock(&self.dir)?;
-        let mut records = load_records(&self.dir)?;
-        let record = records
-            .certificates
-            .iter_mut()
-            .find(|r| r.serial == wanted)
-            .ok_or_else(|| PkiError::UnknownSerial {
-                serial: serial.to_string(),
-            })?;
-        if let Status::Revoked { at, .. } = &record.status {
-            return Err(PkiError::AlreadyRevoked {
-                serial: record.serial.clone(),
-                at: at.to_string(),
-            });
-        }
-        record.status = Status::Revoked {
-            at: OffsetDateTime::now_utc(),
-            reason,
-        };
-        let revoked = record.clone();
-        save_records(&self.dir, &records)?;
-        Ok(revoked)
-    }
-
-    /// A CRL signed by the issuing CA, listing every revoked certificate, valid for
-    /// `days`. Each CRL gets the next CRL number.
-    pub fn crl(&self, days: u32, master: &MasterKey) -> Result<Crl, PkiError> {
-        if days == 0 {
-            return Err(PkiError::Request("--days must be at least 1".into()));
-        }
-        let _lock = lock(&self.dir)?;
-        let mut records = load_records(&self.dir)?;
-        let signer = self.signer(master)?;
-        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), &signer)
-            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
-        let now = OffsetDateTime::now_utc();
-        let number = records.next_crl_number.max(1);
-        let revoked_certs = records
-            .certificates
-            .iter()
-            .filter_map(|r| match r.status {
-                Status::Revoked { at, reason } => Some((r, at, reason)),
-                Status::Valid => None,
-            })
-            .map(|(r, at, reason)| {
-                Ok(RevokedCertParams {
-                    serial_number: SerialNumber::from_slice(&unhex(&r.serial).ok_or_else(
-                        || PkiError::CaFile {
-                            path: self.dir.join("issued.json"),
-                            problem: format!("serial \"{}\" is not hex", r.serial),
-                        },
-                    )?),
-                    revocation_time: at,
-                    reason_code: Some(reason.rcgen()),
-                    invalidity_date: None,
-                })
-            })
-            .collect::<Result<Vec<_>, PkiError>>()?;
-        let count = revoked_certs.len();
-        let params = CertificateRevocationListParams {
-            this_update: now,
-            next_update: now + Duration::days(i64::from(days)),
-            crl_number: SerialNumber::from(number),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
-        };
-        let crl = params
-            .signed_by(&issuer)
-            .map_err(|e| PkiError::crypto("signing the CRL", e))?;
-        records.next_crl_number = number + 1;
-        save_records(&self.dir, &records)?;
-        Ok(Crl {
-            der: crl.der().to_vec(),
-            pem: crl
-                .pem()
-                .map_err(|e| PkiError::crypto("encoding the CRL", e))?,
-            number,
-            revoked: count,
-            next_update: params.next_update,
         })
     }
 }
@@ -706,21 +726,82 @@ fn read_cert(path: &Path) -> Result<Certificate, PkiError> {
     })
 }
 
-fn load_records(dir: &Path) -> Result<Records, PkiError> {
-    let path = dir.join("issued.json");
-    let bytes = file::read_bytes(&path)?;
+const ISSUED: &str = "issued";
+const CRL_STATE: &str = "crl.json";
+
+/// Every record, oldest first.
+fn load_records(dir: &Path) -> Result<Vec<IssuedRecord>, PkiError> {
+    let issued = dir.join(ISSUED);
+    let entries = std::fs::read_dir(&issued).map_err(|e| PkiError::CaFile {
+        path: issued.clone(),
+        problem: e.to_string(),
+    })?;
+    let mut records = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| PkiError::CaFile {
+                path: issued.clone(),
+                problem: e.to_string(),
+            })?
+            .path();
+        // Only SERIAL.json: an interrupted atomic write leaves a hidden temporary file.
+        if path.extension().is_some_and(|e| e == "json")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            records.push(read_json::<IssuedRecord>(&path)?);
+        }
+    }
+    records.sort_by(|a, b| (a.not_before, &a.serial).cmp(&(b.not_before, &b.serial)));
+    Ok(records)
+}
+
+fn load_record(dir: &Path, serial: &str) -> Result<Option<IssuedRecord>, PkiError> {
+    if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let path = dir.join(ISSUED).join(format!("{serial}.json"));
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_json(&path).map(Some)
+}
+
+fn save_record(dir: &Path, record: &IssuedRecord) -> Result<(), PkiError> {
+    let path = dir.join(ISSUED).join(format!("{}.json", record.serial));
+    write_json(&path, record)
+}
+
+fn load_crl_state(dir: &Path) -> Result<CrlState, PkiError> {
+    read_json(&dir.join(CRL_STATE))
+}
+
+fn save_crl_state(dir: &Path, state: &CrlState) -> Result<(), PkiError> {
+    write_json(&dir.join(CRL_STATE), state)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PkiError> {
+    let bytes = file::read_bytes(path)?;
     serde_json::from_slice(&bytes).map_err(|e| PkiError::CaFile {
-        path,
-        problem: format!("not a record of issued certificates: {e}"),
+        path: path.into(),
+        problem: format!("not a keyway CA record: {e}"),
     })
 }
 
-fn save_records(dir: &Path, records: &Records) -> Result<(), PkiError> {
-    let json = serde_json::to_vec_pretty(records).map_err(|e| PkiError::CaFile {
-        path: dir.join("issued.json"),
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PkiError> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| PkiError::CaFile {
+        path: path.into(),
         problem: e.to_string(),
     })?;
-    Ok(file::write_atomic(&dir.join("issued.json"), &json)?)
+    Ok(file::write_atomic(path, &json)?)
+}
+
+fn create_dir(path: &Path) -> Result<(), PkiError> {
+    std::fs::create_dir_all(path).map_err(|e| PkiError::CaFile {
+        path: path.into(),
+        problem: format!("cannot create it: {e}"),
+    })
 }
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {

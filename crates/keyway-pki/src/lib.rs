@@ -38,7 +38,8 @@ mod seal;
 mod upload;
 
 pub use ca::{
-    Ca, CaInit, Crl, DEFAULT_DAYS, IssueProfile, IssueRequest, Issued, IssuedRecord, Reason, Status,
+    Ca, CaInit, Crl, DEFAULT_DAYS, IssueProfile, IssueRequest, Issued, IssuedRecord, Reason,
+    Signer, Status,
 };
 pub use csr::{Csr, create_csr, read_csr};
 pub use error::PkiError;

@@ -769,7 +769,7 @@ fn the_ca_refuses_a_wrong_master_key_and_a_second_init_and_keeps_its_records() {
         &master,
     )
     .unwrap();
-    let records = std::fs::read(dir.path().join("ca/issued.json")).unwrap();
+    let records = keyway_testkit::snapshot(&dir.path().join("ca"));
     let wrong = MasterKey::load(dir.path(), Some(&"0f".repeat(32))).unwrap();
     let e = ca
         .issue(
@@ -782,10 +782,7 @@ fn the_ca_refuses_a_wrong_master_key_and_a_second_init_and_keeps_its_records() {
         .unwrap_err();
     assert!(matches!(e, PkiError::MasterKey(_)), "{e:?}");
     assert!(e.to_string().contains("root.key.sealed"), "{e}");
-    assert_eq!(
-        std::fs::read(dir.path().join("ca/issued.json")).unwrap(),
-        records
-    );
+    assert_eq!(keyway_testkit::snapshot(&dir.path().join("ca")), records);
 
     let e = Ca::init(
         dir.path(),
@@ -819,4 +816,71 @@ fn an_init_refused_for_a_bad_master_key_can_be_retried() {
     assert!(matches!(e, PkiError::MasterKey(_)), "{e:?}");
     let ca = Ca::init(dir.path(), &init, None).unwrap();
     assert!(ca.root().info().subject.contains("retry CA"));
+}
+
+#[test]
+fn an_unlocked_signer_records_every_certificate_and_a_damaged_record_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, master) = new_ca(dir.path(), true);
+    let signer = ca.unlock(&master).unwrap();
+    let mut serials = Vec::new();
+    for i in 0..5 {
+        let (_, issued) = signer
+            .issue(
+                KeyType::EcP256,
+                parse_subject(&format!("CN=run-{i}")).unwrap(),
+                &[],
+                &client("batch"),
+            )
+            .unwrap();
+        serials.push(issued.record.serial);
+    }
+    let csr = read_csr(
+        create_csr(
+            &generate(KeyType::EcP256).unwrap(),
+            parse_subject("CN=from-csr").unwrap(),
+            &[],
+        )
+        .unwrap()
+        .as_bytes(),
+        "csr",
+    )
+    .unwrap();
+    serials.push(
+        signer
+            .sign_csr(&csr, &client("batch"))
+            .unwrap()
+            .record
+            .serial,
+    );
+    drop(signer);
+
+    let listed: Vec<String> = ca.list().unwrap().into_iter().map(|r| r.serial).collect();
+    let mut sorted = serials.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 6, "serials are distinct: {serials:?}");
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, sorted);
+
+    // Revocation rewrites only that record; the others stay byte for byte.
+    let before = keyway_testkit::snapshot(&dir.path().join("ca/issued"));
+    ca.revoke(&serials[2], Reason::Superseded).unwrap();
+    let after = keyway_testkit::snapshot(&dir.path().join("ca/issued"));
+    let changed: Vec<_> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.0.clone())
+        .collect();
+    assert_eq!(changed, vec![PathBuf::from(format!("{}.json", serials[2]))]);
+
+    let damaged = dir.path().join(format!("ca/issued/{}.json", serials[0]));
+    std::fs::write(&damaged, "{ not json").unwrap();
+    let e = ca.list().unwrap_err();
+    assert!(matches!(e, PkiError::CaFile { .. }), "{e:?}");
+    assert!(e.to_string().contains(&serials[0]), "{e}");
+    let e = ca.revoke(&serials[0], Reason::KeyCompromise).unwrap_err();
+    assert!(e.to_string().contains(&serials[0]), "{e}");
 }

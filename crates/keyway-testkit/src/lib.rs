@@ -36,6 +36,26 @@ pub fn tool(name: &str) -> PathBuf {
     );
 }
 
+/// Every file under `dir` (relative path and content), sorted: compare two snapshots to
+/// prove a refused command wrote nothing.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let content = std::fs::read(&path).unwrap();
+                out.push((path.strip_prefix(root).unwrap().into(), content));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    files
+}
+
 /// Runs a command, failing the test with its output when it exits non-zero.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd

@@ -339,7 +339,7 @@ fn mistakes_get_clear_errors_and_change_nothing() {
         "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
     )
     .unwrap();
-    let records = std::fs::read(data.join("ca/issued.json")).unwrap();
+    let records = keyway_testkit::snapshot(&data.join("ca"));
     let e = fails(
         keyway(&data).args(["ca", "sign", s(&p("garbage.csr")), "--out", s(&p("x.pem"))]),
         2,
@@ -368,7 +368,7 @@ fn mistakes_get_clear_errors_and_change_nothing() {
         "{e}"
     );
     assert_eq!(
-        std::fs::read(data.join("ca/issued.json")).unwrap(),
+        keyway_testkit::snapshot(&data.join("ca")),
         records,
         "no record written"
     );
