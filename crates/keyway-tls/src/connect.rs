@@ -123,7 +123,7 @@ impl TestTarget {
 
 /// What the verifier and the client-certificate resolver saw during the handshake.
 #[derive(Debug, Default)]
-struct Captured {
+pub(crate) struct Captured {
     chain: Mutex<Vec<Vec<u8>>>,
     /// CA names from the CertificateRequest, when the server sent one.
     requested: Mutex<Option<Vec<String>>>,
@@ -131,7 +131,7 @@ struct Captured {
 }
 
 #[derive(Debug)]
-struct CapturingVerifier {
+pub(crate) struct CapturingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     /// Every trusted root, for keyway's checks on top of webpki.
     anchors: Arc<Vec<CertificateDer<'static>>>,
@@ -248,11 +248,11 @@ fn wrap_sequence(body: &[u8]) -> Vec<u8> {
 /// How many of the server's first bytes are kept for `not_tls`.
 const FIRST_BYTES: usize = 64;
 
-fn provider() -> rustls::crypto::CryptoProvider {
+pub(crate) fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::aws_lc_rs::default_provider()
 }
 
-fn client_config(
+pub(crate) fn client_config(
     profile: &Profile,
     captured: &Arc<Captured>,
     http: bool,
@@ -309,7 +309,7 @@ fn client_config(
 
 /// The server-certificate verifier both backends use: webpki over the profile's roots,
 /// then keyway's own checks (`verify::keyway_checks`), capturing the chain as sent.
-fn verifier(
+pub(crate) fn verifier(
     profile: &Profile,
     captured: &Arc<Captured>,
     provider: &Arc<rustls::crypto::CryptoProvider>,
@@ -640,17 +640,24 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, Cause> {
         host: host.to_string(),
         error,
     };
-    let label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
-    if label.eq_ignore_ascii_case("invalid") {
-        return Err(dns_failure(
-            "names under .invalid never resolve (RFC 6761); it is a placeholder".into(),
-        ));
+    if is_placeholder_name(host) {
+        return Err(dns_failure(PLACEHOLDER_NAME.into()));
     }
     match (host, port).to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(address)) => Ok(address),
         Ok(None) => Err(dns_failure("no address".into())),
         Err(e) => Err(dns_failure(e.to_string())),
     }
+}
+
+/// Why a name under `.invalid` has no address.
+pub(crate) const PLACEHOLDER_NAME: &str =
+    "names under .invalid never resolve (RFC 6761); it is a placeholder";
+
+/// Whether `host` is under `.invalid` (RFC 6761 §6.4).
+pub(crate) fn is_placeholder_name(host: &str) -> bool {
+    let label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    label.eq_ignore_ascii_case("invalid")
 }
 
 /// Opens the TCP connection, with the handshake timeout set on it; a failure is the cause.

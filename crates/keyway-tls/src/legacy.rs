@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    ErrorCode, HandshakeError, Ssl, SslContext, SslMethod, SslStream, SslVerifyMode, SslVersion,
+    ErrorCode, HandshakeError, Ssl, SslContext, SslMethod, SslRef, SslStream, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::{X509, X509StoreContext};
 use rustls::client::danger::ServerCertVerifier;
@@ -44,6 +45,22 @@ pub(crate) enum Failure {
     NoUsableCipher,
     /// Anything else OpenSSL reported.
     Other(String),
+}
+
+impl Failure {
+    /// In words, for errors outside the diagnosis.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Failure::Certificate(e) => format!("the server certificate was refused: {e}"),
+            Failure::Alert(a) => format!("the server sent alert {}", crate::alert::alert_name(*a)),
+            Failure::Timeout => "no answer within the handshake timeout".into(),
+            Failure::Closed(detail) => detail.clone(),
+            Failure::NoUsableCipher => {
+                "none of the policy's cipher suites exists for TLS 1.0/1.1".into()
+            }
+            Failure::Other(detail) => detail.clone(),
+        }
+    }
 }
 
 /// The bytes the server sent that are kept for evidence: enough for its clear-text
@@ -100,6 +117,36 @@ fn handshake(
     verifier: Arc<dyn ServerCertVerifier>,
     http: bool,
 ) -> Result<Session, Failure> {
+    let alpn: &[u8] = if http { b"\x08http/1.1" } else { b"" };
+    let ctx = context(profile, versions, alpn)?;
+    let (ssl, rejected) = client(&ctx, name, verifier)?;
+    match ssl.connect(tcp) {
+        Ok(stream) => {
+            let (version, cipher, alpn) = negotiated(stream.ssl());
+            Ok(Session {
+                stream,
+                version,
+                cipher,
+                alpn,
+            })
+        }
+        Err(HandshakeError::SetupFailure(e)) => Err(Failure::Other(e.to_string())),
+        Err(HandshakeError::WouldBlock(_)) => Err(Failure::Timeout),
+        Err(HandshakeError::Failure(mid)) => Err(failure(mid.error(), &rejected)),
+    }
+}
+
+/// The verdict of keyway's verifier on one connection, kept when it refused the chain.
+pub(crate) type Rejected = Arc<Mutex<Option<rustls::Error>>>;
+
+/// An OpenSSL client context for `versions` (TLS 1.0/1.1 only) with the profile's
+/// cipher suites and client identity. Certificates are checked per connection
+/// ([`client`]), so one context serves many connections.
+pub(crate) fn context(
+    profile: &Profile,
+    versions: VersionSet,
+    alpn_wire: &[u8],
+) -> Result<SslContext, Failure> {
     let legacy = versions.intersection(VersionSet::range(TlsVersion::Tls10, TlsVersion::Tls11));
     let (Some(low), Some(high)) = (legacy.lowest(), legacy.highest()) else {
         return Err(Failure::Other(
@@ -120,8 +167,8 @@ fn handshake(
     };
     ctx.set_cipher_list(&ciphers)
         .map_err(|_| Failure::NoUsableCipher)?;
-    if http {
-        ctx.set_alpn_protos(b"\x08http/1.1").map_err(other)?;
+    if !alpn_wire.is_empty() {
+        ctx.set_alpn_protos(alpn_wire).map_err(other)?;
     }
     if let Some(identity) = &profile.identity {
         let (leaf, rest) = identity
@@ -137,14 +184,26 @@ fn handshake(
         let key = PKey::private_key_from_der(identity.key.pkcs8_der()).map_err(other)?;
         ctx.set_private_key(&key).map_err(other)?;
     }
-    let rejected: Arc<Mutex<Option<rustls::Error>>> = Arc::default();
+    Ok(ctx.build())
+}
+
+/// One client connection's `Ssl` for `name`: SNI set, and the server's chain checked by
+/// `verifier` (keyway's rules, as on the rustls path) instead of OpenSSL's.
+pub(crate) fn client(
+    ctx: &SslContext,
+    name: &str,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<(Ssl, Rejected), Failure> {
+    let other = |e: openssl::error::ErrorStack| Failure::Other(e.to_string());
+    let rejected: Rejected = Arc::default();
     let server_name = ServerName::try_from(name.to_string())
         .map_err(|_| Failure::Other(format!("\"{name}\" is not a valid server name")))?;
+    let mut ssl = Ssl::new(ctx).map_err(other)?;
     {
         let rejected = rejected.clone();
         let verdict: Mutex<Option<bool>> = Mutex::new(None);
         // Called once per certificate depth; the first call decides for the whole chain.
-        ctx.set_verify_callback(SslVerifyMode::PEER, move |_openssl_ok, store| {
+        ssl.set_verify_callback(SslVerifyMode::PEER, move |_openssl_ok, store| {
             let mut verdict = verdict.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(v) = *verdict {
                 return v;
@@ -181,60 +240,50 @@ fn handshake(
             ok
         });
     }
-    let ctx = ctx.build();
-    let mut ssl = Ssl::new(&ctx).map_err(other)?;
     if name.parse::<std::net::IpAddr>().is_err() {
         ssl.set_hostname(name).map_err(other)?;
     }
-    match ssl.connect(tcp) {
-        Ok(stream) => {
-            let ssl = stream.ssl();
-            let version = match ssl.version2() {
-                Some(v) if v == SslVersion::TLS1 => TlsVersion::Tls10,
-                _ => TlsVersion::Tls11,
-            };
-            let cipher = ssl
-                .current_cipher()
-                .map(|c| c.standard_name().unwrap_or(c.name()).to_string())
-                .unwrap_or_else(|| "unknown".into());
-            let alpn = ssl
-                .selected_alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
-            Ok(Session {
-                stream,
-                version,
-                cipher,
-                alpn,
-            })
+    Ok((ssl, rejected))
+}
+
+/// Version, cipher suite (IANA name) and ALPN protocol of an established connection.
+pub(crate) fn negotiated(ssl: &SslRef) -> (TlsVersion, String, Option<String>) {
+    let version = match ssl.version2() {
+        Some(v) if v == SslVersion::TLS1 => TlsVersion::Tls10,
+        _ => TlsVersion::Tls11,
+    };
+    let cipher = ssl
+        .current_cipher()
+        .map(|c| c.standard_name().unwrap_or(c.name()).to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let alpn = ssl
+        .selected_alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    (version, cipher, alpn)
+}
+
+/// Why a handshake failed: keyway's verifier's refusal, an alert, a timeout or a close.
+pub(crate) fn failure(error: &openssl::ssl::Error, rejected: &Rejected) -> Failure {
+    if let Some(e) = rejected.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Failure::Certificate(e);
+    }
+    if let Some(alert) = error.ssl_error().and_then(|stack| {
+        stack.errors().iter().find_map(|e| {
+            let reason = e.reason_code() - ALERT_REASON_OFFSET;
+            u8::try_from(reason).ok().filter(|_| reason > 0)
+        })
+    }) {
+        return Failure::Alert(alert);
+    }
+    match error.io_error() {
+        Some(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Failure::Timeout
         }
-        Err(HandshakeError::SetupFailure(e)) => Err(other(e)),
-        Err(HandshakeError::WouldBlock(_)) => Err(Failure::Timeout),
-        Err(HandshakeError::Failure(mid)) => {
-            if let Some(e) = rejected.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                return Err(Failure::Certificate(e));
-            }
-            let error = mid.error();
-            if let Some(alert) = error.ssl_error().and_then(|stack| {
-                stack.errors().iter().find_map(|e| {
-                    let reason = e.reason_code() - ALERT_REASON_OFFSET;
-                    u8::try_from(reason).ok().filter(|_| reason > 0)
-                })
-            }) {
-                return Err(Failure::Alert(alert));
-            }
-            match error.io_error() {
-                Some(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    Err(Failure::Timeout)
-                }
-                Some(io) => Err(Failure::Closed(io.to_string())),
-                None if error.code() == ErrorCode::SYSCALL
-                    || error.code() == ErrorCode::ZERO_RETURN =>
-                {
-                    Err(Failure::Closed("the server closed the connection".into()))
-                }
-                None => Err(Failure::Other(error.to_string())),
-            }
+        Some(io) => Failure::Closed(io.to_string()),
+        None if error.code() == ErrorCode::SYSCALL || error.code() == ErrorCode::ZERO_RETURN => {
+            Failure::Closed("the server closed the connection".into())
         }
+        None => Failure::Other(error.to_string()),
     }
 }
 

@@ -17,6 +17,9 @@
 //! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
 //!   the ServerHello or alert, plus the clear-text chain and CertificateRequest of TLS 1.2
 //!   and older;
+//! - [`TlsClient`]: TLS connections for connectors (tokio): one [`TlsStream`] type over
+//!   rustls and the legacy backend, the same backend rule, verifier and checks as
+//!   [`test()`], rustls sessions resumed across connections;
 //! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
 //!   anchors, key strength, serials), run against the x509-limbo vectors; [`test()`] runs
 //!   the same [`keyway_checks`] after webpki on both backends.
@@ -36,6 +39,7 @@
 //! ```
 
 mod alert;
+mod client;
 mod connect;
 mod diagnosis;
 mod legacy;
@@ -46,6 +50,7 @@ mod tap;
 mod verify;
 
 pub use alert::alert_name;
+pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
 pub use connect::{TestError, TestTarget, test};
 pub use diagnosis::{Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report};
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
