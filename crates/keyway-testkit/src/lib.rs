@@ -11,6 +11,9 @@
 //! chain.write_pem(dir.path());
 //! ```
 
+mod https;
+pub use https::{Counters, HttpsOptions, HttpsServer};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -399,45 +402,10 @@ pub struct RustlsServer {
 impl RustlsServer {
     /// Starts a server presenting `chain`'s leaf (and intermediate, unless told not to).
     pub fn start(chain: &TestChain, options: ServerOptions) -> Self {
-        use rustls_pki_types::pem::PemObject;
-        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
 
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut certs =
-            vec![CertificateDer::from_pem_slice(chain.leaf_pem.as_bytes()).expect("leaf PEM")];
-        if options.send_intermediate {
-            certs.push(
-                CertificateDer::from_pem_slice(chain.intermediate_pem.as_bytes())
-                    .expect("intermediate PEM"),
-            );
-        }
-        let key = PrivateKeyDer::from_pem_slice(chain.leaf_key_pem.as_bytes()).expect("key PEM");
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&options.versions)
-            .expect("versions");
-        let builder = match &options.client_ca_pem {
-            Some(pem) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots
-                    .add(CertificateDer::from_pem_slice(pem.as_bytes()).expect("CA PEM"))
-                    .expect("add CA");
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()
-                .expect("client verifier");
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let config = Arc::new(
-            builder
-                .with_single_cert(certs, key)
-                .expect("server certificate"),
-        );
+        let config = Arc::new(server_config(chain, &options));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -459,6 +427,46 @@ impl RustlsServer {
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+}
+
+/// The rustls server configuration the test servers use.
+pub(crate) fn server_config(chain: &TestChain, options: &ServerOptions) -> rustls::ServerConfig {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut certs =
+        vec![CertificateDer::from_pem_slice(chain.leaf_pem.as_bytes()).expect("leaf PEM")];
+    if options.send_intermediate {
+        certs.push(
+            CertificateDer::from_pem_slice(chain.intermediate_pem.as_bytes())
+                .expect("intermediate PEM"),
+        );
+    }
+    let key = PrivateKeyDer::from_pem_slice(chain.leaf_key_pem.as_bytes()).expect("key PEM");
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&options.versions)
+        .expect("versions");
+    let builder = match &options.client_ca_pem {
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(CertificateDer::from_pem_slice(pem.as_bytes()).expect("CA PEM"))
+                .expect("add CA");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    builder
+        .with_single_cert(certs, key)
+        .expect("server certificate")
 }
 
 fn serve_one(config: std::sync::Arc<rustls::ServerConfig>, stream: std::net::TcpStream) {

@@ -247,16 +247,16 @@ impl TlsClient {
             .server_name
             .clone()
             .unwrap_or_else(|| host.to_string());
-        let address = self.resolve(host, port).await?;
+        let addresses = self.resolve(host, port).await?;
         let known_legacy = self
             .legacy_servers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(&(host.to_string(), port));
         let Some(rustls) = self.rustls.as_ref().filter(|_| !known_legacy) else {
-            return self.connect_legacy(address, &name).await;
+            return self.connect_legacy(&addresses, &name).await;
         };
-        let tcp = self.tcp(address).await?;
+        let (tcp, address) = self.tcp(&addresses).await?;
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ConnectError::Config(format!("\"{name}\" is not a valid server name")))?;
         let handshake = tokio::time::timeout(
@@ -300,7 +300,7 @@ impl TlsClient {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((host.to_string(), port));
-            return self.connect_legacy(address, &name).await;
+            return self.connect_legacy(&addresses, &name).await;
         }
         Err(ConnectError::Handshake {
             address,
@@ -309,7 +309,8 @@ impl TlsClient {
         })
     }
 
-    async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
+    /// Every address of `host`, in the resolver's order.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
         let dns = |error: String| ConnectError::Dns {
             host: host.to_string(),
             error,
@@ -318,21 +319,34 @@ impl TlsClient {
             return Err(dns(crate::connect::PLACEHOLDER_NAME.into()));
         }
         match tokio::net::lookup_host((host, port)).await {
-            Ok(mut addresses) => addresses.next().ok_or_else(|| dns("no address".into())),
+            Ok(addresses) => {
+                let addresses: Vec<SocketAddr> = addresses.collect();
+                if addresses.is_empty() {
+                    Err(dns("no address".into()))
+                } else {
+                    Ok(addresses)
+                }
+            }
             Err(e) => Err(dns(e.to_string())),
         }
     }
 
-    async fn tcp(&self, address: SocketAddr) -> Result<TcpStream, ConnectError> {
+    /// A TCP connection to the first address that accepts one; the error is the last
+    /// address's.
+    async fn tcp(&self, addresses: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), ConnectError> {
         let timeout = self.profile.connect_timeout;
-        match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-            Ok(Ok(tcp)) => {
-                let _ = tcp.set_nodelay(true);
-                Ok(tcp)
+        let mut last = None;
+        for &address in addresses {
+            match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+                Ok(Ok(tcp)) => {
+                    let _ = tcp.set_nodelay(true);
+                    return Ok((tcp, address));
+                }
+                Ok(Err(error)) => last = Some(ConnectError::Tcp { address, error }),
+                Err(_) => last = Some(ConnectError::ConnectTimeout { address, timeout }),
             }
-            Ok(Err(error)) => Err(ConnectError::Tcp { address, error }),
-            Err(_) => Err(ConnectError::ConnectTimeout { address, timeout }),
         }
+        Err(last.unwrap_or_else(|| ConnectError::Config("no address to connect to".into())))
     }
 
     /// Whether the best version the server and the policy share is TLS 1.0 or 1.1.
@@ -354,9 +368,10 @@ impl TlsClient {
 
     async fn connect_legacy(
         &self,
-        address: SocketAddr,
+        addresses: &[SocketAddr],
         name: &str,
     ) -> Result<(TlsStream, ConnectionInfo), ConnectError> {
+        let (tcp, address) = self.tcp(addresses).await?;
         let failed = |detail: String| ConnectError::Handshake {
             address,
             backend: Backend::OpensslLegacy,
@@ -366,7 +381,6 @@ impl TlsClient {
             .legacy
             .as_ref()
             .ok_or_else(|| failed("the policy does not allow TLS 1.0 or 1.1".into()))?;
-        let tcp = self.tcp(address).await?;
         let (ssl, rejected) = crate::legacy::client(ctx, name, self.verifier.clone())
             .map_err(|e| failed(e.describe()))?;
         let mut stream =

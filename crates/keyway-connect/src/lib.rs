@@ -1,0 +1,39 @@
+//! Outbound connectors for keyway: named REST and SOAP endpoints called through a
+//! connector's TLS profile.
+//!
+//! What it does:
+//! - [`Config`]: `keyway.toml` (or a directory of them) describing truststores,
+//!   keystores, TLS profiles and connectors by name, checked completely, every problem
+//!   named with its file, item and field; passwords inline or from the environment or a
+//!   file, resolved only when used;
+//! - [`Connector`]: REST calls (any method, headers, body) over a pooled, keep-alive
+//!   HTTP/1.1 client whose connections come from [`keyway_tls::TlsClient`] (rustls, or
+//!   the legacy backend for TLS 1.0/1.1 partners; sessions resumed), basic auth, default
+//!   headers, timeouts, retries of idempotent requests, redirects within the origin.
+//!
+//! What it leaves to others: TLS itself and the diagnosis of TLS failures (keyway-tls),
+//! keystore formats (keyway-keystore), where connectors are stored in a shared
+//! deployment (keyway-store, later).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use keyway_connect::{CallRequest, Config, Connector};
+//!
+//! let config = Config::load("keyway.toml".as_ref())?;
+//! let orders = Connector::new(&config, config.connector("orders")?)?;
+//! let response = orders.call(CallRequest::get("/orders?status=open")).await?;
+//! println!("{} {}", response.status, String::from_utf8_lossy(&response.body));
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod connector;
+mod secret;
+
+pub use config::{
+    AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
+    DEFAULT_TIMEOUT, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion, StoreEntry,
+    versions_from_flags,
+};
+pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
+pub use secret::SecretRef;
