@@ -9,7 +9,10 @@
 //! - [`Connector`]: REST calls (any method, headers, body) over a pooled, keep-alive
 //!   HTTP/1.1 client whose connections come from [`keyway_tls::TlsClient`] (rustls, or
 //!   the legacy backend for TLS 1.0/1.1 partners; sessions resumed), basic auth, default
-//!   headers, timeouts, retries of idempotent requests, redirects within the origin.
+//!   headers, timeouts, retries of idempotent requests, redirects within the origin;
+//! - SOAP 1.1 and 1.2 ([`Connector::soap`]): envelopes built or sent whole, responses
+//!   parsed defensively ([`XmlError`]: no DOCTYPE, no custom entities, bounded depth and
+//!   size), a Fault returned as a typed [`Fault`].
 //!
 //! What it leaves to others: TLS itself and the diagnosis of TLS failures (keyway-tls),
 //! keystore formats (keyway-keystore), where connectors are stored in a shared
@@ -29,6 +32,8 @@
 mod config;
 mod connector;
 mod secret;
+mod soap;
+mod xml;
 
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
@@ -37,3 +42,7 @@ pub use config::{
 };
 pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
 pub use secret::SecretRef;
+pub use soap::{
+    Fault, SOAP11_NS, SOAP12_NS, SoapBody, SoapError, SoapResponse, envelope, http_request,
+};
+pub use xml::{Element, MAX_DEPTH, MAX_SIZE, XmlError};

@@ -44,7 +44,7 @@ pub struct Counters {
 /// `/redirect?to=URL` (302) and `/redirect307?to=URL` (307) redirect; `/auth/…` needs
 /// the configured basic credentials (401 with a challenge otherwise); `/flaky` answers
 /// 503 to its first request and 200 after; `/soap` is a SOAP endpoint (1.1 or 1.2 by
-/// Content-Type) that answers a Fault when the body contains `<Fail`, and its WSDL for
+/// Content-Type) that answers a Fault when the body has a `Fail` element, and its WSDL for
 /// `GET ?wsdl`; anything else echoes the request as JSON (method, path, query, headers,
 /// body).
 pub struct HttpsServer {
@@ -288,7 +288,7 @@ fn soap(parts: &hyper::http::request::Parts, query: &str, body: &[u8]) -> Respon
             format!("not a SOAP {} envelope", if v12 { "1.2" } else { "1.1" }),
         );
     }
-    if text.contains("<Fail") {
+    if text.contains("<Fail") || text.contains(":Fail") {
         let fault = if v12 {
             format!(
                 r#"<env:Envelope xmlns:env="{ns}"><env:Body><env:Fault><env:Code><env:Value>env:Sender</env:Value></env:Code><env:Reason><env:Text xml:lang="en">Order 42 does not exist</env:Text></env:Reason><env:Detail><e:OrderError xmlns:e="urn:orders">unknown order 42</e:OrderError></env:Detail></env:Fault></env:Body></env:Envelope>"#
