@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod connector;
 pub mod pki;
 
 const EXIT_CODES: &str = "\
@@ -82,6 +83,9 @@ does not resolve."
     /// Inspect, verify, fingerprint and bundle certificates.
     #[command(subcommand)]
     Cert(pki::CertCommand),
+    /// Call, test and list the REST and SOAP connectors a keyway.toml defines.
+    #[command(subcommand)]
+    Connector(connector::ConnectorCommand),
 }
 
 /// `keyway test`
@@ -486,6 +490,15 @@ impl Cli {
                     C::Inspect(a) | C::Fingerprint(a) => a.json,
                     C::Verify(a) => a.cert.json,
                     C::Bundle(a) => a.json,
+                };
+            }
+            Command::Connector(command) => {
+                use connector::ConnectorCommand as C;
+                return match command {
+                    C::List(a) => a.json,
+                    C::Show(a) | C::Test(a) => a.json,
+                    C::Call(a) => a.json,
+                    C::Soap(a) => a.json,
                 };
             }
         };

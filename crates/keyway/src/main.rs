@@ -14,6 +14,7 @@
 //! ```
 
 mod cli;
+mod connector_cmd;
 mod keystore_cmd;
 mod pki_cmd;
 mod probe_cmd;
@@ -63,5 +64,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Csr(command) => pki_cmd::csr(command),
         cli::Command::Ca(command) => pki_cmd::ca(command),
         cli::Command::Cert(command) => pki_cmd::cert(command),
+        cli::Command::Connector(command) => connector_cmd::run(command),
     }
 }

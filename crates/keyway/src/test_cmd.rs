@@ -104,7 +104,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
     })
 }
 
-fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> String {
+pub(crate) fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> String {
     let red = |s: &str| {
         if color {
             format!("\x1b[1;31m{s}\x1b[0m")

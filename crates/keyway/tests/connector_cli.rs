@@ -1,0 +1,270 @@
+//! `keyway connector …` end to end with the real binary against in-process HTTPS servers
+//! on 127.0.0.1: list/show without secrets, calls and their exit codes, SOAP faults,
+//! connector tests that name authentication problems, a failed call diagnosed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
+use serde_json::Value;
+
+fn keyway(config: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("keyway").unwrap();
+    cmd.env("KEYWAY_CONFIG", config)
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    server: HttpsServer,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let stranger = TestChain::new("stranger", KeyKind::EcP256);
+    let server = HttpsServer::start(
+        &chain,
+        HttpsOptions {
+            basic_auth: Some(("svc-orders".into(), "s3cret-Pa55".into())),
+            ..HttpsOptions::default()
+        },
+    );
+    std::fs::write(dir.path().join("trust.pem"), &chain.root_pem).unwrap();
+    std::fs::write(dir.path().join("stranger.pem"), &stranger.root_pem).unwrap();
+    let config = dir.path().join("keyway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[truststores.partners]
+path = "trust.pem"
+
+[truststores.wrong]
+path = "stranger.pem"
+
+[profiles.partner]
+truststores = ["partners"]
+server_name = "orders.test"
+
+[profiles.misconfigured]
+truststores = ["wrong"]
+server_name = "orders.test"
+
+[connectors.orders]
+kind = "rest"
+url = "{url}/api"
+profile = "partner"
+auth = {{ username = "svc-orders", password = "s3cret-Pa55" }}
+
+[connectors.locked]
+kind = "rest"
+url = "{url}"
+profile = "partner"
+test_path = "/auth/ping"
+auth = {{ username = "svc-orders", password = "not-the-password" }}
+
+[connectors.untrusted]
+kind = "rest"
+url = "{url}"
+profile = "misconfigured"
+
+[connectors.billing]
+kind = "soap"
+url = "{url}/soap"
+profile = "partner"
+"#,
+            url = server.url()
+        ),
+    )
+    .unwrap();
+    Setup {
+        _dir: dir,
+        config,
+        server,
+    }
+}
+
+#[test]
+fn list_and_show_describe_connectors_without_their_passwords() {
+    let s = setup();
+    let (code, out, err) = run(keyway(&s.config).args(["connector", "list"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("NAME"), "{out}");
+    for name in ["orders", "locked", "untrusted", "billing"] {
+        assert!(out.contains(name), "{out}");
+    }
+    assert!(!out.contains("s3cret"), "{out}");
+    let (code, out, _) = run(keyway(&s.config).args(["connector", "show", "orders", "--json"]));
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user"], "svc-orders");
+    assert_eq!(v["password"], "(inline, hidden)");
+    assert_eq!(v["tls_versions"], "TLS 1.2–1.3");
+    assert!(!out.contains("s3cret"), "{out}");
+    let (code, _, err) = run(keyway(&s.config).args(["connector", "show", "nope"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no connector \"nope\"") && err.contains("orders"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calls_print_the_body_and_exit_by_status() {
+    let s = setup();
+    let (code, out, err) = run(keyway(&s.config).args([
+        "connector",
+        "call",
+        "orders",
+        "-X",
+        "POST",
+        "--path",
+        "/orders?x=1",
+        "--data",
+        r#"{"id":7}"#,
+        "-H",
+        "X-Trace: abc",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.starts_with("HTTP 200 OK from "), "{err}");
+    let echo: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(echo["path"], "/api/orders");
+    assert_eq!(echo["body"], r#"{"id":7}"#);
+    assert_eq!(echo["headers"]["content-type"], "application/json");
+    assert_eq!(echo["headers"]["x-trace"], "abc");
+
+    let (code, out, _) = run(keyway(&s.config).args([
+        "connector",
+        "call",
+        "untrusted",
+        "--path",
+        "/status/404",
+        "--json",
+    ]));
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tls"]["code"], "untrusted_root", "{out}");
+
+    let (code, out, _) = run(keyway(&s.config).args([
+        "connector",
+        "call",
+        "locked",
+        "--path",
+        "/status/404",
+        "--json",
+    ]));
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], 404);
+    assert_eq!(v["tls"]["version"], "TLS 1.3");
+    assert!(s.server.requests() >= 2);
+}
+
+#[test]
+fn soap_faults_exit_1_and_answers_exit_0() {
+    let s = setup();
+    let (code, out, err) = run(keyway(&s.config).args([
+        "connector",
+        "soap",
+        "billing",
+        "--action",
+        "urn:GetOrder",
+        "--body",
+        r#"<o:GetOrder xmlns:o="urn:orders"/>"#,
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("EchoResponse") && out.contains("urn:GetOrder"),
+        "{out}"
+    );
+    let (code, out, _) = run(keyway(&s.config).args([
+        "connector",
+        "soap",
+        "billing",
+        "--action",
+        "urn:Fail",
+        "--soap",
+        "1.2",
+        "--json",
+        "--body",
+        r#"<o:Fail xmlns:o="urn:orders"/>"#,
+    ]));
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["fault"]["code"], "env:Sender");
+    assert_eq!(v["fault"]["reason"], "Order 42 does not exist");
+}
+
+#[test]
+fn connector_test_reports_tls_then_the_http_check() {
+    let s = setup();
+    let (code, out, err) = run(keyway(&s.config).args(["connector", "test", "orders"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("CONNECTED") && out.contains("HTTP check"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(keyway(&s.config).args(["connector", "test", "locked", "--json"]));
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tls"]["ok"], true);
+    assert_eq!(v["http"]["status"], 401);
+    let problem = v["http"]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("authentication problem") && problem.contains("svc-orders"),
+        "{problem}"
+    );
+    assert!(!out.contains("not-the-password"), "{out}");
+
+    let (code, out, _) = run(keyway(&s.config).args(["connector", "test", "billing", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["http"]["url"].as_str().unwrap().ends_with("/soap?wsdl"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(keyway(&s.config).args(["connector", "test", "untrusted"]));
+    assert_eq!(code, 1);
+    assert!(out.contains("HTTP check skipped"), "{out}");
+}
+
+#[test]
+fn a_broken_configuration_exits_2_naming_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyway.toml");
+    std::fs::write(
+        &config,
+        "[connectors.a]\nkind = \"rest\"\nurl = \"ftp://x\"\n\n[connectors.b]\nkind = \"rest\"\nurl = \"https://b.example\"\nprofile = \"missing\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(keyway(&config).args(["connector", "list"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(
+        err.contains("connector \"a\", field url")
+            && err.contains("connector \"b\", field profile"),
+        "{err}"
+    );
+    let (code, _, err) = run(keyway(&dir.path().join("absent.toml")).args(["connector", "list"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("absent.toml") && err.contains("KEYWAY_CONFIG"),
+        "{err}"
+    );
+}
