@@ -510,8 +510,7 @@ impl Config {
         let Some(name) = &connector.profile else {
             return Ok(ProfileSpec::default());
         };
-        let (file, entry, policy) = &self.profiles[name];
-        let at = item("profile", name);
+        let (_, entry, policy) = &self.profiles[name];
         let mut errors = Vec::new();
         let mut trust = Vec::new();
         for store in &entry.truststores {
@@ -573,7 +572,6 @@ impl Config {
                 .and_then(|v| duration(v).ok())
                 .unwrap_or(default)
         };
-        let _ = (file, &at);
         Ok(ProfileSpec {
             trust,
             identity,

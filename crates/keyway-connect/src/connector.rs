@@ -325,25 +325,15 @@ impl Connector {
                 .with_retries(&method, &url, &headers, &body, send_auth)
                 .await?;
             let status = response.status();
-            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
-                let tls = response.extensions().get::<ConnectionInfo>().cloned();
-                let (parts, incoming) = response.into_parts();
-                return Ok(StreamedResponse {
-                    status,
-                    headers: parts.headers,
-                    url,
-                    tls,
-                    attempts,
-                    redirects,
-                    body: incoming,
-                });
-            }
-            let Some(location) = response
+            let location = response
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-            else {
+                .map(str::to_string);
+            let follow = status.is_redirection()
+                && status != StatusCode::NOT_MODIFIED
+                && self.def.redirects != Redirects::None;
+            let Some(location) = location.filter(|_| follow) else {
                 let tls = response.extensions().get::<ConnectionInfo>().cloned();
                 let (parts, incoming) = response.into_parts();
                 return Ok(StreamedResponse {
@@ -361,19 +351,6 @@ impl Connector {
                 location: location.clone(),
                 why: why.to_string(),
             };
-            if self.def.redirects == Redirects::None {
-                let tls = response.extensions().get::<ConnectionInfo>().cloned();
-                let (parts, incoming) = response.into_parts();
-                return Ok(StreamedResponse {
-                    status,
-                    headers: parts.headers,
-                    url,
-                    tls,
-                    attempts,
-                    redirects,
-                    body: incoming,
-                });
-            }
             if redirects.len() >= MAX_REDIRECTS {
                 return Err(refuse(&format!(
                     "is one redirect more than the {MAX_REDIRECTS} followed"

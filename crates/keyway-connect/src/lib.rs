@@ -43,6 +43,6 @@ pub use config::{
 pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
 pub use secret::SecretRef;
 pub use soap::{
-    Fault, SOAP11_NS, SOAP12_NS, SoapBody, SoapError, SoapResponse, envelope, http_request,
+    Fault, SOAP11_NS, SOAP12_NS, SoapBody, SoapError, SoapResponse, envelope, excerpt, http_request,
 };
 pub use xml::{Element, MAX_DEPTH, MAX_SIZE, XmlError};

@@ -180,7 +180,7 @@ impl Connector {
             status: response.status,
             content_type: content_type.clone(),
             why,
-            excerpt: excerpt(&response.body),
+            excerpt: excerpt(&response.body, 300),
         };
         let (root, text) = xml::parse(&response.body).map_err(|e| not_soap(e.to_string()))?;
         let (version, ns) = match (root.name.as_str(), root.namespace.as_deref()) {
@@ -246,11 +246,12 @@ fn fault(f: &Element, version: SoapVersion, text: &str) -> Fault {
     }
 }
 
-/// The first 300 characters of a body, on one line.
-pub(crate) fn excerpt(body: &[u8]) -> String {
+/// The first `chars` characters of a body, on one line: what error messages quote of
+/// an unexpected answer.
+pub fn excerpt(body: &[u8], chars: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(300) {
+    match one_line.char_indices().nth(chars) {
         Some((i, _)) => format!("{}…", &one_line[..i]),
         None => one_line,
     }

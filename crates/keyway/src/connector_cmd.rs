@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use keyway_connect::{
-    CallError, CallRequest, Config, Connector, ConnectorDef, Kind, SoapBody, SoapError, SoapVersion,
+    CallError, CallRequest, Config, Connector, ConnectorDef, Kind, SoapBody, SoapError,
+    SoapVersion, excerpt,
 };
 use keyway_tls::{Outcome as TestOutcome, TestTarget};
 use serde_json::{Value, json};
@@ -174,11 +175,10 @@ fn show(args: NameArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn build(args_config: &std::path::Path, name: &str) -> Result<(Config, Connector)> {
+fn build(args_config: &std::path::Path, name: &str) -> Result<Connector> {
     let config = load(args_config)?;
     let def = config.connector(name).map_err(anyhow::Error::msg)?.clone();
-    let connector = Connector::new(&config, &def)?;
-    Ok((config, connector))
+    Ok(Connector::new(&config, &def)?)
 }
 
 /// The TLS test with the connector's profile, against its host and port.
@@ -313,7 +313,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn call(args: CallArgs) -> Result<Outcome> {
-    let (_, connector) = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config.config, &args.name)?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("-X {}: not an HTTP method", args.method))?;
     let mut request = CallRequest::new(method, &args.path);
@@ -411,7 +411,7 @@ fn exit_for(status: StatusCode) -> Outcome {
 }
 
 async fn soap(args: SoapArgs) -> Result<Outcome> {
-    let (_, connector) = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config.config, &args.name)?;
     let text = String::from_utf8(read_data(&args.body)?).context("--body is not UTF-8")?;
     let body = SoapBody::from_text(&text).context("--body")?;
     let version = args
@@ -537,8 +537,7 @@ async fn http_check(connector: &Connector) -> HttpCheck {
                     problem: None,
                     note: r.fault.map(|f| format!("the operation answered with a SOAP Fault ({}: {}): the endpoint works; the fault is about the empty test request", f.code, f.reason)),
                 },
-                Err(SoapError::NotSoap { status, excerpt, why, .. }) if matches!(status.as_u16(), 401 | 403) => {
-                    let _ = (excerpt, why);
+                Err(SoapError::NotSoap { status, .. }) if matches!(status.as_u16(), 401 | 403) => {
                     HttpCheck { url, status: Some(status.as_u16()), problem: Some(auth_problem(status)), note: None }
                 }
                 Err(SoapError::NotSoap { status, excerpt, why, .. }) => HttpCheck {
@@ -573,7 +572,7 @@ async fn http_check(connector: &Connector) -> HttpCheck {
                     problem: Some(format!(
                         "HTTP {}; body begins: {}",
                         r.status,
-                        excerpt(&r.body)
+                        excerpt(&r.body, 200)
                     )),
                     note: None,
                 },
@@ -594,17 +593,8 @@ async fn http_check(connector: &Connector) -> HttpCheck {
     }
 }
 
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &one_line[..i]),
-        None => one_line,
-    }
-}
-
 async fn test(args: NameArgs) -> Result<Outcome> {
-    let (_, connector) = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config.config, &args.name)?;
     let insecure = connector.profile().insecure;
     let tls = diagnose(&connector).await?;
     let tls_ok = matches!(tls, TestOutcome::Connected { .. });
