@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Uri};
+use indexmap::IndexMap;
 use keyway_keystore::Format;
 use keyway_tls::{IdentitySpec, ProfileSpec, TlsPolicy, TlsVersion, TrustSource, VersionFlags};
 use serde::{Deserialize, Serialize};
@@ -46,17 +47,17 @@ use crate::secret::SecretRef;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Truststores by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub truststores: BTreeMap<String, StoreEntry>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub truststores: IndexMap<String, StoreEntry>,
     /// Keystores by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub keystores: BTreeMap<String, KeystoreEntry>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub keystores: IndexMap<String, KeystoreEntry>,
     /// TLS profiles by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub profiles: BTreeMap<String, ProfileEntry>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub profiles: IndexMap<String, ProfileEntry>,
     /// Connectors by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub connectors: BTreeMap<String, ConnectorEntry>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub connectors: IndexMap<String, ConnectorEntry>,
 }
 
 /// `[truststores.NAME]`.
@@ -150,8 +151,8 @@ pub struct ConnectorEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthEntry>,
     /// Headers sent with every request.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
     /// Time for a whole request and its response head, e.g. "30s".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
@@ -171,8 +172,8 @@ pub struct ConnectorEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_action: Option<String>,
     /// Attributes an import could not map, kept so nothing is lost (reported by `show`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub extra: IndexMap<String, String>,
 }
 
 /// `auth = { username = "…", password = … }`.
@@ -287,6 +288,8 @@ pub struct ConnectorDef {
     pub kind: Kind,
     /// The base URL.
     pub url: Uri,
+    /// The base URL exactly as written (an export writes it back unchanged).
+    pub url_text: String,
     /// The profile's name, if any.
     pub profile: Option<String>,
     /// Basic auth user name and password source.
@@ -306,7 +309,7 @@ pub struct ConnectorDef {
     /// SOAP operation for `connector test`.
     pub test_action: Option<String>,
     /// Unmapped attributes from an import.
-    pub extra: BTreeMap<String, String>,
+    pub extra: IndexMap<String, String>,
 }
 
 /// Default request timeout.
@@ -319,7 +322,7 @@ pub struct Config {
     truststores: BTreeMap<String, (PathBuf, StoreEntry)>,
     keystores: BTreeMap<String, (PathBuf, KeystoreEntry)>,
     profiles: BTreeMap<String, (PathBuf, ProfileEntry, TlsPolicy)>,
-    connectors: BTreeMap<String, ConnectorDef>,
+    connectors: IndexMap<String, ConnectorDef>,
 }
 
 impl Config {
@@ -811,6 +814,7 @@ fn connector(
         file: file.to_path_buf(),
         kind,
         url,
+        url_text: entry.url,
         profile: entry.profile,
         auth: entry.auth.map(|a| (a.username, a.password)),
         headers,

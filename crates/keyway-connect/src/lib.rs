@@ -12,7 +12,10 @@
 //!   headers, timeouts, retries of idempotent requests, redirects within the origin;
 //! - SOAP 1.1 and 1.2 ([`Connector::soap`]): envelopes built or sent whole, responses
 //!   parsed defensively ([`XmlError`]: no DOCTYPE, no custom entities, bounded depth and
-//!   size), a Fault returned as a typed [`Fault`].
+//!   size), a Fault returned as a typed [`Fault`];
+//! - [`pmg`]: import of PMG-style `<scenario …/>` files as connectors (TLS version
+//!   flags become explicit version sets, unmapped attributes are kept) and export back to
+//!   the same shape.
 //!
 //! What it leaves to others: TLS itself and the diagnosis of TLS failures (keyway-tls),
 //! keystore formats (keyway-keystore), where connectors are stored in a shared
@@ -31,6 +34,7 @@
 
 mod config;
 mod connector;
+pub mod pmg;
 mod secret;
 mod soap;
 mod xml;

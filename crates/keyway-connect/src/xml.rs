@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use quick_xml::XmlVersion;
+use quick_xml::escape::EscapeError;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
@@ -51,6 +53,9 @@ pub struct Element {
     pub namespace: Option<String>,
     /// The local name.
     pub name: String,
+    /// Attributes as written (qualified names, values with entities resolved and
+    /// whitespace normalized), in document order; namespace declarations left out.
+    pub attributes: Vec<(String, String)>,
     /// Child elements.
     pub children: Vec<Element>,
     /// The text directly inside it (entities resolved), concatenated.
@@ -65,6 +70,14 @@ impl Element {
         self.children.iter().find(|c| {
             c.name == name && namespace.is_none_or(|ns| c.namespace.as_deref() == Some(ns))
         })
+    }
+
+    /// The value of the attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All text inside it, descendants included, trimmed.
@@ -118,6 +131,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Element, &str), XmlError> {
                 stack.push(Element {
                     namespace,
                     name: e.local_name().as_ref().to_string(),
+                    attributes: attributes(&e, before)?,
                     children: Vec::new(),
                     text: String::new(),
                     content: after..after,
@@ -127,6 +141,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Element, &str), XmlError> {
                 let element = Element {
                     namespace,
                     name: e.local_name().as_ref().to_string(),
+                    attributes: attributes(&e, before)?,
                     children: Vec::new(),
                     text: String::new(),
                     content: after..after,
@@ -194,6 +209,37 @@ pub fn parse(bytes: &[u8]) -> Result<(Element, &str), XmlError> {
     })
 }
 
+/// A start tag's attributes; an entity other than the predefined five is refused.
+fn attributes(
+    tag: &quick_xml::events::BytesStart<'_>,
+    position: u64,
+) -> Result<Vec<(String, String)>, XmlError> {
+    let mut out = Vec::new();
+    for attribute in tag.attributes() {
+        let attribute = attribute.map_err(|e| XmlError::Malformed {
+            position,
+            detail: e.to_string(),
+        })?;
+        let name = attribute.key.as_ref();
+        if name == "xmlns" || name.starts_with("xmlns:") {
+            continue;
+        }
+        let value = attribute
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|e| match e {
+                quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(_, entity)) => {
+                    XmlError::Entity(entity)
+                }
+                other => XmlError::Malformed {
+                    position,
+                    detail: other.to_string(),
+                },
+            })?;
+        out.push((name.to_string(), value.into_owned()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,11 +253,37 @@ mod tests {
             (Some("urn:a"), "root")
         );
         assert_eq!(root.child(None, "b").unwrap().text, "x & y A");
+        assert_eq!(root.attributes, Vec::<(String, String)>::new());
         assert_eq!(root.text, "<raw>");
         assert_eq!(
             &text[root.content.clone()],
             "<b>x &amp; y &#65;</b><c/><![CDATA[<raw>]]>"
         );
+    }
+
+    #[test]
+    fn reads_attributes_resolving_predefined_entities_only() {
+        let (root, _) =
+            parse(br#"<s xmlns="urn:x" name="a &amp; b" note='say &quot;hi&quot;&#33;' t="1"/>"#)
+                .unwrap();
+        assert_eq!(
+            root.attributes,
+            vec![
+                ("name".to_string(), "a & b".to_string()),
+                ("note".to_string(), "say \"hi\"!".to_string()),
+                ("t".to_string(), "1".to_string()),
+            ]
+        );
+        assert_eq!(root.attribute("t"), Some("1"));
+        assert_eq!(root.attribute("xmlns"), None);
+        assert_eq!(
+            parse(br#"<s a="&xxe;"/>"#).unwrap_err(),
+            XmlError::Entity("xxe".into())
+        );
+        assert!(matches!(
+            parse(br#"<s a="1" a="2"/>"#).unwrap_err(),
+            XmlError::Malformed { .. }
+        ));
     }
 
     #[test]

@@ -171,6 +171,9 @@ pub struct ChainOptions {
     /// A leaf key made elsewhere (PKCS#8 or traditional PEM), e.g. a 1024-bit RSA key
     /// from `openssl genpkey`, which rcgen cannot make.
     pub leaf_key_pem: Option<String>,
+    /// Names the leaf carries besides `{name}.test`, e.g. `localhost` for a test that
+    /// cannot set the server name (IP addresses become IP SANs).
+    pub extra_names: Vec<String>,
 }
 
 impl Default for ChainOptions {
@@ -181,6 +184,7 @@ impl Default for ChainOptions {
             root_days: (-1, 3650),
             leaf_serial: None,
             leaf_key_pem: None,
+            extra_names: Vec::new(),
         }
     }
 }
@@ -223,7 +227,9 @@ impl TestChain {
         let intermediate =
             CertifiedIssuer::signed_by(ca_params(&format!("{name} Issuing CA")), int_key, &root)
                 .expect("intermediate");
-        let mut params = CertificateParams::new(vec![format!("{name}.test")]).expect("SAN");
+        let mut names = vec![format!("{name}.test")];
+        names.extend(options.extra_names.iter().cloned());
+        let mut params = CertificateParams::new(names).expect("SAN");
         params.distinguished_name.push(DnType::CommonName, name);
         params
             .distinguished_name

@@ -86,6 +86,12 @@ does not resolve."
     /// Call, test and list the REST and SOAP connectors a keyway.toml defines.
     #[command(subcommand)]
     Connector(connector::ConnectorCommand),
+    /// Import connectors from another tool's files.
+    #[command(subcommand)]
+    Import(connector::ImportCommand),
+    /// Export connectors to another tool's files.
+    #[command(subcommand)]
+    Export(connector::ExportCommand),
 }
 
 /// `keyway test`
@@ -501,6 +507,8 @@ impl Cli {
                     C::Soap(a) => a.json,
                 };
             }
+            Command::Import(connector::ImportCommand::Pmg(a)) => return a.json,
+            Command::Export(_) => return false,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -35,7 +35,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn load(path: &std::path::Path) -> Result<Config> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Config> {
     if !path.exists() {
         bail!(
             "{}: no such file or directory (give --config FILE, or set KEYWAY_CONFIG)",
@@ -58,7 +58,7 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
     json!({
         "name": def.name,
         "kind": def.kind,
-        "url": def.url.to_string(),
+        "url": def.url_text.trim(),
         "file": def.file.display().to_string(),
         "profile": def.profile,
         "tls_versions": versions,
@@ -93,53 +93,38 @@ fn list(args: ListArgs) -> Result<Outcome> {
         Value::Null => "-".into(),
         other => other.to_string(),
     };
-    let table: Vec<[String; 7]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             [
-                text(&r["name"]),
-                text(&r["kind"]),
-                text(&r["url"]),
-                text(&r["profile"]),
-                text(&r["tls_versions"]),
-                text(&r["keystore"]),
-                text(&r["user"]),
+                "name",
+                "kind",
+                "url",
+                "profile",
+                "tls_versions",
+                "keystore",
+                "user",
             ]
-        })
-        .collect();
-    let head = [
-        "NAME",
-        "KIND",
-        "URL",
-        "PROFILE",
-        "TLS",
-        "CLIENT CERT",
-        "USER",
-    ];
-    let widths: Vec<usize> = (0..7)
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
             .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    println!("{}", line(&head.map(String::from)));
-    for row in &table {
-        println!("{}", line(row));
-    }
+            .map(|k| text(&r[*k]))
+            .collect()
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::render::columns(
+            &[
+                "NAME",
+                "KIND",
+                "URL",
+                "PROFILE",
+                "TLS",
+                "CLIENT CERT",
+                "USER"
+            ],
+            &table
+        )
+    );
     Ok(Outcome::Ok)
 }
 

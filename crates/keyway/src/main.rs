@@ -15,6 +15,7 @@
 
 mod cli;
 mod connector_cmd;
+mod import_cmd;
 mod keystore_cmd;
 mod pki_cmd;
 mod probe_cmd;
@@ -65,5 +66,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Ca(command) => pki_cmd::ca(command),
         cli::Command::Cert(command) => pki_cmd::cert(command),
         cli::Command::Connector(command) => connector_cmd::run(command),
+        cli::Command::Import(command) => import_cmd::import(command),
+        cli::Command::Export(command) => import_cmd::export(command),
     }
 }

@@ -151,3 +151,93 @@ pub struct SoapArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `keyway import`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Turn a PMG-style scenario file into connectors (a new keyway.toml).
+    #[command(
+        after_help = "Each <scenario name=… baseurl=… username=… password=… tls=… tls11=… tls12=… ssl3=…/>
+becomes a connector: baseurl its URL, username/password its basic auth, and the flags
+(tls = TLS 1.0) an explicit version set in a shared profile pmg-…. Every other attribute
+(adminport, domain, locale, …) is kept in the connector's `extra` table and listed, so
+`keyway export pmg` writes it back. Imported connectors trust the system roots (which
+honour SSL_CERT_FILE); add truststores = [...] to a pmg-… profile to trust a partner CA.
+
+Passwords are never printed. By default they are written into the output file, which is
+created readable by its owner only; --password-env writes { env = \"KEYWAY_PMG_<NAME>_PASSWORD\" }
+references instead and lists the variables to set.
+
+The output file is not overwritten unless --force is given; to keep an existing
+keyway.toml, write a second file into a config directory (--out conf.d/pmg.toml) and
+point --config at the directory.
+
+Examples:
+  keyway import pmg scenarios.xml
+  keyway import pmg scenarios.xml --out conf.d/pmg.toml --kind soap --password-env
+
+Exit codes: 0 imported, 2 the file has problems (each named with its scenario and
+attribute; nothing is written) or the output exists."
+    )]
+    Pmg(ImportPmgArgs),
+}
+
+/// `import pmg`
+#[derive(Debug, Args)]
+pub struct ImportPmgArgs {
+    /// The scenario file (XML).
+    pub file: PathBuf,
+    /// The configuration file to write.
+    #[arg(long, default_value = "keyway.toml")]
+    pub out: PathBuf,
+    /// The kind of the connectors (the file does not say).
+    #[arg(long, default_value = "rest", value_parser = ["rest", "soap"])]
+    pub kind: String,
+    /// Write passwords as environment-variable references, not values.
+    #[arg(long)]
+    pub password_env: bool,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output: what each scenario became (no passwords).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keyway export`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write connectors as a PMG-style scenario file.
+    #[command(
+        after_help = "The attributes come back in PMG's order (name adminport domain password username
+baseurl locale tls tls11 tls12 ssl3, then tls13 when enabled, then any other kept
+attribute), so an imported file exports unchanged. Settings the format has no place for
+(truststores, client certificates, headers, retries, …) are listed and left out.
+Passwords are resolved (inline, environment or file) and written: the output is created
+readable by its owner only, and is never printed.
+
+Examples:
+  keyway export pmg --out scenarios.xml
+  keyway export pmg --config conf.d --connector PMG_Test --connector Legacy --out two.xml
+
+Exit codes: 0 exported, 2 a connector cannot be exported (e.g. its password cannot be
+resolved), the configuration has problems, or the output exists."
+    )]
+    Pmg(ExportPmgArgs),
+}
+
+/// `export pmg`
+#[derive(Debug, Args)]
+pub struct ExportPmgArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The scenario file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Export only this connector; repeatable (default: all, in file order).
+    #[arg(long = "connector", value_name = "NAME")]
+    pub connectors: Vec<String>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}

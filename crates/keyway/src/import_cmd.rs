@@ -1,0 +1,180 @@
+//! `keyway import pmg` and `keyway export pmg`: connectors from and to PMG-style scenario
+//! files. Passwords go into files readable by their owner only and never to the terminal.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use keyway_connect::Kind;
+use keyway_connect::pmg::{self, ImportOptions, PasswordStyle};
+use serde_json::json;
+
+use crate::Outcome;
+use crate::cli::connector::{ExportCommand, ImportCommand};
+
+/// Runs `keyway import …`.
+pub fn import(command: ImportCommand) -> Result<Outcome> {
+    let ImportCommand::Pmg(args) = command;
+    refuse_existing(&args.out, args.force)?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let options = ImportOptions {
+        kind: if args.kind == "soap" {
+            Kind::Soap
+        } else {
+            Kind::Rest
+        },
+        passwords: if args.password_env {
+            PasswordStyle::Env
+        } else {
+            PasswordStyle::Inline
+        },
+    };
+    let imported = pmg::import(&args.file, &bytes, options)?;
+    let text = toml::to_string(&imported.config).context("writing the configuration as TOML")?;
+    let header = format!(
+        "# Imported by `keyway import pmg` from {}.\n# Attributes keyway does not use are kept in each connector's `extra`.\n\n",
+        args.file.display()
+    );
+    let inline_passwords = !args.password_env
+        && imported
+            .config
+            .connectors
+            .values()
+            .any(|c| c.auth.is_some());
+    write_private(&args.out, format!("{header}{text}").as_bytes())?;
+
+    if args.json {
+        let scenarios: Vec<_> = imported
+            .scenarios
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "url": s.url,
+                    "profile": s.profile,
+                    "tls_versions": s.versions,
+                    "user": s.username,
+                    "password_env": s.password_env,
+                    "kept_attributes": s.kept,
+                })
+            })
+            .collect();
+        let out = json!({
+            "file": args.file.display().to_string(),
+            "out": args.out.display().to_string(),
+            "connectors": scenarios,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(Outcome::Ok);
+    }
+
+    let count = imported.scenarios.len();
+    println!(
+        "Imported {count} connector{} from {} into {}:",
+        if count == 1 { "" } else { "s" },
+        args.file.display(),
+        args.out.display()
+    );
+    let rows: Vec<Vec<String>> = imported
+        .scenarios
+        .iter()
+        .map(|s| {
+            let versions = if s.versions.is_empty() {
+                "TLS 1.2, TLS 1.3 (no flags: keyway's default)".to_string()
+            } else {
+                s.versions.join(", ")
+            };
+            vec![
+                s.name.clone(),
+                s.url.clone(),
+                versions,
+                s.username.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    for line in crate::render::columns(&["NAME", "URL", "TLS", "USER"], &rows).lines() {
+        println!("  {line}");
+    }
+    let kept: Vec<_> = imported
+        .scenarios
+        .iter()
+        .filter(|s| !s.kept.is_empty())
+        .collect();
+    if !kept.is_empty() {
+        println!(
+            "Kept but not used by keyway (in each connector's `extra`; `keyway export pmg` writes them back):"
+        );
+        for s in kept {
+            println!("  {}: {}", s.name, s.kept.join(", "));
+        }
+    }
+    let env: Vec<_> = imported
+        .scenarios
+        .iter()
+        .filter_map(|s| s.password_env.as_ref().map(|v| (v, &s.name)))
+        .collect();
+    if !env.is_empty() {
+        println!("Passwords were not written; set these before using the connectors:");
+        for (var, name) in env {
+            println!("  {var}  ({name})");
+        }
+    } else if inline_passwords {
+        println!(
+            "Passwords are in {} (readable by its owner only); they are not shown.",
+            args.out.display()
+        );
+    }
+    if let Some(first) = imported.scenarios.first() {
+        println!(
+            "Next: keyway connector test {} --config {}",
+            first.name,
+            args.out.display()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Runs `keyway export …`.
+pub fn export(command: ExportCommand) -> Result<Outcome> {
+    let ExportCommand::Pmg(args) = command;
+    refuse_existing(&args.out, args.force)?;
+    let config = crate::connector_cmd::load(&args.config.config)?;
+    let exported = pmg::export(&config, &args.connectors)?;
+    write_private(&args.out, exported.xml.as_bytes())?;
+    println!(
+        "Exported {} connector{} to {} (it holds passwords: readable by its owner only).",
+        exported.count,
+        if exported.count == 1 { "" } else { "s" },
+        args.out.display()
+    );
+    if !exported.left_out.is_empty() {
+        println!("Left out, the scenario format has no place for them:");
+        for (name, missing) in &exported.left_out {
+            println!("  {name}: {}", missing.join(", "));
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn refuse_existing(out: &Path, force: bool) -> Result<()> {
+    if out.exists() && !force {
+        bail!(
+            "{} exists and keyway will not overwrite it: give another --out, or --force to replace it",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes atomically, readable by its owner only (it may hold passwords): a new file is
+/// created 0600, and a file being replaced is made 0600 before the new content goes in.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    #[cfg(unix)]
+    if path.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} readable by its owner only", path.display()))?;
+    }
+    keyway_keystore::file::write_atomic(path, bytes)?;
+    Ok(())
+}
