@@ -154,6 +154,25 @@ fn imported_scenarios_connect_modern_and_legacy_and_export_round_trips() {
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["tls"]["code"], "untrusted_root", "{name}: {out}");
     }
+    // SSL_CERT_DIR counts too: the roots under their subject hashes, as c_rehash names them.
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    for (i, root) in [&modern_chain.root_pem, &legacy_chain.root_pem]
+        .into_iter()
+        .enumerate()
+    {
+        let file = dir.path().join(format!("root{i}.pem"));
+        std::fs::write(&file, root).unwrap();
+        let hash =
+            keyway_testkit::openssl(&["x509", "-hash", "-noout", "-in", file.to_str().unwrap()]);
+        std::fs::write(certs.join(format!("{}.0", hash.trim())), root).unwrap();
+    }
+    for name in ["PMG_Test", "PMG_Legacy"] {
+        let (code, out, err) = run(keyway(dir.path(), &stranger)
+            .env("SSL_CERT_DIR", &certs)
+            .args(["connector", "call", name, "--json"]));
+        assert_eq!(code, 0, "{name} with SSL_CERT_DIR: {out}{err}");
+    }
 
     // Export gives the same file back, and refuses to overwrite without --force.
     let (code, out, err) =
