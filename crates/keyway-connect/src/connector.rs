@@ -147,7 +147,7 @@ pub struct StreamedResponse {
     /// The URL that answered (after redirects).
     pub url: Uri,
     /// What the TLS connection negotiated.
-    pub tls: Option<ConnectionInfo>,
+    pub tls: Option<Arc<ConnectionInfo>>,
     /// How many attempts it took (retries + 1).
     pub attempts: u32,
     /// The redirects followed, in order.
@@ -166,7 +166,7 @@ pub struct CallResponse {
     /// The URL that answered (after redirects).
     pub url: Uri,
     /// What the TLS connection negotiated.
-    pub tls: Option<ConnectionInfo>,
+    pub tls: Option<Arc<ConnectionInfo>>,
     /// How many attempts it took.
     pub attempts: u32,
     /// The redirects followed.
@@ -314,10 +314,13 @@ impl Connector {
     /// Idempotent requests are retried after a connection failure or a 502/503/504, up
     /// to the connector's `retries`; redirects are followed as its policy allows.
     pub async fn send(&self, request: CallRequest) -> Result<StreamedResponse, CallError> {
-        let mut url = join(&self.def.url, &request.path)?;
-        let mut method = request.method.clone();
-        let mut body = request.body.clone();
-        let mut headers = request.headers.clone();
+        let CallRequest {
+            mut method,
+            path,
+            mut headers,
+            mut body,
+        } = request;
+        let mut url = join(&self.def.url, &path)?;
         let mut redirects = Vec::new();
         let mut send_auth = true;
         loop {
@@ -334,7 +337,7 @@ impl Connector {
                 && status != StatusCode::NOT_MODIFIED
                 && self.def.redirects != Redirects::None;
             let Some(location) = location.filter(|_| follow) else {
-                let tls = response.extensions().get::<ConnectionInfo>().cloned();
+                let tls = response.extensions().get::<Arc<ConnectionInfo>>().cloned();
                 let (parts, incoming) = response.into_parts();
                 return Ok(StreamedResponse {
                     status,
@@ -539,25 +542,25 @@ fn join(base: &Uri, path: &str) -> Result<Uri, CallError> {
             "the path \"{path}\" must start with / (it is joined to the connector's URL)"
         )));
     }
-    let base_path = base.path().trim_end_matches('/');
-    let joined = match path {
-        "" => base.path().to_string(),
-        p => format!("{base_path}{p}"),
-    };
-    let joined = if joined.is_empty() || joined.starts_with('?') {
-        format!("/{joined}")
-    } else {
-        joined
-    };
     let scheme = base.scheme_str().unwrap_or("https");
     let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
-    format!("{scheme}://{authority}{joined}")
-        .parse()
-        .map_err(|e| {
-            CallError::Request(format!(
-                "the path \"{path}\" does not make a valid URL: {e}"
-            ))
-        })
+    let mut url = format!("{scheme}://{authority}");
+    match path {
+        "" => url.push_str(base.path()),
+        p => {
+            let base_path = base.path().trim_end_matches('/');
+            if base_path.is_empty() && p.starts_with('?') {
+                url.push('/');
+            }
+            url.push_str(base_path);
+            url.push_str(p);
+        }
+    }
+    url.parse().map_err(|e| {
+        CallError::Request(format!(
+            "the path \"{path}\" does not make a valid URL: {e}"
+        ))
+    })
 }
 
 /// A Location header against the URL that sent it.
@@ -614,7 +617,7 @@ impl tower_service::Service<Uri> for TlsConnect {
             let (stream, info) = client.connect(&host, port).await?;
             Ok(Conn {
                 io: TokioIo::new(stream),
-                info,
+                info: Arc::new(info),
             })
         })
     }
@@ -623,7 +626,8 @@ impl tower_service::Service<Uri> for TlsConnect {
 /// A pooled connection: the TLS stream and what it negotiated.
 struct Conn {
     io: TokioIo<TlsStream>,
-    info: ConnectionInfo,
+    /// Shared: hyper-util copies it into every response on the connection.
+    info: Arc<ConnectionInfo>,
 }
 
 impl Connection for Conn {

@@ -71,7 +71,7 @@ pub struct SoapResponse {
     /// The Fault, when the Body holds one.
     pub fault: Option<Fault>,
     /// What the TLS connection negotiated.
-    pub tls: Option<ConnectionInfo>,
+    pub tls: Option<std::sync::Arc<ConnectionInfo>>,
     /// The response headers.
     pub headers: http::HeaderMap,
 }

@@ -87,6 +87,9 @@ impl HttpsServer {
                     let acceptor = acceptor.clone();
                     let counters = shared.clone();
                     let options = options.clone();
+                    // As real servers do; without it the handshake's last flight waits for
+                    // the client's delayed ACK (40 ms on Linux).
+                    let _ = tcp.set_nodelay(true);
                     tokio::spawn(async move {
                         let Ok(tls) = acceptor.accept(tcp).await else {
                             return;

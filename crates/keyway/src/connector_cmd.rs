@@ -238,7 +238,7 @@ fn read_data(given: &str) -> Result<Vec<u8>> {
     }
 }
 
-fn tls_json(tls: &Option<keyway_tls::ConnectionInfo>) -> Value {
+fn tls_json(tls: &Option<std::sync::Arc<keyway_tls::ConnectionInfo>>) -> Value {
     match tls {
         Some(t) => json!({
             "address": t.address.to_string(),
@@ -252,7 +252,7 @@ fn tls_json(tls: &Option<keyway_tls::ConnectionInfo>) -> Value {
     }
 }
 
-fn tls_line(tls: &Option<keyway_tls::ConnectionInfo>) -> String {
+fn tls_line(tls: &Option<std::sync::Arc<keyway_tls::ConnectionInfo>>) -> String {
     match tls {
         Some(t) => format!(
             "{}, {}, {} via {}",
