@@ -213,20 +213,25 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// `n` calls spread over `concurrency` tasks sharing one connector.
-async fn keyway_run(
-    connector: &Arc<Connector>,
+/// `n` calls of `one` spread over `concurrency` tasks, each with a clone of `client`.
+async fn spread<C, F, Fut>(
+    client: &C,
     concurrency: usize,
     n: usize,
-) -> Result<Duration, Error> {
+    one: F,
+) -> Result<Duration, Error>
+where
+    C: Clone + Send + 'static,
+    F: Fn(C) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send,
+{
     let start = Instant::now();
     let mut tasks = Vec::new();
     for share in shares(n, concurrency) {
-        let connector = connector.clone();
+        let client = client.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..share {
-                let response = connector.call(CallRequest::get("/status/200")).await?;
-                check(response.status)?;
+                one(client.clone()).await?;
             }
             Ok::<_, Error>(())
         }));
@@ -235,6 +240,19 @@ async fn keyway_run(
         task.await??;
     }
     Ok(start.elapsed())
+}
+
+/// `n` connector calls over `concurrency` tasks sharing one connector.
+async fn keyway_run(
+    connector: &Arc<Connector>,
+    concurrency: usize,
+    n: usize,
+) -> Result<Duration, Error> {
+    spread(connector, concurrency, n, |connector| async move {
+        let response = connector.call(CallRequest::get("/status/200")).await?;
+        check(response.status)
+    })
+    .await
 }
 
 fn shares(n: usize, concurrency: usize) -> Vec<usize> {
@@ -398,25 +416,19 @@ async fn pooled_run(
     concurrency: usize,
     n: usize,
 ) -> Result<Duration, Error> {
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for share in shares(n, concurrency) {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..share {
-                let response = client
-                    .get(format!("https://127.0.0.1:{port}/status/200").parse()?)
-                    .await?;
-                check(response.status())?;
-                response.into_body().collect().await?;
-            }
-            Ok::<_, Error>(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    Ok(start.elapsed())
+    let uri: http::Uri = format!("https://127.0.0.1:{port}/status/200").parse()?;
+    spread(
+        &(client.clone(), uri),
+        concurrency,
+        n,
+        |(client, uri)| async move {
+            let response = client.get(uri).await?;
+            check(response.status())?;
+            response.into_body().collect().await?;
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// One `GET /status/200`, the body read whole.
