@@ -10,11 +10,14 @@ as_root() {
 }
 
 apt_updated=false
+install() { # install DEBIAN-PACKAGE WHY
+  echo "== installing $1 (for $2)"
+  if [ "$apt_updated" = false ]; then as_root apt-get update -qq; apt_updated=true; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+}
 need() { # need COMMAND DEBIAN-PACKAGE
   command -v "$1" >/dev/null 2>&1 && return 0
-  echo "== installing $2 (for $1)"
-  if [ "$apt_updated" = false ]; then as_root apt-get update -qq; apt_updated=true; fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  install "$2" "$1"
   command -v "$1" >/dev/null 2>&1 || { echo "$2 installed but $1 is still not on PATH" >&2; exit 1; }
 }
 
@@ -22,6 +25,13 @@ need() { # need COMMAND DEBIAN-PACKAGE
 need keytool default-jdk-headless
 need openssl openssl
 need script bsdutils   # a real terminal for the password-prompt test
+# A real PostgreSQL for the shared-database backend: keyway-testkit starts a throwaway
+# server from it (initdb in a temporary directory, 127.0.0.1 and a free port), unless
+# KEYWAY_TEST_POSTGRES_URL names one.
+if [ -z "${KEYWAY_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  install postgresql "the PostgreSQL backend's tests"
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "postgresql installed but initdb is missing" >&2; exit 1; }
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -69,6 +69,11 @@ impl MasterKey {
         })
     }
 
+    /// Where it came from: `KEYWAY_MASTER_KEY` or the file's path.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     fn parse(text: &str, origin: &str) -> Result<Self, PkiError> {
         let text = text.trim();
         let bad = || {

@@ -1,5 +1,6 @@
 //! Test support for keyway (dev-only): certificate chains generated with rcgen, and
-//! launchers for the outside tools keyway is checked against (`keytool`, `openssl`).
+//! launchers for the outside tools keyway is checked against (`keytool`, `openssl`), and
+//! a throwaway PostgreSQL server ([`postgres_database`]).
 //!
 //! A test that needs a tool calls [`tool`], which fails the test when the tool is
 //! missing instead of letting it pass silently. The README's test command installs
@@ -12,7 +13,9 @@
 //! ```
 
 mod https;
+mod postgres;
 pub use https::{Counters, HttpsOptions, HttpsServer};
+pub use postgres::postgres_database;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,155 @@
+//! The append-only audit log: who did what to which object, when, from where, and how
+//! it ended. Entries of a change are written in the change's transaction; refusals in
+//! their own. The database refuses to update or delete entries (triggers).
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::access::Need;
+use crate::{Context, Store, StoreError};
+
+/// How an audited action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done.
+    Ok,
+    /// Refused: the actor lacked the permission.
+    Refused,
+    /// Tried and failed (a conflict, a bad input found late).
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Outcome {
+        match text {
+            "ok" => Outcome::Ok,
+            "refused" => Outcome::Refused,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Its position in the log (increasing).
+    pub id: i64,
+    /// When, in seconds since the Unix epoch.
+    pub at: i64,
+    /// Who (`local-admin` or a user name).
+    pub actor: String,
+    /// What (`user.add`, `user.grant`, …).
+    pub action: String,
+    /// Which object (`user alice`).
+    pub object: String,
+    /// From where (`cli`, `api 10.0.0.7`).
+    pub origin: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// More: the permission granted, the reason of a refusal. Never a secret.
+    pub detail: String,
+}
+
+/// Which entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries at or after this time (seconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// At most this many, the newest (default 1000).
+    pub limit: Option<i64>,
+}
+
+/// What an entry says, before it is written.
+pub(crate) struct Event<'a> {
+    pub action: &'a str,
+    pub object: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+impl Store {
+    /// Writes `event` for `ctx` inside `tx`.
+    pub(crate) async fn audit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        ctx: &Context,
+        event: Event<'_>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(crate::now())
+        .bind(ctx.actor.audit_name())
+        .bind(event.action)
+        .bind(event.object)
+        .bind(&ctx.origin)
+        .bind(event.outcome.as_str())
+        .bind(event.detail)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.db_error("writing the audit log", e))?;
+        Ok(())
+    }
+
+    /// Writes `event` in a transaction of its own (refusals, failures).
+    pub(crate) async fn audit(&self, ctx: &Context, event: Event<'_>) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        self.audit_in(&mut tx, ctx, event).await?;
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("writing the audit log", e))
+    }
+
+    /// The newest entries, oldest first. Needs `user_management`.
+    pub async fn audit_log(
+        &self,
+        ctx: &Context,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageAnyone,
+            None,
+            "audit.read",
+            "audit log".into(),
+        )
+        .await?;
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, object, origin, outcome, detail FROM audit_log
+             WHERE at >= $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(query.since.unwrap_or(i64::MIN))
+        .bind(query.limit.unwrap_or(1000).max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading the audit log", e))?;
+        let mut entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    object: row.try_get("object")?,
+                    origin: row.try_get("origin")?,
+                    outcome: Outcome::parse(row.try_get::<&str, _>("outcome")?),
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(|e| self.db_error("reading the audit log", e))?;
+        entries.reverse();
+        Ok(entries)
+    }
+}

@@ -1,0 +1,125 @@
+//! Errors of keyway-store. Each names the database, object or field concerned and, where
+//! there is one, the fix; none carries a secret. Nothing is half-written when one is
+//! returned: every change runs in one transaction with its audit entry.
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    // --- where the data lives ---
+    /// The database cannot be opened or reached.
+    #[error("{database}: {problem}")]
+    Unavailable {
+        /// The database (a file, or a PostgreSQL URL without its password).
+        database: String,
+        /// What failed, with the fix.
+        problem: String,
+    },
+    /// The database was written by a newer keyway.
+    #[error(
+        "{database} has schema version {found}, newer than this keyway understands ({supported}): run the keyway release that last wrote it, or a newer one"
+    )]
+    SchemaTooNew {
+        /// The database.
+        database: String,
+        /// The schema version found in it.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// A statement failed (full disk, lost connection, …).
+    #[error("{database}: {action}: {problem}")]
+    Database {
+        /// The database.
+        database: String,
+        /// What keyway was doing.
+        action: String,
+        /// What the database said.
+        problem: String,
+    },
+    /// The master key is missing, malformed or not the one this database was created with.
+    #[error("master key: {0}")]
+    MasterKey(String),
+
+    // --- what the caller asked for ---
+    /// An input that cannot be used.
+    #[error("{field} \"{given}\": {problem}")]
+    Invalid {
+        /// Which input (`user name`, `permission`, …).
+        field: &'static str,
+        /// What was given (never a secret).
+        given: String,
+        /// What is wrong and what is accepted.
+        problem: String,
+    },
+    /// A password that cannot be used (the password itself is never shown).
+    #[error("the password {0}")]
+    WeakPassword(String),
+    /// No such object.
+    #[error("no {kind} \"{name}\"{hint}")]
+    NotFound {
+        /// `user`, `certificate`, …
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// How to find the right one.
+        hint: String,
+    },
+    /// An object with that name exists already.
+    #[error("{kind} \"{name}\" exists already")]
+    Duplicate {
+        /// `user`, …
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// Someone else changed the object since it was read; nothing was written.
+    #[error(
+        "{kind} \"{name}\" was changed by someone else (version {expected} was read, it is now {found}): read it again and redo the change"
+    )]
+    Conflict {
+        /// `user`, …
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The version the change was based on.
+        expected: i64,
+        /// The version stored now.
+        found: i64,
+    },
+    /// The actor may not do this. Refusals are audited.
+    #[error("{actor} may not {action}: {reason}")]
+    Forbidden {
+        /// Who asked.
+        actor: String,
+        /// What they asked for ("disable user bob").
+        action: String,
+        /// Why not: the permission that would allow it.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn database(database: &str, action: impl Into<String>, e: sqlx::Error) -> Self {
+        StoreError::Database {
+            database: database.to_string(),
+            action: action.into(),
+            problem: describe(&e),
+        }
+    }
+}
+
+/// The database's message, without the driver's wrapping.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `e` is a unique-constraint violation (a duplicate name).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,395 @@
+//! keyway's persistent state: users and their permissions, the audit log, and (as the
+//! store grows) client certificates, truststores, keystores, connectors and the CA.
+//!
+//! One API over two databases: an embedded SQLite file in the data directory (the
+//! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.
+//! Schema migrations run when a store is opened; a database written by a newer keyway
+//! is refused rather than misread.
+//!
+//! What this crate does *not* do: parse command lines, serve HTTP or speak TLS. It takes
+//! a [`Context`] (who is acting, from where) for every change, checks it, and writes the
+//! change and its audit entry in one transaction, or nothing.
+//!
+//! Secrets are sealed with the master key (AES-256-GCM, [`keyway_pki::MasterKey`]) kept
+//! outside the database: `DATA/master.key` (mode 0600, created on first use) or
+//! `KEYWAY_MASTER_KEY`. Opening a database with another master key fails at once.
+//! Passwords are stored only as argon2id hashes.
+//!
+//! Durability: SQLite runs in WAL mode with `synchronous = FULL`, so a transaction that
+//! returned is on disk (it survives a killed process and a power cut); PostgreSQL runs
+//! with its defaults (`synchronous_commit = on`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keyway_store::StoreError> {
+//! use keyway_store::{Context, Location, NewUser, Permission, Store};
+//! let store = Store::open(&Location::data_dir("keyway-data"), None).await?;
+//! let admin = Context::local_admin();
+//! store
+//!     .add_user(&admin, NewUser::new("alice").permission(Permission::ManagePersonalSetup))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod access;
+mod audit;
+mod error;
+mod schema;
+mod user;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keyway_pki::MasterKey;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use access::{Actor, Context, Permission};
+pub use audit::{AuditEntry, AuditQuery, Outcome};
+pub use error::StoreError;
+pub use user::{NewUser, User};
+
+/// The database file's name in the data directory.
+pub const DATABASE_FILE: &str = "keyway.db";
+
+/// Where keyway's state lives.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The data directory: the SQLite database (unless `database_url` is set) and
+    /// `master.key` (unless the key is given).
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL: use that database instead of the embedded one.
+    pub database_url: Option<String>,
+}
+
+impl Location {
+    /// The embedded database in `dir`.
+    pub fn data_dir(dir: impl Into<PathBuf>) -> Self {
+        Location {
+            data_dir: dir.into(),
+            database_url: None,
+        }
+    }
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file.
+    Sqlite,
+    /// A shared PostgreSQL database.
+    Postgres,
+}
+
+/// An open store. Cheap to share between tasks (`Arc`); every method is one transaction.
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// The database as errors name it (never with a password).
+    name: String,
+    master: MasterKey,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("database", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `location`, creating the data directory, the master key and
+    /// the database on first use, and bringing the schema up to date. `master_key` is
+    /// the value of `KEYWAY_MASTER_KEY` if set (64 hex digits).
+    pub async fn open(location: &Location, master_key: Option<&str>) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        create_private_dir(&location.data_dir)?;
+        let master = MasterKey::load_or_create(&location.data_dir, master_key)
+            .map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let (options, backend, name) = match &location.database_url {
+            Some(url) => postgres_options(url)?,
+            None => sqlite_options(&location.data_dir.join(DATABASE_FILE))?,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(15))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // FULL: a commit is durable once it returns (the WAL is synced).
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                database: name.clone(),
+                problem: unavailable_problem(backend, &e),
+            })?;
+        let store = Store {
+            pool,
+            backend,
+            name,
+            master,
+        };
+        schema::migrate(&store).await?;
+        store.check_master_key().await?;
+        Ok(store)
+    }
+
+    /// The database it runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database as messages name it: the SQLite file, or the PostgreSQL URL without
+    /// its password.
+    pub fn database(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes every connection (waits for running statements).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Runs SQLite's integrity check (PostgreSQL: a trivial query). `Ok(())` when the
+    /// database is sound; `Err` holds what the check found.
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.db_error("checking the database", e))?;
+            return Ok(());
+        }
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_error("checking the database", e))?;
+        if rows == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Database {
+                database: self.name.clone(),
+                action: "integrity check".into(),
+                problem: rows.join("; "),
+            })
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once, so two
+    /// writers queue (busy timeout) instead of failing when one upgrades its read.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let result = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        result.map_err(|e| self.db_error("starting a transaction", e))
+    }
+
+    pub(crate) fn db_error(&self, action: &str, e: sqlx::Error) -> StoreError {
+        StoreError::database(&self.name, action, e)
+    }
+
+    /// Makes sure the master key is the one the database was created with; records it
+    /// (as a sealed check value) on first use.
+    async fn check_master_key(&self) -> Result<(), StoreError> {
+        const PURPOSE: &str = "keyway master key check";
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'master_key_check'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.db_error("reading the master key check", e))?;
+        match found {
+            Some(sealed) => self
+                .master
+                .open(sealed.as_bytes(), PURPOSE, Path::new(&self.name))
+                .map(|_| ())
+                .map_err(|_| {
+                    StoreError::MasterKey(format!(
+                        "the key from {} is not the master key {} was created with: restore its master.key or set KEYWAY_MASTER_KEY to the right key",
+                        self.master.origin(), self.name
+                    ))
+                }),
+            None => {
+                let sealed = self
+                    .master
+                    .seal(b"keyway", PURPOSE)
+                    .map_err(|e| StoreError::MasterKey(e.to_string()))?;
+                // Two first openings at once: the first check value wins, the other
+                // opening then verifies against it.
+                let mut tx = self.write().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ('master_key_check', $1) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db_error("recording the master key check", e))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| self.db_error("recording the master key check", e))?;
+                if inserted.rows_affected() == 0 {
+                    return Box::pin(self.check_master_key()).await;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn sqlite_options(path: &Path) -> Result<(AnyConnectOptions, Backend, String), StoreError> {
+    let name = path.display().to_string();
+    let text = path.to_str().ok_or_else(|| StoreError::Unavailable {
+        database: name.clone(),
+        problem: "the path is not UTF-8: choose a data directory with a plain name".into(),
+    })?;
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => escaped.push_str("%25"),
+            '?' => escaped.push_str("%3F"),
+            '#' => escaped.push_str("%23"),
+            c => escaped.push(c),
+        }
+    }
+    let options: AnyConnectOptions =
+        format!("sqlite://{escaped}?mode=rwc")
+            .parse()
+            .map_err(|e: sqlx::Error| StoreError::Unavailable {
+                database: name.clone(),
+                problem: e.to_string(),
+            })?;
+    Ok((options, Backend::Sqlite, name))
+}
+
+fn postgres_options(url: &str) -> Result<(AnyConnectOptions, Backend, String), StoreError> {
+    let name = redact_url(url);
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::Invalid {
+            field: "database URL",
+            given: name,
+            problem: "must start with postgres:// (the embedded database needs no URL: leave --database out)".into(),
+        });
+    }
+    let options: AnyConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        StoreError::Invalid {
+            field: "database URL",
+            given: name.clone(),
+            // sqlx's message may quote the URL: keep only its kind.
+            problem: match e {
+                sqlx::Error::Configuration(_) => {
+                    "is not a valid URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE".into()
+                }
+                other => error::describe(&other),
+            },
+        }
+    })?;
+    Ok((options, Backend::Postgres, name))
+}
+
+/// `url` with its password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+fn unavailable_problem(backend: Backend, e: &sqlx::Error) -> String {
+    let detail = error::describe(e);
+    match backend {
+        Backend::Postgres => format!(
+            "cannot connect ({detail}): check that PostgreSQL runs there, that the user, password and database in the URL are right, and that this host may connect"
+        ),
+        Backend::Sqlite => format!(
+            "cannot open the database ({detail}): check that the data directory is writable and the disk is not full"
+        ),
+    }
+}
+
+/// Creates `dir` (mode 0700) if it is missing.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(StoreError::Unavailable {
+            database: dir.display().to_string(),
+            problem: format!("cannot create the data directory: {e}"),
+        }),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Names of users and integrations: 1 to 64 characters, letters, digits and `._@-`,
+/// starting with a letter or digit.
+pub(crate) fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
+    let problem = if name.is_empty() {
+        Some("is empty".to_string())
+    } else if name.chars().count() > 64 {
+        Some("is longer than 64 characters".to_string())
+    } else if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
+        Some("must start with a letter or digit".to_string())
+    } else {
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')))
+            .map(|c| format!("contains {c:?}: use letters, digits and . _ @ - only"))
+    };
+    match problem {
+        Some(problem) => Err(StoreError::Invalid {
+            field,
+            given: name.chars().take(80).collect(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_messages() {
+        assert_eq!(
+            redact_url("postgres://keyway:s3cret@db.example:5432/keyway"),
+            "postgres://keyway:***@db.example:5432/keyway"
+        );
+        assert_eq!(
+            redact_url("postgres://keyway@db/keyway"),
+            "postgres://keyway@db/keyway"
+        );
+        assert_eq!(redact_url("postgres://db/k"), "postgres://db/k");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("user name", "alice.smith@partner-a").is_ok());
+        for bad in ["", "-x", "a b", "a/b", &"x".repeat(65)] {
+            assert!(check_name("user name", bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,527 @@
+//! The store's behaviour, each test run on the embedded SQLite database and on a real
+//! PostgreSQL server (keyway-testkit starts one).
+
+use keyway_store::{
+    AuditQuery, Backend, Context, Location, NewUser, Outcome, Permission, Store, StoreError,
+};
+use zeroize::Zeroizing;
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A fresh store of each kind: (SQLite in a temporary data directory, PostgreSQL).
+struct Fixture {
+    _dir: tempfile::TempDir,
+    location: Location,
+}
+
+impl Fixture {
+    fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut location = Location::data_dir(dir.path().join("data"));
+        if backend == Backend::Postgres {
+            location.database_url = Some(keyway_testkit::postgres_database());
+        }
+        Fixture {
+            _dir: dir,
+            location,
+        }
+    }
+
+    async fn open(&self) -> Store {
+        Store::open(&self.location, Some(KEY)).await.unwrap()
+    }
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(keyway_store::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(keyway_store::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both!(
+    users_round_trip_with_permissions_and_audit,
+    personal_setup_reaches_only_ones_own_account_and_refusals_are_audited,
+    stale_versions_conflict_instead_of_overwriting,
+    concurrent_writers_lose_nothing,
+    passwords_are_hashed_checked_and_never_stored,
+    a_wrong_master_key_is_refused,
+    a_newer_schema_is_refused,
+    the_audit_log_is_append_only,
+    bad_input_is_named_and_changes_nothing,
+);
+
+fn password(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.to_string())
+}
+
+async fn users_round_trip_with_permissions_and_audit(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    assert_eq!(store.backend(), backend);
+    let admin = Context::local_admin();
+    let added = store
+        .add_user(
+            &admin,
+            NewUser::new("alice")
+                .display_name("Alice Example")
+                .permission(Permission::Invoke("orders".into()))
+                .permission(Permission::ManagePersonalSetup),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.display_name, "Alice Example");
+    assert!(added.enabled && !added.has_password);
+    assert_eq!(
+        added.permissions,
+        [
+            Permission::ManagePersonalSetup,
+            Permission::Invoke("orders".into())
+        ]
+    );
+    store.add_user(&admin, NewUser::new("bob")).await.unwrap();
+
+    let granted = store
+        .grant(&admin, "bob", Permission::ManageConnectors, None)
+        .await
+        .unwrap();
+    assert_eq!(granted.permissions, [Permission::ManageConnectors]);
+    assert_eq!(granted.version, 2);
+    let disabled = store
+        .set_enabled(&admin, "bob", false, Some(2))
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.version, 3);
+    let revoked = store
+        .revoke_permission(&admin, "bob", Permission::ManageConnectors, None)
+        .await
+        .unwrap();
+    assert!(revoked.permissions.is_empty());
+
+    // A second handle (another process, another node) sees the same.
+    store.close().await;
+    let again = fixture.open().await;
+    let users = again.users(&admin).await.unwrap();
+    let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(!users[1].enabled);
+    assert_eq!(users[1].version, 4);
+
+    let log = again
+        .audit_log(&admin, &AuditQuery::default())
+        .await
+        .unwrap();
+    let actions: Vec<_> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.object.as_str(), e.outcome))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("user.add", "user alice", Outcome::Ok),
+            ("user.add", "user bob", Outcome::Ok),
+            ("user.grant", "user bob", Outcome::Ok),
+            ("user.disable", "user bob", Outcome::Ok),
+            ("user.revoke_permission", "user bob", Outcome::Ok),
+        ]
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.actor == "local-admin" && e.origin == "cli")
+    );
+    assert_eq!(
+        log[0].detail,
+        "permissions: manage_personal_setup, invoke:orders"
+    );
+}
+
+async fn personal_setup_reaches_only_ones_own_account_and_refusals_are_audited(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    for (name, permission) in [
+        ("alice", Permission::ManagePersonalSetup),
+        ("carol", Permission::UserManagement),
+    ] {
+        store
+            .add_user(&admin, NewUser::new(name).permission(permission))
+            .await
+            .unwrap();
+    }
+    store.add_user(&admin, NewUser::new("bob")).await.unwrap();
+    let alice = Context::user("alice", "api 10.0.0.7");
+    let carol = Context::user("carol", "api 10.0.0.8");
+
+    // Her own password: yes. Bob's: no, and nothing changes.
+    store
+        .set_password(&alice, "alice", &password("correct horse battery"), None)
+        .await
+        .unwrap();
+    let refused = store
+        .set_password(&alice, "bob", &password("correct horse battery"), None)
+        .await
+        .unwrap_err();
+    match &refused {
+        StoreError::Forbidden { actor, reason, .. } => {
+            assert_eq!(actor, "user alice");
+            assert!(reason.contains("user_management"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!store.user(&admin, "bob").await.unwrap().has_password);
+    // Neither may she grant herself more, list users or read the log.
+    assert!(matches!(
+        store
+            .grant(&alice, "alice", Permission::UserManagement, None)
+            .await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        store.users(&alice).await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(store.user(&alice, "alice").await.is_ok());
+    assert!(matches!(
+        store.user(&alice, "bob").await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    // user_management reaches everyone.
+    store
+        .set_password(&carol, "bob", &password("another long password"), None)
+        .await
+        .unwrap();
+    store
+        .set_enabled(&carol, "alice", false, None)
+        .await
+        .unwrap();
+    // A disabled user may do nothing, not even her own setup.
+    assert!(matches!(
+        store
+            .set_password(&alice, "alice", &password("yet another password"), None)
+            .await,
+        Err(StoreError::Forbidden { reason, .. }) if reason.contains("disabled")
+    ));
+    // Someone unknown neither.
+    assert!(matches!(
+        store.users(&Context::user("mallory", "api 10.9.9.9")).await,
+        Err(StoreError::Forbidden { reason, .. }) if reason.contains("no such user")
+    ));
+
+    let log = store
+        .audit_log(&admin, &AuditQuery::default())
+        .await
+        .unwrap();
+    let refusals: Vec<_> = log
+        .iter()
+        .filter(|e| e.outcome == Outcome::Refused)
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.object.as_str(),
+                e.origin.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            ("alice", "user.passwd", "user bob", "api 10.0.0.7"),
+            ("alice", "user.grant", "user alice", "api 10.0.0.7"),
+            ("alice", "user.list", "users", "api 10.0.0.7"),
+            ("alice", "user.show", "user bob", "api 10.0.0.7"),
+            ("alice", "user.passwd", "user alice", "api 10.0.0.7"),
+            ("mallory", "user.list", "users", "api 10.9.9.9"),
+        ]
+    );
+    assert!(log.iter().any(|e| e.actor == "carol"
+        && e.action == "user.disable"
+        && e.object == "user alice"
+        && e.outcome == Outcome::Ok));
+}
+
+async fn stale_versions_conflict_instead_of_overwriting(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let other = fixture.open().await;
+    let admin = Context::local_admin();
+    store.add_user(&admin, NewUser::new("dave")).await.unwrap();
+    // Two administrators read version 1; both change it.
+    let read_by_first = store.user(&admin, "dave").await.unwrap().version;
+    let read_by_second = other.user(&admin, "dave").await.unwrap().version;
+    store
+        .grant(&admin, "dave", Permission::ManageTrust, Some(read_by_first))
+        .await
+        .unwrap();
+    let lost = other
+        .set_enabled(&admin, "dave", false, Some(read_by_second))
+        .await
+        .unwrap_err();
+    match &lost {
+        StoreError::Conflict {
+            kind,
+            name,
+            expected,
+            found,
+        } => {
+            assert_eq!(
+                (*kind, name.as_str(), *expected, *found),
+                ("user", "dave", 1, 2)
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        lost.to_string()
+            .contains("user \"dave\" was changed by someone else")
+    );
+    let dave = store.user(&admin, "dave").await.unwrap();
+    assert!(dave.enabled, "the losing change must not have been written");
+    assert_eq!(dave.permissions, [Permission::ManageTrust]);
+    let log = store
+        .audit_log(&admin, &AuditQuery::default())
+        .await
+        .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.outcome),
+        ("user.disable", Outcome::Failed)
+    );
+}
+
+async fn concurrent_writers_lose_nothing(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = std::sync::Arc::new(fixture.open().await);
+    let admin = Context::local_admin();
+    store.add_user(&admin, NewUser::new("erin")).await.unwrap();
+    // Eight writers grant eight different permissions at once, without an expected
+    // version: the database serialises them, so each lands and none is lost.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .grant(
+                    &Context::local_admin(),
+                    "erin",
+                    Permission::Invoke(format!("integration-{i}")),
+                    None,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let erin = store.user(&admin, "erin").await.unwrap();
+    assert_eq!(erin.permissions.len(), 8);
+    assert_eq!(erin.version, 9);
+}
+
+async fn passwords_are_hashed_checked_and_never_stored(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    let secret = "Tr0ub4dor&3-but-longer";
+    store
+        .add_user(&admin, NewUser::new("frank").password(password(secret)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .check_password("frank", &password(secret))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .check_password("frank", &password("Tr0ub4dor&3-but-longeR"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .check_password("nobody", &password(secret))
+            .await
+            .unwrap()
+    );
+    store
+        .set_enabled(&admin, "frank", false, None)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .check_password("frank", &password(secret))
+            .await
+            .unwrap(),
+        "disabled"
+    );
+
+    let short = store
+        .add_user(&admin, NewUser::new("gina").password(password("short")))
+        .await
+        .unwrap_err();
+    assert!(short.to_string().contains("at least 12"), "{short}");
+    assert!(!short.to_string().contains("short\""));
+    assert!(matches!(
+        store.user(&admin, "gina").await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    if backend == Backend::Sqlite {
+        store.close().await;
+        let bytes = std::fs::read(fixture.location.data_dir.join("keyway.db")).unwrap();
+        let wal =
+            std::fs::read(fixture.location.data_dir.join("keyway.db-wal")).unwrap_or_default();
+        for haystack in [&bytes, &wal] {
+            assert!(
+                !haystack
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
+                "the password is in the database file"
+            );
+        }
+        assert!(
+            bytes.windows(9).any(|w| w == b"$argon2id")
+                || wal.windows(9).any(|w| w == b"$argon2id")
+        );
+    }
+}
+
+async fn a_wrong_master_key_is_refused(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    store
+        .add_user(&Context::local_admin(), NewUser::new("hank"))
+        .await
+        .unwrap();
+    store.close().await;
+    let wrong = "ff".repeat(32);
+    let e = Store::open(&fixture.location, Some(&wrong))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::MasterKey(_)), "{e:?}");
+    assert!(text.contains("KEYWAY_MASTER_KEY"), "{text}");
+    assert!(!text.contains(&wrong) && !text.contains(KEY), "{text}");
+    // The right key still opens it, with its data.
+    let store = fixture.open().await;
+    assert!(store.user(&Context::local_admin(), "hank").await.is_ok());
+}
+
+async fn a_newer_schema_is_refused(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    store.close().await;
+    // What a future keyway would leave behind.
+    let raw = raw_pool(&fixture.location).await;
+    sqlx::query("INSERT INTO keyway_schema (version, applied_at) VALUES (999, 0)")
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    let e = Store::open(&fixture.location, Some(KEY)).await.unwrap_err();
+    match &e {
+        StoreError::SchemaTooNew {
+            found, supported, ..
+        } => {
+            assert_eq!(*found, 999);
+            assert!(*supported >= 1 && *supported < 999);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    assert!(e.to_string().contains("newer than this keyway understands"));
+}
+
+async fn the_audit_log_is_append_only(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    store
+        .add_user(&Context::local_admin(), NewUser::new("ivan"))
+        .await
+        .unwrap();
+    let raw = raw_pool(&fixture.location).await;
+    for statement in [
+        "UPDATE audit_log SET actor = 'nobody'",
+        "DELETE FROM audit_log",
+    ] {
+        let e = sqlx::query(statement).execute(&raw).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{statement}: {e}");
+    }
+    raw.close().await;
+    let log = store
+        .audit_log(&Context::local_admin(), &AuditQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].actor, "local-admin");
+}
+
+async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    store.add_user(&admin, NewUser::new("judy")).await.unwrap();
+    let cases = [
+        (
+            store
+                .add_user(&admin, NewUser::new("judy"))
+                .await
+                .unwrap_err(),
+            "user \"judy\" exists already",
+        ),
+        (
+            store
+                .add_user(&admin, NewUser::new("a b"))
+                .await
+                .unwrap_err(),
+            "user name \"a b\": contains ' '",
+        ),
+        (
+            store
+                .add_user(&admin, NewUser::new("kim").display_name("\u{7}"))
+                .await
+                .unwrap_err(),
+            "display name",
+        ),
+        (
+            store
+                .set_enabled(&admin, "nobody", false, None)
+                .await
+                .unwrap_err(),
+            "no user \"nobody\": `keyway user list` shows the users",
+        ),
+        (
+            store
+                .revoke_permission(&admin, "judy", Permission::ManageTrust, None)
+                .await
+                .unwrap_err(),
+            "user judy does not hold it",
+        ),
+    ];
+    for (error, expected) in &cases {
+        assert!(error.to_string().contains(expected), "{error} / {expected}");
+    }
+    let users = store.users(&admin).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].version, 1);
+}
+
+/// A plain connection to the store's database, to do what keyway never would.
+async fn raw_pool(location: &Location) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match &location.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", location.data_dir.join("keyway.db").display()),
+    };
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap()
+}
