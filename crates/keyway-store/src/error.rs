@@ -75,7 +75,7 @@ pub enum StoreError {
     },
     /// Someone else changed the object since it was read; nothing was written.
     #[error(
-        "{kind} \"{name}\" was changed by someone else (version {expected} was read, it is now {found}): read it again and redo the change"
+        "{kind} \"{name}\" is at version {found}, not {expected}: someone changed it since it was read; read it again and redo the change"
     )]
     Conflict {
         /// `user`, …
@@ -88,7 +88,7 @@ pub enum StoreError {
         found: i64,
     },
     /// The actor may not do this. Refusals are audited.
-    #[error("{actor} may not {action}: {reason}")]
+    #[error("{actor} may not do {action}: {reason}")]
     Forbidden {
         /// Who asked.
         actor: String,

@@ -36,6 +36,7 @@ mod error;
 mod schema;
 mod user;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ use sqlx::{AnyPool, Executor};
 pub use access::{Actor, Context, Permission};
 pub use audit::{AuditEntry, AuditQuery, Outcome};
 pub use error::StoreError;
-pub use user::{NewUser, User};
+pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
 
 /// The database file's name in the data directory.
 pub const DATABASE_FILE: &str = "keyway.db";
@@ -243,6 +244,20 @@ impl Store {
 
 fn sqlite_options(path: &Path) -> Result<(AnyConnectOptions, Backend, String), StoreError> {
     let name = path.display().to_string();
+    // Owner-only from the start (password hashes, sealed secrets); SQLite gives its
+    // -wal and -shm files the same mode.
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(StoreError::Unavailable {
+            database: name,
+            problem: format!("cannot create the database file: {e}"),
+        });
+    }
     let text = path.to_str().ok_or_else(|| StoreError::Unavailable {
         database: name.clone(),
         problem: "the path is not UTF-8: choose a data directory with a plain name".into(),

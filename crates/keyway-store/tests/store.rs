@@ -278,7 +278,7 @@ async fn stale_versions_conflict_instead_of_overwriting(backend: Backend) {
     }
     assert!(
         lost.to_string()
-            .contains("user \"dave\" was changed by someone else")
+            .contains("user \"dave\" is at version 2, not 1: someone changed it")
     );
     let dave = store.user(&admin, "dave").await.unwrap();
     assert!(dave.enabled, "the losing change must not have been written");

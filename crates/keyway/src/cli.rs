@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod connector;
 pub mod pki;
+pub mod store;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -92,6 +93,26 @@ does not resolve."
     /// Export connectors to another tool's files.
     #[command(subcommand)]
     Export(connector::ExportCommand),
+    /// Set up the data directory: master key, database, keyway's CA and the first administrator.
+    #[command(after_help = "Examples:
+  keyway init                                   # ./keyway-data, SQLite
+  keyway init --data-dir /var/lib/keyway --admin ops
+  KEYWAY_DATABASE_URL=postgres://keyway@db/keyway KEYWAY_MASTER_KEY=… keyway init
+
+Safe to run again: what exists is kept, and the administrator's password is only
+printed when the administrator is created.
+Exit codes: 0 ready, 2 it could not be set up (unreachable database, wrong master key).")]
+    Init(store::InitArgs),
+    /// Users and their permissions.
+    #[command(subcommand)]
+    User(store::UserCommand),
+    /// The audit log: who changed what, when, from where, and refusals.
+    #[command(after_help = "Examples:
+  keyway audit-log --since 24h
+  keyway audit-log --since 2026-11-01 --json
+
+Needs user_management when run --as a user.")]
+    AuditLog(store::AuditLogArgs),
 }
 
 /// `keyway test`
@@ -509,6 +530,18 @@ impl Cli {
             }
             Command::Import(connector::ImportCommand::Pmg(a)) => return a.json,
             Command::Export(_) => return false,
+            Command::Init(a) => return a.store.json,
+            Command::AuditLog(a) => return a.store.json,
+            Command::User(command) => {
+                use store::UserCommand as C;
+                return match command {
+                    C::Add(a) => a.store.json,
+                    C::List(a) => a.store.json,
+                    C::Show(a) | C::Disable(a) | C::Enable(a) => a.store.json,
+                    C::Passwd(a) => a.store.json,
+                    C::Grant(a) | C::RevokePermission(a) => a.store.json,
+                };
+            }
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -21,6 +21,7 @@ mod pki_cmd;
 mod probe_cmd;
 mod render;
 mod secret;
+mod store_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -68,5 +69,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Connector(command) => connector_cmd::run(command),
         cli::Command::Import(command) => import_cmd::import(command),
         cli::Command::Export(command) => import_cmd::export(command),
+        cli::Command::Init(args) => store_cmd::init(args),
+        cli::Command::User(command) => store_cmd::user(command),
+        cli::Command::AuditLog(args) => store_cmd::audit_log(args),
     }
 }

@@ -1,0 +1,205 @@
+//! `keyway init`, `keyway user …` and `keyway audit-log` on the real binary, on the
+//! embedded database and on PostgreSQL.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn keyway(data: &std::path::Path, database: Option<&str>) -> Command {
+    let mut cmd = Command::cargo_bin("keyway").unwrap();
+    cmd.env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env("KEYWAY_DATA_DIR", data);
+    if let Some(url) = database {
+        cmd.env("KEYWAY_DATABASE_URL", url)
+            .env("KEYWAY_MASTER_KEY", KEY);
+    }
+    cmd
+}
+
+fn json(output: &[u8]) -> Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(output)))
+}
+
+#[test]
+fn sqlite_users_permissions_and_audit_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    the_whole_flow(&dir.path().join("data"), None);
+    // Owner-only files: the database holds password hashes and sealed secrets.
+    for file in ["keyway.db", "master.key"] {
+        let mode = std::fs::metadata(dir.path().join("data").join(file)).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o077,
+            0,
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn postgres_users_permissions_and_audit_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = keyway_testkit::postgres_database();
+    the_whole_flow(&dir.path().join("data"), Some(&url));
+    // A second node: another data directory, same database and master key, same users.
+    let other = dir.path().join("node-2");
+    let out = keyway(&other, Some(&url))
+        .args(["user", "list", "--json"])
+        .assert()
+        .success();
+    let users = json(&out.get_output().stdout);
+    let names: Vec<_> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["admin", "alice", "bob"]);
+    // Without the master key the shared database is refused, naming the fix.
+    let out = keyway(&other, Some(&url))
+        .env("KEYWAY_MASTER_KEY", "ab".repeat(32))
+        .args(["user", "list"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("not the master key"), "{err}");
+    assert!(!err.contains(&"ab".repeat(32)), "{err}");
+}
+
+fn the_whole_flow(data: &std::path::Path, database: Option<&str>) {
+    let out = keyway(data, database)
+        .args(["init", "--json"])
+        .assert()
+        .success();
+    let init = json(&out.get_output().stdout);
+    assert_eq!(init["admin_created"], true);
+    let password = init["admin_password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 24);
+    assert!(data.join("ca").join("root.pem").is_file());
+    // Again: nothing new, and the password is not shown a second time.
+    let out = keyway(data, database).args(["init"]).assert().success();
+    let again = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(again.contains("already exists"), "{again}");
+    assert!(!again.contains(&password));
+
+    keyway(data, database)
+        .args(["user", "add", "alice", "--password-stdin"])
+        .args([
+            "--grant",
+            "manage_personal_setup",
+            "--grant",
+            "invoke:orders",
+        ])
+        .write_stdin("alice's long password\n")
+        .assert()
+        .success();
+    keyway(data, database)
+        .args(["user", "add", "bob", "--display-name", "Bob Partner"])
+        .assert()
+        .success();
+
+    // alice may set her own password, not bob's; the refusal is exit 2 with the reason.
+    keyway(data, database)
+        .args([
+            "user",
+            "passwd",
+            "alice",
+            "--as",
+            "alice",
+            "--password-stdin",
+        ])
+        .write_stdin("another long password\n")
+        .assert()
+        .success();
+    let out = keyway(data, database)
+        .args(["user", "passwd", "bob", "--as", "alice", "--password-stdin"])
+        .write_stdin("another long password\n")
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("user alice may not do user.passwd on user bob"),
+        "{err}"
+    );
+    assert!(err.contains("user_management"), "{err}");
+
+    // Bad input: each a clear error, exit 2, nothing changed.
+    let cases: [(&[&str], &str); 4] = [
+        (&["user", "add", "alice"], "user \"alice\" exists already"),
+        (&["user", "grant", "bob", "admin"], "is not a permission"),
+        (&["user", "disable", "carol"], "no user \"carol\""),
+        (
+            &["user", "disable", "bob", "--if-version", "7"],
+            "is at version 1, not 7",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = keyway(data, database).args(args).assert().code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let out = keyway(data, database)
+        .args(["user", "add", "dave", "--password-stdin"])
+        .write_stdin("short\n")
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("at least 12"), "{err}");
+    assert!(!err.contains("short\n"));
+
+    keyway(data, database)
+        .args(["user", "grant", "bob", "invoke:orders", "--if-version", "1"])
+        .assert()
+        .success();
+    keyway(data, database)
+        .args(["user", "disable", "bob"])
+        .assert()
+        .success();
+    let out = keyway(data, database)
+        .args(["user", "show", "bob", "--json"])
+        .assert()
+        .success();
+    let bob = json(&out.get_output().stdout);
+    assert_eq!(bob["enabled"], false);
+    assert_eq!(bob["display_name"], "Bob Partner");
+    assert_eq!(bob["permissions"], serde_json::json!(["invoke:orders"]));
+    assert_eq!(bob["version"], 3);
+
+    let out = keyway(data, database)
+        .args(["audit-log", "--json", "--since", "1h"])
+        .assert()
+        .success();
+    let log = json(&out.get_output().stdout);
+    let entries: Vec<(String, String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            (s("actor"), s("action"), s("object"), s("outcome"))
+        })
+        .collect();
+    let expect = |a: &str, b: &str, c: &str, d: &str| {
+        (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+    };
+    assert!(entries.contains(&expect("local-admin", "user.add", "user admin", "ok")));
+    assert!(entries.contains(&expect("alice", "user.passwd", "user alice", "ok")));
+    assert!(entries.contains(&expect("alice", "user.passwd", "user bob", "refused")));
+    assert!(entries.contains(&expect("local-admin", "user.add", "user alice", "failed")));
+    assert!(entries.contains(&expect("local-admin", "user.disable", "user bob", "ok")));
+    let text = log.to_string();
+    for secret in [
+        password.as_str(),
+        "alice's long password",
+        "another long password",
+    ] {
+        assert!(!text.contains(secret), "the audit log shows a password");
+    }
+    // alice may not read it.
+    keyway(data, database)
+        .args(["audit-log", "--as", "alice"])
+        .assert()
+        .code(2);
+}
