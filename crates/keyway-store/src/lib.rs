@@ -105,8 +105,20 @@ impl Store {
     pub async fn open(location: &Location, master_key: Option<&str>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         create_private_dir(&location.data_dir)?;
+        let master_file = location.data_dir.join(keyway_pki::MASTER_KEY_FILE);
+        let key_created = master_key.is_none() && !master_file.exists();
         let master = MasterKey::load_or_create(&location.data_dir, master_key)
             .map_err(|e| StoreError::MasterKey(e.to_string()))?;
+        let opened = Self::open_with(location, master).await;
+        if key_created && opened.is_err() {
+            // A key made just now for a database that turned out to have another (or
+            // could not be reached) must not stay behind looking like the right one.
+            let _ = std::fs::remove_file(&master_file);
+        }
+        opened
+    }
+
+    async fn open_with(location: &Location, master: MasterKey) -> Result<Store, StoreError> {
         let (options, backend, name) = match &location.database_url {
             Some(url) => postgres_options(url)?,
             None => sqlite_options(&location.data_dir.join(DATABASE_FILE))?,

@@ -409,6 +409,14 @@ async fn a_wrong_master_key_is_refused(backend: Backend) {
     assert!(matches!(e, StoreError::MasterKey(_)), "{e:?}");
     assert!(text.contains("KEYWAY_MASTER_KEY"), "{text}");
     assert!(!text.contains(&wrong) && !text.contains(KEY), "{text}");
+    // Its master.key lost: no new key is left behind in its place.
+    if backend == Backend::Sqlite {
+        let key_file = fixture.location.data_dir.join("master.key");
+        let _ = std::fs::remove_file(&key_file);
+        let e = Store::open(&fixture.location, None).await.unwrap_err();
+        assert!(matches!(e, StoreError::MasterKey(_)), "{e:?}");
+        assert!(!key_file.exists(), "a wrong master.key was left behind");
+    }
     // The right key still opens it, with its data.
     let store = fixture.open().await;
     assert!(store.user(&Context::local_admin(), "hank").await.is_ok());
