@@ -89,6 +89,38 @@ enum Change {
     Revoke(Permission),
 }
 
+impl Change {
+    /// What it needs of the actor.
+    fn need(&self) -> Need {
+        match self {
+            Change::Password(_) => Need::ManageOwn,
+            _ => Need::ManageAnyone,
+        }
+    }
+
+    /// How the audit log names it.
+    fn action(&self) -> &'static str {
+        match self {
+            Change::Enabled(true) => "user.enable",
+            Change::Enabled(false) => "user.disable",
+            Change::Password(_) => "user.passwd",
+            Change::Grant(_) => "user.grant",
+            Change::Revoke(_) => "user.revoke_permission",
+        }
+    }
+
+    /// What the audit log says of it (never the password).
+    fn detail(&self) -> String {
+        match self {
+            Change::Enabled(true) => "enabled".to_string(),
+            Change::Enabled(false) => "disabled".to_string(),
+            Change::Password(_) => "password changed".to_string(),
+            Change::Grant(p) => format!("granted {p}"),
+            Change::Revoke(p) => format!("revoked {p}"),
+        }
+    }
+}
+
 impl Store {
     /// Adds a user. Needs `user_management`.
     pub async fn add_user(&self, ctx: &Context, new: NewUser) -> Result<User, StoreError> {
@@ -215,20 +247,8 @@ impl Store {
         enabled: bool,
         expected: Option<i64>,
     ) -> Result<User, StoreError> {
-        let action = if enabled {
-            "user.enable"
-        } else {
-            "user.disable"
-        };
-        self.change_user(
-            ctx,
-            name,
-            expected,
-            Need::ManageAnyone,
-            action,
-            Change::Enabled(enabled),
-        )
-        .await
+        self.change_user(ctx, name, expected, Change::Enabled(enabled))
+            .await
     }
 
     /// Sets `name`'s password. Needs `user_management`, or `manage_personal_setup` for
@@ -241,18 +261,13 @@ impl Store {
         expected: Option<i64>,
     ) -> Result<User, StoreError> {
         let object = format!("user {name}");
+        // Checked before hashing too, so a refused actor costs no hash (and the hash is
+        // made outside the write transaction).
         self.authorize(ctx, Need::ManageOwn, Some(name), "user.passwd", object)
             .await?;
         let hash = hash_password(password).await?;
-        self.change_user(
-            ctx,
-            name,
-            expected,
-            Need::ManageOwn,
-            "user.passwd",
-            Change::Password(hash),
-        )
-        .await
+        self.change_user(ctx, name, expected, Change::Password(hash))
+            .await
     }
 
     /// Gives `name` a permission (already held: no change). Needs `user_management`.
@@ -263,15 +278,8 @@ impl Store {
         permission: Permission,
         expected: Option<i64>,
     ) -> Result<User, StoreError> {
-        self.change_user(
-            ctx,
-            name,
-            expected,
-            Need::ManageAnyone,
-            "user.grant",
-            Change::Grant(permission),
-        )
-        .await
+        self.change_user(ctx, name, expected, Change::Grant(permission))
+            .await
     }
 
     /// Takes a permission from `name`. Needs `user_management`.
@@ -282,15 +290,8 @@ impl Store {
         permission: Permission,
         expected: Option<i64>,
     ) -> Result<User, StoreError> {
-        self.change_user(
-            ctx,
-            name,
-            expected,
-            Need::ManageAnyone,
-            "user.revoke_permission",
-            Change::Revoke(permission),
-        )
-        .await
+        self.change_user(ctx, name, expected, Change::Revoke(permission))
+            .await
     }
 
     /// Whether `password` is `name`'s, for an enabled user with a password. Takes the
@@ -363,12 +364,11 @@ impl Store {
         ctx: &Context,
         name: &str,
         expected: Option<i64>,
-        need: Need,
-        action: &str,
         change: Change,
     ) -> Result<User, StoreError> {
+        let (action, detail) = (change.action(), change.detail());
         let object = format!("user {name}");
-        self.authorize(ctx, need, Some(name), action, object.clone())
+        self.authorize(ctx, change.need(), Some(name), action, object.clone())
             .await?;
         let mut tx = self.write().await?;
         // PostgreSQL: lock the row, so a change without an expected version waits for a
@@ -402,13 +402,6 @@ impl Store {
             self.audit_failure(ctx, action, object, &error).await?;
             return Err(error);
         }
-        let detail = match &change {
-            Change::Enabled(true) => "enabled".to_string(),
-            Change::Enabled(false) => "disabled".to_string(),
-            Change::Password(_) => "password changed".to_string(),
-            Change::Grant(p) => format!("granted {p}"),
-            Change::Revoke(p) => format!("revoked {p}"),
-        };
         let fail = |e| self.db_error(&format!("changing user {name}"), e);
         match change {
             Change::Enabled(enabled) => {

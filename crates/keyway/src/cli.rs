@@ -530,16 +530,16 @@ impl Cli {
             }
             Command::Import(connector::ImportCommand::Pmg(a)) => return a.json,
             Command::Export(_) => return false,
-            Command::Init(a) => return a.store.json,
-            Command::AuditLog(a) => return a.store.json,
+            Command::Init(a) => return a.store.data.json,
+            Command::AuditLog(a) => return a.store.data.json,
             Command::User(command) => {
                 use store::UserCommand as C;
                 return match command {
-                    C::Add(a) => a.store.json,
-                    C::List(a) => a.store.json,
-                    C::Show(a) | C::Disable(a) | C::Enable(a) => a.store.json,
-                    C::Passwd(a) => a.store.json,
-                    C::Grant(a) | C::RevokePermission(a) => a.store.json,
+                    C::Add(a) => a.store.data.json,
+                    C::List(a) => a.store.data.json,
+                    C::Show(a) | C::Disable(a) | C::Enable(a) => a.store.data.json,
+                    C::Passwd(a) => a.store.data.json,
+                    C::Grant(a) | C::RevokePermission(a) => a.store.data.json,
                 };
             }
         };

@@ -28,8 +28,8 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
     runtime()?.block_on(async {
         let store = open(store_args).await?;
         let ctx = context(store_args);
-        let data_dir = &store_args.data_dir;
-        let master = store_args.master_key.as_deref();
+        let data_dir = &store_args.data.data_dir;
+        let master = store_args.data.master_key.as_deref();
         let ca = match Ca::open(data_dir) {
             Ok(ca) => (ca, false),
             Err(_) => {
@@ -57,7 +57,7 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
             Some(password)
         };
         let ca_file = data_dir.join("ca").join("root.pem");
-        if store_args.json {
+        if store_args.data.json {
             println!(
                 "{}",
                 json!({
@@ -96,7 +96,7 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
                 args.admin, args.admin
             )),
         }
-        if store_args.master_key.is_none() {
+        if store_args.data.master_key.is_none() {
             text.push_str(&format!(
                 "Secrets are sealed with {}: back it up apart from the database.\n",
                 data_dir.join(keyway_pki::MASTER_KEY_FILE).display()
@@ -115,7 +115,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
             UserCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let users = store.users(&context(&args.store)).await?;
-                if args.store.json {
+                if args.store.data.json {
                     println!("{}", serde_json::to_string_pretty(&users)?);
                 } else if users.is_empty() {
                     println!("no users (`keyway init` creates the first administrator)");
@@ -145,7 +145,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
             UserCommand::Show(args) => {
                 let store = open(&args.store).await?;
                 let user = store.user(&context(&args.store), &args.name).await?;
-                print_user(&user, args.store.json, None)
+                print_user(&user, args.store.data.json, None)
             }
             UserCommand::Disable(args) => set_enabled(args, false).await,
             UserCommand::Enable(args) => set_enabled(args, true).await,
@@ -169,7 +169,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
             limit: Some(args.limit),
         };
         let entries = store.audit_log(&context(&args.store), &query).await?;
-        if args.store.json {
+        if args.store.data.json {
             println!("{}", serde_json::to_string_pretty(&entries)?);
             return Ok(Outcome::Ok);
         }
@@ -229,7 +229,7 @@ async fn add(args: UserAddArgs) -> Result<Outcome> {
         new = new.permission(grant);
     }
     let user = store.add_user(&context(&args.store), new).await?;
-    print_user(&user, args.store.json, Some("added"))
+    print_user(&user, args.store.data.json, Some("added"))
 }
 
 async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
@@ -239,7 +239,7 @@ async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
         .await?;
     print_user(
         &user,
-        args.store.json,
+        args.store.data.json,
         Some(if enabled { "enabled" } else { "disabled" }),
     )
 }
@@ -267,7 +267,7 @@ async fn passwd(args: UserPasswdArgs) -> Result<Outcome> {
             args.if_version,
         )
         .await?;
-    print_user(&user, args.store.json, Some("password set"))
+    print_user(&user, args.store.data.json, Some("password set"))
 }
 
 async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
@@ -285,7 +285,7 @@ async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
     };
     print_user(
         &user,
-        args.store.json,
+        args.store.data.json,
         Some(if grant { "granted" } else { "revoked" }),
     )
 }
@@ -330,10 +330,10 @@ fn permissions(user: &User) -> String {
 
 async fn open(args: &StoreArgs) -> Result<Store> {
     let location = Location {
-        data_dir: args.data_dir.clone(),
+        data_dir: args.data.data_dir.clone(),
         database_url: args.database.clone(),
     };
-    Ok(Store::open(&location, args.master_key.as_deref()).await?)
+    Ok(Store::open(&location, args.data.master_key.as_deref()).await?)
 }
 
 fn context(args: &StoreArgs) -> Context {

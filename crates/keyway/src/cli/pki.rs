@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 /// Where keyway keeps its CA, and the master key that opens its keys.
 #[derive(Debug, Args)]
 pub struct DataDirArgs {
-    /// The data directory (holds `ca/` and `master.key`).
+    /// The data directory: the embedded database, `master.key` and the CA.
     #[arg(
         long,
         env = "KEYWAY_DATA_DIR",
@@ -15,7 +15,7 @@ pub struct DataDirArgs {
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
-    /// The master key (64 hex digits); default: DIR/master.key.
+    /// The master key (64 hex digits); default: DIR/master.key, created on first use.
     #[arg(
         long,
         env = "KEYWAY_MASTER_KEY",

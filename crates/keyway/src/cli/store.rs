@@ -1,20 +1,14 @@
 //! Arguments of `keyway init`, `keyway user …` and `keyway audit-log`; `store_cmd` runs them.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
+
+use super::pki::DataDirArgs;
 
 /// Where keyway's state lives, and who is acting on it.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The data directory: the embedded database, `master.key` and the CA.
-    #[arg(
-        long,
-        env = "KEYWAY_DATA_DIR",
-        default_value = "keyway-data",
-        value_name = "DIR"
-    )]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataDirArgs,
     /// A shared PostgreSQL database instead of the embedded one (`postgres://USER:PASSWORD@HOST/DB`).
     #[arg(
         long,
@@ -23,20 +17,9 @@ pub struct StoreArgs {
         value_name = "URL"
     )]
     pub database: Option<String>,
-    /// The master key (64 hex digits); default: DIR/master.key, created on first use.
-    #[arg(
-        long,
-        env = "KEYWAY_MASTER_KEY",
-        hide_env_values = true,
-        value_name = "HEX"
-    )]
-    pub master_key: Option<String>,
     /// Act as this keyway user, with their permissions (default: the local administrator).
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyway init`
