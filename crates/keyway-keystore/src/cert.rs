@@ -112,8 +112,9 @@ impl Certificate {
         cert.verify_signature(Some(issuer.public_key())).is_ok()
     }
 
-    /// The SubjectPublicKeyInfo's key bits (RSAPublicKey DER, EC point, raw Ed25519 key).
-    pub(crate) fn public_key_bits(&self) -> Vec<u8> {
+    /// The SubjectPublicKeyInfo's key bits (RSAPublicKey DER, EC point, raw Ed25519 key):
+    /// what identifies the key pair, whatever certificate or CSR carries it.
+    pub fn public_key_bits(&self) -> Vec<u8> {
         X509Certificate::from_der(&self.der)
             .map(|(_, c)| c.public_key().subject_public_key.data.to_vec())
             .unwrap_or_default()

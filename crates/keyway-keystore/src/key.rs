@@ -144,8 +144,9 @@ impl PrivateKey {
     }
 
     /// The public key bits as a certificate's SubjectPublicKeyInfo carries them,
-    /// or `None` for algorithms keyway cannot derive a public key for.
-    fn public_key_bits(&self) -> Option<Vec<u8>> {
+    /// or `None` for algorithms keyway cannot derive a public key for. Equal to
+    /// [`Certificate::public_key_bits`] of this key's certificates.
+    pub fn public_key_bits(&self) -> Option<Vec<u8>> {
         let info = self.info()?;
         let oid = info.algorithm.oid;
         if oid == RSA_ENCRYPTION {

@@ -105,7 +105,7 @@ fn build_chain(cert: &Certificate, cas: &[Certificate]) -> Result<Vec<Certificat
             None => {
                 let given: Vec<&str> = cas.iter().map(|c| c.info().subject.as_str()).collect();
                 return Err(format!(
-                    "it is issued by {}, which is not among the CA certificates given ({}); add that CA's certificate (--ca FILE)",
+                    "it is issued by {}, which is not among the CA certificates it is checked against ({}); add that CA's certificate to them (the truststore, or --ca FILE)",
                     last.info().issuer,
                     if given.is_empty() {
                         "none".to_string()

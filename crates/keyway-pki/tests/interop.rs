@@ -712,7 +712,8 @@ fn uploads_are_checked_before_use() {
         now,
     ));
     assert!(
-        p.contains("Issuing CA") && p.contains("not among the CA certificates given"),
+        p.contains("Issuing CA")
+            && p.contains("not among the CA certificates it is checked against"),
         "{p}"
     );
     let p = problems(check_upload(

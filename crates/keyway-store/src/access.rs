@@ -133,7 +133,7 @@ impl Context {
     }
 }
 
-/// What an action on a user's account needs.
+/// What an action needs of the actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Need {
     /// `user_management`.
@@ -142,10 +142,14 @@ pub(crate) enum Need {
     ManageOwn,
     /// `user_management`, or being the target (reading one's own account).
     ReadOwn,
+    /// `manage_trust`: changing truststores, keystores, the CA.
+    ManageTrust,
+    /// `manage_trust` or `manage_connectors` (which point connectors at truststores).
+    SeeTrust,
 }
 
-/// Whether an actor holding `held` may do something that needs `need` to `target`'s
-/// account. `Err` holds the reason for the refusal.
+/// Whether an actor holding `held` may do something that needs `need` (to `target`'s
+/// account, for the account needs). `Err` holds the reason for the refusal.
 pub(crate) fn allows(
     actor: &Actor,
     held: &[Permission],
@@ -155,28 +159,35 @@ pub(crate) fn allows(
     let Actor::User(name) = actor else {
         return Ok(());
     };
-    if held.contains(&Permission::UserManagement) {
-        return Ok(());
-    }
+    let holds = |p: Permission| held.contains(&p);
     let own = target == Some(name.as_str());
-    match need {
-        Need::ManageAnyone => Err("it needs the user_management permission".into()),
-        Need::ManageOwn if own => {
-            if held.contains(&Permission::ManagePersonalSetup) {
-                Ok(())
-            } else {
-                Err("it needs manage_personal_setup (for one's own account) or user_management".into())
-            }
-        }
-        Need::ManageOwn => Err(
-            "manage_personal_setup covers one's own account only; another user's needs user_management"
-                .into(),
+    let (allowed, reason) = match need {
+        Need::ManageTrust => (
+            holds(Permission::ManageTrust),
+            "it needs the manage_trust permission",
         ),
-        Need::ReadOwn if own => Ok(()),
-        Need::ReadOwn => {
-            Err("only user_management may see other users' accounts".into())
-        }
-    }
+        Need::SeeTrust => (
+            holds(Permission::ManageTrust) || holds(Permission::ManageConnectors),
+            "it needs manage_trust or manage_connectors",
+        ),
+        Need::ManageAnyone => (
+            holds(Permission::UserManagement),
+            "it needs the user_management permission",
+        ),
+        Need::ManageOwn if own => (
+            holds(Permission::UserManagement) || holds(Permission::ManagePersonalSetup),
+            "it needs manage_personal_setup (for one's own account) or user_management",
+        ),
+        Need::ManageOwn => (
+            holds(Permission::UserManagement),
+            "manage_personal_setup covers one's own account only; another user's needs user_management",
+        ),
+        Need::ReadOwn => (
+            own || holds(Permission::UserManagement),
+            "only user_management may see other users' accounts",
+        ),
+    };
+    if allowed { Ok(()) } else { Err(reason.into()) }
 }
 
 #[cfg(test)]
@@ -213,5 +224,18 @@ mod tests {
         assert!(allows(&alice, &[Permission::UserManagement], need, Some("bob")).is_ok());
         assert!(allows(&Actor::LocalAdmin, &[], Need::ManageAnyone, Some("bob")).is_ok());
         assert!(allows(&alice, &personal, Need::ManageAnyone, Some("alice")).is_err());
+    }
+
+    #[test]
+    fn user_management_does_not_cover_trust() {
+        let alice = Actor::User("alice".into());
+        let admin = [Permission::UserManagement];
+        assert!(allows(&alice, &admin, Need::ManageTrust, None).is_err());
+        assert!(allows(&alice, &admin, Need::SeeTrust, None).is_err());
+        let connectors = [Permission::ManageConnectors];
+        assert!(allows(&alice, &connectors, Need::SeeTrust, None).is_ok());
+        assert!(allows(&alice, &connectors, Need::ManageTrust, None).is_err());
+        assert!(allows(&alice, &[Permission::ManageTrust], Need::ManageTrust, None).is_ok());
+        assert!(allows(&Actor::LocalAdmin, &[], Need::ManageTrust, None).is_ok());
     }
 }

@@ -76,6 +76,18 @@ pub(crate) struct Event<'a> {
     pub detail: String,
 }
 
+impl<'a> Event<'a> {
+    /// A change that was made.
+    pub fn ok(action: &'a str, object: String, detail: String) -> Self {
+        Event {
+            action,
+            object,
+            outcome: Outcome::Ok,
+            detail,
+        }
+    }
+}
+
 impl Store {
     /// Writes `event` for `ctx` inside `tx`.
     pub(crate) async fn audit_in(

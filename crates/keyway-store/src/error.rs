@@ -52,6 +52,10 @@ pub enum StoreError {
         /// What is wrong and what is accepted.
         problem: String,
     },
+    /// A certificate, key, subject or CSR that keyway's PKI refused; the message names
+    /// every problem and its fix.
+    #[error(transparent)]
+    Pki(#[from] keyway_pki::PkiError),
     /// A password that cannot be used (the password itself is never shown).
     #[error("the password {0}")]
     WeakPassword(String),

@@ -1,5 +1,6 @@
-//! keyway's persistent state: users and their permissions, the audit log, and (as the
-//! store grows) client certificates, truststores, keystores, connectors and the CA.
+//! keyway's persistent state: users and their permissions, their client certificates
+//! (and key pairs waiting for an outside CA), named truststores, the audit log, and (as
+//! the store grows) keystores, connectors and the CA.
 //!
 //! One API over two databases: an embedded SQLite file in the data directory (the
 //! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.
@@ -32,8 +33,10 @@
 
 mod access;
 mod audit;
+mod cert;
 mod error;
 mod schema;
+mod trust;
 mod user;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,7 +49,11 @@ use sqlx::{AnyPool, Executor};
 
 pub use access::{Actor, Context, Permission};
 pub use audit::{AuditEntry, AuditQuery, Outcome};
+pub use cert::{
+    CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
+};
 pub use error::StoreError;
+pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
 
 /// The database file's name in the data directory.

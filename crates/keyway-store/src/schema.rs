@@ -11,8 +11,14 @@ use sqlx::Executor;
 
 use crate::{Backend, Store, StoreError};
 
-const SQLITE: &[&str] = &[include_str!("../migrations/sqlite/0001_users.sql")];
-const POSTGRES: &[&str] = &[include_str!("../migrations/postgres/0001_users.sql")];
+const SQLITE: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_users.sql"),
+    include_str!("../migrations/sqlite/0002_certificates.sql"),
+];
+const POSTGRES: &[&str] = &[
+    include_str!("../migrations/postgres/0001_users.sql"),
+    include_str!("../migrations/postgres/0002_certificates.sql"),
+];
 
 /// The newest schema version this binary knows.
 pub(crate) const CURRENT: i64 = SQLITE.len() as i64;

@@ -561,7 +561,7 @@ impl Store {
     }
 }
 
-fn not_found_user(name: &str) -> StoreError {
+pub(crate) fn not_found_user(name: &str) -> StoreError {
     StoreError::NotFound {
         kind: "user",
         name: name.to_string(),

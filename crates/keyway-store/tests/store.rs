@@ -1,47 +1,11 @@
 //! The store's behaviour, each test run on the embedded SQLite database and on a real
 //! PostgreSQL server (keyway-testkit starts one).
 
-use keyway_store::{
-    AuditQuery, Backend, Context, Location, NewUser, Outcome, Permission, Store, StoreError,
-};
+use keyway_store::{AuditQuery, Backend, Context, NewUser, Outcome, Permission, Store, StoreError};
 use zeroize::Zeroizing;
 
-const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-/// A fresh store of each kind: (SQLite in a temporary data directory, PostgreSQL).
-struct Fixture {
-    _dir: tempfile::TempDir,
-    location: Location,
-}
-
-impl Fixture {
-    fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut location = Location::data_dir(dir.path().join("data"));
-        if backend == Backend::Postgres {
-            location.database_url = Some(keyway_testkit::postgres_database());
-        }
-        Fixture {
-            _dir: dir,
-            location,
-        }
-    }
-
-    async fn open(&self) -> Store {
-        Store::open(&self.location, Some(KEY)).await.unwrap()
-    }
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(keyway_store::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(keyway_store::Backend::Postgres).await })*
-        }
-    };
-}
+mod common;
+use common::{Fixture, KEY, raw_pool};
 
 on_both!(
     users_round_trip_with_permissions_and_audit,
@@ -518,18 +482,4 @@ async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
     let users = store.users(&admin).await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].version, 1);
-}
-
-/// A plain connection to the store's database, to do what keyway never would.
-async fn raw_pool(location: &Location) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    let url = match &location.database_url {
-        Some(url) => url.clone(),
-        None => format!("sqlite://{}", location.data_dir.join("keyway.db").display()),
-    };
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap()
 }

@@ -302,6 +302,63 @@ pub fn self_signed_pem(cn: &str) -> String {
     ca_params(cn).self_signed(&key).expect("self-signed").pem()
 }
 
+/// An outside CA, as a partner runs one: a self-signed root that signs the CSRs it is
+/// sent, the way it chooses (validity, extended key usage).
+pub struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// How a [`TestCa`] signs a CSR; the default is a good client certificate.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// Validity in days relative to now (negative end: already expired).
+    pub days: (i64, i64),
+    /// The extended key usage: clientAuth when false, serverAuth only when true.
+    pub server_only: bool,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing {
+            days: (-1, 365),
+            server_only: false,
+        }
+    }
+}
+
+impl TestCa {
+    /// A root called `{name} Root CA`.
+    pub fn new(name: &str) -> Self {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("CA key");
+        let issuer = CertifiedIssuer::self_signed(ca_params(&format!("{name} Root CA")), key)
+            .expect("CA certificate");
+        TestCa { issuer }
+    }
+
+    /// The root certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// Signs a PEM CSR, keeping its subject and key; returns the certificate, PEM.
+    pub fn sign(&self, csr_pem: &str, signing: &Signing) -> String {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).expect("CSR");
+        let now = OffsetDateTime::now_utc();
+        csr.params.not_before = now + Duration::days(signing.days.0);
+        csr.params.not_after = now + Duration::days(signing.days.1);
+        csr.params.is_ca = IsCa::ExplicitNoCa;
+        csr.params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        csr.params.extended_key_usages = vec![if signing.server_only {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        csr.signed_by(&self.issuer)
+            .expect("signed certificate")
+            .pem()
+    }
+}
+
 /// An `openssl s_server` on 127.0.0.1 and a port the system picked; killed when dropped.
 pub struct OpensslServer {
     child: std::process::Child,

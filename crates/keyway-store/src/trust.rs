@@ -1,0 +1,311 @@
+//! Named truststores: the CA certificates a connector trusts for its endpoint, and that
+//! an uploaded client certificate must chain to. Certificates are public, so they are
+//! kept as a plain PEM bundle; what they were read from is kept for people.
+
+use keyway_keystore::Certificate;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::access::Need;
+use crate::audit::Event;
+use crate::{Context, Store, StoreError, check_name};
+
+/// A named truststore.
+#[derive(Debug, Clone, Serialize)]
+pub struct Truststore {
+    /// Its name; unique.
+    pub name: String,
+    /// What it was read from (`partners.jks`).
+    pub source: String,
+    /// The certificates, in the order they were read (JSON: their details).
+    #[serde(serialize_with = "details")]
+    pub certificates: Vec<Certificate>,
+    /// Created, seconds since the Unix epoch.
+    pub created_at: i64,
+    /// Last changed, seconds since the Unix epoch.
+    pub updated_at: i64,
+    /// Increases with every change.
+    pub version: i64,
+}
+
+fn details<S: serde::Serializer>(certs: &[Certificate], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(certs.iter().map(Certificate::info))
+}
+
+impl Store {
+    /// Stores `certificates` as truststore `name`; `source` says where they came from.
+    /// Needs `manage_trust`.
+    pub async fn add_truststore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        certificates: Vec<Certificate>,
+        source: &str,
+    ) -> Result<Truststore, StoreError> {
+        let object = format!("truststore {name}");
+        self.authorize(
+            ctx,
+            Need::ManageTrust,
+            None,
+            "truststore.add",
+            object.clone(),
+        )
+        .await?;
+        let result = self
+            .insert_truststore(ctx, name, certificates, source, &object)
+            .await;
+        self.audit_if_failed(ctx, "truststore.add", &object, result)
+            .await
+    }
+
+    async fn insert_truststore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        certificates: Vec<Certificate>,
+        source: &str,
+        object: &str,
+    ) -> Result<Truststore, StoreError> {
+        check_name("truststore name", name)?;
+        let (bundle, count) = bundle(name, certificates)?;
+        let now = crate::now();
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO truststores (name, certificates, source, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $4, 1)",
+        )
+        .bind(name)
+        .bind(bundle)
+        .bind(source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if crate::error::is_unique_violation(&e) => {
+                return Err(StoreError::Duplicate {
+                    kind: "truststore",
+                    name: name.to_string(),
+                });
+            }
+            Err(e) => return Err(self.db_error("adding a truststore", e)),
+        }
+        let detail = format!("{count} certificate(s) from {source}");
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event::ok("truststore.add", object.to_string(), detail),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("adding a truststore", e))?;
+        self.find_truststore(name).await
+    }
+
+    /// Replaces the certificates of truststore `name`. `expected`: the version the change
+    /// is based on. Needs `manage_trust`.
+    pub async fn replace_truststore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        certificates: Vec<Certificate>,
+        source: &str,
+        expected: Option<i64>,
+    ) -> Result<Truststore, StoreError> {
+        let object = format!("truststore {name}");
+        self.authorize(
+            ctx,
+            Need::ManageTrust,
+            None,
+            "truststore.replace",
+            object.clone(),
+        )
+        .await?;
+        let result = async {
+            let (bundle, count) = bundle(name, certificates)?;
+            let current = self.find_truststore(name).await?;
+            let based_on = expected.unwrap_or(current.version);
+            let mut tx = self.write().await?;
+            let changed = sqlx::query(
+                "UPDATE truststores SET certificates = $1, source = $2, updated_at = $3, version = version + 1
+                 WHERE name = $4 AND version = $5",
+            )
+            .bind(bundle)
+            .bind(source)
+            .bind(crate::now())
+            .bind(name)
+            .bind(based_on)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("replacing a truststore", e))?;
+            if changed.rows_affected() == 0 {
+                drop(tx);
+                let found = self.find_truststore(name).await?.version;
+                return Err(StoreError::Conflict {
+                    kind: "truststore",
+                    name: name.to_string(),
+                    expected: based_on,
+                    found,
+                });
+            }
+            let detail = format!(
+                "{count} certificate(s) from {source} replace {} from {}",
+                current.certificates.len(),
+                current.source
+            );
+            self.audit_in(&mut tx, ctx, Event::ok("truststore.replace", object.clone(), detail))
+                .await?;
+            tx.commit()
+                .await
+                .map_err(|e| self.db_error("replacing a truststore", e))?;
+            self.find_truststore(name).await
+        }
+        .await;
+        self.audit_if_failed(ctx, "truststore.replace", &object, result)
+            .await
+    }
+
+    /// Every truststore, by name. Needs `manage_trust` or `manage_connectors`.
+    pub async fn truststores(&self, ctx: &Context) -> Result<Vec<Truststore>, StoreError> {
+        self.authorize(
+            ctx,
+            Need::SeeTrust,
+            None,
+            "truststore.list",
+            "truststores".into(),
+        )
+        .await?;
+        let rows = sqlx::query(
+            "SELECT name, certificates, source, created_at, updated_at, version FROM truststores ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("listing truststores", e))?;
+        rows.iter().map(|row| self.truststore_of(row)).collect()
+    }
+
+    /// Truststore `name`. Needs `manage_trust` or `manage_connectors`.
+    pub async fn truststore(&self, ctx: &Context, name: &str) -> Result<Truststore, StoreError> {
+        let object = format!("truststore {name}");
+        self.authorize(ctx, Need::SeeTrust, None, "truststore.show", object)
+            .await?;
+        self.find_truststore(name).await
+    }
+
+    /// Removes truststore `name`. Needs `manage_trust`.
+    pub async fn remove_truststore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        expected: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let object = format!("truststore {name}");
+        self.authorize(
+            ctx,
+            Need::ManageTrust,
+            None,
+            "truststore.remove",
+            object.clone(),
+        )
+        .await?;
+        let result = async {
+            let current = self.find_truststore(name).await?;
+            let based_on = expected.unwrap_or(current.version);
+            let mut tx = self.write().await?;
+            let removed = sqlx::query("DELETE FROM truststores WHERE name = $1 AND version = $2")
+                .bind(name)
+                .bind(based_on)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db_error("removing a truststore", e))?;
+            if removed.rows_affected() == 0 {
+                drop(tx);
+                let found = self.find_truststore(name).await?.version;
+                return Err(StoreError::Conflict {
+                    kind: "truststore",
+                    name: name.to_string(),
+                    expected: based_on,
+                    found,
+                });
+            }
+            let detail = format!(
+                "removed; it held {} certificate(s) from {}",
+                current.certificates.len(),
+                current.source
+            );
+            self.audit_in(
+                &mut tx,
+                ctx,
+                Event::ok("truststore.remove", object.clone(), detail),
+            )
+            .await?;
+            tx.commit()
+                .await
+                .map_err(|e| self.db_error("removing a truststore", e))
+        }
+        .await;
+        self.audit_if_failed(ctx, "truststore.remove", &object, result)
+            .await
+    }
+
+    /// Truststore `name`, without any check.
+    pub(crate) async fn find_truststore(&self, name: &str) -> Result<Truststore, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, certificates, source, created_at, updated_at, version FROM truststores WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading a truststore", e))?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "truststore",
+            name: name.to_string(),
+            hint: ": `keyway truststore list` shows them; `keyway truststore add NAME FILE` makes one".into(),
+        })?;
+        self.truststore_of(&row)
+    }
+
+    fn truststore_of(&self, row: &AnyRow) -> Result<Truststore, StoreError> {
+        let fail = |e| self.db_error("reading a truststore", e);
+        let name: String = row.try_get("name").map_err(fail)?;
+        let pem: String = row.try_get("certificates").map_err(fail)?;
+        let certificates = keyway_pki::read_certificates(pem.as_bytes(), None, "stored truststore")
+            .map_err(|e| StoreError::Database {
+                database: self.name.clone(),
+                action: format!("reading truststore {name}"),
+                problem: e.to_string(),
+            })?;
+        Ok(Truststore {
+            name,
+            source: row.try_get("source").map_err(fail)?,
+            certificates,
+            created_at: row.try_get("created_at").map_err(fail)?,
+            updated_at: row.try_get("updated_at").map_err(fail)?,
+            version: row.try_get("version").map_err(fail)?,
+        })
+    }
+}
+
+/// The PEM bundle of `certificates` (duplicates dropped) and how many it holds.
+fn bundle(name: &str, certificates: Vec<Certificate>) -> Result<(String, usize), StoreError> {
+    let mut unique: Vec<Certificate> = Vec::with_capacity(certificates.len());
+    for cert in certificates {
+        if !unique.iter().any(|c| c.der() == cert.der()) {
+            unique.push(cert);
+        }
+    }
+    if unique.is_empty() {
+        return Err(StoreError::Invalid {
+            field: "truststore",
+            given: name.to_string(),
+            problem: "would hold no certificate: give a file with at least one CA certificate"
+                .into(),
+        });
+    }
+    Ok((
+        unique.iter().map(Certificate::to_pem).collect(),
+        unique.len(),
+    ))
+}
