@@ -42,6 +42,14 @@ pub enum PkiError {
         /// What the verifier said.
         problem: String,
     },
+    /// A keystore whose certificates cannot be read as given (wrong or missing password).
+    #[error("{source_name}: {problem}")]
+    LockedStore {
+        /// Where it came from.
+        source_name: String,
+        /// What the keystore reader said, with the fix.
+        problem: String,
+    },
     /// A certificate that cannot be parsed.
     #[error("{source_name}: not an X.509 certificate: {problem}")]
     MalformedCertificate {

@@ -104,11 +104,16 @@ pub fn read_certificates(
     password: Option<&str>,
     source_name: &str,
 ) -> Result<Vec<Certificate>, PkiError> {
-    let store = Keystore::from_bytes(bytes, None, password).map_err(|e| {
-        PkiError::MalformedCertificate {
+    let store = Keystore::from_bytes(bytes, None, password).map_err(|e| match e {
+        keyway_keystore::Error::WrongStorePassword { .. }
+        | keyway_keystore::Error::StorePasswordRequired { .. } => PkiError::LockedStore {
             source_name: source_name.to_string(),
             problem: e.to_string(),
-        }
+        },
+        other => PkiError::MalformedCertificate {
+            source_name: source_name.to_string(),
+            problem: other.to_string(),
+        },
     })?;
     let mut certs: Vec<Certificate> = Vec::new();
     for entry in store.entries() {

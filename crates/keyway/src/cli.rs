@@ -113,6 +113,9 @@ Exit codes: 0 ready, 2 it could not be set up (unreachable database, wrong maste
 
 Needs user_management when run --as a user.")]
     AuditLog(store::AuditLogArgs),
+    /// Named truststores in the store: the CAs connectors and certificate uploads trust.
+    #[command(subcommand)]
+    Truststore(store::TruststoreCommand),
 }
 
 /// `keyway test`
@@ -540,8 +543,10 @@ impl Cli {
                     C::Show(a) | C::Disable(a) | C::Enable(a) => a.store.data.json,
                     C::Passwd(a) => a.store.data.json,
                     C::Grant(a) | C::RevokePermission(a) => a.store.data.json,
+                    C::Cert(command) => command.store().data.json,
                 };
             }
+            Command::Truststore(command) => return command.store().data.json,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

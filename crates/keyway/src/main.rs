@@ -13,6 +13,7 @@
 //! keyway keystore list testdata/sample/partners.jks --storepass changeit
 //! ```
 
+mod cert_cmd;
 mod cli;
 mod connector_cmd;
 mod import_cmd;
@@ -72,5 +73,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Init(args) => store_cmd::init(args),
         cli::Command::User(command) => store_cmd::user(command),
         cli::Command::AuditLog(args) => store_cmd::audit_log(args),
+        cli::Command::Truststore(command) => cert_cmd::truststore(command),
     }
 }

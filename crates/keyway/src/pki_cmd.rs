@@ -572,7 +572,7 @@ fn owner_only(path: &Path) -> Result<()> {
         .with_context(|| format!("{}: cannot restrict its permissions", path.display()))
 }
 
-fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
+pub(crate) fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
     refuse_existing(&out.out, out.force)?;
     let by_name = || {
         let ext = out.out.extension()?.to_str()?.to_ascii_lowercase();
@@ -596,7 +596,10 @@ fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
     }
 }
 
-fn identity_password(out: &IdentityOutArgs, format: Format) -> Result<Option<secret::Password>> {
+pub(crate) fn identity_password(
+    out: &IdentityOutArgs,
+    format: Format,
+) -> Result<Option<secret::Password>> {
     match (out.password.as_deref(), format, out.no_passphrase) {
         (Some(v), _, _) => Ok(Some(secret::resolve(v, "--password")?)),
         (None, Format::Pem, true) => Ok(None),
@@ -614,7 +617,7 @@ fn identity_password(out: &IdentityOutArgs, format: Format) -> Result<Option<sec
     }
 }
 
-fn write_identity(
+pub(crate) fn write_identity(
     out: &IdentityOutArgs,
     format: Format,
     password: Option<&str>,

@@ -152,6 +152,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
             UserCommand::Passwd(args) => passwd(args).await,
             UserCommand::Grant(args) => permission(args, true).await,
             UserCommand::RevokePermission(args) => permission(args, false).await,
+            UserCommand::Cert(command) => crate::cert_cmd::user_cert(command).await,
         }
     })
 }
@@ -328,7 +329,7 @@ fn permissions(user: &User) -> String {
         .join(", ")
 }
 
-async fn open(args: &StoreArgs) -> Result<Store> {
+pub(crate) async fn open(args: &StoreArgs) -> Result<Store> {
     let location = Location {
         data_dir: args.data.data_dir.clone(),
         database_url: args.database.clone(),
@@ -336,14 +337,14 @@ async fn open(args: &StoreArgs) -> Result<Store> {
     Ok(Store::open(&location, args.data.master_key.as_deref()).await?)
 }
 
-fn context(args: &StoreArgs) -> Context {
+pub(crate) fn context(args: &StoreArgs) -> Context {
     match &args.as_user {
         Some(user) => Context::user(user, "cli"),
         None => Context::local_admin(),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::pki::DataDirArgs;
+use super::pki::{DataDirArgs, IdentityOutArgs};
 
 /// Where keyway's state lives, and who is acting on it.
 #[derive(Debug, Args)]
@@ -74,6 +74,295 @@ Exit codes: 0 added, 2 refused (duplicate name, weak password, missing permissio
     /// Take a permission from a user.
     #[command(after_help = "Example:\n  keyway user revoke-permission partner-a invoke:orders")]
     RevokePermission(UserPermissionArgs),
+    /// A user's client certificates: CSR for an outside CA, upload, issue, download, revoke.
+    #[command(subcommand)]
+    Cert(UserCertCommand),
+}
+
+/// `keyway user cert …`
+#[derive(Debug, Subcommand)]
+pub enum UserCertCommand {
+    /// Generate a key pair for the user and a CSR to send to a CA; the key stays sealed in
+    /// the store until the signed certificate is uploaded.
+    #[command(after_help = "Examples:
+  keyway user cert csr alice --subject \"CN=alice,O=Acme\" --out alice.csr
+  keyway user cert csr alice --key-type rsa-3072 --as alice     # needs manage_personal_setup
+
+Key types: ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519.
+Exit codes: 0 made, 2 refused (no such user, bad subject, missing permission).")]
+    Csr(CertCsrArgs),
+    /// Store the certificate a CA signed for the user's CSR (or, with --key-elsewhere, a
+    /// certificate whose key the user keeps elsewhere).
+    #[command(after_help = "Examples:
+  keyway user cert upload alice --cert alice-signed.pem --truststore partner-cas
+  keyway user cert upload alice --cert alice.pem --chain issuing-ca.pem --truststore partner-cas
+  keyway user cert upload alice --cert laptop.pem --truststore partner-cas --key-elsewhere
+
+The certificate must be for one of the user's pending key pairs (`keyway user cert list`),
+chain to a CA in the named truststore (`keyway truststore add`), be valid now, be an
+end-entity certificate and allow clientAuth; every failed check is listed.
+Exit codes: 0 stored, 2 refused (a failed check, another user's key, a duplicate).")]
+    Upload(CertUploadArgs),
+    /// Have keyway's CA issue a key and client certificate for the user, written as
+    /// PKCS#12, JKS or PEM.
+    #[command(after_help = "Examples:
+  keyway user cert issue alice --out alice.p12 --password env:P12_PASS
+  keyway user cert issue alice --subject \"CN=alice,O=Acme\" --days 90 --out alice.jks --password changeit
+
+The key is also kept, sealed, in the store (`keyway user cert download` writes it again).
+The CA is the one `keyway init` made in the data directory.
+Exit codes: 0 issued, 2 refused.")]
+    Issue(CertIssueArgs),
+    /// List the user's certificates and the key pairs waiting for a signed certificate.
+    #[command(after_help = "Example:\n  keyway user cert list alice --json")]
+    List(CertListArgs),
+    /// Show one certificate (by SHA-256 fingerprint: colons and case do not matter, the
+    /// first 8 digits are enough when unique).
+    #[command(after_help = "Examples:
+  keyway user cert show alice 3F:2A:9C:0D:…
+  keyway user cert show alice 3f2a9c0d --pem > alice.pem")]
+    Show(CertShowArgs),
+    /// Write the user's key and certificate chain as PKCS#12, JKS or PEM (an audited export).
+    #[command(after_help = "Examples:
+  keyway user cert download alice 3f2a9c0d --out alice.p12 --password env:P12_PASS
+  keyway user cert download alice 3f2a9c0d --out alice.pem --no-passphrase
+
+Exit codes: 0 written, 2 refused (revoked, key kept elsewhere, missing permission).")]
+    Download(CertDownloadArgs),
+    /// Revoke one of the user's certificates: the gateway refuses it from then on, and a
+    /// certificate keyway's CA issued is on its next CRL.
+    #[command(after_help = "Examples:
+  keyway user cert revoke alice 3f2a9c0d --reason keyCompromise
+  keyway user cert revoke alice 3F:2A:9C:0D:… --reason superseded
+
+Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+cessationOfOperation, privilegeWithdrawn.
+Exit codes: 0 revoked, 2 refused (already revoked, unknown fingerprint).")]
+    Revoke(CertRevokeArgs),
+}
+
+impl UserCertCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            UserCertCommand::Csr(a) => &a.store,
+            UserCertCommand::Upload(a) => &a.store,
+            UserCertCommand::Issue(a) => &a.store,
+            UserCertCommand::List(a) => &a.store,
+            UserCertCommand::Show(a) => &a.store,
+            UserCertCommand::Download(a) => &a.store,
+            UserCertCommand::Revoke(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway user cert csr`
+#[derive(Debug, Args)]
+pub struct CertCsrArgs {
+    /// The user.
+    pub name: String,
+    /// The subject to ask for (default `CN=NAME`).
+    #[arg(long, value_name = "DN")]
+    pub subject: Option<String>,
+    /// The key type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    /// Write the CSR here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert upload`
+#[derive(Debug, Args)]
+pub struct CertUploadArgs {
+    /// The user.
+    pub name: String,
+    /// The signed certificate (PEM or DER); further certificates in the file are taken
+    /// as its chain.
+    #[arg(long, value_name = "FILE")]
+    pub cert: std::path::PathBuf,
+    /// Intermediate CA certificates the CA sent with it.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<std::path::PathBuf>,
+    /// The truststore holding the CA it must chain to.
+    #[arg(long, value_name = "NAME")]
+    pub truststore: String,
+    /// The certificate's private key is kept elsewhere: store the certificate alone.
+    #[arg(long)]
+    pub key_elsewhere: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert issue`
+#[derive(Debug, Args)]
+pub struct CertIssueArgs {
+    /// The user.
+    pub name: String,
+    /// The subject (default `CN=NAME`).
+    #[arg(long, value_name = "DN")]
+    pub subject: Option<String>,
+    /// Validity in days (bounded by the CA's own).
+    #[arg(long, default_value_t = keyway_pki::DEFAULT_DAYS)]
+    pub days: u32,
+    /// The key type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert list`
+#[derive(Debug, Args)]
+pub struct CertListArgs {
+    /// The user.
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert show`
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// Print the certificate and its chain as PEM instead.
+    #[arg(long)]
+    pub pem: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert download`
+#[derive(Debug, Args)]
+pub struct CertDownloadArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert revoke`
+#[derive(Debug, Args)]
+pub struct CertRevokeArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// Why (RFC 5280 reason).
+    #[arg(long, default_value = "unspecified")]
+    pub reason: String,
+    /// Revoke only if the certificate is still at this version.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway truststore …`
+#[derive(Debug, Subcommand)]
+pub enum TruststoreCommand {
+    /// Store the certificates of a file (PEM, DER, JKS, PKCS#12) as a named truststore.
+    #[command(after_help = "Examples:
+  keyway truststore add partner-cas partner-root.pem
+  keyway truststore add partners partners.jks --storepass env:JKS_PASS
+  keyway truststore add partners partners-2027.pem --replace --if-version 3
+
+Exit codes: 0 stored, 2 refused (name taken without --replace, no certificate, wrong password).")]
+    Add(TruststoreAddArgs),
+    /// List the truststores.
+    #[command(after_help = "Example:\n  keyway truststore list --json")]
+    List(TruststoreListArgs),
+    /// Show a truststore's certificates.
+    #[command(after_help = "Example:\n  keyway truststore show partners")]
+    Show(TruststoreNameArgs),
+    /// Remove a truststore.
+    #[command(after_help = "Example:\n  keyway truststore remove partners --if-version 2")]
+    Remove(TruststoreNameArgs),
+    /// Write a truststore's certificates to a PEM, JKS or PKCS#12 file.
+    #[command(after_help = "Examples:
+  keyway truststore export partners --out partners.pem
+  keyway truststore export partners --out partners.jks --storepass changeit")]
+    Export(TruststoreExportArgs),
+}
+
+impl TruststoreCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            TruststoreCommand::Add(a) => &a.store,
+            TruststoreCommand::List(a) => &a.store,
+            TruststoreCommand::Show(a) | TruststoreCommand::Remove(a) => &a.store,
+            TruststoreCommand::Export(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway truststore add`
+#[derive(Debug, Args)]
+pub struct TruststoreAddArgs {
+    /// The truststore's name.
+    pub name: String,
+    /// The file to read.
+    pub file: std::path::PathBuf,
+    /// The file's password (JKS, PKCS#12): a value, env:VAR or file:PATH.
+    #[arg(long, value_name = "PASSWORD")]
+    pub storepass: Option<String>,
+    /// Replace the certificates of an existing truststore of that name.
+    #[arg(long)]
+    pub replace: bool,
+    /// With --replace: only if the truststore is still at this version.
+    #[arg(long, value_name = "N", requires = "replace")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway truststore list`
+#[derive(Debug, Args)]
+pub struct TruststoreListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway truststore show|remove NAME`
+#[derive(Debug, Args)]
+pub struct TruststoreNameArgs {
+    /// The truststore.
+    pub name: String,
+    /// Remove only if the truststore is still at this version.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway truststore export`
+#[derive(Debug, Args)]
+pub struct TruststoreExportArgs {
+    /// The truststore.
+    pub name: String,
+    /// Where to write (.pem, .jks, .p12/.pfx). An existing file is refused unless --force.
+    #[arg(long, value_name = "FILE")]
+    pub out: std::path::PathBuf,
+    /// The new file's password (JKS, PKCS#12).
+    #[arg(long, value_name = "PASSWORD")]
+    pub storepass: Option<String>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `keyway user add`
