@@ -136,15 +136,20 @@ pub struct Upload {
     pub key_elsewhere: bool,
 }
 
-/// Who a certificate belongs to, as the gateway asks per handshake.
-#[derive(Debug, Clone)]
+/// Who a certificate belongs to and whether it may be used, as the gateway asks per
+/// handshake (the certificate itself is the one the client just presented).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertificateOwner {
     /// The user.
     pub user: String,
     /// Whether the user is enabled.
     pub user_enabled: bool,
-    /// The certificate.
-    pub certificate: ClientCertificate,
+    /// Set once the certificate was revoked.
+    pub revoked: Option<Revocation>,
+    /// Start of validity, seconds since the Unix epoch.
+    pub not_before: i64,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after: i64,
 }
 
 /// A query for certificates with their user's name: `select_certificates!("WHERE …")`.
@@ -651,23 +656,38 @@ impl Store {
         let Some(sha256) = full_fingerprint(fingerprint) else {
             return Ok(None);
         };
-        let row = sqlx::query(select_certificates!("WHERE c.sha256 = $1"))
-            .bind(&sha256)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.db_error("looking up a certificate", e))?;
+        let row = sqlx::query(
+            "SELECT u.name, u.enabled, c.revoked_at, c.revoke_reason, c.not_before, c.not_after
+             FROM client_certificates c JOIN users u ON u.id = c.user_id WHERE c.sha256 = $1",
+        )
+        .bind(&sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.db_error("looking up a certificate", e))?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let certificate = self.certificate_of(&row)?;
-        let enabled: i64 = row
-            .try_get("enabled")
-            .map_err(|e| self.db_error("looking up a certificate", e))?;
-        Ok(Some(CertificateOwner {
-            user: certificate.user.clone(),
-            user_enabled: enabled == 1,
-            certificate,
-        }))
+        let owner = (|| {
+            let revoked = match row.try_get::<Option<i64>, _>("revoked_at")? {
+                Some(at) => Some(Revocation {
+                    at,
+                    reason: row
+                        .try_get::<Option<String>, _>("revoke_reason")?
+                        .unwrap_or_default(),
+                }),
+                None => None,
+            };
+            Ok::<_, sqlx::Error>(CertificateOwner {
+                user: row.try_get("name")?,
+                user_enabled: row.try_get::<i64, _>("enabled")? == 1,
+                revoked,
+                not_before: row.try_get("not_before")?,
+                not_after: row.try_get("not_after")?,
+            })
+        })();
+        owner
+            .map(Some)
+            .map_err(|e| self.db_error("looking up a certificate", e))
     }
 
     async fn insert_certificate(

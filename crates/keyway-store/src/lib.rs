@@ -164,6 +164,14 @@ impl Store {
         self.backend
     }
 
+    /// The durability setting in force, as benchmarks and `keyway init` report it.
+    pub fn durability(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SQLite WAL, synchronous=FULL (a returned commit is on disk)",
+            Backend::Postgres => "PostgreSQL synchronous_commit=on (server default)",
+        }
+    }
+
     /// The database as messages name it: the SQLite file, or the PostgreSQL URL without
     /// its password.
     pub fn database(&self) -> &str {
