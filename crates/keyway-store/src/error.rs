@@ -113,9 +113,14 @@ impl StoreError {
     }
 }
 
-/// The database's message, without the driver's wrapping.
+/// The database's message, without the driver's wrapping; for a full disk or a failed
+/// write, with what to do.
 pub(crate) fn describe(e: &sqlx::Error) -> String {
     match e {
+        sqlx::Error::Database(db) if out_of_space(db.code().as_deref()) => format!(
+            "{}: the disk holding the database may be full, or the file may not be writable; free space (or fix the permissions) and retry — nothing of this change was written",
+            db.message()
+        ),
         sqlx::Error::Database(db) => db.message().to_string(),
         sqlx::Error::Io(io) => io.to_string(),
         sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".into(),
@@ -123,7 +128,38 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
     }
 }
 
+/// Whether a database error code means the write could not reach the disk: SQLite's
+/// SQLITE_FULL (13) or SQLITE_IOERR (10, with its extended codes), PostgreSQL's class 53
+/// (insufficient resources: disk full, out of memory) and 58030 (I/O error).
+fn out_of_space(code: Option<&str>) -> bool {
+    let Some(code) = code else {
+        return false;
+    };
+    if let Ok(number) = code.parse::<i64>()
+        && code.len() < 5
+    {
+        return matches!(number & 0xff, 10 | 13);
+    }
+    code.starts_with("53") || code == "58030"
+}
+
 /// Whether `e` is a unique-constraint violation (a duplicate name).
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_trouble_is_recognised_on_both_backends() {
+        for code in ["13", "10", "778", "53100", "58030"] {
+            assert!(out_of_space(Some(code)), "{code}");
+        }
+        for code in ["19", "2067", "23505", "42P01"] {
+            assert!(!out_of_space(Some(code)), "{code}");
+        }
+        assert!(!out_of_space(None));
+    }
 }

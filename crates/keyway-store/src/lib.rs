@@ -130,6 +130,17 @@ impl Store {
             Some(url) => postgres_options(url)?,
             None => sqlite_options(&location.data_dir.join(DATABASE_FILE))?,
         };
+        // One plain connection first: the pool retries a failing connection until its
+        // acquire timeout and then reports only the timeout; this names the real cause
+        // (refused, unknown host, wrong password, no such database) at once.
+        let probe =
+            sqlx::ConnectOptions::connect(&options)
+                .await
+                .map_err(|e| StoreError::Unavailable {
+                    database: name.clone(),
+                    problem: unavailable_problem(backend, &e),
+                })?;
+        let _ = sqlx::Connection::close(probe).await;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(15))

@@ -1,7 +1,9 @@
 //! The store's behaviour, each test run on the embedded SQLite database and on a real
 //! PostgreSQL server (keyway-testkit starts one).
 
-use keyway_store::{AuditQuery, Backend, Context, NewUser, Outcome, Permission, Store, StoreError};
+use keyway_store::{
+    AuditQuery, Backend, Context, Location, NewUser, Outcome, Permission, Store, StoreError,
+};
 use zeroize::Zeroizing;
 
 mod common;
@@ -482,4 +484,30 @@ async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
     let users = store.users(&admin).await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].version, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_at_once_without_its_password() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut location = Location::data_dir(dir.path().join("data"));
+    location.database_url = Some(format!(
+        "postgres://keyway:s3cret-pw@127.0.0.1:{port}/keyway"
+    ));
+    let e = Store::open(&location, None).await.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{text}");
+    assert!(
+        text.contains("refused"),
+        "the cause, not a pool timeout: {text}"
+    );
+    assert!(text.contains("check that PostgreSQL runs there"), "{text}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    // The master key made for it is not left behind looking like the right one.
+    assert!(!location.data_dir.join("master.key").exists());
 }
