@@ -41,7 +41,11 @@ pub enum Outcome {
 /// Exit code for a usage or input error.
 const EXIT_ERROR: u8 = 2;
 
+/// Exit code when standard output was closed under us (as a shell reports SIGPIPE).
+const EXIT_CLOSED_PIPE: i32 = 141;
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     let json = cli.json_requested();
     match run(cli) {
@@ -75,4 +79,23 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::AuditLog(args) => store_cmd::audit_log(args),
         cli::Command::Truststore(command) => cert_cmd::truststore(command),
     }
+}
+
+/// `keyway … | head -1`: once the reader is gone, printing fails with EPIPE and `print!`
+/// panics. Like any Unix tool, stop quietly instead (Rust ignores SIGPIPE, and resetting
+/// it needs unsafe code).
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        default(info);
+    }));
 }

@@ -203,3 +203,24 @@ fn the_whole_flow(data: &std::path::Path, database: Option<&str>) {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    keyway(&data, None).args(["init"]).assert().success();
+    // The reader is gone before keyway writes: every write gets EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env("KEYWAY_DATA_DIR", &data)
+        .args(["audit-log"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
