@@ -212,6 +212,16 @@ pub struct Issued {
     pub record: IssuedRecord,
 }
 
+impl Issued {
+    /// The new certificate followed by the CAs above it: what an identity file holds.
+    pub fn full_chain(&self) -> Vec<Certificate> {
+        std::iter::once(&self.certificate)
+            .chain(&self.chain)
+            .cloned()
+            .collect()
+    }
+}
+
 /// A request to issue: profile, validity, owner.
 #[derive(Debug, Clone)]
 pub struct IssueRequest {

@@ -78,8 +78,7 @@ async fn run(postgres: bool, stored: usize, lookups: usize, issues: usize, hands
         let cert = store
             .issue_certificate(&admin, "bench", || {
                 let (key, issued) = signer.issue(KeyType::EcP256, subject, &[], &request)?;
-                let mut chain = vec![issued.certificate];
-                chain.extend(issued.chain);
+                let chain = issued.full_chain();
                 Ok(Identity { key, chain })
             })
             .await

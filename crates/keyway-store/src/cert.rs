@@ -379,16 +379,9 @@ impl Store {
                 "kept elsewhere"
             }
         );
-        self.audit_in(
-            &mut tx,
-            ctx,
-            Event::ok("cert.upload", object.to_string(), detail),
-        )
-        .await?;
-        tx.commit()
+        let event = Event::ok("cert.upload", object.to_string(), detail);
+        self.commit_certificate(tx, ctx, event, user_id, &sha256)
             .await
-            .map_err(|e| self.db_error("storing a certificate", e))?;
-        self.certificate_by_sha256(user_id, &sha256).await
     }
 
     /// Stores a key and certificate keyway's CA issues for `user`: `issue` runs (signs)
@@ -434,12 +427,9 @@ impl Store {
             leaf.info().serial,
             leaf.info().not_after.date()
         );
-        self.audit_in(&mut tx, ctx, Event::ok("cert.issue", object, detail))
-            .await?;
-        tx.commit()
+        let event = Event::ok("cert.issue", object, detail);
+        self.commit_certificate(tx, ctx, event, user_id, &sha256)
             .await
-            .map_err(|e| self.db_error("storing a certificate", e))?;
-        self.certificate_by_sha256(user_id, &sha256).await
     }
 
     /// `user`'s certificates, oldest first. Needs `user_management`, or being that user.
@@ -729,6 +719,22 @@ impl Store {
             }),
             Err(e) => Err(self.db_error("storing a certificate", e)),
         }
+    }
+
+    /// Audits a stored certificate, commits, and reads it back as listed.
+    async fn commit_certificate(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        ctx: &Context,
+        event: Event<'_>,
+        user_id: i64,
+        sha256: &str,
+    ) -> Result<ClientCertificate, StoreError> {
+        self.audit_in(&mut tx, ctx, event).await?;
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("storing a certificate", e))?;
+        self.certificate_by_sha256(user_id, sha256).await
     }
 
     /// Refuses a certificate that is stored already (for anyone).

@@ -142,13 +142,7 @@ impl Store {
             .map_err(|e| self.db_error("replacing a truststore", e))?;
             if changed.rows_affected() == 0 {
                 drop(tx);
-                let found = self.find_truststore(name).await?.version;
-                return Err(StoreError::Conflict {
-                    kind: "truststore",
-                    name: name.to_string(),
-                    expected: based_on,
-                    found,
-                });
+                return Err(self.truststore_conflict(name, based_on).await);
             }
             let detail = format!(
                 "{count} certificate(s) from {source} replace {} from {}",
@@ -222,13 +216,7 @@ impl Store {
                 .map_err(|e| self.db_error("removing a truststore", e))?;
             if removed.rows_affected() == 0 {
                 drop(tx);
-                let found = self.find_truststore(name).await?.version;
-                return Err(StoreError::Conflict {
-                    kind: "truststore",
-                    name: name.to_string(),
-                    expected: based_on,
-                    found,
-                });
+                return Err(self.truststore_conflict(name, based_on).await);
             }
             let detail = format!(
                 "removed; it held {} certificate(s) from {}",
@@ -248,6 +236,20 @@ impl Store {
         .await;
         self.audit_if_failed(ctx, "truststore.remove", &object, result)
             .await
+    }
+
+    /// The error for a change based on version `expected` of truststore `name` that
+    /// found it changed (or gone) when writing.
+    async fn truststore_conflict(&self, name: &str, expected: i64) -> StoreError {
+        match self.find_truststore(name).await {
+            Ok(now) => StoreError::Conflict {
+                kind: "truststore",
+                name: name.to_string(),
+                expected,
+                found: now.version,
+            },
+            Err(e) => e,
+        }
     }
 
     /// Truststore `name`, without any check.

@@ -407,8 +407,7 @@ async fn keyway_ca_issues_and_revocation_reaches_it(backend: Backend) {
         };
         let subject = keyway_pki::parse_subject("CN=alice").unwrap();
         let (key, issued) = ca.issue(KeyType::EcP256, subject, &[], &request, &master)?;
-        let mut chain = vec![issued.certificate];
-        chain.extend(issued.chain);
+        let chain = issued.full_chain();
         Ok(Identity { key, chain })
     };
     let cert = store

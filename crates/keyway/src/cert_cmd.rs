@@ -111,8 +111,7 @@ async fn issue(args: CertIssueArgs) -> Result<Outcome> {
     let cert = store
         .issue_certificate(&context(&args.store), &args.name, || {
             let (key, issued) = ca.issue(key_type, subject, &[], &request, &master)?;
-            let mut chain = vec![issued.certificate];
-            chain.extend(issued.chain);
+            let chain = issued.full_chain();
             made = Some((key.clone(), chain.clone()));
             Ok(Identity { key, chain })
         })

@@ -133,8 +133,9 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
             let csr = read_csr(&bytes, &args.csr.display().to_string())?;
             let (ca, master) = open_ca(&args.data)?;
             let issued = ca.sign_csr(&csr, &request, &master)?;
-            let pem: String = std::iter::once(&issued.certificate)
-                .chain(&issued.chain)
+            let pem: String = issued
+                .full_chain()
+                .iter()
                 .map(Certificate::to_pem)
                 .collect();
             file::write_atomic(&args.out.out, pem.as_bytes())?;
@@ -149,14 +150,12 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
             let password = identity_password(&args.out, format)?;
             let (ca, master) = open_ca(&args.data)?;
             let (key, issued) = ca.issue(kind, subject, &sans, &request, &master)?;
-            let mut chain = vec![issued.certificate.clone()];
-            chain.extend(issued.chain.iter().cloned());
             write_identity(
                 &args.out,
                 format,
                 password.as_deref().map(|p| p.as_str()),
                 key,
-                chain,
+                issued.full_chain(),
             )?;
             issued_report(&args.data, &issued.record, &args.out.out)
         }
