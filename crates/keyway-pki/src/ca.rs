@@ -1,6 +1,11 @@
-//! keyway's own CA, kept in `DATA/ca/`: a root (and optionally an intermediate that does
-//! the signing), their keys sealed with the master key, and the record of everything
-//! issued, from which CRLs are made.
+//! keyway's own CA: a root (and optionally an intermediate that does the signing), their
+//! keys sealed with the master key, and the record of everything issued, from which CRLs
+//! are made.
+//!
+//! The CA itself is [`CaMaterial`] (certificates and sealed keys) and a [`Signer`] (the
+//! issuing key, unsealed); neither touches a disk, so the caller decides where the
+//! material and the records live — keyway-store keeps them in its database. [`Ca`] is the
+//! same CA kept in a directory, as keyway did before the store (`keyway init` imports it):
 //!
 //! ```text
 //! DATA/master.key                 the master key (0600), unless KEYWAY_MASTER_KEY is set
@@ -271,78 +276,20 @@ impl Ca {
         create_dir(&dir)?;
         let _lock = lock(&dir)?;
         let master = MasterKey::load_or_create(data_dir, master_env)?;
-        let now = OffsetDateTime::now_utc();
-
-        let root_key = key::generate(init.key_type)?;
-        let mut params = ca_params(
-            init.subject.clone(),
-            now,
-            now + Duration::days(365 * ROOT_YEARS),
-        );
-        params.is_ca = IsCa::Ca(if init.with_intermediate {
-            BasicConstraints::Constrained(1)
-        } else {
-            BasicConstraints::Constrained(0)
-        });
-        let root_pair = key::signing_key(&root_key)?;
-        let root_cert = params
-            .self_signed(&root_pair)
-            .map_err(|e| PkiError::crypto("signing the root certificate", e))?;
-        let root = Certificate::from_der(root_cert.der().to_vec(), "new root")?;
-
-        let intermediate = if init.with_intermediate {
-            let int_key = key::generate(init.key_type)?;
-            let mut subject = DistinguishedName::new();
-            for (ty, value) in init.subject.iter() {
-                let value = match (ty, value) {
-                    (rcgen::DnType::CommonName, rcgen::DnValue::PrintableString(s)) => {
-                        format!("{} Issuing CA", s.as_str()).into()
-                    }
-                    (rcgen::DnType::CommonName, rcgen::DnValue::Utf8String(s)) => {
-                        format!("{s} Issuing CA").into()
-                    }
-                    _ => value.clone(),
-                };
-                subject.push(ty.clone(), value);
-            }
-            let mut params =
-                ca_params(subject, now, now + Duration::days(365 * INTERMEDIATE_YEARS));
-            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-            params.use_authority_key_identifier_extension = true;
-            let issuer = Issuer::from_ca_cert_der(&root.der().to_vec().into(), &root_pair)
-                .map_err(|e| PkiError::crypto("loading the root as issuer", e))?;
-            let cert = params
-                .signed_by(&key::signing_key(&int_key)?, &issuer)
-                .map_err(|e| PkiError::crypto("signing the intermediate", e))?;
-            Some((
-                Certificate::from_der(cert.der().to_vec(), "new intermediate")?,
-                int_key,
-            ))
-        } else {
-            None
-        };
-
+        let material = CaMaterial::generate(init, &master)?;
         // Keys first, certificates last: a CA is there once root.pem is.
-        write_new(
-            &dir.join("root.key.sealed"),
-            master.seal(root_key.pkcs8_der(), "ca root key")?.as_bytes(),
-        )?;
-        if let Some((cert, key)) = &intermediate {
-            write_new(
-                &dir.join("intermediate.key.sealed"),
-                master
-                    .seal(key.pkcs8_der(), "ca intermediate key")?
-                    .as_bytes(),
-            )?;
+        write_new(&dir.join(ROOT_KEY_FILE), material.root_key.as_bytes())?;
+        if let (Some(cert), Some(key)) = (&material.intermediate, &material.intermediate_key) {
+            write_new(&dir.join(INTERMEDIATE_KEY_FILE), key.as_bytes())?;
             write_new(&dir.join("intermediate.pem"), cert.to_pem().as_bytes())?;
         }
         create_dir(&dir.join(ISSUED))?;
         save_crl_state(&dir, &CrlState { next_crl_number: 1 })?;
-        write_new(&dir.join("root.pem"), root.to_pem().as_bytes())?;
+        write_new(&dir.join("root.pem"), material.root.to_pem().as_bytes())?;
         Ok(Ca {
             dir,
-            root,
-            intermediate: intermediate.map(|(c, _)| c),
+            root: material.root,
+            intermediate: material.intermediate,
         })
     }
 
@@ -374,6 +321,11 @@ impl Ca {
         &self.root
     }
 
+    /// The directory the CA is kept in (`DATA/ca`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The CA that signs: the intermediate if there is one, else the root.
     pub fn issuing(&self) -> &Certificate {
         self.intermediate.as_ref().unwrap_or(&self.root)
@@ -391,27 +343,45 @@ impl Ca {
         load_records(&self.dir)
     }
 
-    /// Unseals the issuing key for a run of issuances; it is dropped with the [`Signer`].
-    pub fn unlock(&self, master: &MasterKey) -> Result<Signer<'_>, PkiError> {
-        let key = self.signing_key(master)?;
-        let issuer = Issuer::from_ca_cert_der(&self.issuing().der().to_vec().into(), key)
-            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
-        Ok(Signer { ca: self, issuer })
+    /// The file of the key that signs, as errors name it.
+    fn issuing_key_file(&self) -> PathBuf {
+        self.dir.join(match self.intermediate {
+            Some(_) => INTERMEDIATE_KEY_FILE,
+            None => ROOT_KEY_FILE,
+        })
     }
 
-    fn signing_key(&self, master: &MasterKey) -> Result<KeyPair, PkiError> {
-        let (file, purpose) = if self.intermediate.is_some() {
-            ("intermediate.key.sealed", "ca intermediate key")
-        } else {
-            ("root.key.sealed", "ca root key")
+    /// The number the next CRL gets.
+    pub fn next_crl_number(&self) -> Result<u64, PkiError> {
+        Ok(load_crl_state(&self.dir)?.next_crl_number.max(1))
+    }
+
+    /// The CA's certificates and sealed keys, as read from the directory (still sealed).
+    pub fn material(&self) -> Result<CaMaterial, PkiError> {
+        let read = |file: &str| {
+            let path = self.dir.join(file);
+            std::fs::read_to_string(&path).map_err(|e| PkiError::CaFile {
+                path,
+                problem: e.to_string(),
+            })
         };
-        let path = self.dir.join(file);
-        let sealed = std::fs::read(&path).map_err(|e| PkiError::CaFile {
-            path: path.clone(),
-            problem: e.to_string(),
-        })?;
-        let der = master.open(&sealed, purpose, &path)?;
-        key::signing_key(&PrivateKey::from_pkcs8_der(&der, file)?)
+        Ok(CaMaterial {
+            root: self.root.clone(),
+            intermediate: self.intermediate.clone(),
+            root_key: read(ROOT_KEY_FILE)?,
+            intermediate_key: match self.intermediate {
+                Some(_) => Some(read(INTERMEDIATE_KEY_FILE)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Unseals the issuing key for a run of issuances; it is dropped with the [`Signer`],
+    /// which records each certificate in the directory before returning it.
+    pub fn unlock(&self, master: &MasterKey) -> Result<Signer, PkiError> {
+        let mut signer = self.material()?.unlock(master, &self.issuing_key_file())?;
+        signer.records = Some(self.dir.clone());
+        Ok(signer)
     }
 
     /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile;
@@ -463,77 +433,220 @@ impl Ca {
     /// A CRL signed by the issuing CA, listing every revoked certificate, valid for
     /// `days`. Each CRL gets the next CRL number.
     pub fn crl(&self, days: u32, master: &MasterKey) -> Result<Crl, PkiError> {
-        if days == 0 {
-            return Err(PkiError::Request("--days must be at least 1".into()));
-        }
         let _lock = lock(&self.dir)?;
         let records = load_records(&self.dir)?;
         let mut state = load_crl_state(&self.dir)?;
-        let issuer = self.unlock(master)?.issuer;
-        let now = OffsetDateTime::now_utc();
         let number = state.next_crl_number.max(1);
-        let revoked_certs = records
-            .iter()
-            .filter_map(|r| match r.status {
-                Status::Revoked { at, reason } => Some((r, at, reason)),
-                Status::Valid => None,
-            })
-            .map(|(r, at, reason)| {
-                Ok(RevokedCertParams {
-                    serial_number: SerialNumber::from_slice(&unhex(&r.serial).ok_or_else(
-                        || PkiError::CaFile {
-                            path: self.dir.join(ISSUED).join(format!("{}.json", r.serial)),
-                            problem: format!("serial \"{}\" is not hex", r.serial),
-                        },
-                    )?),
-                    revocation_time: at,
-                    reason_code: Some(reason.rcgen()),
-                    invalidity_date: None,
-                })
-            })
-            .collect::<Result<Vec<_>, PkiError>>()?;
-        let count = revoked_certs.len();
-        let params = CertificateRevocationListParams {
-            this_update: now,
-            next_update: now + Duration::days(i64::from(days)),
-            crl_number: SerialNumber::from(number),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
-        };
-        let crl = params
-            .signed_by(&issuer)
-            .map_err(|e| PkiError::crypto("signing the CRL", e))?;
+        let crl = self
+            .material()?
+            .unlock(master, &self.issuing_key_file())?
+            .crl(&records, number, days)?;
         state.next_crl_number = number + 1;
         save_crl_state(&self.dir, &state)?;
-        Ok(Crl {
-            der: crl.der().to_vec(),
-            pem: crl
-                .pem()
-                .map_err(|e| PkiError::crypto("encoding the CRL", e))?,
-            number,
-            revoked: count,
-            next_update: params.next_update,
-        })
+        Ok(crl)
     }
 }
 
-/// keyway's CA with its issuing key unsealed ([`Ca::unlock`]). Each certificate is
-/// recorded (and the record fsync'd) before it is returned.
-pub struct Signer<'a> {
-    ca: &'a Ca,
-    issuer: Issuer<'static, KeyPair>,
+/// The sealed root key's file in a CA directory.
+const ROOT_KEY_FILE: &str = "root.key.sealed";
+/// The sealed intermediate key's file in a CA directory.
+const INTERMEDIATE_KEY_FILE: &str = "intermediate.key.sealed";
+/// What the root's key is sealed for (the AEAD's associated data), wherever it is kept.
+pub const ROOT_KEY_PURPOSE: &str = "ca root key";
+/// What the intermediate's key is sealed for.
+pub const INTERMEDIATE_KEY_PURPOSE: &str = "ca intermediate key";
+
+/// keyway's CA as data: its certificates and its keys sealed with the master key.
+/// Nothing here reads or writes a disk; whoever keeps the CA stores these four fields.
+#[derive(Clone)]
+pub struct CaMaterial {
+    /// The root certificate.
+    pub root: Certificate,
+    /// The issuing intermediate, if the root does not sign itself.
+    pub intermediate: Option<Certificate>,
+    /// The root's PKCS#8 key sealed for [`ROOT_KEY_PURPOSE`].
+    pub root_key: String,
+    /// The intermediate's key sealed for [`INTERMEDIATE_KEY_PURPOSE`].
+    pub intermediate_key: Option<String>,
 }
 
-impl std::fmt::Debug for Signer<'_> {
+impl std::fmt::Debug for CaMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
-            .field("issuing", &self.ca.issuing().info().subject)
+        f.debug_struct("CaMaterial")
+            .field("root", &self.root.info().subject)
+            .field(
+                "intermediate",
+                &self.intermediate.as_ref().map(|c| &c.info().subject),
+            )
             .finish_non_exhaustive()
     }
 }
 
-impl Signer<'_> {
+impl CaMaterial {
+    /// Makes a new CA: a self-signed root (10 years) and, if asked, an intermediate
+    /// (5 years) that does the signing; keys sealed with `master`.
+    pub fn generate(init: &CaInit, master: &MasterKey) -> Result<CaMaterial, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let root_key = key::generate(init.key_type)?;
+        let mut params = ca_params(
+            init.subject.clone(),
+            now,
+            now + Duration::days(365 * ROOT_YEARS),
+        );
+        params.is_ca = IsCa::Ca(if init.with_intermediate {
+            BasicConstraints::Constrained(1)
+        } else {
+            BasicConstraints::Constrained(0)
+        });
+        let root_pair = key::signing_key(&root_key)?;
+        let root_cert = params
+            .self_signed(&root_pair)
+            .map_err(|e| PkiError::crypto("signing the root certificate", e))?;
+        let root = Certificate::from_der(root_cert.der().to_vec(), "new root")?;
+
+        let intermediate = if init.with_intermediate {
+            let int_key = key::generate(init.key_type)?;
+            let mut params = ca_params(
+                issuing_subject(&init.subject),
+                now,
+                now + Duration::days(365 * INTERMEDIATE_YEARS),
+            );
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.use_authority_key_identifier_extension = true;
+            let issuer = Issuer::from_ca_cert_der(&root.der().to_vec().into(), &root_pair)
+                .map_err(|e| PkiError::crypto("loading the root as issuer", e))?;
+            let cert = params
+                .signed_by(&key::signing_key(&int_key)?, &issuer)
+                .map_err(|e| PkiError::crypto("signing the intermediate", e))?;
+            Some((
+                Certificate::from_der(cert.der().to_vec(), "new intermediate")?,
+                master.seal(int_key.pkcs8_der(), INTERMEDIATE_KEY_PURPOSE)?,
+            ))
+        } else {
+            None
+        };
+        let (intermediate, intermediate_key) = intermediate.unzip();
+        Ok(CaMaterial {
+            root,
+            intermediate,
+            root_key: master.seal(root_key.pkcs8_der(), ROOT_KEY_PURPOSE)?,
+            intermediate_key,
+        })
+    }
+
+    /// The CA that signs: the intermediate if there is one, else the root.
+    pub fn issuing(&self) -> &Certificate {
+        self.intermediate.as_ref().unwrap_or(&self.root)
+    }
+
+    /// The issuing CA up to the root.
+    pub fn chain(&self) -> Vec<Certificate> {
+        let mut chain: Vec<Certificate> = self.intermediate.iter().cloned().collect();
+        chain.push(self.root.clone());
+        chain
+    }
+
+    /// Checks that `master` opens every sealed key (and that each is the key of its
+    /// certificate), without keeping any: what an import does before trusting material.
+    pub fn check(&self, master: &MasterKey, source: &Path) -> Result<(), PkiError> {
+        let pairs = std::iter::once((&self.root, Some(&self.root_key), ROOT_KEY_PURPOSE)).chain(
+            self.intermediate
+                .iter()
+                .map(|c| (c, self.intermediate_key.as_ref(), INTERMEDIATE_KEY_PURPOSE)),
+        );
+        for (cert, sealed, purpose) in pairs {
+            let sealed = sealed.ok_or_else(|| PkiError::CaFile {
+                path: source.into(),
+                problem: format!("no key for {}", cert.info().subject),
+            })?;
+            let key = open_key(master, sealed, purpose, source)?;
+            if key.public_key_bits() != Some(cert.public_key_bits()) {
+                return Err(PkiError::CaFile {
+                    path: source.into(),
+                    problem: format!(
+                        "the sealed {purpose} is not the key of {}",
+                        cert.info().subject
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Unseals the issuing key for a run of issuances (`source` names where the material
+    /// came from, in errors). The [`Signer`] records nothing: storing what it issued is
+    /// the caller's.
+    pub fn unlock(&self, master: &MasterKey, source: &Path) -> Result<Signer, PkiError> {
+        let (sealed, purpose) = match (&self.intermediate, &self.intermediate_key) {
+            (Some(_), Some(sealed)) => (sealed, INTERMEDIATE_KEY_PURPOSE),
+            (Some(_), None) => {
+                return Err(PkiError::CaFile {
+                    path: source.into(),
+                    problem: "the intermediate's key is missing".into(),
+                });
+            }
+            (None, _) => (&self.root_key, ROOT_KEY_PURPOSE),
+        };
+        let key = key::signing_key(&open_key(master, sealed, purpose, source)?)?;
+        let issuing = self.issuing().clone();
+        let issuer = Issuer::from_ca_cert_der(&issuing.der().to_vec().into(), key)
+            .map_err(|e| PkiError::crypto("loading the issuing CA", e))?;
+        Ok(Signer {
+            issuing,
+            chain: self.chain(),
+            issuer,
+            records: None,
+        })
+    }
+}
+
+fn open_key(
+    master: &MasterKey,
+    sealed: &str,
+    purpose: &str,
+    source: &Path,
+) -> Result<PrivateKey, PkiError> {
+    let der = master.open(sealed.as_bytes(), purpose, source)?;
+    Ok(PrivateKey::from_pkcs8_der(&der, purpose)?)
+}
+
+/// The intermediate's subject: the root's, with " Issuing CA" after its CN.
+fn issuing_subject(root: &DistinguishedName) -> DistinguishedName {
+    let mut subject = DistinguishedName::new();
+    for (ty, value) in root.iter() {
+        let value = match (ty, value) {
+            (rcgen::DnType::CommonName, rcgen::DnValue::PrintableString(s)) => {
+                format!("{} Issuing CA", s.as_str()).into()
+            }
+            (rcgen::DnType::CommonName, rcgen::DnValue::Utf8String(s)) => {
+                format!("{s} Issuing CA").into()
+            }
+            _ => value.clone(),
+        };
+        subject.push(ty.clone(), value);
+    }
+    subject
+}
+
+/// keyway's CA with its issuing key unsealed ([`CaMaterial::unlock`], [`Ca::unlock`]).
+/// From a [`Ca`] directory each certificate is recorded there (and the record fsync'd)
+/// before it is returned; otherwise the caller records [`Issued::record`].
+pub struct Signer {
+    issuing: Certificate,
+    chain: Vec<Certificate>,
+    issuer: Issuer<'static, KeyPair>,
+    records: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("issuing", &self.issuing.info().subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
     /// Signs a CSR (made by keyway, `openssl req` or keytool) under `request`'s profile.
     /// Only the CSR's subject, key and (server profile) SANs are taken; every extension
     /// is set by the profile.
@@ -582,7 +695,6 @@ impl Signer<'_> {
         rsa: bool,
         request: &IssueRequest,
     ) -> Result<Issued, PkiError> {
-        let ca = self.ca;
         if request.profile == IssueProfile::Server && sans.is_empty() {
             return Err(PkiError::Request(
                 "a server certificate needs at least one subject alternative name (--san dns:NAME or ip:ADDRESS): TLS clients check the SAN, not the CN".into(),
@@ -593,7 +705,7 @@ impl Signer<'_> {
         }
         let now = OffsetDateTime::now_utc();
         let not_after = now + Duration::days(i64::from(request.days));
-        let ca_end = ca.issuing().info().not_after;
+        let ca_end = self.issuing.info().not_after;
         if not_after > ca_end {
             return Err(PkiError::Request(format!(
                 "{} days would end after the issuing CA itself ({}); at most {} days are possible",
@@ -639,14 +751,66 @@ impl Signer<'_> {
             status: Status::Valid,
             certificate: certificate.to_pem(),
         };
-        {
-            let _lock = lock(&ca.dir)?;
-            save_record(&ca.dir, &record)?;
+        if let Some(dir) = &self.records {
+            let _lock = lock(dir)?;
+            save_record(dir, &record)?;
         }
         Ok(Issued {
             certificate,
-            chain: ca.chain(),
+            chain: self.chain.clone(),
             record,
+        })
+    }
+
+    /// A CRL numbered `number`, valid for `days`, listing every revoked certificate among
+    /// `records`. Keeping the CRL number is the caller's.
+    pub fn crl(&self, records: &[IssuedRecord], number: u64, days: u32) -> Result<Crl, PkiError> {
+        if days == 0 {
+            return Err(PkiError::Request("--days must be at least 1".into()));
+        }
+        let now = OffsetDateTime::now_utc();
+        let revoked_certs = records
+            .iter()
+            .filter_map(|r| match r.status {
+                Status::Revoked { at, reason } => Some((r, at, reason)),
+                Status::Valid => None,
+            })
+            .map(|(r, at, reason)| {
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&unhex(&r.serial).ok_or_else(
+                        || {
+                            PkiError::Request(format!(
+                                "the record of {} has serial \"{}\", which is not hex",
+                                r.subject, r.serial
+                            ))
+                        },
+                    )?),
+                    revocation_time: at,
+                    reason_code: Some(reason.rcgen()),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, PkiError>>()?;
+        let count = revoked_certs.len();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(i64::from(days)),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&self.issuer)
+            .map_err(|e| PkiError::crypto("signing the CRL", e))?;
+        Ok(Crl {
+            der: crl.der().to_vec(),
+            pem: crl
+                .pem()
+                .map_err(|e| PkiError::crypto("encoding the CRL", e))?,
+            number,
+            revoked: count,
+            next_update: params.next_update,
         })
     }
 }
@@ -700,7 +864,7 @@ fn random_serial() -> Result<[u8; 16], PkiError> {
 }
 
 /// Lower-case hex without separators or leading zero octets, as records keep serials.
-fn normalize_serial(given: &str) -> String {
+pub fn normalize_serial(given: &str) -> String {
     let hex: String = given
         .chars()
         .filter(|c| c.is_ascii_hexdigit())

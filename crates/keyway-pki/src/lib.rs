@@ -7,16 +7,17 @@
 //! - [`parse_subject`] and [`San::parse`] read subjects and SANs as users write them;
 //!   [`create_csr`] makes a CSR; [`read_csr`] reads one from anywhere (`openssl req`,
 //!   keytool `-certreq`) and refuses it unless its signature verifies;
-//! - [`Ca`]: keyway's CA in the data directory (a root, optionally an intermediate that
-//!   signs), keys sealed at rest with the [`MasterKey`]; client and server profiles,
-//!   random 128-bit serials, validity bounded by the CA's; revocation, CRLs and the
-//!   record of everything issued;
+//! - keyway's CA: [`CaMaterial`] (a root, optionally an intermediate that signs, keys
+//!   sealed at rest with the [`MasterKey`]) and its [`Signer`]: client and server
+//!   profiles, random 128-bit serials, validity bounded by the CA's, CRLs; where the
+//!   material and the records of what was issued are kept is the caller's (keyway-store).
+//!   [`Ca`] keeps the same CA in a directory, as keyway did before the store;
 //! - [`CertDetails`]: subject, issuer, SANs, key usage, EKU, key, fingerprints;
 //!   [`check_upload`] checks a certificate an outside CA returned before it is used.
 //!
 //! What it leaves to others: keystore formats (keyway-keystore, used here for keys and
-//! bundles), TLS and path validation against truststores (keyway-tls), where records
-//! live in a shared deployment (keyway-store, later).
+//! bundles), TLS and path validation against truststores (keyway-tls), where the CA and
+//! its records live in a deployment (keyway-store).
 //!
 //! ```no_run
 //! use keyway_pki::{KeyType, create_csr, generate, key_pem, parse_subject};
@@ -38,8 +39,8 @@ mod seal;
 mod upload;
 
 pub use ca::{
-    Ca, CaInit, Crl, DEFAULT_DAYS, IssueProfile, IssueRequest, Issued, IssuedRecord, Reason,
-    Signer, Status,
+    Ca, CaInit, CaMaterial, Crl, DEFAULT_DAYS, INTERMEDIATE_KEY_PURPOSE, IssueProfile,
+    IssueRequest, Issued, IssuedRecord, ROOT_KEY_PURPOSE, Reason, Signer, Status, normalize_serial,
 };
 pub use csr::{Csr, create_csr, read_csr};
 pub use error::PkiError;
@@ -48,3 +49,6 @@ pub use key::{KeyType, generate, key_pem, read_private_key};
 pub use name::{San, parse_subject};
 pub use seal::{MASTER_KEY_FILE, MasterKey};
 pub use upload::{Pending, UploadCheck, check_upload};
+
+/// A subject or issuer name, as [`parse_subject`] makes it (rcgen's).
+pub use rcgen::DistinguishedName;

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyway_pki::{Ca, CaInit, IssueProfile, IssueRequest, KeyType, MasterKey};
-use keyway_store::{Context, Identity, Location, NewUser, Store};
+use keyway_pki::{CaInit, KeyType};
+use keyway_store::{Context, Location, NewUser, Store};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -56,31 +56,20 @@ async fn run(postgres: bool, stored: usize, lookups: usize, issues: usize, hands
         .await
         .expect("user");
 
-    // Issuance through keyway's CA, each certificate stored in its own transaction.
-    let ca_dir = dir.path().join("ca-data");
+    // Issuance through keyway's CA in the store: unseal the CA key, sign, and store the
+    // certificate, its sealed key and the CA's record in one transaction, each time.
     let init = CaInit {
         subject: keyway_pki::parse_subject("CN=bench CA").expect("subject"),
         key_type: KeyType::EcP256,
         with_intermediate: false,
     };
-    let ca = Ca::init(&ca_dir, &init, Some(KEY)).expect("CA");
-    let master = MasterKey::load(&ca_dir, Some(KEY)).expect("master key");
-    let signer = ca.unlock(&master).expect("unlock");
-    let request = IssueRequest {
-        profile: IssueProfile::Client,
-        days: 30,
-        owner: Some("bench".into()),
-    };
+    store.create_ca(&admin, &init).await.expect("CA");
     let mut real = Vec::with_capacity(issues);
     let started = Instant::now();
     for i in 0..issues {
         let subject = keyway_pki::parse_subject(&format!("CN=bench-{i}")).expect("subject");
-        let cert = store
-            .issue_certificate(&admin, "bench", || {
-                let (key, issued) = signer.issue(KeyType::EcP256, subject, &[], &request)?;
-                let chain = issued.full_chain();
-                Ok(Identity { key, chain })
-            })
+        let (cert, _) = store
+            .issue_certificate(&admin, "bench", subject, KeyType::EcP256, 30)
             .await
             .expect("issue");
         real.push(cert.sha256);

@@ -6,7 +6,9 @@
 //! elsewhere is stored without one (it can identify its user, not be exported).
 
 use keyway_keystore::{Certificate, PrivateKey, fingerprint_sha256};
-use keyway_pki::{IssueProfile, KeyType, Pending, PkiError, Reason};
+use keyway_pki::{
+    DistinguishedName, IssueProfile, IssueRequest, KeyType, Pending, PkiError, Reason,
+};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -384,15 +386,18 @@ impl Store {
             .await
     }
 
-    /// Stores a key and certificate keyway's CA issues for `user`: `issue` runs (signs)
-    /// only once the actor is allowed to, and returns the key and the chain, leaf first.
+    /// Has keyway's CA issue a key and client certificate for `user` (subject, key type,
+    /// days), and stores both, with the CA's record of it, in one transaction. Returns the
+    /// stored certificate and the identity (key and chain, leaf first) to hand over.
     /// Needs `user_management`, or `manage_personal_setup` for oneself.
     pub async fn issue_certificate(
         &self,
         ctx: &Context,
         user: &str,
-        issue: impl FnOnce() -> Result<Identity, PkiError>,
-    ) -> Result<ClientCertificate, StoreError> {
+        subject: DistinguishedName,
+        key_type: KeyType,
+        days: u32,
+    ) -> Result<(ClientCertificate, Identity), StoreError> {
         let object = format!("user {user}");
         self.authorize(
             ctx,
@@ -402,33 +407,36 @@ impl Store {
             object.clone(),
         )
         .await?;
-        let user_id = self.user_id(user).await?;
-        let identity = issue()?;
-        let Some(leaf) = identity.chain.first() else {
-            return Err(StoreError::Pki(PkiError::Request(
-                "the CA returned no certificate".into(),
-            )));
-        };
-        let sha256 = normalize(&leaf.info().sha256);
-        let sealed = self.seal_key(&identity.key)?;
-        let mut tx = self.write().await?;
-        self.insert_certificate(
-            &mut tx,
-            user_id,
-            CertOrigin::Issued,
-            &identity.chain,
-            Some(sealed),
-        )
-        .await?;
-        let detail = format!(
-            "issued {} (SHA-256 {}, serial {}) until {}",
-            leaf.info().subject,
-            leaf.info().sha256,
-            leaf.info().serial,
-            leaf.info().not_after.date()
-        );
-        let event = Event::ok("cert.issue", object, detail);
-        self.commit_certificate(tx, ctx, event, user_id, &sha256)
+        let result = async {
+            let user_id = self.user_id(user).await?;
+            let request = IssueRequest {
+                profile: IssueProfile::Client,
+                days,
+                owner: Some(user.to_string()),
+            };
+            let (key, issued) = self
+                .signer()
+                .await?
+                .issue(key_type, subject, &[], &request)?;
+            let chain = issued.full_chain();
+            let sha256 = normalize(&issued.record.sha256);
+            let sealed = self.seal_key(&key)?;
+            let mut tx = self.write().await?;
+            self.insert_certificate(&mut tx, user_id, CertOrigin::Issued, &chain, Some(sealed))
+                .await?;
+            self.insert_record(&mut tx, &issued.record).await?;
+            let event = Event::ok(
+                "cert.issue",
+                object.clone(),
+                crate::ca::issued_detail(&issued.record),
+            );
+            let cert = self
+                .commit_certificate(tx, ctx, event, user_id, &sha256)
+                .await?;
+            Ok((cert, Identity { key, chain }))
+        }
+        .await;
+        self.audit_if_failed(ctx, "cert.issue", &object, result)
             .await
     }
 
@@ -542,10 +550,9 @@ impl Store {
         Ok((cert, Identity { key, chain }))
     }
 
-    /// Revokes one of `user`'s certificates: the gateway refuses it from then on.
-    /// `also` runs first, inside the check, for what else must learn of it (keyway's CA
-    /// for a certificate it issued); if it fails nothing is changed. Needs
-    /// `user_management`, or `manage_personal_setup` for oneself.
+    /// Revokes one of `user`'s certificates: the gateway refuses it from then on, and if
+    /// keyway's CA issued it, the CA's next CRL lists it. Needs `user_management`, or
+    /// `manage_personal_setup` for oneself.
     pub async fn revoke_certificate(
         &self,
         ctx: &Context,
@@ -553,7 +560,6 @@ impl Store {
         fingerprint: &str,
         reason: Reason,
         expected: Option<i64>,
-        also: impl FnOnce(&ClientCertificate) -> Result<(), PkiError>,
     ) -> Result<ClientCertificate, StoreError> {
         let object = format!("user {user}");
         self.authorize(
@@ -565,7 +571,7 @@ impl Store {
         )
         .await?;
         let result = self
-            .revoke_checked(ctx, user, fingerprint, reason, expected, also, &object)
+            .revoke_checked(ctx, user, fingerprint, reason, expected, &object)
             .await;
         self.audit_if_failed(ctx, "cert.revoke", &object, result)
             .await
@@ -579,7 +585,6 @@ impl Store {
         fingerprint: &str,
         reason: Reason,
         expected: Option<i64>,
-        also: impl FnOnce(&ClientCertificate) -> Result<(), PkiError>,
         object: &str,
     ) -> Result<ClientCertificate, StoreError> {
         let user_id = self.user_id(user).await?;
@@ -600,7 +605,6 @@ impl Store {
                 problem: format!("is already revoked ({})", revoked.reason),
             });
         }
-        also(&cert)?;
         let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE client_certificates SET revoked_at = $1, revoke_reason = $2, version = version + 1
@@ -620,6 +624,9 @@ impl Store {
                 .await?;
             return Err(conflict(now.version, cert.version));
         }
+        // keyway's CA, if it issued the certificate, lists it on its next CRL.
+        self.revoke_issued(&mut tx, &normalize(&cert.sha256), reason)
+            .await?;
         let detail = format!(
             "revoked {} (SHA-256 {}): {reason}",
             cert.subject, cert.sha256
@@ -939,12 +946,12 @@ fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 /// Lower-case hex without colons, as the database keeps fingerprints.
-fn normalize(colon_hex: &str) -> String {
+pub(crate) fn normalize(colon_hex: &str) -> String {
     colon_hex.replace(':', "").to_ascii_lowercase()
 }
 
 /// Upper-case hex pairs joined by colons, as keyway shows fingerprints.
-fn colon(hex: &str) -> String {
+pub(crate) fn colon(hex: &str) -> String {
     hex.as_bytes()
         .chunks(2)
         .map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase())
@@ -969,7 +976,7 @@ fn full_fingerprint(given: &str) -> Option<String> {
     hex_digits(given).filter(|d| d.len() == 64)
 }
 
-fn read_pem(pem: &str) -> Result<Vec<Certificate>, String> {
+pub(crate) fn read_pem(pem: &str) -> Result<Vec<Certificate>, String> {
     if pem.trim().is_empty() {
         return Ok(Vec::new());
     }

@@ -1,6 +1,7 @@
 //! keyway's persistent state: users and their permissions, their client certificates
-//! (and key pairs waiting for an outside CA), named truststores, the audit log, and (as
-//! the store grows) keystores, connectors and the CA.
+//! (and key pairs waiting for an outside CA), named truststores, keyway's CA (its sealed
+//! keys, the record of everything it issued, revocations, the CRL number), the audit log,
+//! and (as the store grows) keystores and connectors.
 //!
 //! One API over two databases: an embedded SQLite file in the data directory (the
 //! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.
@@ -33,6 +34,7 @@
 
 mod access;
 mod audit;
+mod ca;
 mod cert;
 mod error;
 mod schema;
@@ -49,6 +51,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use access::{Actor, Context, Permission};
 pub use audit::{AuditEntry, AuditQuery, Outcome};
+pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
 };

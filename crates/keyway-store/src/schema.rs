@@ -14,10 +14,12 @@ use crate::{Backend, Store, StoreError};
 const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_users.sql"),
     include_str!("../migrations/sqlite/0002_certificates.sql"),
+    include_str!("../migrations/sqlite/0003_ca.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
     include_str!("../migrations/postgres/0002_certificates.sql"),
+    include_str!("../migrations/postgres/0003_ca.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -1,23 +1,22 @@
 //! Users' client certificates and truststores in the store: a CSR signed by an outside
-//! CA (rcgen, as a partner's CA would), uploads that fail each check, keyway's CA
-//! issuing, revocation, who may do what. Each scenario runs on SQLite and PostgreSQL.
+//! CA (rcgen, as a partner's CA would), uploads that fail each check, revocation, who
+//! may do what (keyway's own CA is in `ca.rs`). Each scenario runs on SQLite and PostgreSQL.
 
 use keyway_keystore::Certificate;
-use keyway_pki::{Ca, CaInit, IssueProfile, IssueRequest, KeyType, MasterKey, Reason};
+use keyway_pki::{KeyType, Reason};
 use keyway_store::{
-    AuditQuery, Backend, CertOrigin, Context, Identity, NewUser, Outcome, Permission, Store,
-    StoreError, Upload,
+    AuditQuery, Backend, CertOrigin, Context, NewUser, Outcome, Permission, Store, StoreError,
+    Upload,
 };
 use keyway_testkit::{Signing, TestCa};
 
 mod common;
-use common::{Fixture, KEY, raw_pool};
+use common::{Fixture, raw_pool};
 
 on_both!(
     a_csr_signed_by_an_outside_ca_becomes_the_users_identity,
     uploads_failing_a_check_are_named_audited_and_change_nothing,
     personal_setup_covers_only_ones_own_certificates,
-    keyway_ca_issues_and_revocation_reaches_it,
     truststores_round_trip_with_versions,
 );
 
@@ -141,7 +140,6 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
     let body: String = plain.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!sealed.contains(&body[..40]) && !sealed.contains("PRIVATE KEY"));
 
-    let mut told = Vec::new();
     let revoked = store
         .revoke_certificate(
             &alice,
@@ -149,14 +147,9 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
             &cert.sha256,
             Reason::KeyCompromise,
             Some(1),
-            |c| {
-                told.push(c.sha256.clone());
-                Ok(())
-            },
         )
         .await
         .unwrap();
-    assert_eq!(told, std::slice::from_ref(&cert.sha256));
     assert_eq!(revoked.revoked.as_ref().unwrap().reason, "keyCompromise");
     assert_eq!(revoked.version, 2);
     let owner = store.find_certificate(&bare).await.unwrap().unwrap();
@@ -167,7 +160,7 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
         .unwrap_err();
     assert!(e.to_string().contains("was revoked"), "{e}");
     let e = store
-        .revoke_certificate(&alice, "alice", &bare, Reason::Superseded, None, |_| Ok(()))
+        .revoke_certificate(&alice, "alice", &bare, Reason::Superseded, None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("already revoked"), "{e}");
@@ -342,14 +335,7 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
             .await
             .unwrap_err(),
         store
-            .revoke_certificate(
-                &alice,
-                "bob",
-                &cert.sha256,
-                Reason::Unspecified,
-                None,
-                |_| Ok(()),
-            )
+            .revoke_certificate(&alice, "bob", &cert.sha256, Reason::Unspecified, None)
             .await
             .unwrap_err(),
         store
@@ -385,90 +371,6 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(store.certificates(&alice, "alice").await.unwrap().len(), 0);
-}
-
-async fn keyway_ca_issues_and_revocation_reaches_it(backend: Backend) {
-    let fixture = Fixture::new(backend);
-    let store = setup(&fixture, &TestCa::new("Partner")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let init = CaInit {
-        subject: keyway_pki::parse_subject("CN=keyway test CA").unwrap(),
-        key_type: KeyType::EcP256,
-        with_intermediate: true,
-    };
-    let ca = Ca::init(dir.path(), &init, Some(KEY)).unwrap();
-    let master = MasterKey::load(dir.path(), Some(KEY)).unwrap();
-    let alice = Context::user("alice", "test");
-    let issue = || {
-        let request = IssueRequest {
-            profile: IssueProfile::Client,
-            days: 30,
-            owner: Some("alice".into()),
-        };
-        let subject = keyway_pki::parse_subject("CN=alice").unwrap();
-        let (key, issued) = ca.issue(KeyType::EcP256, subject, &[], &request, &master)?;
-        let chain = issued.full_chain();
-        Ok(Identity { key, chain })
-    };
-    let cert = store
-        .issue_certificate(&alice, "alice", issue)
-        .await
-        .unwrap();
-    assert_eq!(cert.origin, CertOrigin::Issued);
-    assert!(cert.has_private_key);
-    assert_eq!(cert.chain.len(), 2, "intermediate and root");
-    assert_eq!(ca.list().unwrap()[0].owner.as_deref(), Some("alice"));
-
-    // When the CA cannot record the revocation, the store does not either.
-    let e = store
-        .revoke_certificate(
-            &alice,
-            "alice",
-            &cert.sha256,
-            Reason::Superseded,
-            None,
-            |_| {
-                Err(keyway_pki::PkiError::Request(
-                    "the CA is unreachable".into(),
-                ))
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("unreachable"), "{e}");
-    assert!(
-        store
-            .certificate(&alice, "alice", &cert.sha256)
-            .await
-            .unwrap()
-            .revoked
-            .is_none()
-    );
-
-    store
-        .revoke_certificate(
-            &alice,
-            "alice",
-            &cert.sha256,
-            Reason::Superseded,
-            None,
-            |c| ca.revoke(&c.serial, Reason::Superseded).map(|_| ()),
-        )
-        .await
-        .unwrap();
-    assert!(matches!(
-        ca.list().unwrap()[0].status,
-        keyway_pki::Status::Revoked {
-            reason: Reason::Superseded,
-            ..
-        }
-    ));
-    // A user without a CA permission of their own still cannot issue for others.
-    let e = store
-        .issue_certificate(&alice, "bob", || unreachable!("refused before signing"))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Forbidden { .. }), "{e}");
 }
 
 async fn truststores_round_trip_with_versions(backend: Backend) {

@@ -6,16 +6,15 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use keyway_keystore::{Certificate, Format, Keystore, WriteOptions, file};
-use keyway_pki::{Ca, IssueProfile, IssueRequest, KeyType, MasterKey, PkiError, Reason};
-use keyway_store::{CertOrigin, ClientCertificate, Identity, Truststore, Upload};
+use keyway_pki::{KeyType, Reason};
+use keyway_store::{CertOrigin, ClientCertificate, Truststore, Upload};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::Outcome;
 use crate::cli::store::{
     CertCsrArgs, CertDownloadArgs, CertIssueArgs, CertListArgs, CertRevokeArgs, CertShowArgs,
-    CertUploadArgs, StoreArgs, TruststoreAddArgs, TruststoreCommand, TruststoreExportArgs,
-    UserCertCommand,
+    CertUploadArgs, TruststoreAddArgs, TruststoreCommand, TruststoreExportArgs, UserCertCommand,
 };
 use crate::pki_cmd::{identity_format, identity_password, write_identity};
 use crate::store_cmd::{context, open, runtime};
@@ -100,23 +99,17 @@ async fn issue(args: CertIssueArgs) -> Result<Outcome> {
     )?;
     let format = identity_format(&args.out)?;
     let password = identity_password(&args.out, format)?;
-    let (ca, master) = keyway_ca(&args.store)?;
     let store = open(&args.store).await?;
-    let request = IssueRequest {
-        profile: IssueProfile::Client,
-        days: args.days,
-        owner: Some(args.name.clone()),
-    };
-    let mut made = None;
-    let cert = store
-        .issue_certificate(&context(&args.store), &args.name, || {
-            let (key, issued) = ca.issue(key_type, subject, &[], &request, &master)?;
-            let chain = issued.full_chain();
-            made = Some((key.clone(), chain.clone()));
-            Ok(Identity { key, chain })
-        })
+    let (cert, identity) = store
+        .issue_certificate(
+            &context(&args.store),
+            &args.name,
+            subject,
+            key_type,
+            args.days,
+        )
         .await?;
-    let (key, chain) = made.context("keyway's CA returned no certificate")?;
+    let (key, chain) = (identity.key, identity.chain);
     write_identity(
         &args.out,
         format,
@@ -223,7 +216,6 @@ async fn download(args: CertDownloadArgs) -> Result<Outcome> {
 async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
     let reason: Reason = args.reason.parse().map_err(anyhow::Error::msg)?;
     let store = open(&args.store).await?;
-    let data_dir = &args.store.data.data_dir;
     let cert = store
         .revoke_certificate(
             &context(&args.store),
@@ -231,16 +223,6 @@ async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
             &args.fingerprint,
             reason,
             args.if_version,
-            |c| {
-                if c.origin != CertOrigin::Issued {
-                    return Ok(());
-                }
-                // keyway's CA lists it on its next CRL.
-                match Ca::open(data_dir)?.revoke(&c.serial, reason) {
-                    Ok(_) | Err(PkiError::AlreadyRevoked { .. }) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            },
         )
         .await?;
     let done = if cert.origin == CertOrigin::Issued {
@@ -249,19 +231,6 @@ async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
         format!("revoked ({reason}) in keyway; ask the CA that issued it to revoke it too")
     };
     print_cert(&cert, args.store.data.json, Some(&done))
-}
-
-/// keyway's CA in the data directory, with the master key to sign.
-fn keyway_ca(args: &StoreArgs) -> Result<(Ca, MasterKey)> {
-    let dir = &args.data.data_dir;
-    let ca = Ca::open(dir).with_context(|| {
-        format!(
-            "keyway's CA is not in {}: run `keyway init` there (or upload a certificate signed by another CA)",
-            dir.display()
-        )
-    })?;
-    let master = MasterKey::load(dir, args.data.master_key.as_deref())?;
-    Ok((ca, master))
 }
 
 fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Result<Outcome> {

@@ -505,13 +505,13 @@ impl Cli {
             Command::Ca(command) => {
                 use pki::CaCommand as C;
                 return match command {
-                    C::Init(a) => a.data.json,
-                    C::Sign(a) => a.data.json,
-                    C::Issue(a) => a.data.json,
-                    C::Revoke(a) => a.data.json,
-                    C::Crl(a) => a.data.json,
-                    C::List(a) => a.data.json,
-                    C::Cert(a) => a.data.json,
+                    C::Init(a) => a.store.data.json,
+                    C::Sign(a) => a.store.data.json,
+                    C::Issue(a) => a.store.data.json,
+                    C::Revoke(a) => a.store.data.json,
+                    C::Crl(a) => a.store.data.json,
+                    C::List(a) => a.store.data.json,
+                    C::Cert(a) => a.store.data.json,
                 };
             }
             Command::Cert(command) => {

@@ -13,6 +13,7 @@
 //! keyway keystore list testdata/sample/partners.jks --storepass changeit
 //! ```
 
+mod ca_cmd;
 mod cert_cmd;
 mod cli;
 mod connector_cmd;
@@ -69,7 +70,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Test(args) => test_cmd::run(args),
         cli::Command::Key(command) => pki_cmd::key(command),
         cli::Command::Csr(command) => pki_cmd::csr(command),
-        cli::Command::Ca(command) => pki_cmd::ca(command),
+        cli::Command::Ca(command) => ca_cmd::ca(command),
         cli::Command::Cert(command) => pki_cmd::cert(command),
         cli::Command::Connector(command) => connector_cmd::run(command),
         cli::Command::Import(command) => import_cmd::import(command),

@@ -1,4 +1,4 @@
-//! `keyway key`, `csr`, `ca` and `cert`: each validates its arguments, calls keyway-pki,
+//! `keyway key`, `csr` and `cert`: each validates its arguments, calls keyway-pki,
 //! writes its output (never over an existing file unless --force) and reports.
 
 use std::path::Path;
@@ -6,16 +6,15 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
 use keyway_pki::{
-    Ca, CaInit, CertDetails, IssueProfile, IssueRequest, KeyType, MasterKey, Pending, San,
-    check_upload, create_csr, generate, key_pem, parse_subject, read_certificates, read_csr,
-    read_private_key,
+    CertDetails, IssueProfile, KeyType, Pending, San, check_upload, create_csr, generate, key_pem,
+    parse_subject, read_certificates, read_csr, read_private_key,
 };
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cli::pki::{
-    CaCommand, CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, DataDirArgs,
-    IdentityOutArgs, IssueArgs, KeyCommand, OutArgs,
+    CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, IdentityOutArgs,
+    KeyCommand, OutArgs,
 };
 use crate::secret;
 use crate::{Outcome, render};
@@ -85,172 +84,6 @@ pub fn csr(command: CsrCommand) -> Result<Outcome> {
             }
             text.push_str("Signature: verified");
             report(args.json, serde_json::to_value(&csr)?, text)
-        }
-    }
-}
-
-/// `keyway ca …`
-pub fn ca(command: CaCommand) -> Result<Outcome> {
-    match command {
-        CaCommand::Init(args) => {
-            let init = CaInit {
-                subject: parse_subject(&args.subject)?,
-                key_type: args.key_type.parse().map_err(anyhow::Error::msg)?,
-                with_intermediate: args.with_intermediate,
-            };
-            let data = &args.data;
-            let ca = Ca::init(&data.data_dir, &init, data.master_key.as_deref())?;
-            let master_file = data.data_dir.join(keyway_pki::MASTER_KEY_FILE);
-            let mut text = format!(
-                "Created keyway's CA in {}\n  root:    {} (SHA-256 {})",
-                data.data_dir.display(),
-                ca.root().info().subject,
-                ca.root().info().sha256
-            );
-            if ca.issuing().der() != ca.root().der() {
-                text.push_str(&format!("\n  signing: {}", ca.issuing().info().subject));
-            }
-            if data.master_key.is_none() {
-                text.push_str(&format!(
-                    "\nThe CA keys are sealed with the master key in {}: back it up apart from the data directory.",
-                    master_file.display()
-                ));
-            }
-            report(
-                data.json,
-                json!({
-                    "data_dir": data.data_dir,
-                    "root": ca.root().info(),
-                    "issuing": ca.issuing().info(),
-                }),
-                text,
-            )
-        }
-        CaCommand::Sign(args) => {
-            let request = issue_request(&args.issue)?;
-            check_out(&args.out)?;
-            let bytes = file::read_bytes(&args.csr)?;
-            let csr = read_csr(&bytes, &args.csr.display().to_string())?;
-            let (ca, master) = open_ca(&args.data)?;
-            let issued = ca.sign_csr(&csr, &request, &master)?;
-            let pem: String = issued
-                .full_chain()
-                .iter()
-                .map(Certificate::to_pem)
-                .collect();
-            file::write_atomic(&args.out.out, pem.as_bytes())?;
-            issued_report(&args.data, &issued.record, &args.out.out)
-        }
-        CaCommand::Issue(args) => {
-            let request = issue_request(&args.issue)?;
-            let subject = parse_subject(&args.subject)?;
-            let sans = sans(&args.san)?;
-            let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
-            let format = identity_format(&args.out)?;
-            let password = identity_password(&args.out, format)?;
-            let (ca, master) = open_ca(&args.data)?;
-            let (key, issued) = ca.issue(kind, subject, &sans, &request, &master)?;
-            write_identity(
-                &args.out,
-                format,
-                password.as_deref().map(|p| p.as_str()),
-                key,
-                issued.full_chain(),
-            )?;
-            issued_report(&args.data, &issued.record, &args.out.out)
-        }
-        CaCommand::Revoke(args) => {
-            let reason = args.reason.parse().map_err(anyhow::Error::msg)?;
-            let ca = Ca::open(&args.data.data_dir)?;
-            let record = ca.revoke(&args.serial, reason)?;
-            report(
-                args.data.json,
-                serde_json::to_value(&record)?,
-                format!(
-                    "Revoked {} (serial {}, {reason}); publish a new CRL: keyway ca crl --out ca.crl",
-                    record.subject, record.serial
-                ),
-            )
-        }
-        CaCommand::Crl(args) => {
-            check_out(&args.out)?;
-            let (ca, master) = open_ca(&args.data)?;
-            let crl = ca.crl(args.days, &master)?;
-            let bytes = if args.der {
-                crl.der.clone()
-            } else {
-                crl.pem.clone().into_bytes()
-            };
-            file::write_atomic(&args.out.out, &bytes)?;
-            report(
-                args.data.json,
-                json!({"crl": args.out.out, "number": crl.number, "revoked": crl.revoked,
-                       "next_update": render::iso(crl.next_update)}),
-                format!(
-                    "Wrote CRL number {} listing {} revoked certificate(s) to {}; next update due {}",
-                    crl.number,
-                    crl.revoked,
-                    args.out.out.display(),
-                    render::iso(crl.next_update)
-                ),
-            )
-        }
-        CaCommand::List(args) => {
-            let ca = Ca::open(&args.data.data_dir)?;
-            let records = ca.list()?;
-            let mut text = format!(
-                "{} certificate(s) issued by {}\n",
-                records.len(),
-                ca.issuing().info().subject
-            );
-            for r in &records {
-                let status = match &r.status {
-                    keyway_pki::Status::Valid if r.not_after < OffsetDateTime::now_utc() => {
-                        "expired".to_string()
-                    }
-                    keyway_pki::Status::Valid => "valid".to_string(),
-                    keyway_pki::Status::Revoked { reason, .. } => format!("revoked ({reason})"),
-                };
-                text.push_str(&format!(
-                    "{}  {:<7} {:<22} until {}  owner {}  {}\n",
-                    r.serial,
-                    r.profile.to_string(),
-                    status,
-                    r.not_after.date(),
-                    r.owner.as_deref().unwrap_or("-"),
-                    r.subject
-                ));
-            }
-            let records: Vec<serde_json::Value> = records
-                .iter()
-                .map(|r| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    if let Some(o) = v.as_object_mut() {
-                        o.remove("certificate");
-                    }
-                    v
-                })
-                .collect();
-            report(
-                args.data.json,
-                json!({"certificates": records}),
-                text.trim_end().to_string(),
-            )
-        }
-        CaCommand::Cert(args) => {
-            check_out(&args.out)?;
-            let ca = Ca::open(&args.data.data_dir)?;
-            let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
-            file::write_atomic(&args.out.out, pem.as_bytes())?;
-            report(
-                args.data.json,
-                json!({"out": args.out.out, "root": ca.root().info()}),
-                format!(
-                    "Wrote the CA certificates to {}; add them to the truststores that must trust keyway's certificates (root SHA-256 {})",
-                    args.out.out.display(),
-                    ca.root().info().sha256
-                ),
-            )
         }
     }
 }
@@ -470,45 +303,7 @@ fn read_cert_file(args: &CertFileArgs) -> Result<Vec<Certificate>> {
     )?)
 }
 
-fn open_ca(data: &DataDirArgs) -> Result<(Ca, MasterKey)> {
-    let ca = Ca::open(&data.data_dir)?;
-    let master = MasterKey::load(&data.data_dir, data.master_key.as_deref())?;
-    Ok((ca, master))
-}
-
-fn issue_request(args: &IssueArgs) -> Result<IssueRequest> {
-    Ok(IssueRequest {
-        profile: args.profile.parse().map_err(anyhow::Error::msg)?,
-        days: args.days,
-        owner: args.owner.clone(),
-    })
-}
-
-fn issued_report(
-    data: &DataDirArgs,
-    record: &keyway_pki::IssuedRecord,
-    out: &Path,
-) -> Result<Outcome> {
-    let mut json = serde_json::to_value(record)?;
-    if let Some(o) = json.as_object_mut() {
-        o.remove("certificate");
-        o.insert("out".into(), json!(out));
-    }
-    report(
-        data.json,
-        json,
-        format!(
-            "Issued {} certificate for {} (serial {}, valid until {}) to {}",
-            record.profile,
-            record.subject,
-            record.serial,
-            record.not_after.date(),
-            out.display()
-        ),
-    )
-}
-
-fn sans(given: &[String]) -> Result<Vec<San>> {
+pub(crate) fn sans(given: &[String]) -> Result<Vec<San>> {
     Ok(given
         .iter()
         .map(|s| San::parse(s))
@@ -544,7 +339,7 @@ fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<Privat
     )?)
 }
 
-fn check_out(out: &OutArgs) -> Result<()> {
+pub(crate) fn check_out(out: &OutArgs) -> Result<()> {
     refuse_existing(&out.out, out.force)
 }
 
@@ -636,7 +431,7 @@ pub(crate) fn write_identity(
     owner_only(&out.out)
 }
 
-fn report(json: bool, value: serde_json::Value, text: String) -> Result<Outcome> {
+pub(crate) fn report(json: bool, value: serde_json::Value, text: String) -> Result<Outcome> {
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

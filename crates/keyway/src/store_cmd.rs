@@ -5,12 +5,13 @@
 use std::io::BufRead;
 
 use anyhow::{Context as _, Result, bail};
-use keyway_pki::{Ca, CaInit, KeyType, parse_subject};
+use keyway_pki::{Ca, CaInit, KeyType, PkiError, parse_subject};
 use keyway_store::{AuditQuery, Context, Location, NewUser, Permission, Store, User};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::Outcome;
+use crate::ca_cmd::write_ca_file;
 use crate::cli::store::{
     AuditLogArgs, InitArgs, StoreArgs, UserAddArgs, UserCommand, UserNameArgs, UserPasswdArgs,
     UserPermissionArgs,
@@ -29,19 +30,31 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
         let store = open(store_args).await?;
         let ctx = context(store_args);
         let data_dir = &store_args.data.data_dir;
-        let master = store_args.data.master_key.as_deref();
-        let ca = match Ca::open(data_dir) {
-            Ok(ca) => (ca, false),
-            Err(_) => {
-                let init = CaInit {
-                    subject: ca_subject,
-                    key_type: KeyType::default(),
-                    with_intermediate: false,
-                };
-                (Ca::init(data_dir, &init, master)?, true)
-            }
+        // keyway's CA: the store's; else the one an older keyway kept in DATA/ca; else new.
+        let (ca, ca_state) = match store.ca().await? {
+            Some(ca) => (ca, "already there".to_string()),
+            None => match Ca::open(data_dir) {
+                Ok(file_ca) => {
+                    let imported = store.import_ca(&ctx, &file_ca).await?;
+                    let state = format!(
+                        "imported from {} with {} issuance record(s)",
+                        file_ca.dir().display(),
+                        imported.records
+                    );
+                    (imported.ca, state)
+                }
+                Err(PkiError::NoCa { .. }) => {
+                    let init = CaInit {
+                        subject: ca_subject,
+                        key_type: KeyType::default(),
+                        with_intermediate: false,
+                    };
+                    (store.create_ca(&ctx, &init).await?, "created".to_string())
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
-        let (ca, ca_created) = ca;
+        let ca_file = write_ca_file(data_dir, &ca)?;
         let admin_exists = store.user(&ctx, &args.admin).await.is_ok();
         let password = if admin_exists {
             None
@@ -56,15 +69,14 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
             store.add_user(&ctx, new).await?;
             Some(password)
         };
-        let ca_file = data_dir.join("ca").join("root.pem");
         if store_args.data.json {
             println!(
                 "{}",
                 json!({
                     "data_dir": data_dir,
                     "database": store.database(),
-                    "ca_created": ca_created,
-                    "ca": ca.root().info(),
+                    "ca_state": ca_state,
+                    "ca": ca.root.info(),
                     "ca_certificate": ca_file,
                     "admin": args.admin,
                     "admin_created": password.is_some(),
@@ -80,9 +92,9 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
         );
         text.push_str(&format!(
             "  CA:    {} {} (SHA-256 {})\n         give clients {}\n",
-            ca.root().info().subject,
-            if ca_created { "created" } else { "already there" },
-            ca.root().info().sha256,
+            ca.root.info().subject,
+            ca_state,
+            ca.root.info().sha256,
             ca_file.display()
         ));
         match &password {

@@ -39,6 +39,85 @@ fn sqlite_users_permissions_and_audit_from_the_command_line() {
 }
 
 #[test]
+fn init_imports_the_ca_an_older_keyway_kept_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // What keyway kept before the store: DATA/ca with its records, DATA/master.key.
+    let init = keyway_pki::CaInit {
+        subject: keyway_pki::parse_subject("CN=Old keyway CA").unwrap(),
+        key_type: keyway_pki::KeyType::EcP256,
+        with_intermediate: true,
+    };
+    let file_ca = keyway_pki::Ca::init(&data, &init, None).unwrap();
+    let master = keyway_pki::MasterKey::load(&data, None).unwrap();
+    let request = keyway_pki::IssueRequest {
+        profile: keyway_pki::IssueProfile::Client,
+        days: 30,
+        owner: Some("partner".into()),
+    };
+    let subject = keyway_pki::parse_subject("CN=partner").unwrap();
+    let (_, issued) = file_ca
+        .issue(keyway_pki::KeyType::EcP256, subject, &[], &request, &master)
+        .unwrap();
+    file_ca
+        .revoke(&issued.record.serial, keyway_pki::Reason::Superseded)
+        .unwrap();
+
+    let out = keyway(&data, None)
+        .args(["init", "--json"])
+        .assert()
+        .success();
+    let report = json(&out.get_output().stdout);
+    let state = report["ca_state"].as_str().unwrap();
+    assert!(
+        state.starts_with("imported from") && state.contains("1 issuance record"),
+        "{state}"
+    );
+    assert_eq!(report["ca"]["sha256"], file_ca.root().info().sha256);
+
+    // The record came along, revoked; the next CRL (signed by the imported
+    // intermediate) lists it, and openssl verifies it against the old root.
+    let out = keyway(&data, None)
+        .args(["ca", "list", "--json"])
+        .assert()
+        .success();
+    let records = json(&out.get_output().stdout);
+    assert_eq!(records["certificates"][0]["serial"], issued.record.serial);
+    assert_eq!(records["certificates"][0]["status"], "revoked");
+    let crl = dir.path().join("ca.crl");
+    keyway(&data, None)
+        .args(["ca", "crl", "--out"])
+        .arg(&crl)
+        .assert()
+        .success();
+    let verified = std::process::Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in"])
+        .arg(&crl)
+        .arg("-CAfile")
+        .arg(data.join("ca.pem"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    let errors = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        verified.status.success() && errors.contains("verify OK"),
+        "{errors}"
+    );
+    assert!(
+        text.to_ascii_lowercase()
+            .replace(':', "")
+            .contains(&issued.record.serial),
+        "{text}"
+    );
+    // Again: the store's CA is used; nothing is imported twice.
+    let out = keyway(&data, None)
+        .args(["init", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&out.get_output().stdout)["ca_state"], "already there");
+}
+
+#[test]
 fn postgres_users_permissions_and_audit_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = keyway_testkit::postgres_database();
@@ -66,6 +145,37 @@ fn postgres_users_permissions_and_audit_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("not the master key"), "{err}");
     assert!(!err.contains(&"ab".repeat(32)), "{err}");
+
+    // keyway's CA is in the shared database: the second node signs with it, no files
+    // copied, and `init` there finds it and writes the same certificate for clients.
+    let out = keyway(&other, Some(&url))
+        .args(["init", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&out.get_output().stdout)["ca_state"], "already there");
+    assert_eq!(
+        std::fs::read(other.join("ca.pem")).unwrap(),
+        std::fs::read(dir.path().join("data").join("ca.pem")).unwrap()
+    );
+    let p12 = dir.path().join("alice-node-2.p12");
+    keyway(&other, Some(&url))
+        .args(["user", "cert", "issue", "alice", "--out"])
+        .arg(&p12)
+        .args(["--password", "p12-password"])
+        .assert()
+        .success();
+    let out = keyway(dir.path().join("data").as_path(), Some(&url))
+        .args(["ca", "list", "--json"])
+        .assert()
+        .success();
+    let records = json(&out.get_output().stdout);
+    let owners: Vec<_> = records["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["owner"].as_str().unwrap_or("-").to_string())
+        .collect();
+    assert_eq!(owners, ["alice"], "issued on node 2, listed on node 1");
 }
 
 fn the_whole_flow(data: &std::path::Path, database: Option<&str>) {
@@ -77,7 +187,15 @@ fn the_whole_flow(data: &std::path::Path, database: Option<&str>) {
     assert_eq!(init["admin_created"], true);
     let password = init["admin_password"].as_str().unwrap().to_string();
     assert_eq!(password.len(), 24);
-    assert!(data.join("ca").join("root.pem").is_file());
+    // The CA is in the database; the data directory gets its certificate for clients.
+    let ca_pem = std::fs::read_to_string(data.join("ca.pem")).unwrap();
+    assert!(ca_pem.contains("BEGIN CERTIFICATE"));
+    assert_eq!(
+        init["ca_certificate"],
+        data.join("ca.pem").to_str().unwrap()
+    );
+    assert_eq!(init["ca_state"], "created");
+    assert!(!data.join("ca").exists());
     // Again: nothing new, and the password is not shown a second time.
     let out = keyway(data, database).args(["init"]).assert().success();
     let again = String::from_utf8_lossy(&out.get_output().stdout).to_string();

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::cli::store::StoreArgs;
+
 /// Where keyway keeps its CA, and the master key that opens its keys.
 #[derive(Debug, Args)]
 pub struct DataDirArgs {
@@ -136,17 +138,19 @@ pub struct CsrShowArgs {
 /// `keyway ca`
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
-    /// Create keyway's CA in the data directory.
+    /// Create keyway's CA in the store (`keyway init` does it with the defaults).
     #[command(after_help = "Examples:
-  keyway ca init
-  keyway ca init --data-dir /var/lib/keyway --subject \"CN=Acme keyway CA,O=Acme\" --with-intermediate
+  keyway ca init --subject \"CN=Acme keyway CA,O=Acme\" --with-intermediate
+  keyway ca init --database postgres://keyway@db/keyway
 
-Creates DIR/ca/ (root certificate, keys sealed with the master key, the record of issued
-certificates) and DIR/master.key (mode 0600) unless KEYWAY_MASTER_KEY is set. Back up the
-master key apart from the data directory: without it the CA keys cannot be opened.
+The CA (root certificate, keys sealed with the master key, the record of everything it
+issues) is kept in the store, so every node of a shared database signs with the same CA.
+The master key is DIR/master.key (mode 0600, created on first use) unless KEYWAY_MASTER_KEY
+is set: back it up apart from the database; without it the CA keys cannot be opened.
 With --with-intermediate, an intermediate signs and the root key stays sealed.
+DIR/ca.pem gets the CA certificates, to give to clients. Needs manage_trust.
 
-Exit codes: 0 created, 2 usage or input error (a CA already exists there).")]
+Exit codes: 0 created, 2 refused (the store has a CA already, missing permission).")]
     Init(CaInitArgs),
     /// Sign a CSR made elsewhere (openssl req, keytool -certreq, keyway csr create).
     #[command(after_help = "Examples:
@@ -205,7 +209,7 @@ Exit codes: 0 written, 2 usage or input error.")]
 #[derive(Debug, Args)]
 pub struct CaInitArgs {
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
     /// The root's subject.
     #[arg(long, default_value = "CN=keyway Root CA")]
     pub subject: String,
@@ -241,7 +245,7 @@ pub struct CaSignArgs {
     #[command(flatten)]
     pub out: OutArgs,
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// `ca issue`
@@ -261,7 +265,7 @@ pub struct CaIssueArgs {
     #[command(flatten)]
     pub out: IdentityOutArgs,
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// An identity (key + chain) written as a store.
@@ -296,7 +300,7 @@ pub struct CaRevokeArgs {
     #[arg(long, default_value = "unspecified")]
     pub reason: String,
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// `ca crl`
@@ -311,14 +315,14 @@ pub struct CaCrlArgs {
     #[arg(long)]
     pub der: bool,
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// `ca list`
 #[derive(Debug, Args)]
 pub struct CaListArgs {
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// `ca cert`
@@ -327,7 +331,7 @@ pub struct CaCertArgs {
     #[command(flatten)]
     pub out: OutArgs,
     #[command(flatten)]
-    pub data: DataDirArgs,
+    pub store: StoreArgs,
 }
 
 /// `keyway cert`

@@ -1,0 +1,245 @@
+//! `keyway ca …`: keyway's CA in the store. Checks, signing, records and auditing happen
+//! in keyway-store; this module reads arguments and files, writes files and prints.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use keyway_keystore::{Certificate, file};
+use keyway_pki::{CaInit, IssueRequest, IssuedRecord, KeyType, Status, parse_subject, read_csr};
+use keyway_store::{CaRequest, StoredCa};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::cli::pki::{CaCommand, IssueArgs};
+use crate::pki_cmd::{check_out, identity_format, identity_password, report, sans, write_identity};
+use crate::store_cmd::{context, open, runtime};
+use crate::{Outcome, render};
+
+/// The file in the data directory that gets keyway's CA certificates, for clients.
+pub const CA_FILE: &str = "ca.pem";
+
+/// `keyway ca …`
+pub fn ca(command: CaCommand) -> Result<Outcome> {
+    runtime()?.block_on(async {
+        match command {
+            CaCommand::Init(args) => {
+                let init = CaInit {
+                    subject: parse_subject(&args.subject)?,
+                    key_type: args.key_type.parse().map_err(anyhow::Error::msg)?,
+                    with_intermediate: args.with_intermediate,
+                };
+                let store = open(&args.store).await?;
+                let ca = store.create_ca(&context(&args.store), &init).await?;
+                let data = &args.store.data;
+                let ca_file = write_ca_file(&data.data_dir, &ca)?;
+                let mut text = format!(
+                    "Created keyway's CA in {}\n  root:    {} (SHA-256 {})",
+                    store.database(),
+                    ca.root.info().subject,
+                    ca.root.info().sha256
+                );
+                if let Some(intermediate) = &ca.intermediate {
+                    text.push_str(&format!("\n  signing: {}", intermediate.info().subject));
+                }
+                text.push_str(&format!("\n  give clients {}", ca_file.display()));
+                if data.master_key.is_none() {
+                    text.push_str(&format!(
+                        "\nThe CA keys are sealed with the master key in {}: back it up apart from the database.",
+                        data.data_dir.join(keyway_pki::MASTER_KEY_FILE).display()
+                    ));
+                }
+                report(
+                    data.json,
+                    json!({
+                        "database": store.database(),
+                        "root": ca.root.info(),
+                        "issuing": ca.issuing().info(),
+                        "ca_certificate": ca_file,
+                    }),
+                    text,
+                )
+            }
+            CaCommand::Sign(args) => {
+                let request = issue_request(&args.issue)?;
+                check_out(&args.out)?;
+                let bytes = file::read_bytes(&args.csr)?;
+                let csr = read_csr(&bytes, &args.csr.display().to_string())?;
+                let store = open(&args.store).await?;
+                let (_, issued) = store
+                    .ca_issue(&context(&args.store), CaRequest::Csr(csr), &request)
+                    .await?;
+                let pem: String = issued
+                    .full_chain()
+                    .iter()
+                    .map(Certificate::to_pem)
+                    .collect();
+                file::write_atomic(&args.out.out, pem.as_bytes())?;
+                issued_report(args.store.data.json, &issued.record, &args.out.out)
+            }
+            CaCommand::Issue(args) => {
+                let request = issue_request(&args.issue)?;
+                let what = CaRequest::NewKey {
+                    key_type: args.key_type.parse::<KeyType>().map_err(anyhow::Error::msg)?,
+                    subject: parse_subject(&args.subject)?,
+                    sans: sans(&args.san)?,
+                };
+                let format = identity_format(&args.out)?;
+                let password = identity_password(&args.out, format)?;
+                let store = open(&args.store).await?;
+                let (key, issued) = store
+                    .ca_issue(&context(&args.store), what, &request)
+                    .await?;
+                let key = key.ok_or_else(|| anyhow::anyhow!("keyway's CA returned no key"))?;
+                write_identity(
+                    &args.out,
+                    format,
+                    password.as_deref().map(|p| p.as_str()),
+                    key,
+                    issued.full_chain(),
+                )?;
+                issued_report(args.store.data.json, &issued.record, &args.out.out)
+            }
+            CaCommand::Revoke(args) => {
+                let reason = args.reason.parse().map_err(anyhow::Error::msg)?;
+                let store = open(&args.store).await?;
+                let record = store
+                    .ca_revoke(&context(&args.store), &args.serial, reason)
+                    .await?;
+                report(
+                    args.store.data.json,
+                    record_json(&record)?,
+                    format!(
+                        "Revoked {} (serial {}, {reason}); publish a new CRL: keyway ca crl --out ca.crl",
+                        record.subject, record.serial
+                    ),
+                )
+            }
+            CaCommand::Crl(args) => {
+                check_out(&args.out)?;
+                let store = open(&args.store).await?;
+                let crl = store.ca_crl(&context(&args.store), args.days).await?;
+                let bytes = if args.der {
+                    crl.der.clone()
+                } else {
+                    crl.pem.clone().into_bytes()
+                };
+                file::write_atomic(&args.out.out, &bytes)?;
+                report(
+                    args.store.data.json,
+                    json!({"crl": args.out.out, "number": crl.number, "revoked": crl.revoked,
+                           "next_update": render::iso(crl.next_update)}),
+                    format!(
+                        "Wrote CRL number {} listing {} revoked certificate(s) to {}; next update due {}",
+                        crl.number,
+                        crl.revoked,
+                        args.out.out.display(),
+                        render::iso(crl.next_update)
+                    ),
+                )
+            }
+            CaCommand::List(args) => {
+                let store = open(&args.store).await?;
+                let records = store.ca_issued(&context(&args.store)).await?;
+                let issuing = store
+                    .ca()
+                    .await?
+                    .map(|ca| ca.issuing().info().subject.clone())
+                    .unwrap_or_default();
+                let mut text = format!("{} certificate(s) issued by {issuing}\n", records.len());
+                for r in &records {
+                    let status = match &r.status {
+                        Status::Valid if r.not_after < OffsetDateTime::now_utc() => {
+                            "expired".to_string()
+                        }
+                        Status::Valid => "valid".to_string(),
+                        Status::Revoked { reason, .. } => format!("revoked ({reason})"),
+                    };
+                    text.push_str(&format!(
+                        "{}  {:<7} {:<22} until {}  owner {}  {}\n",
+                        r.serial,
+                        r.profile.to_string(),
+                        status,
+                        r.not_after.date(),
+                        r.owner.as_deref().unwrap_or("-"),
+                        r.subject
+                    ));
+                }
+                let records = records
+                    .iter()
+                    .map(record_json)
+                    .collect::<Result<Vec<_>>>()?;
+                report(
+                    args.store.data.json,
+                    json!({"certificates": records}),
+                    text.trim_end().to_string(),
+                )
+            }
+            CaCommand::Cert(args) => {
+                check_out(&args.out)?;
+                let store = open(&args.store).await?;
+                let ca = store.ca().await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "there is no keyway CA in {}: run `keyway init` (or `keyway ca init`)",
+                        store.database()
+                    )
+                })?;
+                let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
+                file::write_atomic(&args.out.out, pem.as_bytes())?;
+                report(
+                    args.store.data.json,
+                    json!({"out": args.out.out, "root": ca.root.info()}),
+                    format!(
+                        "Wrote the CA certificates to {}; add them to the truststores that must trust keyway's certificates (root SHA-256 {})",
+                        args.out.out.display(),
+                        ca.root.info().sha256
+                    ),
+                )
+            }
+        }
+    })
+}
+
+/// Writes keyway's CA certificates (issuing CA, then root) to `DIR/ca.pem`, replacing
+/// an older copy: what clients are given to trust keyway's server certificate.
+pub fn write_ca_file(data_dir: &Path, ca: &StoredCa) -> Result<PathBuf> {
+    let path = data_dir.join(CA_FILE);
+    let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
+    file::write_atomic(&path, pem.as_bytes())?;
+    Ok(path)
+}
+
+fn issue_request(args: &IssueArgs) -> Result<IssueRequest> {
+    Ok(IssueRequest {
+        profile: args.profile.parse().map_err(anyhow::Error::msg)?,
+        days: args.days,
+        owner: args.owner.clone(),
+    })
+}
+
+/// A record as JSON, without the PEM.
+fn record_json(record: &IssuedRecord) -> Result<serde_json::Value> {
+    let mut json = serde_json::to_value(record)?;
+    if let Some(o) = json.as_object_mut() {
+        o.remove("certificate");
+    }
+    Ok(json)
+}
+
+fn issued_report(json: bool, record: &IssuedRecord, out: &Path) -> Result<Outcome> {
+    let mut value = record_json(record)?;
+    if let Some(o) = value.as_object_mut() {
+        o.insert("out".into(), json!(out));
+    }
+    report(
+        json,
+        value,
+        format!(
+            "Issued {} certificate for {} (serial {}, valid until {}) to {}",
+            record.profile,
+            record.subject,
+            record.serial,
+            record.not_after.date(),
+            out.display()
+        ),
+    )
+}
