@@ -1,7 +1,8 @@
 //! keyway's persistent state: users and their permissions, their client certificates
 //! (and key pairs waiting for an outside CA), named truststores, keyway's CA (its sealed
-//! keys, the record of everything it issued, revocations, the CRL number), the audit log,
-//! and (as the store grows) keystores and connectors.
+//! keys, the record of everything it issued, revocations, the CRL number), named
+//! keystores (sealed, with their passwords), the audit log, and (as the store grows)
+//! connectors.
 //!
 //! One API over two databases: an embedded SQLite file in the data directory (the
 //! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.
@@ -37,6 +38,7 @@ mod audit;
 mod ca;
 mod cert;
 mod error;
+mod keystore;
 mod schema;
 mod trust;
 mod user;
@@ -56,6 +58,7 @@ pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
 };
 pub use error::StoreError;
+pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
 
@@ -230,6 +233,33 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         };
         result.map_err(|e| self.db_error("starting a transaction", e))
+    }
+
+    /// Runs `delete` (a `DELETE … WHERE name = $1 AND version = $2`) for `name` at
+    /// version `expected` and audits `event` in the same transaction. False, with nothing
+    /// changed, when the row was not at that version (or is gone).
+    pub(crate) async fn delete_versioned(
+        &self,
+        ctx: &Context,
+        delete: &'static str,
+        name: &str,
+        expected: i64,
+        event: audit::Event<'_>,
+    ) -> Result<bool, StoreError> {
+        let action = format!("removing {}", event.object);
+        let mut tx = self.write().await?;
+        let removed = sqlx::query(delete)
+            .bind(name)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error(&action, e))?;
+        if removed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, ctx, event).await?;
+        tx.commit().await.map_err(|e| self.db_error(&action, e))?;
+        Ok(true)
     }
 
     pub(crate) fn db_error(&self, action: &str, e: sqlx::Error) -> StoreError {

@@ -207,31 +207,20 @@ impl Store {
         let result = async {
             let current = self.find_truststore(name).await?;
             let based_on = expected.unwrap_or(current.version);
-            let mut tx = self.write().await?;
-            let removed = sqlx::query("DELETE FROM truststores WHERE name = $1 AND version = $2")
-                .bind(name)
-                .bind(based_on)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.db_error("removing a truststore", e))?;
-            if removed.rows_affected() == 0 {
-                drop(tx);
-                return Err(self.truststore_conflict(name, based_on).await);
-            }
             let detail = format!(
                 "removed; it held {} certificate(s) from {}",
                 current.certificates.len(),
                 current.source
             );
-            self.audit_in(
-                &mut tx,
-                ctx,
-                Event::ok("truststore.remove", object.clone(), detail),
-            )
-            .await?;
-            tx.commit()
-                .await
-                .map_err(|e| self.db_error("removing a truststore", e))
+            let event = Event::ok("truststore.remove", object.clone(), detail);
+            let delete = "DELETE FROM truststores WHERE name = $1 AND version = $2";
+            if !self
+                .delete_versioned(ctx, delete, name, based_on, event)
+                .await?
+            {
+                return Err(self.truststore_conflict(name, based_on).await);
+            }
+            Ok(())
         }
         .await;
         self.audit_if_failed(ctx, "truststore.remove", &object, result)

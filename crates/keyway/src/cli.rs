@@ -116,6 +116,10 @@ Needs user_management when run --as a user.")]
     /// Named truststores in the store: the CAs connectors and certificate uploads trust.
     #[command(subcommand)]
     Truststore(store::TruststoreCommand),
+    /// Named keystores in the store: the key and chain a connector presents for two-way
+    /// TLS (`keyway keystore` works on files).
+    #[command(subcommand)]
+    Identity(store::IdentityCommand),
 }
 
 /// `keyway test`
@@ -547,6 +551,7 @@ impl Cli {
                 };
             }
             Command::Truststore(command) => return command.store().data.json,
+            Command::Identity(command) => return command.store().data.json,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -17,6 +17,7 @@ mod ca_cmd;
 mod cert_cmd;
 mod cli;
 mod connector_cmd;
+mod identity_cmd;
 mod import_cmd;
 mod keystore_cmd;
 mod pki_cmd;
@@ -79,6 +80,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::User(command) => store_cmd::user(command),
         cli::Command::AuditLog(args) => store_cmd::audit_log(args),
         cli::Command::Truststore(command) => cert_cmd::truststore(command),
+        cli::Command::Identity(command) => identity_cmd::identity(command),
     }
 }
 

@@ -1,0 +1,209 @@
+//! `keyway identity …`: named keystores in the store, the key and chain a connector
+//! presents for two-way TLS. Checks, sealing and auditing happen in keyway-store; this
+//! module reads files and arguments, writes files and prints.
+
+use anyhow::{Result, bail};
+use keyway_keystore::{Format, file};
+use keyway_store::{NewKeystore, StoredKeystore};
+use time::OffsetDateTime;
+
+use crate::cli::store::{IdentityAddArgs, IdentityCommand, IdentityExportArgs};
+use crate::pki_cmd::{identity_format, identity_password, write_identity};
+use crate::store_cmd::{context, open, runtime};
+use crate::{Outcome, render, secret};
+
+/// `keyway identity …`
+pub fn identity(command: IdentityCommand) -> Result<Outcome> {
+    runtime()?.block_on(async {
+        match command {
+            IdentityCommand::Add(args) => add(args).await,
+            IdentityCommand::List(args) => {
+                let store = open(&args.store).await?;
+                let stores = store.keystores(&context(&args.store)).await?;
+                if args.store.data.json {
+                    println!("{}", serde_json::to_string_pretty(&stores)?);
+                } else if stores.is_empty() {
+                    println!("no keystores (`keyway identity add NAME FILE` stores one)");
+                } else {
+                    let rows: Vec<Vec<String>> = stores
+                        .iter()
+                        .map(|k| {
+                            let (subject, until) = match k.key_entry().and_then(|e| e.chain.first())
+                            {
+                                Some(c) => (
+                                    c.info().subject.clone(),
+                                    c.info().not_after.date().to_string(),
+                                ),
+                                None => ("-".into(), "-".into()),
+                            };
+                            vec![
+                                k.name.clone(),
+                                k.format.clone(),
+                                k.alias.clone(),
+                                until,
+                                k.version.to_string(),
+                                subject,
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        render::columns(
+                            &["NAME", "TYPE", "ALIAS", "UNTIL", "VERSION", "SUBJECT"],
+                            &rows
+                        )
+                    );
+                }
+                Ok(Outcome::Ok)
+            }
+            IdentityCommand::Show(args) => {
+                let store = open(&args.store).await?;
+                let found = store.keystore(&context(&args.store), &args.name).await?;
+                print_keystore(&found, args.store.data.json, None)
+            }
+            IdentityCommand::Remove(args) => {
+                let store = open(&args.store).await?;
+                store
+                    .remove_keystore(&context(&args.store), &args.name, args.if_version)
+                    .await?;
+                if args.store.data.json {
+                    println!("{}", serde_json::json!({"removed": args.name}));
+                } else {
+                    println!("keystore {}: removed", args.name);
+                }
+                Ok(Outcome::Ok)
+            }
+            IdentityCommand::Export(args) => export(args).await,
+        }
+    })
+}
+
+async fn add(args: IdentityAddArgs) -> Result<Outcome> {
+    let format = args
+        .store_type
+        .as_deref()
+        .map(|t| t.parse::<Format>().map_err(anyhow::Error::msg))
+        .transpose()?;
+    let content = file::read_bytes(&args.file)?;
+    let password = secret::obtain(
+        args.storepass.as_deref(),
+        "--storepass",
+        &format!("Password of {}", args.file.display()),
+    )?;
+    let key_password = args
+        .keypass
+        .as_deref()
+        .map(|p| secret::resolve(p, "--keypass"))
+        .transpose()?;
+    let keystore = NewKeystore {
+        content,
+        format,
+        password,
+        key_password,
+        alias: args.alias.clone(),
+        source: args.file.display().to_string(),
+    };
+    let store = open(&args.store).await?;
+    let ctx = context(&args.store);
+    let saved = if args.replace {
+        store
+            .replace_keystore(&ctx, &args.name, keystore, args.if_version)
+            .await?
+    } else {
+        store.add_keystore(&ctx, &args.name, keystore).await?
+    };
+    let done = if args.replace { "replaced" } else { "added" };
+    print_keystore(&saved, args.store.data.json, Some(done))
+}
+
+async fn export(args: IdentityExportArgs) -> Result<Outcome> {
+    let out = &args.out;
+    let as_stored = out.password.is_none() && out.out_type.is_none() && !out.no_passphrase;
+    // Checked before the export is made (and audited).
+    let new_file = if as_stored {
+        if out.out.exists() && !out.force {
+            bail!(
+                "{}: already exists; choose another --out or give --force to replace it",
+                out.out.display()
+            );
+        }
+        None
+    } else {
+        let format = identity_format(out)?;
+        Some((format, identity_password(out, format)?))
+    };
+    let store = open(&args.store).await?;
+    let (stored, secrets) = store
+        .export_keystore(&context(&args.store), &args.name)
+        .await?;
+    match new_file {
+        None => {
+            let named = out
+                .out
+                .extension()
+                .and_then(|e| e.to_str())
+                .and_then(|e| e.parse::<Format>().ok());
+            if named.is_some_and(|f| f != secrets.format) {
+                bail!(
+                    "{}: keystore {} is {}; name the file for that type, or give --password (and --out-type) to write its key entry as a new file of another type",
+                    out.out.display(),
+                    args.name,
+                    secrets.format
+                );
+            }
+            file::write_atomic(&out.out, &secrets.content)?;
+        }
+        Some((format, password)) => {
+            let (key, chain) = secrets.identity()?;
+            write_identity(
+                out,
+                format,
+                password.as_deref().map(|p| p.as_str()),
+                key,
+                chain,
+            )?;
+        }
+    }
+    let done = format!("written to {}", out.out.display());
+    print_keystore(&stored, args.store.data.json, Some(&done))
+}
+
+fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Result<Outcome> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(found)?);
+        return Ok(Outcome::Ok);
+    }
+    if let Some(done) = done {
+        println!("keystore {}: {done}", found.name);
+    }
+    let changed = OffsetDateTime::from_unix_timestamp(found.updated_at)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default();
+    println!(
+        "  type:     {}\n  from:     {}\n  presents: {}{}\n  changed:  {changed} (version {})\n  {} entr{}:",
+        found.format,
+        found.source,
+        found.alias,
+        if found.has_key_password {
+            " (key password of its own)"
+        } else {
+            ""
+        },
+        found.version,
+        found.entries.len(),
+        if found.entries.len() == 1 { "y" } else { "ies" }
+    );
+    for entry in &found.entries {
+        println!("    {} ({})", entry.alias, entry.kind);
+        for cert in &entry.chain {
+            let info = cert.info();
+            println!(
+                "      {}\n        SHA-256 {}, until {}",
+                info.subject,
+                info.sha256,
+                info.not_after.date()
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
