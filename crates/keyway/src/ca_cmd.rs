@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::cli::pki::{CaCommand, IssueArgs};
 use crate::pki_cmd::{check_out, identity_format, identity_password, report, sans, write_identity};
-use crate::store_cmd::{context, open, runtime};
+use crate::store_cmd::{block_on, context, open};
 use crate::{Outcome, render};
 
 /// The file in the data directory that gets keyway's CA certificates, for clients.
@@ -20,7 +20,7 @@ pub const CA_FILE: &str = "ca.pem";
 
 /// `keyway ca …`
 pub fn ca(command: CaCommand) -> Result<Outcome> {
-    runtime()?.block_on(async {
+    block_on(async {
         match command {
             CaCommand::Init(args) => {
                 let init = CaInit {
@@ -79,7 +79,10 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
             CaCommand::Issue(args) => {
                 let request = issue_request(&args.issue)?;
                 let what = CaRequest::NewKey {
-                    key_type: args.key_type.parse::<KeyType>().map_err(anyhow::Error::msg)?,
+                    key_type: args
+                        .key_type
+                        .parse::<KeyType>()
+                        .map_err(anyhow::Error::msg)?,
                     subject: parse_subject(&args.subject)?,
                     sans: sans(&args.san)?,
                 };

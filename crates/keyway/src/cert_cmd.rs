@@ -17,7 +17,7 @@ use crate::cli::store::{
     CertUploadArgs, TruststoreAddArgs, TruststoreCommand, TruststoreExportArgs, UserCertCommand,
 };
 use crate::pki_cmd::{identity_format, identity_password, write_identity};
-use crate::store_cmd::{context, open, runtime};
+use crate::store_cmd::{block_on, context, open};
 use crate::{render, secret};
 
 /// `keyway user cert …`, inside `keyway user`'s runtime.
@@ -306,7 +306,7 @@ fn read_certs(path: &Path, password: Option<&str>) -> Result<Vec<Certificate>> {
 
 /// `keyway truststore …`
 pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
-    runtime()?.block_on(async {
+    block_on(async {
         match command {
             TruststoreCommand::Add(args) => truststore_add(args).await,
             TruststoreCommand::List(args) => {

@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 
 use crate::cli::store::{IdentityAddArgs, IdentityCommand, IdentityExportArgs};
 use crate::pki_cmd::{identity_format, identity_password, write_identity};
-use crate::store_cmd::{context, open, runtime};
+use crate::store_cmd::{block_on, context, open};
 use crate::{Outcome, render, secret};
 
 /// `keyway identity …`
 pub fn identity(command: IdentityCommand) -> Result<Outcome> {
-    runtime()?.block_on(async {
+    block_on(async {
         match command {
             IdentityCommand::Add(args) => add(args).await,
             IdentityCommand::List(args) => {

@@ -2,7 +2,9 @@
 //! and audit log from the command line. Checks and auditing happen in keyway-store; this
 //! module reads arguments and prints.
 
+use std::cell::RefCell;
 use std::io::BufRead;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use keyway_pki::{Ca, CaInit, KeyType, PkiError, parse_subject};
@@ -26,7 +28,7 @@ const ADMIN_PASSWORD_CHARS: usize = 24;
 pub fn init(args: InitArgs) -> Result<Outcome> {
     let store_args = &args.store;
     let ca_subject = parse_subject(&args.ca_subject)?;
-    runtime()?.block_on(async {
+    block_on(async {
         let store = open(store_args).await?;
         let ctx = context(store_args);
         let data_dir = &store_args.data.data_dir;
@@ -121,7 +123,7 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
 
 /// `keyway user …`
 pub fn user(command: UserCommand) -> Result<Outcome> {
-    runtime()?.block_on(async {
+    block_on(async {
         match command {
             UserCommand::Add(args) => add(args).await,
             UserCommand::List(args) => {
@@ -175,7 +177,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
     if args.limit < 1 {
         bail!("--limit {}: give at least 1", args.limit);
     }
-    runtime()?.block_on(async {
+    block_on(async {
         let store = open(&args.store).await?;
         let query = AuditQuery {
             since,
@@ -341,12 +343,33 @@ fn permissions(user: &User) -> String {
         .join(", ")
 }
 
-pub(crate) async fn open(args: &StoreArgs) -> Result<Store> {
+thread_local! {
+    /// The stores this command opened, closed by [`block_on`] when it ends.
+    static OPENED: RefCell<Vec<Arc<Store>>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) async fn open(args: &StoreArgs) -> Result<Arc<Store>> {
     let location = Location {
         data_dir: args.data.data_dir.clone(),
         database_url: args.database.clone(),
     };
-    Ok(Store::open(&location, args.data.master_key.as_deref()).await?)
+    let store = Arc::new(Store::open(&location, args.data.master_key.as_deref()).await?);
+    OPENED.with(|opened| opened.borrow_mut().push(store.clone()));
+    Ok(store)
+}
+
+/// Runs a store command, then closes the stores it opened — whether it succeeded or
+/// not — so SQLite folds its write-ahead log back into `keyway.db` and removes it: the
+/// database file alone is then a complete copy for a backup.
+pub(crate) fn block_on<T>(command: impl Future<Output = Result<T>>) -> Result<T> {
+    runtime()?.block_on(async {
+        let result = command.await;
+        let opened = OPENED.with(|opened| std::mem::take(&mut *opened.borrow_mut()));
+        for store in opened {
+            store.close().await;
+        }
+        result
+    })
 }
 
 pub(crate) fn context(args: &StoreArgs) -> Context {
@@ -356,7 +379,7 @@ pub(crate) fn context(args: &StoreArgs) -> Context {
     }
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -27,6 +27,9 @@ fn json(output: &[u8]) -> Value {
 fn sqlite_users_permissions_and_audit_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     the_whole_flow(&dir.path().join("data"), None);
+    // Each command closes the database: the write-ahead log is folded back in and gone,
+    // so keyway.db alone is a complete backup.
+    assert!(!dir.path().join("data").join("keyway.db-wal").exists());
     // Owner-only files: the database holds password hashes and sealed secrets.
     for file in ["keyway.db", "master.key"] {
         let mode = std::fs::metadata(dir.path().join("data").join(file)).unwrap();
@@ -341,4 +344,80 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
+#[test]
+fn a_full_disk_is_named_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    keyway(&data, None).args(["init"]).assert().success();
+    // A truststore far bigger than the room left: 400 distinct certificates.
+    let bundle: String = (0..400)
+        .map(|i| keyway_testkit::self_signed_pem(&format!("CA number {i}")))
+        .collect();
+    let big = dir.path().join("big.pem");
+    std::fs::write(&big, &bundle).unwrap();
+    let small = dir.path().join("small.pem");
+    std::fs::write(&small, keyway_testkit::self_signed_pem("Small CA")).unwrap();
+    keyway(&data, None)
+        .args(["truststore", "add", "small"])
+        .arg(&small)
+        .assert()
+        .success();
+    let before = std::fs::metadata(data.join("keyway.db")).unwrap().len();
+    assert!(bundle.len() as u64 > 2 * 65536, "the bundle must not fit");
+
+    // No file may grow past the database's size + 64 KiB: as if the disk were full.
+    // (SIGXFSZ ignored, so the write fails with EFBIG instead of killing keyway.)
+    let limit_kib = before / 1024 + 64;
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {limit_kib}; exec \"$0\" truststore add huge \"$1\""
+        ))
+        .arg(assert_cmd::cargo::cargo_bin("keyway"))
+        .arg(&big)
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env("KEYWAY_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("may be full") && err.contains("nothing of this change was written"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Nothing was lost or half-written: the database checks out, the truststore from
+    // before is intact, the new one is absent; with room again the same command works.
+    // (The failure itself cannot be audited: the audit log is in the same database.)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = keyway_store::Store::open(&keyway_store::Location::data_dir(&data), None)
+            .await
+            .unwrap();
+        store.integrity_check().await.unwrap();
+        let admin = keyway_store::Context::local_admin();
+        let names: Vec<String> = store
+            .truststores(&admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["small"]);
+        store.close().await;
+    });
+    let out = keyway(&data, None)
+        .args(["truststore", "add", "huge"])
+        .arg(&big)
+        .assert()
+        .success();
+    let added = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(added.contains("400 certificate(s)"), "{added}");
 }
