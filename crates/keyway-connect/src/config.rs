@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Uri};
 use indexmap::IndexMap;
-use keyway_keystore::Format;
+use keyway_keystore::{Certificate, Format};
 use keyway_tls::{IdentitySpec, ProfileSpec, TlsPolicy, TlsVersion, TrustSource, VersionFlags};
 use serde::{Deserialize, Serialize};
 
@@ -323,6 +323,43 @@ pub struct Config {
     keystores: BTreeMap<String, (PathBuf, KeystoreEntry)>,
     profiles: BTreeMap<String, (PathBuf, ProfileEntry, TlsPolicy)>,
     connectors: IndexMap<String, ConnectorDef>,
+    stored: Stored,
+}
+
+/// Truststores and keystores that are not files: kept in keyway's store and handed over
+/// already read. Profiles refer to them by name like to the files' ones.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    /// Truststores: their certificates.
+    pub truststores: BTreeMap<String, Vec<Certificate>>,
+    /// Keystores: their bytes and how to open them; `None` for one that is only to be
+    /// known by name (checking a configuration needs no secret; using its connectors
+    /// does).
+    pub keystores: BTreeMap<String, Option<StoredKeystore>>,
+}
+
+/// A keystore kept in keyway's store, opened (see [`Stored`]).
+#[derive(Clone)]
+pub struct StoredKeystore {
+    /// The keystore file's bytes.
+    pub content: Vec<u8>,
+    /// Its format.
+    pub format: Format,
+    /// The store password.
+    pub password: zeroize::Zeroizing<String>,
+    /// The key password.
+    pub key_password: zeroize::Zeroizing<String>,
+    /// The key entry to present.
+    pub alias: String,
+}
+
+impl fmt::Debug for StoredKeystore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKeystore")
+            .field("format", &self.format)
+            .field("alias", &self.alias)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -382,8 +419,18 @@ impl Config {
 
     /// Checks parsed files together.
     pub fn from_files(files: Vec<(PathBuf, ConfigFile)>) -> Result<Config, ConfigErrors> {
+        Self::with_stored(files, Stored::default())
+    }
+
+    /// Checks `files` whose profiles may also name `stored` truststores and keystores
+    /// (a name must not be both).
+    pub fn with_stored(
+        files: Vec<(PathBuf, ConfigFile)>,
+        stored: Stored,
+    ) -> Result<Config, ConfigErrors> {
         let mut config = Config {
             files: files.iter().map(|(p, _)| p.clone()).collect(),
+            stored,
             ..Config::default()
         };
         let mut errors = Vec::new();
@@ -392,6 +439,10 @@ impl Config {
             for (name, entry) in content.truststores {
                 if let Some((other, _)) = config.truststores.get(&name) {
                     errors.push(duplicate(&file, "truststore", &name, other));
+                    continue;
+                }
+                if config.stored.truststores.contains_key(&name) {
+                    errors.push(stored_twice(&file, "truststore", &name));
                     continue;
                 }
                 if let Some(f) = &entry.format
@@ -404,6 +455,10 @@ impl Config {
             for (name, entry) in content.keystores {
                 if let Some((other, _)) = config.keystores.get(&name) {
                     errors.push(duplicate(&file, "keystore", &name, other));
+                    continue;
+                }
+                if config.stored.keystores.contains_key(&name) {
+                    errors.push(stored_twice(&file, "keystore", &name));
                     continue;
                 }
                 if let Some(f) = &entry.format
@@ -446,23 +501,34 @@ impl Config {
         for (name, (file, profile, _)) in &config.profiles {
             let at = item("profile", name);
             for store in &profile.truststores {
-                if !config.truststores.contains_key(store) {
+                if !config.truststores.contains_key(store)
+                    && !config.stored.truststores.contains_key(store)
+                {
+                    let known = config
+                        .truststores
+                        .keys()
+                        .chain(config.stored.truststores.keys());
                     errors.push(err(
                         file,
                         &at,
                         "truststores",
-                        unknown("truststore", store, config.truststores.keys()),
+                        unknown("truststore", store, known),
                     ));
                 }
             }
             if let Some(store) = &profile.keystore
                 && !config.keystores.contains_key(store)
+                && !config.stored.keystores.contains_key(store)
             {
+                let known = config
+                    .keystores
+                    .keys()
+                    .chain(config.stored.keystores.keys());
                 errors.push(err(
                     file,
                     &at,
                     "keystore",
-                    unknown("keystore", store, config.keystores.keys()),
+                    unknown("keystore", store, known),
                 ));
             }
         }
@@ -517,6 +583,13 @@ impl Config {
         let mut errors = Vec::new();
         let mut trust = Vec::new();
         for store in &entry.truststores {
+            if let Some(certificates) = self.stored.truststores.get(store) {
+                trust.push(TrustSource::Certificates {
+                    name: format!("truststore {store}"),
+                    certificates: certificates.clone(),
+                });
+                continue;
+            }
             let (store_file, s) = &self.truststores[store];
             let base = base_dir(store_file);
             let password = match &s.password {
@@ -539,6 +612,24 @@ impl Config {
             trust.push(TrustSource::System);
         }
         let identity = match &entry.keystore {
+            Some(store) if self.stored.keystores.contains_key(store) => {
+                let Some(k) = &self.stored.keystores[store] else {
+                    return Err(ConfigErrors(vec![err(
+                        &connector.file,
+                        &item("keystore", store),
+                        "",
+                        "was not opened for this use of the configuration".to_string(),
+                    )]));
+                };
+                Some(IdentitySpec {
+                    path: PathBuf::from(format!("keystore {store}")),
+                    content: Some(k.content.clone()),
+                    format: Some(k.format),
+                    store_password: Some(k.password.to_string()),
+                    alias: Some(k.alias.clone()),
+                    key_password: Some(k.key_password.to_string()),
+                })
+            }
             Some(store) => {
                 let (store_file, k) = &self.keystores[store];
                 let base = base_dir(store_file);
@@ -555,6 +646,7 @@ impl Config {
                 match (store_password, key_password) {
                     (Ok(store_password), Ok(key_password)) => Some(IdentitySpec {
                         path: base.join(&k.path),
+                        content: None,
                         format: k.format.as_deref().and_then(|f| f.parse().ok()),
                         store_password: Some(store_password.to_string()),
                         alias: k.alias.clone(),
@@ -713,6 +805,15 @@ pub fn versions_from_flags(flags: VersionFlags) -> Vec<String> {
     .filter(|(on, _)| *on)
     .map(|(_, v)| v.name().to_string())
     .collect()
+}
+
+fn stored_twice(file: &Path, kind: &str, name: &str) -> ConfigError {
+    err(
+        file,
+        &item(kind, name),
+        "",
+        format!("keyway's store has a {kind} \"{name}\" too; give this one another name"),
+    )
 }
 
 fn connector(

@@ -41,8 +41,8 @@ mod xml;
 
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
-    DEFAULT_TIMEOUT, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion, StoreEntry,
-    versions_from_flags,
+    DEFAULT_TIMEOUT, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion, StoreEntry, Stored,
+    StoredKeystore, versions_from_flags,
 };
 pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
 pub use secret::SecretRef;

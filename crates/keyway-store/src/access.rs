@@ -146,6 +146,8 @@ pub(crate) enum Need {
     ManageTrust,
     /// `manage_trust` or `manage_connectors` (which point connectors at truststores).
     SeeTrust,
+    /// `manage_connectors`: TLS profiles, connectors and integrations.
+    ManageConnectors,
 }
 
 /// Whether an actor holding `held` may do something that needs `need` (to `target`'s
@@ -169,6 +171,10 @@ pub(crate) fn allows(
         Need::SeeTrust => (
             holds(Permission::ManageTrust) || holds(Permission::ManageConnectors),
             "it needs manage_trust or manage_connectors",
+        ),
+        Need::ManageConnectors => (
+            holds(Permission::ManageConnectors),
+            "it needs the manage_connectors permission",
         ),
         Need::ManageAnyone => (
             holds(Permission::UserManagement),

@@ -911,6 +911,8 @@ impl Store {
                 | StoreError::Pki(_)
                 | StoreError::Duplicate { .. }
                 | StoreError::Conflict { .. }
+                | StoreError::Config(_)
+                | StoreError::InUse { .. }
                 | StoreError::NotFound { .. }),
             ) => {
                 self.audit(

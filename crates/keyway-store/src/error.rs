@@ -91,6 +91,20 @@ pub enum StoreError {
         /// The version stored now.
         found: i64,
     },
+    /// A connector, profile or integration definition that does not check out (the same
+    /// checks as a keyway.toml); each problem names the item and the field.
+    #[error(transparent)]
+    Config(#[from] keyway_connect::ConfigErrors),
+    /// The object is still used by others; nothing was removed.
+    #[error("{kind} \"{name}\" is used by {users}: change or remove them first")]
+    InUse {
+        /// `truststore`, `keystore`, `profile`, `connector`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// Who uses it (`profile partner-tls, profile legacy`).
+        users: String,
+    },
     /// The actor may not do this. Refusals are audited.
     #[error("{actor} may not do {action}: {reason}")]
     Forbidden {
@@ -146,6 +160,10 @@ fn out_of_space(code: Option<&str>) -> bool {
 /// Whether `e` is a unique-constraint violation (a duplicate name).
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ impl Store {
             .map_err(|e| self.db_error("replacing a keystore", e))?;
             if changed.rows_affected() == 0 {
                 drop(tx);
-                return Err(self.keystore_conflict(name, based_on).await);
+                return Err(self.conflict("keystore", name, based_on).await);
             }
             let detail = format!(
                 "{} from {} replaces {} from {}, presenting \"{}\"",
@@ -405,10 +405,10 @@ impl Store {
             let event = Event::ok("keystore.remove", object.clone(), detail);
             let delete = "DELETE FROM keystores WHERE name = $1 AND version = $2";
             if !self
-                .delete_versioned(ctx, delete, name, based_on, event)
+                .delete_versioned(ctx, "keystore", delete, name, based_on, event)
                 .await?
             {
-                return Err(self.keystore_conflict(name, based_on).await);
+                return Err(self.conflict("keystore", name, based_on).await);
             }
             Ok(())
         }
@@ -417,19 +417,7 @@ impl Store {
             .await
     }
 
-    async fn keystore_conflict(&self, name: &str, expected: i64) -> StoreError {
-        match self.find_keystore(name).await {
-            Ok(now) => StoreError::Conflict {
-                kind: "keystore",
-                name: name.to_string(),
-                expected,
-                found: now.version,
-            },
-            Err(e) => e,
-        }
-    }
-
-    async fn find_keystore(&self, name: &str) -> Result<StoredKeystore, StoreError> {
+    pub(crate) async fn find_keystore(&self, name: &str) -> Result<StoredKeystore, StoreError> {
         let row = sqlx::query(select_keystores!("WHERE name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)

@@ -37,6 +37,7 @@ mod access;
 mod audit;
 mod ca;
 mod cert;
+mod connectors;
 mod error;
 mod keystore;
 mod schema;
@@ -56,6 +57,9 @@ pub use audit::{AuditEntry, AuditQuery, Outcome};
 pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
+};
+pub use connectors::{
+    Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use error::StoreError;
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
@@ -155,6 +159,9 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // FULL: a commit is durable once it returns (the WAL is synced).
                         conn.execute("PRAGMA synchronous = FULL").await?;
+                        // References (a profile's truststores, …) are enforced, as on
+                        // PostgreSQL.
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
                 })
@@ -235,25 +242,44 @@ impl Store {
         result.map_err(|e| self.db_error("starting a transaction", e))
     }
 
-    /// Runs `delete` (a `DELETE … WHERE name = $1 AND version = $2`) for `name` at
+    /// Runs `delete` (a `DELETE … WHERE name = $1 AND version = $2`) for `kind` `name` at
     /// version `expected` and audits `event` in the same transaction. False, with nothing
-    /// changed, when the row was not at that version (or is gone).
+    /// changed, when the row was not at that version (or is gone); an error naming the
+    /// users when something still refers to it.
     pub(crate) async fn delete_versioned(
         &self,
         ctx: &Context,
+        kind: &'static str,
         delete: &'static str,
         name: &str,
         expected: i64,
         event: audit::Event<'_>,
     ) -> Result<bool, StoreError> {
         let action = format!("removing {}", event.object);
+        let in_use = |users: String| StoreError::InUse {
+            kind,
+            name: name.to_string(),
+            users,
+        };
+        let users = self.users_of(kind, name).await?;
+        if !users.is_empty() {
+            return Err(in_use(users));
+        }
         let mut tx = self.write().await?;
-        let removed = sqlx::query(delete)
+        let removed = match sqlx::query(delete)
             .bind(name)
             .bind(expected)
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.db_error(&action, e))?;
+        {
+            Ok(removed) => removed,
+            // Taken into use between the check and the delete.
+            Err(e) if error::is_foreign_key_violation(&e) => {
+                drop(tx);
+                return Err(in_use(self.users_of(kind, name).await?));
+            }
+            Err(e) => return Err(self.db_error(&action, e)),
+        };
         if removed.rows_affected() == 0 {
             return Ok(false);
         }

@@ -16,12 +16,14 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0002_certificates.sql"),
     include_str!("../migrations/sqlite/0003_ca.sql"),
     include_str!("../migrations/sqlite/0004_keystores.sql"),
+    include_str!("../migrations/sqlite/0005_connectors.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
     include_str!("../migrations/postgres/0002_certificates.sql"),
     include_str!("../migrations/postgres/0003_ca.sql"),
     include_str!("../migrations/postgres/0004_keystores.sql"),
+    include_str!("../migrations/postgres/0005_connectors.sql"),
 ];
 
 /// The newest schema version this binary knows.

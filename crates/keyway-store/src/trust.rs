@@ -142,7 +142,7 @@ impl Store {
             .map_err(|e| self.db_error("replacing a truststore", e))?;
             if changed.rows_affected() == 0 {
                 drop(tx);
-                return Err(self.truststore_conflict(name, based_on).await);
+                return Err(self.conflict("truststore", name, based_on).await);
             }
             let detail = format!(
                 "{count} certificate(s) from {source} replace {} from {}",
@@ -215,30 +215,16 @@ impl Store {
             let event = Event::ok("truststore.remove", object.clone(), detail);
             let delete = "DELETE FROM truststores WHERE name = $1 AND version = $2";
             if !self
-                .delete_versioned(ctx, delete, name, based_on, event)
+                .delete_versioned(ctx, "truststore", delete, name, based_on, event)
                 .await?
             {
-                return Err(self.truststore_conflict(name, based_on).await);
+                return Err(self.conflict("truststore", name, based_on).await);
             }
             Ok(())
         }
         .await;
         self.audit_if_failed(ctx, "truststore.remove", &object, result)
             .await
-    }
-
-    /// The error for a change based on version `expected` of truststore `name` that
-    /// found it changed (or gone) when writing.
-    async fn truststore_conflict(&self, name: &str, expected: i64) -> StoreError {
-        match self.find_truststore(name).await {
-            Ok(now) => StoreError::Conflict {
-                kind: "truststore",
-                name: name.to_string(),
-                expected,
-                found: now.version,
-            },
-            Err(e) => e,
-        }
     }
 
     /// Truststore `name`, without any check.

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_keystore::{CertInfo, Certificate, EntryType, FileError, Format, PrivateKey, file};
+use keyway_keystore::{
+    CertInfo, Certificate, EntryType, FileError, Format, Keystore, PrivateKey, file,
+};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -26,6 +28,14 @@ pub enum TrustSource {
         /// Its password (JKS and PKCS#12; JKS may be read without).
         password: Option<String>,
     },
+    /// Certificates already read (a truststore kept in keyway's store); `name` says where
+    /// they come from in messages (`truststore partners`).
+    Certificates {
+        /// Where they come from.
+        name: String,
+        /// The trust anchors.
+        certificates: Vec<Certificate>,
+    },
     /// The operating system's roots (honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
     System,
 }
@@ -33,8 +43,11 @@ pub enum TrustSource {
 /// The client identity to present when a server asks for one.
 #[derive(Debug, Clone)]
 pub struct IdentitySpec {
-    /// The keystore file.
+    /// The keystore file (with `content`: what messages call it, e.g. `keystore acme`).
     pub path: PathBuf,
+    /// The keystore's bytes, when they are not read from `path` (a keystore kept in
+    /// keyway's store).
+    pub content: Option<Vec<u8>>,
     /// Expected format (detected when `None`).
     pub format: Option<Format>,
     /// Store password.
@@ -208,6 +221,20 @@ impl Profile {
                         return Err(ProfileError::EmptyTruststore { path: path.clone() });
                     }
                 }
+                TrustSource::Certificates { name, certificates } => {
+                    if certificates.is_empty() {
+                        return Err(ProfileError::EmptyTruststore { path: name.into() });
+                    }
+                    for cert in certificates {
+                        let der = CertificateDer::from(cert.der().to_vec());
+                        anchor_der.push(der.clone());
+                        let _ = roots.add(der);
+                        anchors.push(TrustAnchor {
+                            cert: cert.clone(),
+                            store: name.clone(),
+                        });
+                    }
+                }
                 TrustSource::System => {
                     uses_system_roots = true;
                     let loaded = rustls_native_certs::load_native_certs();
@@ -255,7 +282,11 @@ fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
         path: spec.path.clone(),
         problem,
     };
-    let store = file::load(&spec.path, spec.format, spec.store_password.as_deref())?;
+    let store = match &spec.content {
+        Some(content) => Keystore::from_bytes(content, spec.format, spec.store_password.as_deref())
+            .map_err(|e| file::in_file(&spec.path, e))?,
+        None => file::load(&spec.path, spec.format, spec.store_password.as_deref())?,
+    };
     let entry = match &spec.alias {
         Some(alias) => store
             .entry(alias)

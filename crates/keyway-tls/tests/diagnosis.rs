@@ -243,6 +243,7 @@ fn identity(dir: &Path, chain: &TestChain, sub: &str) -> IdentitySpec {
     std::fs::create_dir_all(&d).unwrap();
     IdentitySpec {
         path: client_p12(chain, &d),
+        content: None,
         format: None,
         store_password: Some("changeit".into()),
         alias: Some("client".into()),
@@ -436,6 +437,7 @@ fn profile_problems_are_errors_before_any_traffic() {
     let p12: PathBuf = client_p12(&expired, dir.path());
     let identity = |password: &str| IdentitySpec {
         path: p12.clone(),
+        content: None,
         format: None,
         store_password: Some(password.into()),
         alias: None,

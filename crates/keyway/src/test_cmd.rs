@@ -84,6 +84,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
             )?;
             Some(IdentitySpec {
                 path: path.clone(),
+                content: None,
                 format: args.keystore_type,
                 store_password: Some(password.to_string()),
                 alias: args.alias.clone(),
