@@ -58,6 +58,24 @@ pub struct ConfigFile {
     /// Connectors by name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub connectors: IndexMap<String, ConnectorEntry>,
+    /// Integrations by name: what partners call on keyway's gateway.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub integrations: IndexMap<String, IntegrationEntry>,
+}
+
+/// `[integrations.NAME]`: `/integrations/NAME/…` on the gateway runs through a connector;
+/// callers need the `invoke:NAME` permission.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationEntry {
+    /// The connector it calls.
+    pub connector: String,
+    /// For people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Callers must send their password (basic auth) on top of their certificate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_password: bool,
 }
 
 /// `[truststores.NAME]`.
@@ -323,7 +341,37 @@ pub struct Config {
     keystores: BTreeMap<String, (PathBuf, KeystoreEntry)>,
     profiles: BTreeMap<String, (PathBuf, ProfileEntry, TlsPolicy)>,
     connectors: IndexMap<String, ConnectorDef>,
+    entries: IndexMap<String, ConnectorEntry>,
+    integrations: IndexMap<String, IntegrationEntry>,
     stored: Stored,
+}
+
+/// A truststore or keystore file a configuration names, with its path made absolute
+/// (relative to its configuration file) and its passwords read: what an import of the
+/// configuration into keyway's store reads.
+#[derive(Clone)]
+pub struct SourceFile {
+    /// Its name in the configuration.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its format, when the configuration says.
+    pub format: Option<Format>,
+    /// The store password.
+    pub password: Option<zeroize::Zeroizing<String>>,
+    /// The key password (keystores), when it differs.
+    pub key_password: Option<zeroize::Zeroizing<String>>,
+    /// The key entry to present (keystores).
+    pub alias: Option<String>,
+}
+
+impl fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceFile")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Truststores and keystores that are not files: kept in keyway's store and handed over
@@ -435,6 +483,7 @@ impl Config {
         };
         let mut errors = Vec::new();
         let mut raw_connectors = Vec::new();
+        let mut raw_integrations = Vec::new();
         for (file, content) in files {
             for (name, entry) in content.truststores {
                 if let Some((other, _)) = config.truststores.get(&name) {
@@ -496,6 +545,9 @@ impl Config {
             for (name, entry) in content.connectors {
                 raw_connectors.push((file.clone(), name, entry));
             }
+            for (name, entry) in content.integrations {
+                raw_integrations.push((file.clone(), name, entry));
+            }
         }
         // References, once every name is known.
         for (name, (file, profile, _)) in &config.profiles {
@@ -537,12 +589,30 @@ impl Config {
                 errors.push(duplicate(&file, "connector", &name, &other.file));
                 continue;
             }
-            match connector(&file, &name, entry, &config) {
+            match connector(&file, &name, entry.clone(), &config) {
                 Ok(def) => {
-                    config.connectors.insert(name, def);
+                    config.connectors.insert(name.clone(), def);
+                    config.entries.insert(name, entry);
                 }
                 Err(mut e) => errors.append(&mut e),
             }
+        }
+        for (file, name, entry) in raw_integrations {
+            let at = item("integration", &name);
+            if config.integrations.contains_key(&name) {
+                errors.push(err(&file, &at, "", "is defined twice".to_string()));
+                continue;
+            }
+            if !config.connectors.contains_key(&entry.connector) {
+                let known = config.connectors.keys();
+                errors.push(err(
+                    &file,
+                    &at,
+                    "connector",
+                    unknown("connector", &entry.connector, known),
+                ));
+            }
+            config.integrations.insert(name, entry);
         }
         if errors.is_empty() {
             Ok(config)
@@ -696,6 +766,84 @@ impl Config {
                     )])
                 }),
             None => Ok(None),
+        }
+    }
+
+    /// Every integration as written, by name.
+    pub fn integrations(&self) -> impl Iterator<Item = (&str, &IntegrationEntry)> {
+        self.integrations.iter().map(|(n, e)| (n.as_str(), e))
+    }
+
+    /// A connector as written (its password still a reference).
+    pub fn connector_entry(&self, name: &str) -> Option<&ConnectorEntry> {
+        self.entries.get(name)
+    }
+
+    /// Every profile as written, by name.
+    pub fn profiles(&self) -> impl Iterator<Item = (&str, &ProfileEntry)> {
+        self.profiles.iter().map(|(n, (_, e, _))| (n.as_str(), e))
+    }
+
+    /// Every truststore file, its password read. Errors name the file, item and field.
+    pub fn truststore_files(&self) -> Result<Vec<SourceFile>, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut out = Vec::new();
+        for (name, (file, entry)) in &self.truststores {
+            let base = base_dir(file);
+            let password = match &entry.password {
+                Some(p) => p.resolve(&base).map(Some).unwrap_or_else(|e| {
+                    errors.push(err(file, &item("truststore", name), "password", e));
+                    None
+                }),
+                None => None,
+            };
+            out.push(SourceFile {
+                name: name.clone(),
+                path: base.join(&entry.path),
+                format: entry.format.as_deref().and_then(|f| f.parse().ok()),
+                password,
+                key_password: None,
+                alias: None,
+            });
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Every keystore file, its passwords read. Errors name the file, item and field.
+    pub fn keystore_files(&self) -> Result<Vec<SourceFile>, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut out = Vec::new();
+        for (name, (file, entry)) in &self.keystores {
+            let base = base_dir(file);
+            let at = item("keystore", name);
+            let password = entry.password.resolve(&base).map(Some).unwrap_or_else(|e| {
+                errors.push(err(file, &at, "password", e));
+                None
+            });
+            let key_password = match &entry.key_password {
+                Some(p) => p.resolve(&base).map(Some).unwrap_or_else(|e| {
+                    errors.push(err(file, &at, "key_password", e));
+                    None
+                }),
+                None => None,
+            };
+            out.push(SourceFile {
+                name: name.clone(),
+                path: base.join(&entry.path),
+                format: entry.format.as_deref().and_then(|f| f.parse().ok()),
+                password,
+                key_password,
+                alias: entry.alias.clone(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(ConfigErrors(errors))
         }
     }
 

@@ -3,9 +3,11 @@
 //!
 //! What it does:
 //! - [`Config`]: `keyway.toml` (or a directory of them) describing truststores,
-//!   keystores, TLS profiles and connectors by name, checked completely, every problem
-//!   named with its file, item and field; passwords inline or from the environment or a
-//!   file, resolved only when used;
+//!   keystores, TLS profiles, connectors and integrations by name, checked completely,
+//!   every problem named with its file, item and field; passwords inline or from the
+//!   environment or a file, resolved only when used; [`Config::with_stored`] checks and
+//!   runs the same definitions over truststores and keystores handed over already read
+//!   ([`Stored`]: keyway-store's);
 //! - [`Connector`]: REST calls (any method, headers, body) over a pooled, keep-alive
 //!   HTTP/1.1 client whose connections come from [`keyway_tls::TlsClient`] (rustls, or
 //!   the legacy backend for TLS 1.0/1.1 partners; sessions resumed), basic auth, default
@@ -18,8 +20,8 @@
 //!   the same shape.
 //!
 //! What it leaves to others: TLS itself and the diagnosis of TLS failures (keyway-tls),
-//! keystore formats (keyway-keystore), where connectors are stored in a shared
-//! deployment (keyway-store, later).
+//! keystore formats (keyway-keystore), keeping definitions and secrets in a database
+//! (keyway-store).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,8 +43,8 @@ mod xml;
 
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
-    DEFAULT_TIMEOUT, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion, StoreEntry, Stored,
-    StoredKeystore, versions_from_flags,
+    DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion,
+    SourceFile, StoreEntry, Stored, StoredKeystore, versions_from_flags,
 };
 pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
 pub use secret::SecretRef;

@@ -857,6 +857,7 @@ impl Definitions {
             keystores: IndexMap::new(),
             profiles: self.profiles,
             connectors: self.connectors,
+            integrations: IndexMap::new(),
         }
     }
 }

@@ -51,6 +51,14 @@ pub struct NewKeystore {
     pub source: String,
 }
 
+impl NewKeystore {
+    /// Checks it as [`Store::add_keystore`] will, without storing anything: it opens, it
+    /// holds a key, and the key to present opens. `name` is what errors call it.
+    pub fn check(&self, name: &str) -> Result<(), StoreError> {
+        check(name, self).map(|_| ())
+    }
+}
+
 impl std::fmt::Debug for NewKeystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewKeystore")

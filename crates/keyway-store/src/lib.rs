@@ -1,8 +1,8 @@
 //! keyway's persistent state: users and their permissions, their client certificates
 //! (and key pairs waiting for an outside CA), named truststores, keyway's CA (its sealed
 //! keys, the record of everything it issued, revocations, the CRL number), named
-//! keystores (sealed, with their passwords), the audit log, and (as the store grows)
-//! connectors.
+//! keystores (sealed, with their passwords), TLS profiles, connectors and integrations
+//! (what a keyway.toml describes; references enforced by foreign keys), and the audit log.
 //!
 //! One API over two databases: an embedded SQLite file in the data directory (the
 //! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod config;
 pub mod connector;
 pub mod pki;
 pub mod store;
@@ -120,6 +121,14 @@ Needs user_management when run --as a user.")]
     /// TLS (`keyway keystore` works on files).
     #[command(subcommand)]
     Identity(store::IdentityCommand),
+    /// Move a keyway.toml into the store and back: truststores, keystores, profiles,
+    /// connectors and integrations.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Integrations in the store: what partners call on the gateway, run through a
+    /// connector.
+    #[command(subcommand)]
+    Integration(config::IntegrationCommand),
 }
 
 /// `keyway test`
@@ -552,6 +561,8 @@ impl Cli {
             }
             Command::Truststore(command) => return command.store().data.json,
             Command::Identity(command) => return command.store().data.json,
+            Command::Config(command) => return command.store().data.json,
+            Command::Integration(command) => return command.store().data.json,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -15,24 +15,33 @@ use keyway_tls::{Outcome as TestOutcome, TestTarget};
 use serde_json::{Value, json};
 
 use crate::Outcome;
-use crate::cli::connector::{CallArgs, ConnectorCommand, ListArgs, NameArgs, SoapArgs};
+use crate::cli::connector::{CallArgs, ConfigArg, ConnectorCommand, ListArgs, NameArgs, SoapArgs};
+use crate::store_cmd::{block_on, context, open};
 
 /// Runs a connector command.
 pub fn run(command: ConnectorCommand) -> Result<Outcome> {
-    match command {
-        ConnectorCommand::List(args) => list(args),
-        ConnectorCommand::Show(args) => show(args),
-        ConnectorCommand::Test(args) => runtime()?.block_on(test(args)),
-        ConnectorCommand::Call(args) => runtime()?.block_on(call(args)),
-        ConnectorCommand::Soap(args) => runtime()?.block_on(soap(args)),
-    }
+    block_on(async {
+        match command {
+            ConnectorCommand::List(args) => list(args).await,
+            ConnectorCommand::Show(args) => show(args).await,
+            ConnectorCommand::Test(args) => test(args).await,
+            ConnectorCommand::Call(args) => call(args).await,
+            ConnectorCommand::Soap(args) => soap(args).await,
+        }
+    })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
+/// The connectors of `--config`, else of `./keyway.toml` when there is one, else of
+/// keyway's store.
+pub(crate) async fn load_config(arg: &ConfigArg) -> Result<Config> {
+    match arg.file() {
+        Some(path) => load(&path),
+        None => {
+            let store_args = arg.store_args();
+            let store = open(&store_args).await?;
+            Ok(store.connector_config(&context(&store_args)).await?)
+        }
+    }
 }
 
 pub(crate) fn load(path: &std::path::Path) -> Result<Config> {
@@ -77,15 +86,15 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
     })
 }
 
-fn list(args: ListArgs) -> Result<Outcome> {
-    let config = load(&args.config.config)?;
+async fn list(args: ListArgs) -> Result<Outcome> {
+    let config = load_config(&args.config).await?;
     let rows: Vec<Value> = config.connectors().map(|c| summary(&config, c)).collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Outcome::Ok);
     }
     if rows.is_empty() {
-        println!("no connectors in {}", args.config.config.display());
+        println!("no connectors in {}", args.config.source());
         return Ok(Outcome::Ok);
     }
     let text = |v: &Value| match v {
@@ -128,8 +137,8 @@ fn list(args: ListArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn show(args: NameArgs) -> Result<Outcome> {
-    let config = load(&args.config.config)?;
+async fn show(args: NameArgs) -> Result<Outcome> {
+    let config = load_config(&args.config).await?;
     let def = config.connector(&args.name).map_err(anyhow::Error::msg)?;
     let s = summary(&config, def);
     if args.json {
@@ -160,8 +169,8 @@ fn show(args: NameArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn build(args_config: &std::path::Path, name: &str) -> Result<Connector> {
-    let config = load(args_config)?;
+async fn build(args_config: &ConfigArg, name: &str) -> Result<Connector> {
+    let config = load_config(args_config).await?;
     let def = config.connector(name).map_err(anyhow::Error::msg)?.clone();
     Ok(Connector::new(&config, &def)?)
 }
@@ -298,7 +307,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn call(args: CallArgs) -> Result<Outcome> {
-    let connector = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config, &args.name).await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("-X {}: not an HTTP method", args.method))?;
     let mut request = CallRequest::new(method, &args.path);
@@ -396,7 +405,7 @@ fn exit_for(status: StatusCode) -> Outcome {
 }
 
 async fn soap(args: SoapArgs) -> Result<Outcome> {
-    let connector = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config, &args.name).await?;
     let text = String::from_utf8(read_data(&args.body)?).context("--body is not UTF-8")?;
     let body = SoapBody::from_text(&text).context("--body")?;
     let version = args
@@ -579,7 +588,7 @@ async fn http_check(connector: &Connector) -> HttpCheck {
 }
 
 async fn test(args: NameArgs) -> Result<Outcome> {
-    let connector = build(&args.config.config, &args.name)?;
+    let connector = build(&args.config, &args.name).await?;
     let insecure = connector.profile().insecure;
     let tls = diagnose(&connector).await?;
     let tls_ok = matches!(tls, TestOutcome::Connected { .. });

@@ -138,7 +138,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
 pub fn export(command: ExportCommand) -> Result<Outcome> {
     let ExportCommand::Pmg(args) = command;
     refuse_existing(&args.out, args.force)?;
-    let config = crate::connector_cmd::load(&args.config.config)?;
+    let config = crate::store_cmd::block_on(crate::connector_cmd::load_config(&args.config))?;
     let exported = pmg::export(&config, &args.connectors)?;
     write_private(&args.out, exported.xml.as_bytes())?;
     println!(
@@ -168,7 +168,7 @@ fn refuse_existing(out: &Path, force: bool) -> Result<()> {
 
 /// Writes atomically, readable by its owner only (it may hold passwords): a new file is
 /// created 0600, and a file being replaced is made 0600 before the new content goes in.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     #[cfg(unix)]
     if path.is_file() {
         use std::os::unix::fs::PermissionsExt;

@@ -16,6 +16,7 @@
 mod ca_cmd;
 mod cert_cmd;
 mod cli;
+mod config_cmd;
 mod connector_cmd;
 mod identity_cmd;
 mod import_cmd;
@@ -81,6 +82,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::AuditLog(args) => store_cmd::audit_log(args),
         cli::Command::Truststore(command) => cert_cmd::truststore(command),
         cli::Command::Identity(command) => identity_cmd::identity(command),
+        cli::Command::Config(command) => config_cmd::config(command),
+        cli::Command::Integration(command) => config_cmd::integration(command),
     }
 }
 

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-const CONFIG_HELP: &str = "The configuration: a keyway.toml, or a directory of *.toml files";
+use crate::cli::pki::DataDirArgs;
+use crate::cli::store::StoreArgs;
+
+const CONFIG_HELP: &str = "A keyway.toml, or a directory of *.toml files [default: ./keyway.toml if there is one, else the connectors in keyway's store]";
 
 /// `keyway connector`
 #[derive(Debug, Subcommand)]
@@ -69,11 +72,70 @@ Exit codes: 0 an answer without a Fault, 1 a SOAP Fault, an HTTP error or no con
     Soap(SoapArgs),
 }
 
-/// `--config`
+/// `--config`, or where keyway's store is.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
-    #[arg(long, env = "KEYWAY_CONFIG", default_value = "keyway.toml", help = CONFIG_HELP)]
-    pub config: PathBuf,
+    #[arg(long, env = "KEYWAY_CONFIG", help = CONFIG_HELP)]
+    pub config: Option<PathBuf>,
+    /// Without --config: the data directory of keyway's store.
+    #[arg(
+        long,
+        env = "KEYWAY_DATA_DIR",
+        default_value = "keyway-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// Without --config: the store's master key (64 hex digits).
+    #[arg(
+        long,
+        env = "KEYWAY_MASTER_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub master_key: Option<String>,
+    /// Without --config: a shared PostgreSQL store (`postgres://…`).
+    #[arg(
+        long,
+        env = "KEYWAY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
+    /// Without --config: act as this keyway user (default: the local administrator).
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+}
+
+impl ConfigArg {
+    /// The store these arguments name, for when no --config is given.
+    pub fn store_args(&self) -> StoreArgs {
+        StoreArgs {
+            data: DataDirArgs {
+                data_dir: self.data_dir.clone(),
+                master_key: self.master_key.clone(),
+                json: false,
+            },
+            database: self.database.clone(),
+            as_user: self.as_user.clone(),
+        }
+    }
+
+    /// The configuration file to read: --config, else `./keyway.toml` when there is
+    /// one; `None`: the connectors in keyway's store.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            let here = PathBuf::from("keyway.toml");
+            here.is_file().then_some(here)
+        })
+    }
+
+    /// Where the connectors come from, for messages.
+    pub fn source(&self) -> String {
+        match self.file() {
+            Some(path) => path.display().to_string(),
+            None => "keyway's store".into(),
+        }
+    }
 }
 
 /// `connector list`
