@@ -285,6 +285,18 @@ Exit codes: 0 exported, 2 usage or input error.", passwords!()))]
 
 Exit codes: 0 converted, 2 usage or input error.", passwords!()))]
     Convert(ConvertArgs),
+    /// Keep a keystore in keyway's store, with its passwords, sealed (= `keyway identity
+    /// add`; see there).
+    #[command(after_help = "Examples:
+  keyway keystore add acme acme-client.p12 --storepass env:P12_PASS
+  keyway keystore add legacy partner.jks --storepass file:jks.pass --keypass env:KEY_PASS --alias orders
+
+`keyway identity list|show|export|remove` manage the keystores kept in the store.")]
+    Add(store::IdentityAddArgs),
+    /// Show a keystore kept in keyway's store (= `keyway identity show`).
+    Show(store::IdentityNameArgs),
+    /// Remove a keystore kept in keyway's store (= `keyway identity remove`).
+    Remove(store::IdentityNameArgs),
 }
 
 /// The store file and how to open it.
@@ -542,6 +554,8 @@ impl Cli {
                     C::Show(a) | C::Test(a) => a.json,
                     C::Call(a) => a.json,
                     C::Soap(a) => a.json,
+                    C::Add(a) => a.store.data.json,
+                    C::Remove(a) => a.store.data.json,
                 };
             }
             Command::Import(connector::ImportCommand::Pmg(a)) => return a.json,
@@ -574,6 +588,8 @@ impl Cli {
             KeystoreCommand::Passwd(a) => &a.store,
             KeystoreCommand::Export(a) => &a.store,
             KeystoreCommand::Convert(a) => &a.store,
+            KeystoreCommand::Add(a) => return a.store.data.json,
+            KeystoreCommand::Show(a) | KeystoreCommand::Remove(a) => return a.store.data.json,
         };
         store.json
     }

@@ -16,6 +16,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::config::{ConfigCommand, ConfigExportArgs, ConfigImportArgs, IntegrationCommand};
+use crate::cli::connector::{ConnectorAddArgs, ConnectorRemoveArgs};
 use crate::import_cmd::write_private;
 use crate::store_cmd::{block_on, context, open};
 use crate::{Outcome, render};
@@ -519,5 +520,149 @@ fn print_integration(i: &Integration, json: bool) -> Result<Outcome> {
         },
         i.version
     );
+    Ok(Outcome::Ok)
+}
+
+/// `keyway connector add`: a connector in the store with a profile of its own.
+pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
+    let password = if args.password_stdin {
+        Some(crate::store_cmd::read_stdin_password()?)
+    } else {
+        None
+    };
+    let store = open(&args.store).await?;
+    let ctx = context(&args.store);
+    if let (Some(keystore), Some(alias)) = (&args.keystore, &args.alias) {
+        let stored = store.keystore(&ctx, keystore).await?;
+        if &stored.alias != alias {
+            bail!(
+                "keystore {keystore} presents alias \"{}\", not \"{alias}\": store it again choosing that key (`keyway keystore add {keystore} FILE --alias {alias} --replace`)",
+                stored.alias
+            );
+        }
+    }
+    let lowest_version = args.min_tls.as_deref().map(|v| {
+        if v.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("TLS {v}")
+        } else {
+            v.to_string()
+        }
+    });
+    let profile = keyway_connect::ProfileEntry {
+        truststores: args.truststores.clone(),
+        keystore: args.keystore.clone(),
+        lowest_version,
+        server_name: args.server_name.clone(),
+        ..keyway_connect::ProfileEntry::default()
+    };
+    let profile_existed = store
+        .profiles(&ctx)
+        .await?
+        .iter()
+        .any(|p| p.name == args.name);
+    let profile_save = if profile_existed && args.replace {
+        Save::Replace(None)
+    } else {
+        Save::Add
+    };
+    store
+        .save_profile(&ctx, &args.name, profile, profile_save)
+        .await?;
+    let definition = ConnectorEntry {
+        kind: args.kind.clone(),
+        url: args.url.clone(),
+        profile: Some(args.name.clone()),
+        auth: None,
+        headers: Default::default(),
+        timeout: None,
+        retries: None,
+        redirects: None,
+        test_path: None,
+        soap_version: None,
+        test_action: None,
+        extra: Default::default(),
+    };
+    let connector = NewConnector {
+        definition,
+        auth: args.username.clone().zip(password),
+    };
+    let save = if args.replace {
+        Save::Replace(args.if_version)
+    } else {
+        Save::Add
+    };
+    let saved = match store
+        .save_connector(&ctx, &args.name, connector, save)
+        .await
+    {
+        Ok(saved) => saved,
+        Err(e) => {
+            // Leave no profile behind for a connector that was not stored.
+            if !profile_existed {
+                let _ = store
+                    .remove_definition(&ctx, "profile", &args.name, None)
+                    .await;
+            }
+            return Err(e.into());
+        }
+    };
+    if args.store.data.json {
+        println!("{}", serde_json::to_string_pretty(&saved)?);
+    } else {
+        println!(
+            "connector {}: stored ({} {}, profile {}{}), version {}",
+            saved.name,
+            saved.definition.kind,
+            saved.definition.url,
+            args.name,
+            saved
+                .username
+                .as_deref()
+                .map(|u| format!(", basic auth as {u}"))
+                .unwrap_or_default(),
+            saved.version
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `keyway connector remove`: the connector, and its own profile when nothing else uses
+/// it.
+pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Outcome> {
+    let store = open(&args.store).await?;
+    let ctx = context(&args.store);
+    let own_profile = store
+        .connectors(&ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.name == args.name)
+        .and_then(|c| c.definition.profile)
+        .filter(|p| p == &args.name);
+    store
+        .remove_definition(&ctx, "connector", &args.name, args.if_version)
+        .await?;
+    let profile_removed = match own_profile {
+        Some(profile) => store
+            .remove_definition(&ctx, "profile", &profile, None)
+            .await
+            .is_ok(),
+        None => false,
+    };
+    if args.store.data.json {
+        println!(
+            "{}",
+            json!({"removed": args.name, "profile_removed": profile_removed})
+        );
+    } else {
+        println!(
+            "connector {}: removed{}",
+            args.name,
+            if profile_removed {
+                ", with its profile"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(Outcome::Ok)
 }

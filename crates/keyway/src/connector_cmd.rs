@@ -27,6 +27,8 @@ pub fn run(command: ConnectorCommand) -> Result<Outcome> {
             ConnectorCommand::Test(args) => test(args).await,
             ConnectorCommand::Call(args) => call(args).await,
             ConnectorCommand::Soap(args) => soap(args).await,
+            ConnectorCommand::Add(args) => crate::config_cmd::connector_add(args).await,
+            ConnectorCommand::Remove(args) => crate::config_cmd::connector_remove(args).await,
         }
     })
 }

@@ -20,6 +20,8 @@ use crate::{Outcome, render};
 
 /// Runs one keystore command.
 pub fn run(command: KeystoreCommand) -> Result<Outcome> {
+    use crate::cli::store::IdentityCommand;
+    use crate::identity_cmd;
     match command {
         KeystoreCommand::List(args) => list(args),
         KeystoreCommand::Inspect(args) => inspect(args),
@@ -30,6 +32,10 @@ pub fn run(command: KeystoreCommand) -> Result<Outcome> {
         KeystoreCommand::Passwd(args) => passwd(args),
         KeystoreCommand::Export(args) => export(args),
         KeystoreCommand::Convert(args) => convert(args),
+        // The keystores kept in keyway's store.
+        KeystoreCommand::Add(args) => identity_cmd::identity(IdentityCommand::Add(args)),
+        KeystoreCommand::Show(args) => identity_cmd::identity(IdentityCommand::Show(args)),
+        KeystoreCommand::Remove(args) => identity_cmd::identity(IdentityCommand::Remove(args)),
     }
 }
 

@@ -386,7 +386,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn read_stdin_password() -> Result<Password> {
+pub(crate) fn read_stdin_password() -> Result<Password> {
     let mut line = Password::default();
     std::io::stdin()
         .lock()

@@ -153,6 +153,71 @@ require_password = true
     assert_eq!(integrations[0]["connector"], "orders");
     assert_eq!(integrations[0]["require_password"], true);
 
+    // A connector made on the command line, with a profile of its own, over the same
+    // truststore and a keystore added with `keyway keystore add`.
+    run(&[
+        "keystore",
+        "add",
+        "acme-2",
+        conf.join("client.p12").to_str().unwrap(),
+        "--storepass",
+        "env:P12_PASS",
+    ])
+    .success();
+    assert!(output(&run(&["keystore", "show", "acme-2"]).success()).contains("acme-client"));
+    let url = format!("{}/auth", server.url());
+    let add = |alias: &str| {
+        keyway(&data, database)
+            .args(["connector", "add", "orders-2", "--url", &url])
+            .args([
+                "--truststore",
+                "partners",
+                "--keystore",
+                "acme-2",
+                "--alias",
+                alias,
+            ])
+            .args(["--server-name", "orders.test"])
+            .args([
+                "--min-tls",
+                "1.2",
+                "--username",
+                "svc-orders",
+                "--password-stdin",
+            ])
+            .write_stdin("s3cret-orders\n")
+            .assert()
+    };
+    let refused = add("other").code(2);
+    assert!(
+        output(&refused).contains("presents alias \"client\""),
+        "{}",
+        output(&refused)
+    );
+    add("client").success();
+    let called =
+        json(&run(&["connector", "call", "orders-2", "--path", "/ping", "--json"]).success());
+    assert_eq!(called["status"], 200, "{called}");
+    run(&[
+        "integration",
+        "add",
+        "orders-2",
+        "--connector",
+        "orders-2",
+        "--require-basic-auth",
+    ])
+    .success();
+    let refused = run(&["connector", "remove", "orders-2"]).code(2);
+    assert!(
+        output(&refused).contains("used by integration orders-2"),
+        "{}",
+        output(&refused)
+    );
+    run(&["integration", "remove", "orders-2"]).success();
+    let removed = json(&run(&["connector", "remove", "orders-2", "--json"]).success());
+    assert_eq!(removed["profile_removed"], true);
+    run(&["keystore", "remove", "acme-2"]).success();
+
     // In use: not removable; the same import again needs --replace.
     let refused = run(&["truststore", "remove", "partners"]).code(2);
     assert!(

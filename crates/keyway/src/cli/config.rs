@@ -120,7 +120,7 @@ pub struct IntegrationAddArgs {
     #[arg(long, default_value = "")]
     pub description: String,
     /// Callers must send their password (basic auth) with their client certificate.
-    #[arg(long)]
+    #[arg(long, alias = "require-basic-auth")]
     pub require_password: bool,
     /// Replace an existing integration of that name.
     #[arg(long)]

@@ -70,6 +70,82 @@ Exit codes: 0 an answer without a Fault, 1 a SOAP Fault, an HTTP error or no con
 2 usage or configuration error."
     )]
     Soap(SoapArgs),
+    /// Store a connector in keyway's store, with a TLS profile of its own made from the
+    /// options (for shared profiles, import a keyway.toml: `keyway config import`).
+    #[command(after_help = "Examples:
+  keyway connector add orders --url https://orders.partner.example/api --truststore partners
+  keyway connector add legacy --url https://old.partner.example/ws --kind soap \\
+      --truststore partners --keystore acme --min-tls 1.0 --username svc --password-stdin < pw.txt
+  keyway connector add orders --url https://orders-v2.partner.example/api --truststore partners --replace
+
+The connector's profile is named after it and holds --truststore (repeatable; none: the
+system roots), --keystore (a keystore kept in the store: `keyway keystore add`) and
+--min-tls. Checked as a keyway.toml would be; the password is sealed. Needs
+manage_connectors.
+
+Exit codes: 0 stored, 2 refused (unknown truststore or keystore, bad URL, name taken
+without --replace, a missing permission).")]
+    Add(ConnectorAddArgs),
+    /// Remove a connector (and its own profile) from keyway's store.
+    #[command(
+        after_help = "Example:\n  keyway connector remove orders --if-version 2\n\nRefused while an integration uses it."
+    )]
+    Remove(ConnectorRemoveArgs),
+}
+
+/// `connector add`
+#[derive(Debug, Args)]
+pub struct ConnectorAddArgs {
+    /// The connector's name.
+    pub name: String,
+    /// The base URL, `https://host[:port][/path]`.
+    #[arg(long)]
+    pub url: String,
+    /// rest or soap.
+    #[arg(long, default_value = "rest", value_parser = ["rest", "soap"])]
+    pub kind: String,
+    /// A truststore kept in the store; repeat for several (none: the system roots).
+    #[arg(long = "truststore", value_name = "NAME")]
+    pub truststores: Vec<String>,
+    /// A keystore kept in the store whose key is presented (two-way TLS).
+    #[arg(long, value_name = "NAME")]
+    pub keystore: Option<String>,
+    /// With --keystore: the key entry it must present (chosen when the keystore was added).
+    #[arg(long, requires = "keystore")]
+    pub alias: Option<String>,
+    /// Lowest allowable TLS version: SSLv3, 1.0, 1.1, 1.2 (default) or 1.3.
+    #[arg(long, value_name = "VERSION")]
+    pub min_tls: Option<String>,
+    /// The name to send as SNI and check the certificate against, instead of the URL's
+    /// host (an endpoint reached by IP address or another name).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Basic-auth user name.
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the basic-auth password from the first line of standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Replace a connector of that name.
+    #[arg(long)]
+    pub replace: bool,
+    /// With --replace: only if the connector is still at this version.
+    #[arg(long, value_name = "N", requires = "replace")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `connector remove`
+#[derive(Debug, Args)]
+pub struct ConnectorRemoveArgs {
+    /// The connector.
+    pub name: String,
+    /// Only if the connector is still at this version.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `--config`, or where keyway's store is.
