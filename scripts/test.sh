@@ -25,6 +25,7 @@ need() { # need COMMAND DEBIAN-PACKAGE
 need keytool default-jdk-headless
 need openssl openssl
 need script bsdutils   # a real terminal for the password-prompt test
+need curl curl         # `keyway serve` is checked with the curl command it prints
 # A real PostgreSQL for the shared-database backend: keyway-testkit starts a throwaway
 # server from it (initdb in a temporary directory, 127.0.0.1 and a free port), unless
 # KEYWAY_TEST_POSTGRES_URL names one.

@@ -343,9 +343,12 @@ impl Store {
             IssueProfile::Client,
             time::OffsetDateTime::now_utc(),
         )?;
-        if !checked.chain[1..]
-            .iter()
-            .any(|ca| trusted.iter().any(|t| t.der() == ca.der()))
+        // Chained to a CA of the truststore, or pinned: the certificate itself is in it.
+        let pinned = checked.chain.len() == 1 && trusted.iter().any(|t| t.der() == leaf.der());
+        if !pinned
+            && !checked.chain[1..]
+                .iter()
+                .any(|ca| trusted.iter().any(|t| t.der() == ca.der()))
         {
             let top = checked.chain.last().unwrap_or(leaf);
             return Err(invalid(format!(

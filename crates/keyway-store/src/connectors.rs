@@ -522,6 +522,12 @@ impl Store {
             "connectors".into(),
         )
         .await?;
+        self.runnable_config().await
+    }
+
+    /// [`Store::connector_config`] without an actor: for keyway's gateway, which runs
+    /// integrations' connectors on behalf of callers it has checked itself.
+    pub async fn runnable_config(&self) -> Result<Config, StoreError> {
         let mut all = self.definitions().await?;
         for connector in all.stored_connectors.iter() {
             if let Some(user) = &connector.username {

@@ -118,6 +118,8 @@ impl StoredKeystore {
 /// A stored keystore opened: the file as it was given and its passwords, for an export
 /// or for a connector's TLS. Dropping it wipes the passwords.
 pub struct KeystoreSecrets {
+    /// The keystore's name.
+    pub name: String,
     /// The file's bytes.
     pub content: Zeroizing<Vec<u8>>,
     /// Its format.
@@ -133,6 +135,7 @@ pub struct KeystoreSecrets {
 impl std::fmt::Debug for KeystoreSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeystoreSecrets")
+            .field("name", &self.name)
             .field("format", &self.format)
             .field("alias", &self.alias)
             .finish_non_exhaustive()
@@ -143,13 +146,13 @@ impl KeystoreSecrets {
     /// The key and chain (leaf first) of the entry to present.
     pub fn identity(&self) -> Result<(PrivateKey, Vec<Certificate>), StoreError> {
         let store = Keystore::from_bytes(&self.content, Some(self.format), Some(&self.password))
-            .map_err(|e| invalid(&self.alias, format!("cannot be opened: {e}")))?;
+            .map_err(|e| invalid(&self.name, format!("cannot be opened: {e}")))?;
         let entry = store
             .entry(&self.alias)
-            .map_err(|e| invalid(&self.alias, e.to_string()))?;
+            .map_err(|e| invalid(&self.name, e.to_string()))?;
         let key = entry
             .private_key(Some(&self.key_password))
-            .map_err(|e| invalid(&self.alias, e.to_string()))?;
+            .map_err(|e| invalid(&self.name, e.to_string()))?;
         Ok((key, entry.chain().to_vec()))
     }
 }
@@ -382,6 +385,7 @@ impl Store {
             None => password.clone(),
         };
         Ok(KeystoreSecrets {
+            name: name.to_string(),
             content: self.open_sealed(&content, CONTENT_PURPOSE)?,
             format,
             password,

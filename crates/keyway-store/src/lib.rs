@@ -39,6 +39,7 @@ mod ca;
 mod cert;
 mod connectors;
 mod error;
+mod gateway;
 mod keystore;
 mod schema;
 mod trust;
@@ -62,6 +63,7 @@ pub use connectors::{
     Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use error::StoreError;
+pub use gateway::{GatewayRecord, GatewayTrust};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};

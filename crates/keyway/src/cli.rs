@@ -129,6 +129,24 @@ Needs user_management when run --as a user.")]
     /// connector.
     #[command(subcommand)]
     Integration(config::IntegrationCommand),
+    /// Run the inbound gateway: partners call integrations over two-way TLS.
+    #[command(after_help = "Examples:
+  keyway serve
+  keyway serve --listen 0.0.0.0:8443 --admin 127.0.0.1:9090 --host gw.acme.example
+  keyway serve --database postgres://keyway@db/keyway --client-truststore partner-clients
+
+On a fresh data directory it first does what `keyway init` does (printing the
+administrator's password once), makes a demo user with a client certificate, and prints a
+curl command that calls the gateway with it. The server certificate is issued by
+keyway's CA for the --host names and kept in the store (keystore `gateway`).
+
+Client certificates are accepted from keyway's CA, from the CAs of each
+--client-truststore, or when registered to a user exactly (pinned). Changes in the store
+(revocations, new certificates, connectors) apply within a second, without a restart.
+SIGTERM or Ctrl-C: stop accepting, finish requests in flight (up to 10 s), exit 0.
+
+Exit codes: 0 stopped on a signal, 2 cannot start (port in use, store unreadable).")]
+    Serve(store::ServeArgs),
 }
 
 /// `keyway test`
@@ -577,6 +595,7 @@ impl Cli {
             Command::Identity(command) => return command.store().data.json,
             Command::Config(command) => return command.store().data.json,
             Command::Integration(command) => return command.store().data.json,
+            Command::Serve(args) => return args.store.data.json,
         };
         let store = match command {
             KeystoreCommand::List(a) => &a.store,

@@ -25,6 +25,7 @@ mod pki_cmd;
 mod probe_cmd;
 mod render;
 mod secret;
+mod serve_cmd;
 mod store_cmd;
 mod test_cmd;
 
@@ -84,6 +85,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Identity(command) => identity_cmd::identity(command),
         cli::Command::Config(command) => config_cmd::config(command),
         cli::Command::Integration(command) => config_cmd::integration(command),
+        cli::Command::Serve(args) => serve_cmd::serve(args),
     }
 }
 

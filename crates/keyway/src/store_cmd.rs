@@ -24,6 +24,71 @@ use crate::secret::{Password, prompt};
 /// The length of the first administrator's generated password.
 const ADMIN_PASSWORD_CHARS: usize = 24;
 
+/// What [`initialize`] found or made.
+pub(crate) struct Initialized {
+    pub ca: keyway_store::StoredCa,
+    pub ca_state: String,
+    pub ca_file: std::path::PathBuf,
+    /// The first administrator's password, when it was made now (shown once).
+    pub password: Option<Password>,
+}
+
+/// Brings a store to the state `keyway init` promises: keyway's CA (the store's, else
+/// one imported from an older `DATA/ca`, else a new one), `DATA/ca.pem`, and the first
+/// administrator `admin`. Safe to run again.
+pub(crate) async fn initialize(
+    store: &Store,
+    ctx: &Context,
+    data_dir: &std::path::Path,
+    admin: &str,
+    ca_subject: keyway_pki::DistinguishedName,
+) -> Result<Initialized> {
+    let (ca, ca_state) = match store.ca().await? {
+        Some(ca) => (ca, "already there".to_string()),
+        None => match Ca::open(data_dir) {
+            Ok(file_ca) => {
+                let imported = store.import_ca(ctx, &file_ca).await?;
+                let state = format!(
+                    "imported from {} with {} issuance record(s)",
+                    file_ca.dir().display(),
+                    imported.records
+                );
+                (imported.ca, state)
+            }
+            Err(PkiError::NoCa { .. }) => {
+                let init = CaInit {
+                    subject: ca_subject,
+                    key_type: KeyType::default(),
+                    with_intermediate: false,
+                };
+                (store.create_ca(ctx, &init).await?, "created".to_string())
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let ca_file = write_ca_file(data_dir, &ca)?;
+    let admin_exists = store.user(ctx, admin).await.is_ok();
+    let password = if admin_exists {
+        None
+    } else {
+        let password = generate_password()?;
+        let mut new = NewUser::new(admin)
+            .display_name("keyway administrator")
+            .password(password.clone());
+        for permission in Permission::FIXED {
+            new = new.permission(permission);
+        }
+        store.add_user(ctx, new).await?;
+        Some(password)
+    };
+    Ok(Initialized {
+        ca,
+        ca_state,
+        ca_file,
+        password,
+    })
+}
+
 /// `keyway init`
 pub fn init(args: InitArgs) -> Result<Outcome> {
     let store_args = &args.store;
@@ -32,45 +97,12 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
         let store = open(store_args).await?;
         let ctx = context(store_args);
         let data_dir = &store_args.data.data_dir;
-        // keyway's CA: the store's; else the one an older keyway kept in DATA/ca; else new.
-        let (ca, ca_state) = match store.ca().await? {
-            Some(ca) => (ca, "already there".to_string()),
-            None => match Ca::open(data_dir) {
-                Ok(file_ca) => {
-                    let imported = store.import_ca(&ctx, &file_ca).await?;
-                    let state = format!(
-                        "imported from {} with {} issuance record(s)",
-                        file_ca.dir().display(),
-                        imported.records
-                    );
-                    (imported.ca, state)
-                }
-                Err(PkiError::NoCa { .. }) => {
-                    let init = CaInit {
-                        subject: ca_subject,
-                        key_type: KeyType::default(),
-                        with_intermediate: false,
-                    };
-                    (store.create_ca(&ctx, &init).await?, "created".to_string())
-                }
-                Err(e) => return Err(e.into()),
-            },
-        };
-        let ca_file = write_ca_file(data_dir, &ca)?;
-        let admin_exists = store.user(&ctx, &args.admin).await.is_ok();
-        let password = if admin_exists {
-            None
-        } else {
-            let password = generate_password()?;
-            let mut new = NewUser::new(&args.admin)
-                .display_name("keyway administrator")
-                .password(password.clone());
-            for permission in Permission::FIXED {
-                new = new.permission(permission);
-            }
-            store.add_user(&ctx, new).await?;
-            Some(password)
-        };
+        let Initialized {
+            ca,
+            ca_state,
+            ca_file,
+            password,
+        } = initialize(&store, &ctx, data_dir, &args.admin, ca_subject).await?;
         if store_args.data.json {
             println!(
                 "{}",

@@ -272,7 +272,7 @@ pub struct CaIssueArgs {
 #[derive(Debug, Args)]
 pub struct IdentityOutArgs {
     /// Where to write (.p12/.pfx, .jks or .pem). An existing file is refused unless --force.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "out-p12")]
     pub out: PathBuf,
     /// The output type, when the extension does not say.
     #[arg(long, value_name = "TYPE", value_parser = ["pkcs12", "jks", "pem"])]

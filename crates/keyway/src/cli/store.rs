@@ -35,6 +35,39 @@ pub struct InitArgs {
     pub ca_subject: String,
 }
 
+/// `keyway serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where partners connect.
+    #[arg(long, default_value = "0.0.0.0:8443", value_name = "ADDRESS")]
+    pub listen: std::net::SocketAddr,
+    /// Health and Prometheus metrics over plain HTTP.
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDRESS")]
+    pub admin: std::net::SocketAddr,
+    /// No health and metrics listener.
+    #[arg(long)]
+    pub no_admin: bool,
+    /// A name the server certificate is for; repeat for several (default: localhost,
+    /// 127.0.0.1 and this machine's host name).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// A truststore in the store whose CAs may issue client certificates (besides
+    /// keyway's CA); repeat for several.
+    #[arg(long = "client-truststore", value_name = "NAME")]
+    pub client_truststores: Vec<String>,
+    /// Time for a client to finish its TLS handshake, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub handshake_timeout: u64,
+    /// Largest request body forwarded, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Most connections at once.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
 /// `keyway user …`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

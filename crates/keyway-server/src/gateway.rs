@@ -1,0 +1,870 @@
+//! The accept loop, the per-request decisions and the forwarding through connectors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use keyway_connect::{CallRequest, Connector};
+use keyway_store::{GatewayRecord, Outcome, Permission, Store, StoreError};
+use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use zeroize::Zeroizing;
+
+use crate::GatewayError;
+use crate::identity::server_identity;
+use crate::verifier::{ClientVerifier, Trust, fingerprint};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How the gateway runs; [`Default`] gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Where partners connect (default `0.0.0.0:8443`).
+    pub listen: SocketAddr,
+    /// Health and metrics over plain HTTP (default `127.0.0.1:9090`); `None`: off.
+    pub admin: Option<SocketAddr>,
+    /// The names the server certificate is for (default: localhost, 127.0.0.1 and
+    /// this machine's host name).
+    pub hosts: Vec<String>,
+    /// Truststores in the store whose CAs may issue client certificates, besides
+    /// keyway's CA.
+    pub client_truststores: Vec<String>,
+    /// Time for a client to finish its TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time for a client to send a request's headers.
+    pub header_timeout: Duration,
+    /// Largest request body forwarded.
+    pub max_body: usize,
+    /// Most connections at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How often the store is polled for changes (certificates, trust, connectors).
+    pub reload_every: Duration,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        if let Ok(name) = std::fs::read_to_string("/etc/hostname") {
+            let name = name.trim();
+            if !name.is_empty() && !hosts.iter().any(|h| h == name) {
+                hosts.push(name.to_string());
+            }
+        }
+        GatewayOptions {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            hosts,
+            client_truststores: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            max_body: 10 * 1024 * 1024,
+            max_connections: 1024,
+            reload_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A running gateway. [`Gateway::shutdown`] stops it gracefully; dropping it stops it
+/// at once.
+pub struct Gateway {
+    /// Where it listens for partners.
+    pub address: SocketAddr,
+    /// Where health and metrics are served, if anywhere.
+    pub admin_address: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("address", &self.address)
+            .field("admin_address", &self.admin_address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Requests by integration and status, and handshakes, for `/metrics`.
+#[derive(Default)]
+struct Metrics {
+    requests: std::sync::Mutex<BTreeMap<(String, u16), u64>>,
+    latency_micros: std::sync::Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+struct State {
+    store: Arc<Store>,
+    verifier: Arc<ClientVerifier>,
+    connectors: Mutex<HashMap<String, Connector>>,
+    records: mpsc::UnboundedSender<GatewayRecord>,
+    metrics: Metrics,
+    max_body: usize,
+    ready: AtomicBool,
+}
+
+/// Who is on the other end of a connection.
+#[derive(Clone)]
+struct Peer {
+    address: SocketAddr,
+    fingerprint: String,
+}
+
+impl Gateway {
+    /// Loads the server identity (issuing it with keyway's CA if needed) and what client
+    /// certificates are checked against, binds, and starts serving.
+    pub async fn start(
+        store: Arc<Store>,
+        options: GatewayOptions,
+    ) -> Result<Gateway, GatewayError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (key, chain) = server_identity(&store, &options.hosts).await?;
+        let trust = store.gateway_trust(&options.client_truststores).await?;
+        let verifier = Arc::new(ClientVerifier::new(
+            Trust::new(trust, &provider).map_err(|e| GatewayError::Tls(e.to_string()))?,
+            provider.clone(),
+        ));
+        let mut config = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| GatewayError::Tls(e.to_string()))?
+            .with_client_cert_verifier(verifier.clone())
+            .with_single_cert(
+                chain
+                    .iter()
+                    .map(|c| CertificateDer::from(c.der().to_vec()))
+                    .collect(),
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec())),
+            )
+            .map_err(|e| GatewayError::Tls(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| GatewayError::Io {
+                what: format!("listening on {}", options.listen),
+                source: e,
+            })?;
+        let address = local(&listener, options.listen)?;
+        let admin = match options.admin {
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| GatewayError::Io {
+                what: format!("listening on {at} (admin)"),
+                source: e,
+            })?),
+            None => None,
+        };
+        let admin_address = match (&admin, options.admin) {
+            (Some(l), Some(at)) => Some(local(l, at)?),
+            _ => None,
+        };
+
+        let (records, pending) = mpsc::unbounded_channel();
+        let state = Arc::new(State {
+            store: store.clone(),
+            verifier,
+            connectors: Mutex::new(HashMap::new()),
+            records,
+            metrics: Metrics::default(),
+            max_body: options.max_body,
+            ready: AtomicBool::new(true),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let connections = Arc::new(Semaphore::new(options.max_connections));
+        let mut tasks = vec![
+            tokio::spawn(accept_loop(
+                listener,
+                acceptor,
+                state.clone(),
+                options.clone(),
+                connections.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(reload_loop(
+                state.clone(),
+                provider,
+                options.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(record_loop(store, pending, stopped.clone())),
+        ];
+        if let Some(admin) = admin {
+            tasks.push(tokio::spawn(admin_loop(admin, state, stopped)));
+        }
+        Ok(Gateway {
+            address,
+            admin_address,
+            stop,
+            tasks,
+            connections,
+            max_connections: options.max_connections,
+        })
+    }
+
+    /// Stops accepting, lets requests in flight finish for up to `grace`, and stops.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(grace, self.connections.acquire_many(all)).await;
+        // The audit writer flushes what is queued when it sees the stop.
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
+    }
+}
+
+fn local(listener: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, GatewayError> {
+    listener.local_addr().map_err(|e| GatewayError::Io {
+        what: format!("listening on {asked}"),
+        source: e,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    options: GatewayOptions,
+    connections: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, address) = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            },
+        };
+        let Ok(permit) = connections.clone().acquire_owned().await else {
+            return;
+        };
+        let (acceptor, state, stopped) = (acceptor.clone(), state.clone(), stopped.clone());
+        let options = options.clone();
+        tokio::spawn(async move {
+            serve_connection(tcp, address, acceptor, state, options, stopped).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    address: SocketAddr,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    options: GatewayOptions,
+    mut stopped: watch::Receiver<bool>,
+) {
+    // A client that never finishes its handshake is dropped at the timeout.
+    let tls = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        _ => return,
+    };
+    let Some(fingerprint) = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .map(|cert| fingerprint(cert))
+    else {
+        return;
+    };
+    let peer = Peer {
+        address,
+        fingerprint,
+    };
+    let service = service_fn(move |request| handle(state.clone(), peer.clone(), request));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .serve_connection(TokioIo::new(tls), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Polls the store's stamp; on a change, swaps in the new trust and forgets the
+/// connectors (rebuilt on their next use).
+async fn reload_loop(
+    state: Arc<State>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    options: GatewayOptions,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut last = state.store.gateway_stamp().await.ok();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(options.reload_every) => {}
+        }
+        let Ok(stamp) = state.store.gateway_stamp().await else {
+            state.ready.store(false, Ordering::Relaxed);
+            continue;
+        };
+        if Some(stamp) == last {
+            state.ready.store(true, Ordering::Relaxed);
+            continue;
+        }
+        match state.store.gateway_trust(&options.client_truststores).await {
+            Ok(trust) => match Trust::new(trust, &provider) {
+                Ok(trust) => {
+                    state.verifier.replace(trust);
+                    state.connectors.lock().await.clear();
+                    state.ready.store(true, Ordering::Relaxed);
+                    last = Some(stamp);
+                }
+                Err(_) => state.ready.store(false, Ordering::Relaxed),
+            },
+            Err(_) => state.ready.store(false, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Writes decisions to the audit log in batches (one transaction each), so requests do
+/// not wait for the disk.
+async fn record_loop(
+    store: Arc<Store>,
+    mut pending: mpsc::UnboundedReceiver<GatewayRecord>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::new();
+    loop {
+        let stopping = tokio::select! {
+            _ = stopped.changed() => true,
+            received = pending.recv() => match received {
+                Some(record) => { batch.push(record); false }
+                None => true,
+            },
+        };
+        while let Ok(record) = pending.try_recv() {
+            batch.push(record);
+        }
+        if !batch.is_empty() && store.record_gateway(&batch).await.is_ok() {
+            batch.clear();
+        }
+        if stopping {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(
+            Full::new(Bytes::from_static(body.as_bytes()))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// What a refused or failed request gets, and what is recorded about it.
+struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    peer: Peer,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = std::time::Instant::now();
+    let path = request.uri().path().to_string();
+    if path == "/whoami" {
+        return Ok(whoami(&state, &peer).await);
+    }
+    let Some(rest) = path.strip_prefix("/integrations/") else {
+        return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
+    };
+    let (name, tail) = match rest.split_once('/') {
+        Some((name, tail)) => (name.to_string(), format!("/{tail}")),
+        None => (rest.to_string(), String::new()),
+    };
+    let object = format!("integration {name}");
+    let (user, response) = match decide_and_forward(&state, &peer, &name, &tail, request).await {
+        Ok((user, response)) => {
+            let detail = format!(
+                "certificate {} from {}: {}",
+                peer.fingerprint,
+                peer.address.ip(),
+                response.status()
+            );
+            record(
+                &state,
+                Some(user.clone()),
+                &peer,
+                "gateway.invoke",
+                &object,
+                Outcome::Ok,
+                detail,
+            );
+            (Some(user), response)
+        }
+        Err((user, refusal)) => {
+            let outcome = if refusal.status.is_server_error() {
+                Outcome::Failed
+            } else {
+                Outcome::Refused
+            };
+            let detail = format!(
+                "certificate {} from {}: {} ({})",
+                peer.fingerprint,
+                peer.address.ip(),
+                refusal.status.as_u16(),
+                refusal.reason
+            );
+            record(
+                &state,
+                user.clone(),
+                &peer,
+                "gateway.invoke",
+                &object,
+                outcome,
+                detail,
+            );
+            (user, refusal_response(&refusal))
+        }
+    };
+    let _ = user;
+    state.count(&name, response.status(), started.elapsed());
+    Ok(response)
+}
+
+/// `/whoami`: the user the client certificate maps to and the integrations they may
+/// call; what a partner checks first. An unregistered certificate gets the generic 403.
+async fn whoami(state: &State, peer: &Peer) -> Response<Body> {
+    let owner = match state.store.find_certificate(&peer.fingerprint).await {
+        Ok(Some(owner)) if owner.user_enabled && owner.revoked.is_none() => owner,
+        Ok(_) => return text(StatusCode::FORBIDDEN, "forbidden\n"),
+        Err(_) => return text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
+    };
+    let may_invoke: Vec<String> = match state.store.gateway_user(&owner.user).await {
+        Ok(Some(user)) => user
+            .permissions
+            .iter()
+            .filter_map(|p| match p {
+                Permission::Invoke(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = serde_json::json!({
+        "user": owner.user,
+        "certificate_sha256": peer.fingerprint,
+        "may_invoke": may_invoke,
+    })
+    .to_string()
+        + "\n";
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn refusal_response(refusal: &Refusal) -> Response<Body> {
+    match refusal.status {
+        StatusCode::UNAUTHORIZED => {
+            let mut response = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyway\""),
+            );
+            response
+        }
+        StatusCode::FORBIDDEN => text(StatusCode::FORBIDDEN, "forbidden\n"),
+        StatusCode::NOT_FOUND => text(StatusCode::NOT_FOUND, "not found\n"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+        }
+        StatusCode::BAD_GATEWAY => {
+            // The reason starts with the correlation id, which is all the caller gets.
+            let id = refusal
+                .reason
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            Response::builder()
+                .status(StatusCode::BAD_GATEWAY)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .header("x-keyway-correlation-id", id.as_str())
+                .body(
+                    Full::new(Bytes::from(format!(
+                        "the partner could not be reached; correlation id {id}\n"
+                    )))
+                    .map_err(|never| match never {})
+                    .boxed(),
+                )
+                .unwrap_or_else(|_| Response::new(empty()))
+        }
+        _ => text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
+    }
+}
+
+/// Who is calling, whether they may, and the partner's answer. `Err` carries the user
+/// (when known) and why not.
+async fn decide_and_forward(
+    state: &State,
+    peer: &Peer,
+    name: &str,
+    tail: &str,
+    request: Request<Incoming>,
+) -> Result<(String, Response<Body>), (Option<String>, Refusal)> {
+    let unavailable = |e: StoreError| Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let owner = state
+        .store
+        .find_certificate(&peer.fingerprint)
+        .await
+        .map_err(|e| (None, unavailable(e)))?
+        .ok_or_else(|| {
+            (
+                None,
+                Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "the certificate is not registered to any user",
+                ),
+            )
+        })?;
+    let user = owner.user.clone();
+    let refuse = |status, reason: String| (Some(user.clone()), Refusal::new(status, reason));
+    if !owner.user_enabled {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("user {user} is disabled"),
+        ));
+    }
+    if owner.revoked.is_some() {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "the certificate is revoked".into(),
+        ));
+    }
+    let integration = match state.store.find_integration(name).await {
+        Ok(integration) => integration,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                format!("no integration {name}"),
+            ));
+        }
+        Err(e) => return Err((Some(user.clone()), unavailable(e))),
+    };
+    match basic_auth(request.headers()) {
+        Some((given, password)) => {
+            let matches = given == user
+                && state
+                    .store
+                    .check_password(&given, &password)
+                    .await
+                    .map_err(|e| (Some(user.clone()), unavailable(e)))?;
+            if !matches {
+                return Err(refuse(
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        "basic auth as \"{given}\" does not match the certificate's user or password"
+                    ),
+                ));
+            }
+        }
+        None if integration.require_password => {
+            return Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                "the integration requires the user's password too".into(),
+            ));
+        }
+        None => {}
+    }
+    let account = state
+        .store
+        .gateway_user(&user)
+        .await
+        .map_err(|e| (Some(user.clone()), unavailable(e)))?;
+    let allowed = account.is_some_and(|a| {
+        a.enabled
+            && a.permissions
+                .contains(&Permission::Invoke(integration.name.clone()))
+    });
+    if !allowed {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("user {user} lacks invoke:{}", integration.name),
+        ));
+    }
+    let connector = state
+        .connector(&integration.connector)
+        .await
+        .map_err(|reason| (Some(user.clone()), bad_gateway(reason)))?;
+
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, state.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {} bytes", state.max_body),
+            ));
+        }
+        Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let mut call = CallRequest::new(parts.method.clone(), &format!("{tail}{query}"));
+    for (name, value) in &parts.headers {
+        if forwarded(name) {
+            call.headers.push((name.clone(), value.clone()));
+        }
+    }
+    if let Ok(ip) = HeaderValue::from_str(&peer.address.ip().to_string()) {
+        call.headers
+            .push((HeaderName::from_static("x-forwarded-for"), ip));
+    }
+    if let Ok(value) = HeaderValue::from_str(&user) {
+        call.headers
+            .push((HeaderName::from_static("x-keyway-user"), value));
+    }
+    call.body = body;
+    let answer = connector
+        .send(call)
+        .await
+        .map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        if forwarded(name) {
+            response = response.header(name, value);
+        }
+    }
+    let response = response
+        .body(answer.body.boxed())
+        .map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
+    Ok((user, response))
+}
+
+/// A 502 whose reason starts with a fresh correlation id.
+fn bad_gateway(reason: String) -> Refusal {
+    let mut id = [0u8; 8];
+    let _ = getrandom::fill(&mut id);
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    Refusal::new(StatusCode::BAD_GATEWAY, format!("{id}: {reason}"))
+}
+
+/// Whether a header travels between caller and partner: not the hop-by-hop ones, not
+/// the caller's credentials for keyway, not the lengths hyper sets itself.
+fn forwarded(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "authorization"
+            | "content-length"
+            | "x-keyway-user"
+    )
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, Zeroizing<String>)> {
+    use base64ct::Encoding;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = Zeroizing::new(base64ct::Base64::decode_vec(encoded.trim()).ok()?);
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), Zeroizing::new(password.to_string())))
+}
+
+fn record(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    action: &str,
+    object: &str,
+    outcome: Outcome,
+    detail: String,
+) {
+    let _ = state.records.send(GatewayRecord {
+        user,
+        origin: format!("gateway {}", peer.address.ip()),
+        action: action.into(),
+        object: object.into(),
+        outcome,
+        detail,
+    });
+}
+
+impl State {
+    /// The connector `name`, built from the store on first use after a change.
+    async fn connector(&self, name: &str) -> Result<Connector, String> {
+        let mut cache = self.connectors.lock().await;
+        if let Some(connector) = cache.get(name) {
+            return Ok(connector.clone());
+        }
+        let config = self
+            .store
+            .runnable_config()
+            .await
+            .map_err(|e| format!("reading connector {name}: {e}"))?;
+        let def = config.connector(name)?;
+        let connector = Connector::new(&config, def).map_err(|e| e.to_string())?;
+        cache.insert(name.to_string(), connector.clone());
+        Ok(connector)
+    }
+
+    fn count(&self, integration: &str, status: StatusCode, took: Duration) {
+        if let Ok(mut requests) = self.metrics.requests.lock() {
+            *requests
+                .entry((integration.to_string(), status.as_u16()))
+                .or_default() += 1;
+        }
+        if let Ok(mut latency) = self.metrics.latency_micros.lock() {
+            let entry = latency.entry(integration.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        }
+    }
+
+    fn metrics_text(&self) -> String {
+        let counts = &self.verifier.counts;
+        let mut out = String::from(
+            "# HELP keyway_handshakes_total Client handshakes by outcome.\n# TYPE keyway_handshakes_total counter\n",
+        );
+        for (outcome, value) in [
+            ("accepted", &counts.accepted),
+            ("revoked", &counts.revoked),
+            ("expired", &counts.expired),
+            ("untrusted", &counts.untrusted),
+        ] {
+            out.push_str(&format!(
+                "keyway_handshakes_total{{outcome=\"{outcome}\"}} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out.push_str("# HELP keyway_requests_total Requests by integration and status.\n# TYPE keyway_requests_total counter\n");
+        if let Ok(requests) = self.metrics.requests.lock() {
+            for ((integration, status), count) in requests.iter() {
+                out.push_str(&format!(
+                    "keyway_requests_total{{integration=\"{integration}\",status=\"{status}\"}} {count}\n"
+                ));
+            }
+        }
+        out.push_str("# HELP keyway_request_seconds Time to answer, by integration.\n# TYPE keyway_request_seconds summary\n");
+        if let Ok(latency) = self.metrics.latency_micros.lock() {
+            for (integration, (count, micros)) in latency.iter() {
+                out.push_str(&format!(
+                    "keyway_request_seconds_count{{integration=\"{integration}\"}} {count}\nkeyway_request_seconds_sum{{integration=\"{integration}\"}} {}\n",
+                    *micros as f64 / 1e6
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics` over plain HTTP.
+async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let tcp = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(_) => continue,
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let state = state.clone();
+                async move {
+                    let response = match request.uri().path() {
+                        "/healthz" => text(StatusCode::OK, "ok\n"),
+                        "/readyz" if state.ready.load(Ordering::Relaxed) => {
+                            text(StatusCode::OK, "ready\n")
+                        }
+                        "/readyz" => text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the store cannot be read\n",
+                        ),
+                        "/metrics" => Response::builder()
+                            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                            .body(
+                                Full::new(Bytes::from(state.metrics_text()))
+                                    .map_err(|never| match never {})
+                                    .boxed(),
+                            )
+                            .unwrap_or_else(|_| Response::new(empty())),
+                        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,119 @@
+//! The gateway's own certificate: issued by keyway's CA for the host names it serves,
+//! kept in the store as keystore `gateway` (so every node of a shared database serves
+//! the same one), and issued again when it nears its end or the names change.
+
+use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions};
+use keyway_pki::{IssueProfile, IssueRequest, KeyType, San, parse_subject};
+use keyway_store::{CaRequest, Context, NewKeystore, Store};
+use zeroize::Zeroizing;
+
+use crate::GatewayError;
+
+/// The keystore the gateway's certificate is kept in.
+pub const KEYSTORE: &str = "gateway";
+/// How long an issued server certificate is valid.
+const DAYS: u32 = 90;
+/// Issued again when fewer days than this are left.
+const RENEW_DAYS: i64 = 30;
+
+/// The gateway's key and chain (leaf first) for `hosts`, issuing them if needed.
+pub(crate) async fn server_identity(
+    store: &Store,
+    hosts: &[String],
+) -> Result<(PrivateKey, Vec<Certificate>), GatewayError> {
+    let wanted = source(hosts);
+    if let Ok(stored) = store.keystore(&admin(), KEYSTORE).await {
+        let fresh = stored
+            .key_entry()
+            .and_then(|e| e.chain.first())
+            .is_some_and(|leaf| {
+                let left = leaf.info().not_after - time::OffsetDateTime::now_utc();
+                left.whole_days() > RENEW_DAYS
+            });
+        if fresh && stored.source == wanted {
+            return Ok(store.keystore_secrets(KEYSTORE).await?.identity()?);
+        }
+        return issue(store, hosts, Some(stored.version)).await;
+    }
+    issue(store, hosts, None).await
+}
+
+fn admin() -> Context {
+    Context {
+        origin: "keyway serve".into(),
+        ..Context::local_admin()
+    }
+}
+
+/// What the keystore's source says: the names it was issued for.
+fn source(hosts: &[String]) -> String {
+    format!("issued by keyway's CA for {}", hosts.join(", "))
+}
+
+async fn issue(
+    store: &Store,
+    hosts: &[String],
+    replace: Option<i64>,
+) -> Result<(PrivateKey, Vec<Certificate>), GatewayError> {
+    let sans = hosts
+        .iter()
+        .map(|h| {
+            let kind = if h.parse::<std::net::IpAddr>().is_ok() {
+                "ip"
+            } else {
+                "dns"
+            };
+            San::parse(&format!("{kind}:{h}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(keyway_store::StoreError::from)?;
+    let first = hosts.first().map(String::as_str).unwrap_or("localhost");
+    let subject = parse_subject(&format!("CN={first}")).map_err(keyway_store::StoreError::from)?;
+    let request = IssueRequest {
+        profile: IssueProfile::Server,
+        days: DAYS,
+        owner: Some("keyway gateway".into()),
+    };
+    let what = CaRequest::NewKey {
+        key_type: KeyType::EcP256,
+        subject,
+        sans,
+    };
+    let (key, issued) = store.ca_issue(&admin(), what, &request).await?;
+    let key = key.ok_or_else(|| GatewayError::Setup("keyway's CA returned no key".into()))?;
+    let chain = issued.full_chain();
+    // Kept as a PKCS#12 under a random password, both sealed in the store.
+    let mut random = [0u8; 24];
+    getrandom::fill(&mut random).map_err(|e| GatewayError::Setup(e.to_string()))?;
+    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let mut p12 = Keystore::new(Format::Pkcs12);
+    p12.add_private_key("gateway", key.clone(), chain.clone())
+        .map_err(|e| GatewayError::Setup(e.to_string()))?;
+    let options = WriteOptions {
+        store_password: Some(password.clone()),
+        key_password: Some(password.clone()),
+        pkcs12_legacy: false,
+    };
+    let content = p12
+        .to_bytes(Format::Pkcs12, &options)
+        .map_err(|e| GatewayError::Setup(e.to_string()))?;
+    let keystore = NewKeystore {
+        content,
+        format: Some(Format::Pkcs12),
+        password: Zeroizing::new(password),
+        key_password: None,
+        alias: Some("gateway".into()),
+        source: source(hosts),
+    };
+    match replace {
+        Some(version) => {
+            store
+                .replace_keystore(&admin(), KEYSTORE, keystore, Some(version))
+                .await?;
+        }
+        None => {
+            store.add_keystore(&admin(), KEYSTORE, keystore).await?;
+        }
+    }
+    Ok((key, chain))
+}

@@ -1,0 +1,56 @@
+//! keyway's inbound gateway: partners call keyway's integrations over HTTPS and must
+//! present a client certificate. The certificate says who they are (a user, by its
+//! registered fingerprint), the user's permissions say whether they may run the
+//! integration (`invoke:NAME`), and the integration's connector calls the partner system
+//! behind it with its own outbound TLS.
+//!
+//! - Handshakes: a client certificate is required; it is accepted when it chains to
+//!   keyway's CA or a CA of a truststore named in [`GatewayOptions::client_truststores`],
+//!   or when it is exactly a registered certificate (pinned); revoked, expired and
+//!   untrusted certificates are refused in the handshake. Changes in the store (a
+//!   revocation, a new certificate, trust) apply to the next handshake within
+//!   [`GatewayOptions::reload_every`], without a restart.
+//! - Requests to `/integrations/NAME/…`: an unregistered certificate or a disabled user
+//!   gets a generic 403; a basic-auth header must carry the same user's password (401
+//!   otherwise; required when the integration says so); without `invoke:NAME`, 403. The
+//!   request goes to the connector minus hop-by-hop headers and the caller's credentials,
+//!   plus `X-Forwarded-For` and `X-Keyway-User`; the partner's answer comes back
+//!   streamed. A connector failure is a 502 with a correlation id; the reason goes to
+//!   the audit log, where every decision is written (in batches) with the certificate's
+//!   fingerprint.
+//! - The server certificate is issued by keyway's CA for [`GatewayOptions::hosts`] and
+//!   kept in the store as keystore `gateway`; `/healthz`, `/readyz` and Prometheus
+//!   `/metrics` are served on the admin address.
+//!
+//! What it leaves to others: users, certificates and connectors (keyway-store),
+//! outbound calls (keyway-connect).
+
+mod gateway;
+mod identity;
+mod verifier;
+
+pub use gateway::{Gateway, GatewayOptions};
+pub use identity::KEYSTORE as SERVER_KEYSTORE;
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] keyway_store::StoreError),
+    /// A socket could not be opened.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The TLS configuration could not be built.
+    #[error("the gateway's TLS configuration: {0}")]
+    Tls(String),
+    /// Something else needed to start is missing.
+    #[error("{0}")]
+    Setup(String),
+}

@@ -1,0 +1,567 @@
+//! The gateway over real sockets on 127.0.0.1: rustls clients presenting certificates
+//! issued by keyway's CA, by a partner CA, pinned self-signed, expired, revoked while the
+//! gateway runs, or none; an upstream HTTPS test server behind a stored connector; and
+//! an upstream that is down. Runs on the embedded SQLite store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use keyway_connect::{ConnectorEntry, ProfileEntry};
+use keyway_keystore::{Certificate, PrivateKey};
+use keyway_pki::{CaInit, KeyType, Reason, parse_subject};
+use keyway_server::{Gateway, GatewayOptions};
+use keyway_store::{
+    AuditQuery, Context, Location, NewConnector, NewIntegration, NewUser, Permission, Save, Store,
+    Upload,
+};
+use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+const KEY: &str = "4f2e3d4c5b6a79887766554433221100ffeeddccbbaa99887766554433221100";
+
+type Identity = (PrivateKey, Vec<Certificate>);
+
+fn pem(text: &str) -> Certificate {
+    keyway_pki::read_certificates(text.as_bytes(), None, "test")
+        .unwrap()
+        .remove(0)
+}
+
+/// A client certificate made with rcgen: signed by `issuer` (or self-signed), valid
+/// from/to the given days from now, EKU clientAuth.
+fn client_cert(cn: &str, issuer: Option<&Issuer<'_, KeyPair>>, days: (i64, i64)) -> Identity {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(days.0);
+    params.not_after = now + time::Duration::days(days.1);
+    let cert = match issuer {
+        Some(issuer) => params.signed_by(&key, issuer).unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    (
+        PrivateKey::from_pkcs8_der(&key.serialize_der(), "test key").unwrap(),
+        vec![Certificate::from_der(cert.der().to_vec(), "test cert").unwrap()],
+    )
+}
+
+struct Setup {
+    store: Arc<Store>,
+    gateway: Gateway,
+    ca_root: Certificate,
+    alice: Identity,
+    bob: Identity,
+    partner_ca: Issuer<'static, KeyPair>,
+    _upstream: HttpsServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open(&Location::data_dir(dir.path().join("data")), Some(KEY))
+            .await
+            .unwrap(),
+    );
+    let admin = Context::local_admin();
+    let init = CaInit {
+        subject: parse_subject("CN=keyway test CA").unwrap(),
+        key_type: KeyType::EcP256,
+        with_intermediate: false,
+    };
+    let ca = store.create_ca(&admin, &init).await.unwrap();
+
+    // The partner system behind the integration, and a connector to it.
+    let upstream_chain = TestChain::new("orders", KeyKind::EcP256);
+    let upstream = HttpsServer::start(&upstream_chain, HttpsOptions::default());
+    store
+        .add_truststore(
+            &admin,
+            "upstream",
+            vec![pem(&upstream_chain.root_pem)],
+            "root.pem",
+        )
+        .await
+        .unwrap();
+    let profile = ProfileEntry {
+        truststores: vec!["upstream".into()],
+        server_name: Some("orders.test".into()),
+        ..ProfileEntry::default()
+    };
+    store
+        .save_profile(&admin, "upstream", profile, Save::Add)
+        .await
+        .unwrap();
+    for (name, url) in [
+        ("orders", format!("{}/api", upstream.url())),
+        // Nothing listens on port 1.
+        ("down", "https://127.0.0.1:1/api".to_string()),
+    ] {
+        let definition = ConnectorEntry {
+            kind: "rest".into(),
+            url,
+            profile: Some("upstream".into()),
+            auth: None,
+            headers: IndexMap::new(),
+            timeout: Some("5s".into()),
+            retries: None,
+            redirects: None,
+            test_path: None,
+            soap_version: None,
+            test_action: None,
+            extra: IndexMap::new(),
+        };
+        store
+            .save_connector(
+                &admin,
+                name,
+                NewConnector {
+                    definition,
+                    auth: None,
+                },
+                Save::Add,
+            )
+            .await
+            .unwrap();
+        store
+            .save_integration(
+                &admin,
+                name,
+                NewIntegration {
+                    connector: name.into(),
+                    description: String::new(),
+                    require_password: false,
+                },
+                Save::Add,
+            )
+            .await
+            .unwrap();
+    }
+
+    // alice may invoke both and has a password; bob may invoke nothing.
+    store
+        .add_user(
+            &admin,
+            NewUser::new("alice")
+                .password(Zeroizing::new("alice-password-1".into()))
+                .permission(Permission::Invoke("orders".into()))
+                .permission(Permission::Invoke("down".into())),
+        )
+        .await
+        .unwrap();
+    store.add_user(&admin, NewUser::new("bob")).await.unwrap();
+    let mut issued = Vec::new();
+    for user in ["alice", "bob"] {
+        let (_, identity) = store
+            .issue_certificate(
+                &admin,
+                user,
+                parse_subject(&format!("CN={user}")).unwrap(),
+                KeyType::EcP256,
+                30,
+            )
+            .await
+            .unwrap();
+        issued.push((identity.key, identity.chain));
+    }
+    let bob = issued.pop().unwrap();
+    let alice = issued.pop().unwrap();
+
+    // A partner CA the administrator trusts for client certificates.
+    let partner_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Partner Client CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let partner_cert = params.self_signed(&partner_key).unwrap();
+    store
+        .add_truststore(
+            &admin,
+            "partner-clients",
+            vec![Certificate::from_der(partner_cert.der().to_vec(), "partner CA").unwrap()],
+            "partner-ca.pem",
+        )
+        .await
+        .unwrap();
+    let partner_ca = Issuer::new(params, partner_key);
+
+    let options = GatewayOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        client_truststores: vec!["partner-clients".into()],
+        reload_every: Duration::from_millis(100),
+        ..GatewayOptions::default()
+    };
+    let gateway = Gateway::start(store.clone(), options).await.unwrap();
+    Setup {
+        store,
+        gateway,
+        ca_root: ca.root.clone(),
+        alice,
+        bob,
+        partner_ca,
+        _upstream: upstream,
+        _dir: dir,
+    }
+}
+
+/// One HTTP/1.1 request over TLS to `address`, trusting `root`, presenting `identity`.
+/// `Ok((status, headers and body))`, or the TLS or I/O error as text.
+async fn call(
+    address: SocketAddr,
+    root: &Certificate,
+    identity: Option<&Identity>,
+    request: &str,
+) -> Result<(u16, String), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(root.der().to_vec()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((key, chain)) => builder
+            .with_client_auth_cert(
+                chain
+                    .iter()
+                    .map(|c| CertificateDer::from(c.der().to_vec()))
+                    .collect(),
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec())),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = request.replace('\n', "\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no HTTP answer: {answer:?}"))?;
+    Ok((status, answer))
+}
+
+fn get(path: &str, extra: &str) -> String {
+    format!("GET {path} HTTP/1.1\nHost: localhost\nConnection: close\n{extra}\n")
+}
+
+#[tokio::test]
+async fn certificates_decide_who_calls_and_the_partner_answers() {
+    let s = setup().await;
+    let at = s.gateway.address;
+
+    // alice: through to the partner, as herself, her credentials for keyway kept back.
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/orders/ping?x=1", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let echo: serde_json::Value =
+        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(echo["path"], "/api/ping");
+    assert_eq!(echo["headers"]["x-keyway-user"], "alice");
+    assert_eq!(echo["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert!(echo["headers"].get("authorization").is_none(), "{echo}");
+
+    // Basic auth on top: the right password passes, a wrong one is 401.
+    use base64ct::Encoding;
+    let basic = |password: &str| {
+        format!(
+            "Authorization: Basic {}\n",
+            base64ct::Base64::encode_string(format!("alice:{password}").as_bytes())
+        )
+    };
+    let (status, _) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/orders/ping", &basic("alice-password-1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/orders/ping", &basic("wrong")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("WWW-Authenticate") || answer.contains("www-authenticate"));
+
+    // bob has a good certificate but no invoke:orders: a generic 403.
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.bob),
+        &get("/integrations/orders/ping", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403);
+    assert!(
+        !answer.contains("invoke"),
+        "no detail for the caller: {answer}"
+    );
+
+    // A certificate from keyway's CA registered to nobody: the handshake completes, 403.
+    let admin = Context::local_admin();
+    let (key, issued) = s
+        .store
+        .ca_issue(
+            &admin,
+            keyway_store::CaRequest::NewKey {
+                key_type: KeyType::EcP256,
+                subject: parse_subject("CN=stranger").unwrap(),
+                sans: vec![],
+            },
+            &keyway_pki::IssueRequest {
+                profile: keyway_pki::IssueProfile::Client,
+                days: 10,
+                owner: None,
+            },
+        )
+        .await
+        .unwrap();
+    let stranger = (key.unwrap(), issued.full_chain());
+    let (status, _) = call(
+        at,
+        &s.ca_root,
+        Some(&stranger),
+        &get("/integrations/orders/ping", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403);
+
+    // The partner down: 502 with a correlation id, whose reason is in the audit log.
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/down/x", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 502, "{answer}");
+    let id = answer
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-keyway-correlation-id: ")
+                .map(str::to_string)
+        })
+        .expect("a correlation id");
+    assert!(answer.contains(&id));
+    let logged = wait_for(|| {
+        let store = s.store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .audit_log(&admin_ctx(), &AuditQuery::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|e| e.detail.contains(&id) && e.outcome == keyway_store::Outcome::Failed)
+        }
+    })
+    .await;
+    assert!(
+        logged,
+        "the 502's reason is audited under its correlation id"
+    );
+
+    // Metrics count what happened.
+    let metrics = admin_get(s.gateway.admin_address.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"200\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"403\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        admin_get(s.gateway.admin_address.unwrap(), "/healthz")
+            .await
+            .contains("ok")
+    );
+    s.gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn handshakes_refuse_untrusted_expired_absent_and_revoked_certificates() {
+    let s = setup().await;
+    let at = s.gateway.address;
+    let ok = get("/integrations/orders/ping", "");
+
+    // No certificate, or one from a CA nobody trusts: refused in the handshake.
+    let e = call(at, &s.ca_root, None, &ok).await.unwrap_err();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    let unknown = client_cert("nobody's", None, (-1, 10));
+    let e = call(at, &s.ca_root, Some(&unknown), &ok).await.unwrap_err();
+    assert!(e.contains("UnknownCA") || e.contains("unknown"), "{e}");
+
+    // From the partner CA the administrator trusts: through once registered to alice.
+    let partner = client_cert("alice at partner", Some(&s.partner_ca), (-1, 10));
+    let admin = Context::local_admin();
+    s.store
+        .upload_certificate(
+            &admin,
+            "alice",
+            Upload {
+                certificate: partner.1[0].clone(),
+                chain: Vec::new(),
+                truststore: "partner-clients".into(),
+                key_elsewhere: true,
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _) = wait_for_status(at, &s.ca_root, &partner, &ok, 200).await;
+    assert_eq!(status, 200);
+    // Expired, from that same CA: refused in the handshake.
+    let expired = client_cert("old", Some(&s.partner_ca), (-30, -1));
+    let e = call(at, &s.ca_root, Some(&expired), &ok).await.unwrap_err();
+    assert!(e.contains("Expired") || e.contains("expired"), "{e}");
+
+    // A pinned self-signed certificate, registered to alice: accepted as exactly itself.
+    let pinned = client_cert("alice pinned", None, (-1, 10));
+    s.store
+        .add_truststore(&admin, "pins", vec![pinned.1[0].clone()], "pinned.pem")
+        .await
+        .unwrap();
+    let stored = s
+        .store
+        .upload_certificate(
+            &admin,
+            "alice",
+            Upload {
+                certificate: pinned.1[0].clone(),
+                chain: Vec::new(),
+                truststore: "pins".into(),
+                key_elsewhere: true,
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _) = wait_for_status(at, &s.ca_root, &pinned, &ok, 200).await;
+    assert_eq!(status, 200);
+
+    // Revoked while the gateway runs: refused on the next handshakes, no restart.
+    s.store
+        .revoke_certificate(&admin, "alice", &stored.sha256, Reason::KeyCompromise, None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let refused = loop {
+        match call(at, &s.ca_root, Some(&pinned), &ok).await {
+            Err(e) => break e,
+            Ok(_) if started.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(answer) => panic!("still accepted after 10 s: {answer:?}"),
+        }
+    };
+    assert!(
+        refused.contains("Revoked") || refused.contains("revoked"),
+        "{refused}"
+    );
+    // alice's other certificate still works.
+    let (status, _) = call(at, &s.ca_root, Some(&s.alice), &ok).await.unwrap();
+    assert_eq!(status, 200);
+    let metrics = admin_get(s.gateway.admin_address.unwrap(), "/metrics").await;
+    assert!(!metrics.contains("outcome=\"revoked\"} 0"), "{metrics}");
+    assert!(!metrics.contains("outcome=\"expired\"} 0"), "{metrics}");
+}
+
+fn admin_ctx() -> Context {
+    Context::local_admin()
+}
+
+async fn wait_for<F, Fut>(check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Calls until the answer is `want` (the gateway picks up store changes within its
+/// reload period), at most 10 s.
+async fn wait_for_status(
+    at: SocketAddr,
+    root: &Certificate,
+    identity: &Identity,
+    request: &str,
+    want: u16,
+) -> (u16, String) {
+    let started = Instant::now();
+    loop {
+        let result = call(at, root, Some(identity), request).await;
+        match result {
+            Ok((status, answer))
+                if status == want || started.elapsed() > Duration::from_secs(10) =>
+            {
+                return (status, answer);
+            }
+            Err(e) if started.elapsed() > Duration::from_secs(10) => return (0, e),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn admin_get(at: SocketAddr, path: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(at).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    answer
+}

@@ -1,0 +1,128 @@
+//! What keyway's inbound gateway reads from the store: who may present a client
+//! certificate (keyway's CA, truststores the administrator names, registered and revoked
+//! certificates), a cheap stamp that changes when any of it does, the users behind
+//! certificates, and a way to record its decisions in the audit log in batches.
+//!
+//! None of this takes an actor: the gateway checks its callers itself, with these.
+
+use std::collections::HashSet;
+
+use keyway_keystore::Certificate;
+
+use crate::audit::Event;
+use crate::{Context, Outcome, Store, StoreError, User};
+
+/// The client CAs and certificates the gateway's handshakes are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayTrust {
+    /// keyway's CA (issuing CA up to the root) and the certificates of the named
+    /// truststores: a client certificate chaining to one of them is accepted (and then
+    /// mapped to its user by fingerprint).
+    pub client_cas: Vec<Certificate>,
+    /// SHA-256 (lower-case hex) of every registered certificate not revoked: accepted
+    /// even when it chains to no CA (a partner's pinned self-signed certificate).
+    pub registered: HashSet<String>,
+    /// SHA-256 of every revoked certificate: refused in the handshake.
+    pub revoked: HashSet<String>,
+}
+
+/// One decision of the gateway, for the audit log.
+#[derive(Debug, Clone)]
+pub struct GatewayRecord {
+    /// The user, or `None` when the certificate maps to nobody.
+    pub user: Option<String>,
+    /// The caller's address.
+    pub origin: String,
+    /// `gateway.invoke`, `gateway.refuse`, …
+    pub action: String,
+    /// `integration orders`.
+    pub object: String,
+    /// Done, refused or failed.
+    pub outcome: Outcome,
+    /// The certificate's fingerprint and what was decided (never a secret).
+    pub detail: String,
+}
+
+impl Store {
+    /// A value that changes whenever [`Store::gateway_trust`] or
+    /// [`Store::runnable_config`] may: poll it cheaply, reload on change.
+    pub async fn gateway_stamp(&self) -> Result<(i64, i64, i64, i64, i64), StoreError> {
+        let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT
+                (SELECT COUNT(*) FROM client_certificates),
+                (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM client_certificates),
+                (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM truststores),
+                (SELECT COUNT(*) FROM ca) + (SELECT COUNT(*) FROM ca_issued WHERE revoked_at IS NOT NULL),
+                (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM connectors)
+                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM profiles)
+                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM keystores)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading the gateway's stamp", e))?;
+        Ok(row)
+    }
+
+    /// keyway's CA plus the truststores named in `truststores`, and the registered and
+    /// revoked certificates. An unknown truststore name is an error naming it.
+    pub async fn gateway_trust(&self, truststores: &[String]) -> Result<GatewayTrust, StoreError> {
+        let mut trust = GatewayTrust::default();
+        if let Some(ca) = self.ca().await? {
+            trust.client_cas.extend(ca.chain());
+        }
+        for name in truststores {
+            trust
+                .client_cas
+                .extend(self.find_truststore(name).await?.certificates);
+        }
+        let rows: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT sha256, revoked_at FROM client_certificates")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.db_error("reading client certificates", e))?;
+        for (sha256, revoked_at) in rows {
+            if revoked_at.is_some() {
+                trust.revoked.insert(sha256);
+            } else {
+                trust.registered.insert(sha256);
+            }
+        }
+        let revoked_by_ca: Vec<String> =
+            sqlx::query_scalar("SELECT sha256 FROM ca_issued WHERE revoked_at IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.db_error("reading revocations", e))?;
+        trust.revoked.extend(revoked_by_ca);
+        Ok(trust)
+    }
+
+    /// User `name`, if there is one; no actor needed.
+    pub async fn gateway_user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        match self.find_user(name).await {
+            Ok(user) => Ok(Some(user)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the gateway's decisions to the audit log, all in one transaction.
+    pub async fn record_gateway(&self, records: &[GatewayRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for r in records {
+            let ctx = Context::user(r.user.as_deref().unwrap_or("(unknown)"), &r.origin);
+            let event = Event {
+                action: &r.action,
+                object: r.object.clone(),
+                outcome: r.outcome,
+                detail: r.detail.clone(),
+            };
+            self.audit_in(&mut tx, &ctx, event).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("writing the audit log", e))
+    }
+}

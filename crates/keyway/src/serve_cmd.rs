@@ -1,0 +1,172 @@
+//! `keyway serve`: initialise the store if it is new, make a demo client certificate,
+//! start keyway-server's gateway and run until SIGTERM or Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use keyway_keystore::Certificate;
+use keyway_pki::{KeyType, parse_subject};
+use keyway_server::{Gateway, GatewayOptions};
+use keyway_store::{Context, Location, NewUser, Store};
+use serde_json::json;
+
+use crate::Outcome;
+use crate::cli::store::ServeArgs;
+use crate::import_cmd::write_private;
+use crate::store_cmd::{Initialized, context, initialize};
+
+/// The user whose client certificate the first start writes for trying the gateway.
+const DEMO_USER: &str = "demo";
+
+/// `keyway serve`
+pub fn serve(args: ServeArgs) -> Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: ServeArgs) -> Result<Outcome> {
+    let location = Location {
+        data_dir: args.store.data.data_dir.clone(),
+        database_url: args.store.database.clone(),
+    };
+    let store = Arc::new(Store::open(&location, args.store.data.master_key.as_deref()).await?);
+    let ctx = context(&args.store);
+    let data_dir = &args.store.data.data_dir;
+    let Initialized {
+        ca_file, password, ..
+    } = initialize(
+        &store,
+        &ctx,
+        data_dir,
+        "admin",
+        parse_subject("CN=keyway CA")?,
+    )
+    .await?;
+    let demo = demo_client(&store, &ctx, data_dir).await?;
+
+    let mut options = GatewayOptions {
+        listen: args.listen,
+        admin: (!args.no_admin).then_some(args.admin),
+        client_truststores: args.client_truststores.clone(),
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        max_body: args.max_body,
+        max_connections: args.max_connections,
+        ..GatewayOptions::default()
+    };
+    if !args.hosts.is_empty() {
+        options.hosts = args.hosts.clone();
+    }
+    let gateway = Gateway::start(store.clone(), options.clone()).await?;
+    let host = options
+        .hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "localhost".into());
+    let curl = demo.as_ref().map(|(cert, key)| {
+        format!(
+            "curl --cacert {} --cert {} --key {} https://{host}:{}/whoami",
+            ca_file.display(),
+            cert.display(),
+            key.display(),
+            gateway.address.port()
+        )
+    });
+    if args.store.data.json {
+        println!(
+            "{}",
+            json!({
+                "listen": gateway.address,
+                "admin": gateway.admin_address,
+                "database": store.database(),
+                "ca_certificate": ca_file,
+                "admin_created": password.is_some(),
+                "admin_password": password.as_deref().map(|p| p.as_str()),
+                "hosts": options.hosts,
+                "curl": curl,
+            })
+        );
+    } else {
+        println!(
+            "keyway gateway on https://{} (client certificate required; database {})",
+            gateway.address,
+            store.database()
+        );
+        if let Some(admin) = gateway.admin_address {
+            println!("  health and metrics: http://{admin}/healthz, /readyz, /metrics");
+        }
+        println!(
+            "  server certificate for {} issued by keyway's CA; give clients {}",
+            options.hosts.join(", "),
+            ca_file.display()
+        );
+        if let Some(password) = &password {
+            println!(
+                "  administrator: user admin, password (shown once, store it now):\n\n      {}\n",
+                password.as_str()
+            );
+        }
+        if let Some(curl) = &curl {
+            println!("  try it with the demo user's client certificate:\n\n      {curl}\n");
+        }
+        println!(
+            "  partners call /integrations/NAME/…: `keyway config import keyway.toml` brings connectors and integrations; `keyway user grant USER invoke:NAME` lets a user call one"
+        );
+    }
+    wait_for_stop().await?;
+    gateway.shutdown(Duration::from_secs(10)).await;
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+/// The demo user's client certificate and key files, made on the first start.
+async fn demo_client(
+    store: &Store,
+    ctx: &Context,
+    data_dir: &Path,
+) -> Result<Option<(PathBuf, PathBuf)>> {
+    let dir = data_dir.join("demo");
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    if cert.is_file() && key.is_file() {
+        return Ok(Some((cert, key)));
+    }
+    if store.user(ctx, DEMO_USER).await.is_ok() {
+        // Made before, files gone: nothing is issued behind the administrator's back.
+        return Ok(None);
+    }
+    store
+        .add_user(
+            ctx,
+            NewUser::new(DEMO_USER).display_name("demo client made by keyway serve"),
+        )
+        .await?;
+    let (_, identity) = store
+        .issue_certificate(
+            ctx,
+            DEMO_USER,
+            parse_subject("CN=demo")?,
+            KeyType::EcP256,
+            30,
+        )
+        .await?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create it", dir.display()))?;
+    let chain: String = identity.chain.iter().map(Certificate::to_pem).collect();
+    keyway_keystore::file::write_atomic(&cert, chain.as_bytes())?;
+    write_private(&key, identity.key.to_pem(None)?.as_bytes())?;
+    Ok(Some((cert, key)))
+}
+
+async fn wait_for_stop() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
+    }
+    Ok(())
+}

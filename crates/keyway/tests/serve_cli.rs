@@ -1,0 +1,122 @@
+//! `keyway serve` on the real binary: a fresh data directory is initialised, the printed
+//! curl command really calls the gateway with the demo client certificate (curl over
+//! two-way TLS on 127.0.0.1), health and metrics answer, SIGTERM stops it with exit 0,
+//! and a second start reuses everything.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const KEY: &str = "5f2e3d4c5b6a79887766554433221100ffeeddccbbaa99887766554433221100";
+
+/// Starts the gateway on free ports and returns it with its first line of JSON.
+fn start(data: &std::path::Path) -> (Child, Value) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--json",
+        ])
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env("KEYWAY_MASTER_KEY", KEY)
+        .env("KEYWAY_DATA_DIR", data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+        panic!("no start line ({e}): {line:?} {err}")
+    });
+    (child, started)
+}
+
+fn stop(mut child: Child) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap().code().unwrap_or(-1)
+}
+
+fn sh(command: &str) -> String {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (child, started) = start(&data);
+    assert_eq!(started["admin_created"], true);
+    assert_eq!(started["admin_password"].as_str().unwrap().len(), 24);
+    let curl = started["curl"].as_str().unwrap().to_string();
+    assert!(
+        curl.contains("--cert") && curl.contains("/whoami"),
+        "{curl}"
+    );
+
+    let answer: Value =
+        serde_json::from_str(&sh(&format!("{curl} --silent --show-error"))).unwrap();
+    assert_eq!(answer["user"], "demo");
+    assert_eq!(answer["certificate_sha256"].as_str().unwrap().len(), 64);
+
+    // Without a client certificate curl gets no answer.
+    let port = started["listen"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let refused = Command::new("curl")
+        .args(["--silent", "--cacert"])
+        .arg(data.join("ca.pem"))
+        .arg(format!("https://localhost:{port}/whoami"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
+    let admin = started["admin"].as_str().unwrap();
+    assert_eq!(
+        sh(&format!("curl --silent http://{admin}/healthz")).trim(),
+        "ok"
+    );
+    let metrics = sh(&format!("curl --silent http://{admin}/metrics"));
+    assert!(
+        metrics.contains("keyway_handshakes_total{outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(stop(child), 0, "SIGTERM stops it cleanly");
+
+    // A second start: the same CA and demo certificate, no new password.
+    let (child, again) = start(&data);
+    assert_eq!(again["admin_created"], false);
+    assert!(again["admin_password"].is_null());
+    let curl = again["curl"].as_str().unwrap();
+    let answer: Value =
+        serde_json::from_str(&sh(&format!("{curl} --silent --show-error"))).unwrap();
+    assert_eq!(answer["user"], "demo");
+    assert_eq!(stop(child), 0);
+}
