@@ -65,13 +65,26 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
+fn options() -> GatewayOptions {
+    GatewayOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        client_truststores: vec!["partner-clients".into()],
+        reload_every: Duration::from_millis(100),
+        ..GatewayOptions::default()
+    }
+}
+
 async fn setup() -> Setup {
+    setup_on(None).await
+}
+
+async fn setup_on(database_url: Option<String>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        Store::open(&Location::data_dir(dir.path().join("data")), Some(KEY))
-            .await
-            .unwrap(),
-    );
+    let mut location = Location::data_dir(dir.path().join("data"));
+    location.database_url = database_url;
+    let store = Arc::new(Store::open(&location, Some(KEY)).await.unwrap());
     let admin = Context::local_admin();
     let init = CaInit {
         subject: parse_subject("CN=keyway test CA").unwrap(),
@@ -195,15 +208,7 @@ async fn setup() -> Setup {
         .unwrap();
     let partner_ca = Issuer::new(params, partner_key);
 
-    let options = GatewayOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        hosts: vec!["localhost".into(), "127.0.0.1".into()],
-        client_truststores: vec!["partner-clients".into()],
-        reload_every: Duration::from_millis(100),
-        ..GatewayOptions::default()
-    };
-    let gateway = Gateway::start(store.clone(), options).await.unwrap();
+    let gateway = Gateway::start(store.clone(), options()).await.unwrap();
     Setup {
         store,
         gateway,
@@ -509,6 +514,160 @@ async fn handshakes_refuse_untrusted_expired_absent_and_revoked_certificates() {
     let metrics = admin_get(s.gateway.admin_address.unwrap(), "/metrics").await;
     assert!(!metrics.contains("outcome=\"revoked\"} 0"), "{metrics}");
     assert!(!metrics.contains("outcome=\"expired\"} 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others() {
+    let s = setup().await;
+    let admin = Context::local_admin();
+    // A TLS 1.1-only partner behind integration "bank".
+    let bank_chain = TestChain::new("old-bank", KeyKind::EcP256);
+    let bank = keyway_testkit::OpensslServer::start(
+        &bank_chain,
+        &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-www"],
+    );
+    s.store
+        .add_truststore(&admin, "bank", vec![pem(&bank_chain.root_pem)], "bank.pem")
+        .await
+        .unwrap();
+    let profile = ProfileEntry {
+        truststores: vec!["bank".into()],
+        server_name: Some("old-bank.test".into()),
+        versions: Some(vec!["TLS 1.0".into(), "TLS 1.1".into()]),
+        ..ProfileEntry::default()
+    };
+    s.store
+        .save_profile(&admin, "legacy", profile, Save::Add)
+        .await
+        .unwrap();
+    let definition = ConnectorEntry {
+        kind: "rest".into(),
+        url: format!("https://127.0.0.1:{}", bank.port),
+        profile: Some("legacy".into()),
+        auth: None,
+        headers: IndexMap::new(),
+        timeout: Some("5s".into()),
+        retries: None,
+        redirects: None,
+        test_path: None,
+        soap_version: None,
+        test_action: None,
+        extra: IndexMap::new(),
+    };
+    s.store
+        .save_connector(
+            &admin,
+            "bank",
+            NewConnector {
+                definition,
+                auth: None,
+            },
+            Save::Add,
+        )
+        .await
+        .unwrap();
+    s.store
+        .save_integration(
+            &admin,
+            "bank",
+            NewIntegration {
+                connector: "bank".into(),
+                description: String::new(),
+                require_password: false,
+            },
+            Save::Add,
+        )
+        .await
+        .unwrap();
+    s.store
+        .grant(&admin, "alice", Permission::Invoke("bank".into()), None)
+        .await
+        .unwrap();
+    let (status, answer) = call(
+        s.gateway.address,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/bank/", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("s_server"), "openssl's -www page: {answer}");
+
+    // One connection allowed, a client that connects and never speaks: the handshake
+    // timeout frees its place, so the next client is served.
+    let tight = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            admin: None,
+            max_connections: 1,
+            handshake_timeout: Duration::from_millis(300),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let _stalled = tokio::net::TcpStream::connect(tight.address).await.unwrap();
+    let served = tokio::time::timeout(
+        Duration::from_secs(20),
+        call(
+            tight.address,
+            &s.ca_root,
+            Some(&s.alice),
+            &get("/whoami", ""),
+        ),
+    )
+    .await
+    .expect("the stalled client held the only connection");
+    let (status, answer) = served.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"alice\""), "{answer}");
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_postgresql_share_a_revocation() {
+    let url = keyway_testkit::postgres_database();
+    let s = setup_on(Some(url.clone())).await;
+    // A second node: its own data directory and gateway, the same database and key.
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut location = Location::data_dir(other_dir.path().join("data"));
+    location.database_url = Some(url);
+    let other_store = Arc::new(Store::open(&location, Some(KEY)).await.unwrap());
+    let other = Gateway::start(other_store, options()).await.unwrap();
+    let ok = get("/integrations/orders/ping", "");
+    let (status, _) = call(other.address, &s.ca_root, Some(&s.alice), &ok)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
+    // Revoked through node 1; node 2 refuses the certificate within seconds.
+    let admin = Context::local_admin();
+    let alice_cert = s
+        .store
+        .certificates(&admin, "alice")
+        .await
+        .unwrap()
+        .remove(0);
+    s.store
+        .revoke_certificate(
+            &admin,
+            "alice",
+            &alice_cert.sha256,
+            Reason::KeyCompromise,
+            None,
+        )
+        .await
+        .unwrap();
+    let refused = wait_for(|| async {
+        call(other.address, &s.ca_root, Some(&s.alice), &ok)
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(
+        refused,
+        "node 2 still accepts a certificate revoked on node 1"
+    );
 }
 
 fn admin_ctx() -> Context {
