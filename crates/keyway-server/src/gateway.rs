@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use keyway_connect::{CallRequest, Connector};
 use keyway_store::{GatewayRecord, Outcome, Permission, Store, StoreError};
 use rustls::ServerConfig;
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore, mpsc, watch};
@@ -90,6 +91,7 @@ pub struct Gateway {
     tasks: Vec<JoinHandle<()>>,
     connections: Arc<Semaphore>,
     max_connections: usize,
+    state: Arc<State>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -110,6 +112,51 @@ impl Drop for Gateway {
     }
 }
 
+/// The server certificate, swapped in whole when it is renewed or replaced.
+#[derive(Debug)]
+struct ServerCert {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCert {
+    fn get(&self) -> Arc<CertifiedKey> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, key: Arc<CertifiedKey>) {
+        match self.current.write() {
+            Ok(mut current) => *current = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServerCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.get())
+    }
+}
+
+fn certified(
+    key: &keyway_keystore::PrivateKey,
+    chain: &[keyway_keystore::Certificate],
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<Arc<CertifiedKey>, GatewayError> {
+    CertifiedKey::from_der(
+        chain
+            .iter()
+            .map(|c| CertificateDer::from(c.der().to_vec()))
+            .collect(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec())),
+        provider,
+    )
+    .map(Arc::new)
+    .map_err(|e| GatewayError::Tls(e.to_string()))
+}
+
 /// Requests by integration and status, and handshakes, for `/metrics`.
 #[derive(Default)]
 struct Metrics {
@@ -120,6 +167,8 @@ struct Metrics {
 struct State {
     store: Arc<Store>,
     verifier: Arc<ClientVerifier>,
+    server_cert: Arc<ServerCert>,
+    reload: tokio::sync::Notify,
     connectors: Mutex<HashMap<String, Connector>>,
     records: mpsc::UnboundedSender<GatewayRecord>,
     metrics: Metrics,
@@ -148,18 +197,14 @@ impl Gateway {
             Trust::new(trust, &provider).map_err(|e| GatewayError::Tls(e.to_string()))?,
             provider.clone(),
         ));
+        let server_cert = Arc::new(ServerCert {
+            current: std::sync::RwLock::new(certified(&key, &chain, &provider)?),
+        });
         let mut config = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| GatewayError::Tls(e.to_string()))?
             .with_client_cert_verifier(verifier.clone())
-            .with_single_cert(
-                chain
-                    .iter()
-                    .map(|c| CertificateDer::from(c.der().to_vec()))
-                    .collect(),
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec())),
-            )
-            .map_err(|e| GatewayError::Tls(e.to_string()))?;
+            .with_cert_resolver(server_cert.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
@@ -186,6 +231,8 @@ impl Gateway {
         let state = Arc::new(State {
             store: store.clone(),
             verifier,
+            server_cert,
+            reload: tokio::sync::Notify::new(),
             connectors: Mutex::new(HashMap::new()),
             records,
             metrics: Metrics::default(),
@@ -210,9 +257,10 @@ impl Gateway {
                 stopped.clone(),
             )),
             tokio::spawn(record_loop(store, pending, stopped.clone())),
+            tokio::spawn(listen_loop(state.clone(), stopped.clone())),
         ];
         if let Some(admin) = admin {
-            tasks.push(tokio::spawn(admin_loop(admin, state, stopped)));
+            tasks.push(tokio::spawn(admin_loop(admin, state.clone(), stopped)));
         }
         Ok(Gateway {
             address,
@@ -221,7 +269,13 @@ impl Gateway {
             tasks,
             connections,
             max_connections: options.max_connections,
+            state,
         })
+    }
+
+    /// Reads the store again now instead of at the next poll (SIGHUP).
+    pub fn reload(&self) {
+        self.state.reload.notify_one();
     }
 
     /// Stops accepting, lets requests in flight finish for up to `grace`, and stops.
@@ -321,15 +375,33 @@ async fn reload_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut last = state.store.gateway_stamp().await.ok();
+    let mut renewal_checked = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = stopped.changed() => return,
             _ = tokio::time::sleep(options.reload_every) => {}
+            _ = state.reload.notified() => last = None,
         }
         let Ok(stamp) = state.store.gateway_stamp().await else {
             state.ready.store(false, Ordering::Relaxed);
             continue;
         };
+        // The server certificate: replaced in the store (another node renewed it, an
+        // administrator changed it) or due for renewal (checked hourly).
+        if Some(stamp) != last || renewal_checked.elapsed() > Duration::from_secs(3600) {
+            renewal_checked = std::time::Instant::now();
+            if let Ok((key, chain)) = server_identity(&state.store, &options.hosts).await {
+                let current = state.server_cert.get();
+                let same = current
+                    .cert
+                    .first()
+                    .zip(chain.first())
+                    .is_some_and(|(a, b)| a.as_ref() == b.der());
+                if !same && let Ok(new) = certified(&key, &chain, &provider) {
+                    state.server_cert.set(new);
+                }
+            }
+        }
         if Some(stamp) == last {
             state.ready.store(true, Ordering::Relaxed);
             continue;
@@ -345,6 +417,32 @@ async fn reload_loop(
                 Err(_) => state.ready.store(false, Ordering::Relaxed),
             },
             Err(_) => state.ready.store(false, Ordering::Relaxed),
+        }
+    }
+}
+
+/// On PostgreSQL, wakes the reload loop whenever any node commits a change, so changes
+/// apply in milliseconds; polling stays as the safety net when the listening connection
+/// is lost.
+async fn listen_loop(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match state.store.changes().await {
+            Ok(Some(mut changes)) => loop {
+                tokio::select! {
+                    _ = stopped.changed() => return,
+                    next = changes.next() => match next {
+                        Ok(_) => state.reload.notify_one(),
+                        Err(_) => break,
+                    },
+                }
+            },
+            // SQLite: one process writes, polling sees everything.
+            Ok(None) => return,
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }

@@ -8,8 +8,10 @@
 //!   keyway's CA or a CA of a truststore named in [`GatewayOptions::client_truststores`],
 //!   or when it is exactly a registered certificate (pinned); revoked, expired and
 //!   untrusted certificates are refused in the handshake. Changes in the store (a
-//!   revocation, a new certificate, trust) apply to the next handshake within
-//!   [`GatewayOptions::reload_every`], without a restart.
+//!   revocation, a new certificate, trust, connectors, the server certificate) apply to
+//!   the next handshake within [`GatewayOptions::reload_every`], without a restart; on
+//!   PostgreSQL another node's change arrives at once by LISTEN/NOTIFY
+//!   ([`Gateway::reload`] forces a re-read, e.g. on SIGHUP).
 //! - Requests to `/integrations/NAME/…`: an unregistered certificate or a disabled user
 //!   gets a generic 403; a basic-auth header must carry the same user's password (401
 //!   otherwise; required when the integration says so); without `invoke:NAME`, 403. The
@@ -19,8 +21,9 @@
 //!   the audit log, where every decision is written (in batches) with the certificate's
 //!   fingerprint.
 //! - The server certificate is issued by keyway's CA for [`GatewayOptions::hosts`] and
-//!   kept in the store as keystore `gateway`; `/healthz`, `/readyz` and Prometheus
-//!   `/metrics` are served on the admin address.
+//!   kept in the store as keystore `gateway`, renewed when 30 days are left; `/healthz`,
+//!   `/readyz` and Prometheus `/metrics` are served on the admin address;
+//!   [`Gateway::shutdown`] lets requests in flight finish.
 //!
 //! What it leaves to others: users, certificates and connectors (keyway-store),
 //! outbound calls (keyway-connect).

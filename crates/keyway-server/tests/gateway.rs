@@ -633,7 +633,16 @@ async fn two_nodes_on_one_postgresql_share_a_revocation() {
     let mut location = Location::data_dir(other_dir.path().join("data"));
     location.database_url = Some(url);
     let other_store = Arc::new(Store::open(&location, Some(KEY)).await.unwrap());
-    let other = Gateway::start(other_store, options()).await.unwrap();
+    // Node 2 polls only every minute: what reaches it sooner came by LISTEN/NOTIFY.
+    let other = Gateway::start(
+        other_store,
+        GatewayOptions {
+            reload_every: Duration::from_secs(60),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
     let ok = get("/integrations/orders/ping", "");
     let (status, _) = call(other.address, &s.ca_root, Some(&s.alice), &ok)
         .await
@@ -668,6 +677,70 @@ async fn two_nodes_on_one_postgresql_share_a_revocation() {
         refused,
         "node 2 still accepts a certificate revoked on node 1"
     );
+}
+
+/// The certificate the gateway presents now (DER).
+async fn server_leaf(address: SocketAddr, root: &Certificate, identity: &Identity) -> Vec<u8> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(root.der().to_vec()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            identity
+                .1
+                .iter()
+                .map(|c| CertificateDer::from(c.der().to_vec()))
+                .collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.0.pkcs8_der().to_vec())),
+        )
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn the_server_certificate_is_replaced_without_a_restart() {
+    let s = setup().await;
+    let before = server_leaf(s.gateway.address, &s.ca_root, &s.alice).await;
+    // An administrator drops the gateway's keystore: the gateway issues and serves a new
+    // certificate, and keeps answering.
+    s.store
+        .remove_keystore(
+            &Context::local_admin(),
+            keyway_server::SERVER_KEYSTORE,
+            None,
+        )
+        .await
+        .unwrap();
+    let changed =
+        wait_for(|| async { server_leaf(s.gateway.address, &s.ca_root, &s.alice).await != before })
+            .await;
+    assert!(changed, "still the old server certificate");
+    let stored = s
+        .store
+        .keystore(&Context::local_admin(), keyway_server::SERVER_KEYSTORE)
+        .await
+        .unwrap();
+    let after = server_leaf(s.gateway.address, &s.ca_root, &s.alice).await;
+    assert_eq!(stored.key_entry().unwrap().chain[0].der(), after.as_slice());
+    let (status, _) = call(
+        s.gateway.address,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/whoami", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
 }
 
 fn admin_ctx() -> Context {

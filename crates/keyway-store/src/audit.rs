@@ -110,6 +110,16 @@ impl Store {
         .execute(&mut **tx)
         .await
         .map_err(|e| self.db_error("writing the audit log", e))?;
+        // Every change is audited: on PostgreSQL it is also announced to the other
+        // nodes, when (and only if) the transaction commits.
+        // (The gateway's own records of requests change nothing to announce.)
+        if self.backend == crate::Backend::Postgres && !event.action.starts_with("gateway.") {
+            sqlx::query("SELECT pg_notify('keyway_changes', $1)")
+                .bind(event.action)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.db_error("announcing a change", e))?;
+        }
         Ok(())
     }
 

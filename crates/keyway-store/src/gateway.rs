@@ -43,7 +43,48 @@ pub struct GatewayRecord {
     pub detail: String,
 }
 
+/// Changes announced by other keyway nodes on a shared PostgreSQL database
+/// ([`Store::changes`]).
+pub struct Changes {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl std::fmt::Debug for Changes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Changes").finish_non_exhaustive()
+    }
+}
+
+impl Changes {
+    /// Waits for the next change anywhere (its audit action, `cert.revoke`, …). An error
+    /// means the listening connection was lost: listen again after a pause; polling
+    /// covers the gap.
+    pub async fn next(&mut self) -> Result<String, StoreError> {
+        self.listener
+            .recv()
+            .await
+            .map(|n| n.payload().to_string())
+            .map_err(|e| StoreError::database("PostgreSQL", "listening for changes", e))
+    }
+}
+
 impl Store {
+    /// On PostgreSQL, a listener for every change committed by any node (each audited
+    /// change is announced); `None` on SQLite, where one process writes.
+    pub async fn changes(&self) -> Result<Option<Changes>, StoreError> {
+        let Some(url) = &self.listen_url else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url)
+            .await
+            .map_err(|e| self.db_error("listening for changes", e))?;
+        listener
+            .listen("keyway_changes")
+            .await
+            .map_err(|e| self.db_error("listening for changes", e))?;
+        Ok(Some(Changes { listener }))
+    }
+
     /// A value that changes whenever [`Store::gateway_trust`] or
     /// [`Store::runnable_config`] may: poll it cheaply, reload on change.
     pub async fn gateway_stamp(&self) -> Result<(i64, i64, i64, i64, i64), StoreError> {

@@ -63,7 +63,7 @@ pub use connectors::{
     Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use error::StoreError;
-pub use gateway::{GatewayRecord, GatewayTrust};
+pub use gateway::{Changes, GatewayRecord, GatewayTrust};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
@@ -107,6 +107,8 @@ pub struct Store {
     /// The database as errors name it (never with a password).
     name: String,
     master: MasterKey,
+    /// PostgreSQL: the URL, for a listening connection ([`Store::changes`]).
+    listen_url: Option<zeroize::Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -179,6 +181,7 @@ impl Store {
             backend,
             name,
             master,
+            listen_url: location.database_url.clone().map(zeroize::Zeroizing::new),
         };
         schema::migrate(&store).await?;
         store.check_master_key().await?;

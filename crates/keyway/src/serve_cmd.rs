@@ -117,7 +117,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
             "  partners call /integrations/NAME/…: `keyway config import keyway.toml` brings connectors and integrations; `keyway user grant USER invoke:NAME` lets a user call one"
         );
     }
-    wait_for_stop().await?;
+    wait_for_stop(&gateway).await?;
     gateway.shutdown(Duration::from_secs(10)).await;
     store.close().await;
     Ok(Outcome::Ok)
@@ -161,12 +161,16 @@ async fn demo_client(
     Ok(Some((cert, key)))
 }
 
-async fn wait_for_stop() -> Result<()> {
+/// Until SIGTERM or Ctrl-C; SIGHUP makes the gateway read the store again at once.
+async fn wait_for_stop(gateway: &Gateway) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok(()),
+            result = tokio::signal::ctrl_c() => return result.context("listening for Ctrl-C"),
+            _ = hangup.recv() => gateway.reload(),
+        }
     }
-    Ok(())
 }
