@@ -161,7 +161,34 @@ fn certified(
 #[derive(Default)]
 struct Metrics {
     requests: std::sync::Mutex<BTreeMap<(String, u16), u64>>,
-    latency_micros: std::sync::Mutex<BTreeMap<String, (u64, u64)>>,
+    latency: std::sync::Mutex<BTreeMap<String, Histogram>>,
+    /// Handshakes that failed or timed out (no certificate, refused, a client gone).
+    handshake_failures: std::sync::atomic::AtomicU64,
+    /// Days left of the earliest certificates, by kind (server, CA, client).
+    expiry_days: std::sync::Mutex<BTreeMap<&'static str, i64>>,
+}
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A Prometheus histogram: counts per bucket (cumulative when printed), sum, count.
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
 }
 
 struct State {
@@ -336,7 +363,13 @@ async fn serve_connection(
     // A client that never finishes its handshake is dropped at the timeout.
     let tls = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
-        _ => return,
+        _ => {
+            state
+                .metrics
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
     };
     let Some(fingerprint) = tls
         .get_ref()
@@ -376,6 +409,7 @@ async fn reload_loop(
 ) {
     let mut last = state.store.gateway_stamp().await.ok();
     let mut renewal_checked = std::time::Instant::now();
+    state.refresh_expiry().await;
     loop {
         tokio::select! {
             _ = stopped.changed() => return,
@@ -401,6 +435,7 @@ async fn reload_loop(
                     state.server_cert.set(new);
                 }
             }
+            state.refresh_expiry().await;
         }
         if Some(stamp) == last {
             state.ready.store(true, Ordering::Relaxed);
@@ -879,10 +914,11 @@ impl State {
                 .entry((integration.to_string(), status.as_u16()))
                 .or_default() += 1;
         }
-        if let Ok(mut latency) = self.metrics.latency_micros.lock() {
-            let entry = latency.entry(integration.to_string()).or_default();
-            entry.0 += 1;
-            entry.1 += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        if let Ok(mut latency) = self.metrics.latency.lock() {
+            latency
+                .entry(integration.to_string())
+                .or_default()
+                .observe(took.as_secs_f64());
         }
     }
 
@@ -910,16 +946,57 @@ impl State {
                 ));
             }
         }
-        out.push_str("# HELP keyway_request_seconds Time to answer, by integration.\n# TYPE keyway_request_seconds summary\n");
-        if let Ok(latency) = self.metrics.latency_micros.lock() {
-            for (integration, (count, micros)) in latency.iter() {
+        out.push_str("# HELP keyway_request_seconds Time to answer, by integration.\n# TYPE keyway_request_seconds histogram\n");
+        if let Ok(latency) = self.metrics.latency.lock() {
+            for (integration, histogram) in latency.iter() {
+                let mut cumulative = 0;
+                for (le, count) in BUCKETS.iter().zip(histogram.buckets) {
+                    cumulative += count;
+                    out.push_str(&format!(
+                        "keyway_request_seconds_bucket{{integration=\"{integration}\",le=\"{le}\"}} {cumulative}\n"
+                    ));
+                }
                 out.push_str(&format!(
-                    "keyway_request_seconds_count{{integration=\"{integration}\"}} {count}\nkeyway_request_seconds_sum{{integration=\"{integration}\"}} {}\n",
-                    *micros as f64 / 1e6
+                    "keyway_request_seconds_bucket{{integration=\"{integration}\",le=\"+Inf\"}} {0}\nkeyway_request_seconds_count{{integration=\"{integration}\"}} {0}\nkeyway_request_seconds_sum{{integration=\"{integration}\"}} {1}\n",
+                    histogram.count, histogram.sum
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "# HELP keyway_handshake_failures_total Handshakes that failed or timed out.\n# TYPE keyway_handshake_failures_total counter\nkeyway_handshake_failures_total {}\n",
+            self.metrics.handshake_failures.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP keyway_certificate_expiry_days Days until the earliest certificate of each kind ends.\n# TYPE keyway_certificate_expiry_days gauge\n");
+        if let Ok(days) = self.metrics.expiry_days.lock() {
+            for (kind, days) in days.iter() {
+                out.push_str(&format!(
+                    "keyway_certificate_expiry_days{{kind=\"{kind}\"}} {days}\n"
                 ));
             }
         }
         out
+    }
+
+    /// Days left of the server certificate, keyway's CA and the earliest client
+    /// certificate in use.
+    async fn refresh_expiry(&self) {
+        let now = time::OffsetDateTime::now_utc();
+        let days = |end: time::OffsetDateTime| (end - now).whole_days();
+        let mut found = BTreeMap::new();
+        if let Some(leaf) = self.server_cert.get().cert.first()
+            && let Ok(cert) = keyway_keystore::Certificate::from_der(leaf.to_vec(), "server")
+        {
+            found.insert("server", days(cert.info().not_after));
+        }
+        if let Ok(Some(ca)) = self.store.ca().await {
+            found.insert("ca", days(ca.issuing().info().not_after));
+        }
+        if let Ok(Some(end)) = self.store.earliest_client_expiry().await {
+            found.insert("client", (end - now.unix_timestamp()) / 86_400);
+        }
+        if let Ok(mut current) = self.metrics.expiry_days.lock() {
+            *current = found;
+        }
     }
 }
 

@@ -423,6 +423,26 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
         "{metrics}"
     );
     assert!(
+        metrics.contains("keyway_request_seconds_count{integration=\"orders\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keyway_request_seconds_bucket{integration=\"orders\",le=\"+Inf\"} 5"),
+        "{metrics}"
+    );
+    let gauge = |kind: &str| -> i64 {
+        let prefix = format!("keyway_certificate_expiry_days{{kind=\"{kind}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {kind} expiry in {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert!((88..=90).contains(&gauge("server")), "{metrics}");
+    assert!((28..=30).contains(&gauge("client")), "{metrics}");
+    assert!(gauge("ca") > 3000, "{metrics}");
+    assert!(
         admin_get(s.gateway.admin_address.unwrap(), "/healthz")
             .await
             .contains("ok")

@@ -137,6 +137,18 @@ impl Store {
         Ok(trust)
     }
 
+    /// The end (Unix seconds) of the earliest client certificate in use (not revoked, not
+    /// yet expired), if any: what expiry warnings watch.
+    pub async fn earliest_client_expiry(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT MIN(not_after) FROM client_certificates WHERE revoked_at IS NULL AND not_after > $1",
+        )
+        .bind(crate::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading certificate validity", e))
+    }
+
     /// User `name`, if there is one; no actor needed.
     pub async fn gateway_user(&self, name: &str) -> Result<Option<User>, StoreError> {
         match self.find_user(name).await {
