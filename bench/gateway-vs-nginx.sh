@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Benchmark (issue 7): keyway's gateway next to nginx configured as an mTLS-terminating
+# reverse proxy, with the same server certificate (keyway's keystore `gateway`, exported),
+# the same client CA (keyway's), the same client certificate and the same trivial
+# upstream (a separate nginx answering "ok" over TLS), in one run:
+#   keep-alive requests/s, new mTLS handshakes/s (no resumption), p50/p99 latency at a
+#   fixed rate, and resident memory per idle client connection (1 000 connections).
+# Same CPU budget: the server under test and the upstream share core 0 (taskset), each
+# server with one worker (nginx worker_processes 1; keyway TOKIO_WORKER_THREADS=1); the
+# load generator (crates/keyway-server/examples/mtls_load.rs) runs on core 1.
+# Installs nginx (Debian package) when missing.
+#   bash bench/gateway-vs-nginx.sh [SECONDS] [RATE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+rate=${2:-1000}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "== installing nginx"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nginx >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo build --release -q -p keyway
+cargo build --release -q -p keyway-server --example mtls_load
+K=$PWD/target/release/keyway
+LOAD=$PWD/target/release/examples/mtls_load
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up=$(free_port); kw=$(free_port); kwadmin=$(free_port); ngx=$(free_port)
+
+export KEYWAY_DATA_DIR=$work/data
+KEYWAY_MASTER_KEY=$(openssl rand -hex 32); export KEYWAY_MASTER_KEY
+$K init >/dev/null
+$K ca issue --profile server --subject CN=upstream --san dns:localhost --san ip:127.0.0.1 \
+  --out "$work/upstream.pem" --no-passphrase >/dev/null
+$K user add bench --grant invoke:bench >/dev/null
+$K user cert issue bench --out "$work/client.pem" --no-passphrase >/dev/null
+cat > "$work/keyway.toml" <<EOF
+[truststores.keyway-ca]
+path = "data/ca.pem"
+
+[profiles.upstream]
+truststores = ["keyway-ca"]
+server_name = "localhost"
+
+[connectors.bench]
+kind = "rest"
+url = "https://127.0.0.1:$up/"
+profile = "upstream"
+
+[integrations.bench]
+connector = "bench"
+EOF
+$K config import "$work/keyway.toml" >/dev/null
+
+# The upstream both proxies call: nginx answering "ok" over TLS, on core 0.
+mkdir -p "$work/up" "$work/proxy"
+cat > "$work/up/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/up/nginx.pid;
+error_log $work/up/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$up ssl;
+    ssl_certificate $work/upstream.pem;
+    ssl_certificate_key $work/upstream.pem;
+    keepalive_requests 1000000;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+taskset -c 0 "$NGINX" -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+# keyway on core 0, one worker thread.
+TOKIO_WORKER_THREADS=1 taskset -c 0 "$K" serve --listen "127.0.0.1:$kw" --admin "127.0.0.1:$kwadmin" \
+  --host localhost --host 127.0.0.1 --max-connections 4096 >"$work/keyway.log" 2>&1 &
+kwpid=$!
+pids+=($kwpid)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$kwadmin/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$kwadmin/healthz" >/dev/null || { cat "$work/keyway.log"; exit 1; }
+
+# nginx as the mTLS proxy, with keyway's own server certificate and client CA, core 0.
+$K identity export gateway --out "$work/gateway.pem" --no-passphrase >/dev/null
+cat > "$work/proxy/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/proxy/nginx.pid;
+error_log $work/proxy/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  upstream up { server 127.0.0.1:$up; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ngx ssl;
+    ssl_certificate $work/gateway.pem;
+    ssl_certificate_key $work/gateway.pem;
+    ssl_client_certificate $work/data/ca.pem;
+    ssl_verify_client on;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;
+    keepalive_requests 1000000;
+    location /integrations/bench/ {
+      proxy_pass https://up/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
+}
+EOF
+taskset -c 0 "$NGINX" -p "$work/proxy" -c "$work/proxy/nginx.conf" -g 'daemon off;' &
+ngxmaster=$!
+pids+=($ngxmaster)
+for _ in $(seq 50); do [ -s "$work/proxy/nginx.pid" ] && break; sleep 0.1; done
+sleep 0.5
+ngxworker=$(pgrep -P "$ngxmaster" | head -1)
+
+load() { # load ADDR MODE ARGS...
+  local addr=$1; shift
+  taskset -c 1 "$LOAD" "$addr" "$work/data/ca.pem" "$work/client.pem" "$work/client.pem" /integrations/bench/ "$@"
+}
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+echo "== keep-alive, 32 connections, ${secs}s each"
+k_keep=$(load "127.0.0.1:$kw" keepalive "$secs" 32); echo "keyway $k_keep"
+n_keep=$(load "127.0.0.1:$ngx" keepalive "$secs" 32); echo "nginx  $n_keep"
+echo "== new mTLS handshakes (no resumption), 16 at a time, ${secs}s each"
+k_hs=$(load "127.0.0.1:$kw" handshakes "$secs" 16); echo "keyway $k_hs"
+n_hs=$(load "127.0.0.1:$ngx" handshakes "$secs" 16); echo "nginx  $n_hs"
+echo "== latency at $rate requests/s over 32 connections, ${secs}s each"
+k_rate=$(load "127.0.0.1:$kw" rate "$secs" "$rate" 32); echo "keyway $k_rate"
+n_rate=$(load "127.0.0.1:$ngx" rate "$secs" "$rate" 32); echo "nginx  $n_rate"
+echo "== resident memory per idle client connection, 1000 connections"
+k_idle=$(load "127.0.0.1:$kw" idle 1000 "$kwpid"); echo "keyway $k_idle"
+n_idle=$(load "127.0.0.1:$ngx" idle 1000 "$ngxworker"); echo "nginx  $n_idle"
+
+python3 - "$k_keep" "$n_keep" "$k_hs" "$n_hs" "$k_rate" "$n_rate" "$k_idle" "$n_idle" <<'EOF'
+import json, sys
+kk, nk, kh, nh, kr, nr, ki, ni = (json.loads(a) for a in sys.argv[1:])
+rows = [
+    ("keep-alive requests/s", kk["per_second"], nk["per_second"], ">= 1.2x"),
+    ("new mTLS handshakes/s", kh["per_second"], nh["per_second"], ">= 1.0x"),
+    (f"p50 ms at {kr['per_second']}/s", kr["p50_ms"], nr["p50_ms"], "(lower is better)"),
+    (f"p99 ms at {kr['per_second']}/s", kr["p99_ms"], nr["p99_ms"], "(lower is better)"),
+    ("KiB per idle connection", ki["kib_per_connection"], ni["kib_per_connection"], "<= 0.5x"),
+]
+print()
+print(f"{'':28}{'keyway':>12}{'nginx':>12}{'keyway/nginx':>15}  target")
+for name, k, n, target in rows:
+    ratio = k / n if n else float("nan")
+    print(f"{name:28}{k:>12.2f}{n:>12.2f}{ratio:>14.2f}x  {target}")
+failed = kk["failed"] + nk["failed"] + kh["failed"] + nh["failed"] + kr["failed"] + nr["failed"]
+if failed:
+    print(f"\n{failed} request(s) failed: the figures above are not comparable")
+EOF
