@@ -1,6 +1,6 @@
 //! The accept loop, the per-request decisions and the forwarding through connectors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use keyway_connect::{CallRequest, Connector};
-use keyway_store::{GatewayRecord, Outcome, Permission, Store, StoreError};
+use keyway_store::{
+    CertificateOwner, GatewayDirectory, GatewayRecord, Integration, Outcome, Permission, Store,
+    StoreError,
+};
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -112,6 +115,44 @@ impl Drop for Gateway {
     }
 }
 
+/// Who holds which certificate, who may invoke what, which integrations exist: read
+/// from the store at start and whenever it changes, so a request needs no query.
+#[derive(Default)]
+struct Directory {
+    certificates: HashMap<String, CertificateOwner>,
+    /// Enabled, and the integrations the user may invoke.
+    users: HashMap<String, (bool, HashSet<String>)>,
+    integrations: HashMap<String, Integration>,
+}
+
+impl Directory {
+    fn from(found: GatewayDirectory) -> Directory {
+        Directory {
+            certificates: found.certificates,
+            users: found
+                .users
+                .into_iter()
+                .map(|u| {
+                    let invokes = u
+                        .permissions
+                        .iter()
+                        .filter_map(|p| match p {
+                            Permission::Invoke(name) => Some(name.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    (u.name, (u.enabled, invokes))
+                })
+                .collect(),
+            integrations: found
+                .integrations
+                .into_iter()
+                .map(|i| (i.name.clone(), i))
+                .collect(),
+        }
+    }
+}
+
 /// The server certificate, swapped in whole when it is renewed or replaced.
 #[derive(Debug)]
 struct ServerCert {
@@ -195,6 +236,7 @@ struct State {
     store: Arc<Store>,
     verifier: Arc<ClientVerifier>,
     server_cert: Arc<ServerCert>,
+    directory: std::sync::RwLock<Arc<Directory>>,
     reload: tokio::sync::Notify,
     connectors: Mutex<HashMap<String, Connector>>,
     records: mpsc::UnboundedSender<GatewayRecord>,
@@ -220,6 +262,7 @@ impl Gateway {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let (key, chain) = server_identity(&store, &options.hosts).await?;
         let trust = store.gateway_trust(&options.client_truststores).await?;
+        let directory = Directory::from(store.gateway_directory().await?);
         let verifier = Arc::new(ClientVerifier::new(
             Trust::new(trust, &provider).map_err(|e| GatewayError::Tls(e.to_string()))?,
             provider.clone(),
@@ -259,6 +302,7 @@ impl Gateway {
             store: store.clone(),
             verifier,
             server_cert,
+            directory: std::sync::RwLock::new(Arc::new(directory)),
             reload: tokio::sync::Notify::new(),
             connectors: Mutex::new(HashMap::new()),
             records,
@@ -441,10 +485,18 @@ async fn reload_loop(
             state.ready.store(true, Ordering::Relaxed);
             continue;
         }
-        match state.store.gateway_trust(&options.client_truststores).await {
+        let (trust, directory) = match (
+            state.store.gateway_trust(&options.client_truststores).await,
+            state.store.gateway_directory().await,
+        ) {
+            (Ok(trust), Ok(directory)) => (Ok(trust), directory),
+            (Err(e), _) | (_, Err(e)) => (Err(e), GatewayDirectory::default()),
+        };
+        match trust {
             Ok(trust) => match Trust::new(trust, &provider) {
                 Ok(trust) => {
                     state.verifier.replace(trust);
+                    state.set_directory(Directory::from(directory));
                     state.connectors.lock().await.clear();
                     state.ready.store(true, Ordering::Relaxed);
                     last = Some(stamp);
@@ -614,22 +666,17 @@ async fn handle(
 /// `/whoami`: the user the client certificate maps to and the integrations they may
 /// call; what a partner checks first. An unregistered certificate gets the generic 403.
 async fn whoami(state: &State, peer: &Peer) -> Response<Body> {
-    let owner = match state.store.find_certificate(&peer.fingerprint).await {
-        Ok(Some(owner)) if owner.user_enabled && owner.revoked.is_none() => owner,
-        Ok(_) => return text(StatusCode::FORBIDDEN, "forbidden\n"),
-        Err(_) => return text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
+    let directory = state.directory();
+    let owner = match directory.certificates.get(&peer.fingerprint) {
+        Some(owner) if owner.user_enabled && owner.revoked.is_none() => owner,
+        _ => return text(StatusCode::FORBIDDEN, "forbidden\n"),
     };
-    let may_invoke: Vec<String> = match state.store.gateway_user(&owner.user).await {
-        Ok(Some(user)) => user
-            .permissions
-            .iter()
-            .filter_map(|p| match p {
-                Permission::Invoke(name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut may_invoke: Vec<&String> = directory
+        .users
+        .get(&owner.user)
+        .map(|(_, invokes)| invokes.iter().collect())
+        .unwrap_or_default();
+    may_invoke.sort();
     let body = serde_json::json!({
         "user": owner.user,
         "certificate_sha256": peer.fingerprint,
@@ -697,11 +744,10 @@ async fn decide_and_forward(
     request: Request<Incoming>,
 ) -> Result<(String, Response<Body>), (Option<String>, Refusal)> {
     let unavailable = |e: StoreError| Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
-    let owner = state
-        .store
-        .find_certificate(&peer.fingerprint)
-        .await
-        .map_err(|e| (None, unavailable(e)))?
+    let directory = state.directory();
+    let owner = directory
+        .certificates
+        .get(&peer.fingerprint)
         .ok_or_else(|| {
             (
                 None,
@@ -725,15 +771,11 @@ async fn decide_and_forward(
             "the certificate is revoked".into(),
         ));
     }
-    let integration = match state.store.find_integration(name).await {
-        Ok(integration) => integration,
-        Err(StoreError::NotFound { .. }) => {
-            return Err(refuse(
-                StatusCode::NOT_FOUND,
-                format!("no integration {name}"),
-            ));
-        }
-        Err(e) => return Err((Some(user.clone()), unavailable(e))),
+    let Some(integration) = directory.integrations.get(name) else {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("no integration {name}"),
+        ));
     };
     match basic_auth(request.headers()) {
         Some((given, password)) => {
@@ -760,16 +802,10 @@ async fn decide_and_forward(
         }
         None => {}
     }
-    let account = state
-        .store
-        .gateway_user(&user)
-        .await
-        .map_err(|e| (Some(user.clone()), unavailable(e)))?;
-    let allowed = account.is_some_and(|a| {
-        a.enabled
-            && a.permissions
-                .contains(&Permission::Invoke(integration.name.clone()))
-    });
+    let allowed = directory
+        .users
+        .get(&user)
+        .is_some_and(|(enabled, invokes)| *enabled && invokes.contains(&integration.name));
     if !allowed {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -891,6 +927,21 @@ fn record(
 }
 
 impl State {
+    fn directory(&self) -> Arc<Directory> {
+        match self.directory.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_directory(&self, directory: Directory) {
+        let directory = Arc::new(directory);
+        match self.directory.write() {
+            Ok(mut current) => *current = directory,
+            Err(poisoned) => *poisoned.into_inner() = directory,
+        }
+    }
+
     /// The connector `name`, built from the store on first use after a change.
     async fn connector(&self, name: &str) -> Result<Connector, String> {
         let mut cache = self.connectors.lock().await;

@@ -603,14 +603,15 @@ async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others(
         .grant(&admin, "alice", Permission::Invoke("bank".into()), None)
         .await
         .unwrap();
-    let (status, answer) = call(
+    // The new integration and grant reach the gateway within its reload period.
+    let (status, answer) = wait_for_status(
         s.gateway.address,
         &s.ca_root,
-        Some(&s.alice),
+        &s.alice,
         &get("/integrations/bank/", ""),
+        200,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("s_server"), "openssl's -www page: {answer}");
 
@@ -761,6 +762,25 @@ async fn the_server_certificate_is_replaced_without_a_restart() {
     .await
     .unwrap();
     assert_eq!(status, 200);
+
+    // A disabled user: the handshake still completes, the request gets a plain 403.
+    s.store
+        .set_enabled(&Context::local_admin(), "alice", false, None)
+        .await
+        .unwrap();
+    let (status, answer) = wait_for_status(
+        s.gateway.address,
+        &s.ca_root,
+        &s.alice,
+        &get("/integrations/orders/ping", ""),
+        403,
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer.contains("forbidden") && !answer.contains("disabled"),
+        "{answer}"
+    );
 }
 
 fn admin_ctx() -> Context {

@@ -5,12 +5,12 @@
 //!
 //! None of this takes an actor: the gateway checks its callers itself, with these.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use keyway_keystore::Certificate;
 
 use crate::audit::Event;
-use crate::{Context, Outcome, Store, StoreError, User};
+use crate::{CertificateOwner, Context, Integration, Outcome, Revocation, Store, StoreError, User};
 
 /// The client CAs and certificates the gateway's handshakes are checked against.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,20 @@ pub struct GatewayTrust {
     pub registered: HashSet<String>,
     /// SHA-256 of every revoked certificate: refused in the handshake.
     pub revoked: HashSet<String>,
+}
+
+/// sha256, user, enabled, revoked_at, revoke_reason, not_before, not_after.
+type OwnerRow = (String, String, i64, Option<i64>, Option<String>, i64, i64);
+
+/// What the gateway decides requests with ([`Store::gateway_directory`]).
+#[derive(Debug, Clone, Default)]
+pub struct GatewayDirectory {
+    /// Registered certificates by SHA-256 (lower-case hex), with their owners.
+    pub certificates: HashMap<String, CertificateOwner>,
+    /// Every user, with their permissions.
+    pub users: Vec<User>,
+    /// Every integration.
+    pub integrations: Vec<Integration>,
 }
 
 /// One decision of the gateway, for the audit log.
@@ -87,8 +101,8 @@ impl Store {
 
     /// A value that changes whenever [`Store::gateway_trust`] or
     /// [`Store::runnable_config`] may: poll it cheaply, reload on change.
-    pub async fn gateway_stamp(&self) -> Result<(i64, i64, i64, i64, i64), StoreError> {
-        let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+    pub async fn gateway_stamp(&self) -> Result<(i64, i64, i64, i64, i64, i64), StoreError> {
+        let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
             "SELECT
                 (SELECT COUNT(*) FROM client_certificates),
                 (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM client_certificates),
@@ -96,7 +110,9 @@ impl Store {
                 (SELECT COUNT(*) FROM ca) + (SELECT COUNT(*) FROM ca_issued WHERE revoked_at IS NOT NULL),
                 (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM connectors)
                   + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM profiles)
-                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM keystores)",
+                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM keystores),
+                (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM users)
+                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM integrations)",
         )
         .fetch_one(&self.pool)
         .await
@@ -147,6 +163,44 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| self.db_error("reading certificate validity", e))
+    }
+
+    /// Every registered certificate with its owner, every user with their permissions,
+    /// every integration: what the gateway decides requests with, kept in memory and
+    /// read again when [`Store::gateway_stamp`] changes.
+    pub async fn gateway_directory(&self) -> Result<GatewayDirectory, StoreError> {
+        let rows: Vec<OwnerRow> =
+            sqlx::query_as(
+                "SELECT c.sha256, u.name, u.enabled, c.revoked_at, c.revoke_reason, c.not_before, c.not_after
+                 FROM client_certificates c JOIN users u ON u.id = c.user_id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_error("reading client certificates", e))?;
+        let certificates = rows
+            .into_iter()
+            .map(
+                |(sha256, user, enabled, revoked_at, reason, not_before, not_after)| {
+                    let owner = CertificateOwner {
+                        user,
+                        user_enabled: enabled == 1,
+                        revoked: revoked_at.map(|at| Revocation {
+                            at,
+                            reason: reason.unwrap_or_default(),
+                        }),
+                        not_before,
+                        not_after,
+                    };
+                    (sha256, owner)
+                },
+            )
+            .collect();
+        let admin = Context::local_admin();
+        Ok(GatewayDirectory {
+            certificates,
+            users: self.users(&admin).await?,
+            integrations: self.integrations(&admin).await?,
+        })
     }
 
     /// User `name`, if there is one; no actor needed.

@@ -63,7 +63,7 @@ pub use connectors::{
     Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use error::StoreError;
-pub use gateway::{Changes, GatewayRecord, GatewayTrust};
+pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
