@@ -135,6 +135,10 @@ load() { # load ADDR MODE ARGS...
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+# Memory first, while both servers are fresh (no allocator state left by the runs below).
+echo "== resident memory per idle client connection, 1000 connections"
+k_idle=$(load "127.0.0.1:$kw" idle 1000 "$kwpid"); echo "keyway $k_idle"
+n_idle=$(load "127.0.0.1:$ngx" idle 1000 "$ngxworker"); echo "nginx  $n_idle"
 echo "== keep-alive, 32 connections, ${secs}s each"
 k_keep=$(load "127.0.0.1:$kw" keepalive "$secs" 32); echo "keyway $k_keep"
 n_keep=$(load "127.0.0.1:$ngx" keepalive "$secs" 32); echo "nginx  $n_keep"
@@ -144,9 +148,6 @@ n_hs=$(load "127.0.0.1:$ngx" handshakes "$secs" 16); echo "nginx  $n_hs"
 echo "== latency at $rate requests/s over 32 connections, ${secs}s each"
 k_rate=$(load "127.0.0.1:$kw" rate "$secs" "$rate" 32); echo "keyway $k_rate"
 n_rate=$(load "127.0.0.1:$ngx" rate "$secs" "$rate" 32); echo "nginx  $n_rate"
-echo "== resident memory per idle client connection, 1000 connections"
-k_idle=$(load "127.0.0.1:$kw" idle 1000 "$kwpid"); echo "keyway $k_idle"
-n_idle=$(load "127.0.0.1:$ngx" idle 1000 "$ngxworker"); echo "nginx  $n_idle"
 
 python3 - "$k_keep" "$n_keep" "$k_hs" "$n_hs" "$k_rate" "$n_rate" "$k_idle" "$n_idle" <<'EOF'
 import json, sys
