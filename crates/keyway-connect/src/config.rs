@@ -155,7 +155,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// `[connectors.NAME]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorEntry {
     /// "rest" or "soap".

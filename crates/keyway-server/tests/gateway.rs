@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
 use keyway_connect::{ConnectorEntry, ProfileEntry};
 use keyway_keystore::{Certificate, PrivateKey};
 use keyway_pki::{CaInit, KeyType, Reason, parse_subject};
@@ -123,15 +122,8 @@ async fn setup_on(database_url: Option<String>) -> Setup {
             kind: "rest".into(),
             url,
             profile: Some("upstream".into()),
-            auth: None,
-            headers: IndexMap::new(),
             timeout: Some("5s".into()),
-            retries: None,
-            redirects: None,
-            test_path: None,
-            soap_version: None,
-            test_action: None,
-            extra: IndexMap::new(),
+            ..ConnectorEntry::default()
         };
         store
             .save_connector(
@@ -564,15 +556,8 @@ async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others(
         kind: "rest".into(),
         url: format!("https://127.0.0.1:{}", bank.port),
         profile: Some("legacy".into()),
-        auth: None,
-        headers: IndexMap::new(),
         timeout: Some("5s".into()),
-        retries: None,
-        redirects: None,
-        test_path: None,
-        soap_version: None,
-        test_action: None,
-        extra: IndexMap::new(),
+        ..ConnectorEntry::default()
     };
     s.store
         .save_connector(

@@ -4,7 +4,6 @@
 //! on 127.0.0.1 that requires the client certificate and the password). Each scenario
 //! runs on SQLite and PostgreSQL.
 
-use indexmap::IndexMap;
 use keyway_connect::{CallRequest, Connector, ConnectorEntry, ProfileEntry};
 use keyway_keystore::Certificate;
 use keyway_store::{
@@ -33,15 +32,8 @@ fn rest(url: &str, profile: Option<&str>) -> ConnectorEntry {
         kind: "rest".into(),
         url: url.into(),
         profile: profile.map(str::to_string),
-        auth: None,
-        headers: IndexMap::new(),
         timeout: Some("10s".into()),
-        retries: None,
-        redirects: None,
-        test_path: None,
-        soap_version: None,
-        test_action: None,
-        extra: IndexMap::new(),
+        ..ConnectorEntry::default()
     }
 }
 

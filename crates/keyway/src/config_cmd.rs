@@ -572,15 +572,7 @@ pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
         kind: args.kind.clone(),
         url: args.url.clone(),
         profile: Some(args.name.clone()),
-        auth: None,
-        headers: Default::default(),
-        timeout: None,
-        retries: None,
-        redirects: None,
-        test_path: None,
-        soap_version: None,
-        test_action: None,
-        extra: Default::default(),
+        ..ConnectorEntry::default()
     };
     let connector = NewConnector {
         definition,
