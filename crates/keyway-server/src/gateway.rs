@@ -559,6 +559,11 @@ async fn record_loop(
         if !batch.is_empty() && store.record_gateway(&batch).await.is_ok() {
             batch.clear();
         }
+        // While the database cannot be written, keep at most this many (the oldest go).
+        const KEPT: usize = 100_000;
+        if batch.len() > KEPT {
+            batch.drain(..batch.len() - KEPT);
+        }
         if stopping {
             return;
         }

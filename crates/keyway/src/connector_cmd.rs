@@ -40,6 +40,14 @@ pub(crate) async fn load_config(arg: &ConfigArg) -> Result<Config> {
         Some(path) => load(&path),
         None => {
             let store_args = arg.store_args();
+            // Not a reason to create a store: say where connectors can come from.
+            let database = store_args.data.data_dir.join(keyway_store::DATABASE_FILE);
+            if store_args.database.is_none() && !database.exists() {
+                bail!(
+                    "no keyway.toml here and no keyway store at {}: give --config FILE (or set KEYWAY_CONFIG), or --data-dir DIR / --database URL of a store (`keyway init` makes one, `keyway config import` fills it)",
+                    database.display()
+                );
+            }
             let store = open(&store_args).await?;
             Ok(store.connector_config(&context(&store_args)).await?)
         }

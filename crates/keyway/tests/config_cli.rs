@@ -107,6 +107,16 @@ require_password = true
     let data = dir.join("node").join("data");
     std::fs::create_dir_all(data.parent().unwrap()).unwrap();
     let run = |args: &[&str]| keyway(&data, database).args(args).assert();
+    // No keyway.toml and no embedded store yet: a clear error, no store made by accident.
+    if database.is_none() {
+        let refused = run(&["connector", "list"]).code(2);
+        assert!(
+            output(&refused).contains("keyway init"),
+            "{}",
+            output(&refused)
+        );
+        assert!(!data.exists());
+    }
     run(&["init"]).success();
 
     // A configuration with a mistake is refused whole, naming file, item and field.
