@@ -608,6 +608,7 @@ async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others(
             admin: None,
             max_connections: 1,
             handshake_timeout: Duration::from_millis(300),
+            max_body: 16,
             ..options()
         },
     )
@@ -628,6 +629,14 @@ async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others(
     let (status, answer) = served.unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("\"alice\""), "{answer}");
+    // A body over --max-body is refused (413) before anything reaches the partner.
+    let post = "POST /integrations/orders/upload HTTP/1.1\nHost: localhost\nConnection: close\nContent-Type: text/plain\nContent-Length: 64\n\n"
+        .to_string()
+        + &"x".repeat(64);
+    let (status, answer) = call(tight.address, &s.ca_root, Some(&s.alice), &post)
+        .await
+        .unwrap();
+    assert_eq!(status, 413, "{answer}");
 }
 
 #[tokio::test]
