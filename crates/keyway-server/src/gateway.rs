@@ -622,7 +622,7 @@ async fn handle(
         None => (rest.to_string(), String::new()),
     };
     let object = format!("integration {name}");
-    let (user, response) = match decide_and_forward(&state, &peer, &name, &tail, request).await {
+    let response = match decide_and_forward(&state, &peer, &name, &tail, request).await {
         Ok((user, response)) => {
             let detail = format!(
                 "certificate {} from {}: {}",
@@ -632,14 +632,14 @@ async fn handle(
             );
             record(
                 &state,
-                Some(user.clone()),
+                Some(user),
                 &peer,
                 "gateway.invoke",
                 &object,
                 Outcome::Ok,
                 detail,
             );
-            (Some(user), response)
+            response
         }
         Err((user, refusal)) => {
             let outcome = if refusal.status.is_server_error() {
@@ -656,17 +656,16 @@ async fn handle(
             );
             record(
                 &state,
-                user.clone(),
+                user,
                 &peer,
                 "gateway.invoke",
                 &object,
                 outcome,
                 detail,
             );
-            (user, refusal_response(&refusal))
+            refusal_response(&refusal)
         }
     };
-    let _ = user;
     state.count(&name, response.status(), started.elapsed());
     Ok(response)
 }
@@ -738,6 +737,7 @@ fn refusal_response(refusal: &Refusal) -> Response<Body> {
                 )
                 .unwrap_or_else(|_| Response::new(empty()))
         }
+        StatusCode::BAD_REQUEST => text(StatusCode::BAD_REQUEST, "bad request\n"),
         _ => text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
     }
 }
