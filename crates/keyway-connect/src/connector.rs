@@ -12,6 +12,7 @@ use base64ct::Encoding;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, Request, StatusCode, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -90,9 +91,54 @@ pub enum CallError {
     },
 }
 
+/// What the body of a request through a connector may fail with while it streams.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body: bytes in hand, or a stream sent as it arrives.
+pub enum CallBody {
+    /// Bytes in hand: sent again on a retry or a redirect that keeps the body.
+    Full(Bytes),
+    /// Sent once, as it arrives (a gateway passing a partner's upload on): an
+    /// idempotent request with it is not retried, and a redirect that would send it
+    /// again (307, 308) is returned to the caller instead of followed.
+    Stream(UnsyncBoxBody<Bytes, BodyError>),
+}
+
+impl CallBody {
+    /// A body streamed from `body`.
+    pub fn stream<B>(body: B) -> CallBody
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError>,
+    {
+        CallBody::Stream(body.map_err(Into::into).boxed_unsync())
+    }
+}
+
+impl std::fmt::Debug for CallBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallBody::Full(bytes) => write!(f, "Full({} bytes)", bytes.len()),
+            CallBody::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl Default for CallBody {
+    fn default() -> Self {
+        CallBody::Full(Bytes::new())
+    }
+}
+
+impl<T: Into<Bytes>> From<T> for CallBody {
+    fn from(bytes: T) -> Self {
+        CallBody::Full(bytes.into())
+    }
+}
+
 /// A request through a connector: method, path (and query) joined to the base URL,
 /// headers, body.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CallRequest {
     /// The method.
     pub method: Method,
@@ -101,7 +147,7 @@ pub struct CallRequest {
     /// Headers on top of the connector's defaults (same names replace them).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
-    pub body: Bytes,
+    pub body: CallBody,
 }
 
 impl CallRequest {
@@ -111,7 +157,7 @@ impl CallRequest {
             method,
             path: path.to_string(),
             headers: Vec::new(),
-            body: Bytes::new(),
+            body: CallBody::default(),
         }
     }
 
@@ -132,7 +178,7 @@ impl CallRequest {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(content_type),
         ));
-        self.body = body.into();
+        self.body = CallBody::Full(body.into());
         self
     }
 }
@@ -181,7 +227,7 @@ pub struct CallResponse {
 pub struct Connector {
     def: Arc<ConnectorDef>,
     tls: Arc<TlsClient>,
-    http: Client<TlsConnect, Full<Bytes>>,
+    http: Client<TlsConnect, UnsyncBoxBody<Bytes, BodyError>>,
     authorization: Option<HeaderValue>,
     username: Option<String>,
 }
@@ -312,20 +358,27 @@ impl Connector {
 
     /// Calls and returns as soon as the response head is in; the body streams.
     /// Idempotent requests are retried after a connection failure or a 502/503/504, up
-    /// to the connector's `retries`; redirects are followed as its policy allows.
+    /// to the connector's `retries`; redirects are followed as its policy allows. A
+    /// [`CallBody::Stream`] is sent once: no retry, and a redirect that would send it
+    /// again comes back as the answer.
     pub async fn send(&self, request: CallRequest) -> Result<StreamedResponse, CallError> {
         let CallRequest {
             mut method,
             path,
             mut headers,
-            mut body,
+            body,
         } = request;
+        let (mut body, mut stream) = match body {
+            CallBody::Full(bytes) => (bytes, None),
+            CallBody::Stream(stream) => (Bytes::new(), Some(stream)),
+        };
         let mut url = join(&self.def.url, &path)?;
         let mut redirects = Vec::new();
         let mut send_auth = true;
         loop {
+            let streamed = stream.is_some();
             let (response, attempts) = self
-                .with_retries(&method, &url, &headers, &body, send_auth)
+                .with_retries(&method, &url, &headers, &body, stream.take(), send_auth)
                 .await?;
             let status = response.status();
             let location = response
@@ -333,9 +386,15 @@ impl Connector {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let drops_body = status == StatusCode::SEE_OTHER
+                || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                    && method != Method::GET
+                    && method != Method::HEAD);
             let follow = status.is_redirection()
                 && status != StatusCode::NOT_MODIFIED
-                && self.def.redirects != Redirects::None;
+                && self.def.redirects != Redirects::None
+                // A streamed body is gone: it cannot be sent to the new location.
+                && (!streamed || drops_body);
             let Some(location) = location.filter(|_| follow) else {
                 let tls = response.extensions().get::<Arc<ConnectionInfo>>().cloned();
                 let (parts, incoming) = response.into_parts();
@@ -374,11 +433,7 @@ impl Connector {
                 send_auth = false;
                 headers.retain(|(n, _)| n != AUTHORIZATION);
             }
-            if status == StatusCode::SEE_OTHER
-                || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
-                    && method != Method::GET
-                    && method != Method::HEAD)
-            {
+            if drops_body {
                 method = Method::GET;
                 body = Bytes::new();
                 headers.retain(|(n, _)| n != http::header::CONTENT_TYPE);
@@ -394,9 +449,10 @@ impl Connector {
         url: &Uri,
         headers: &[(HeaderName, HeaderValue)],
         body: &Bytes,
+        mut stream: Option<UnsyncBoxBody<Bytes, BodyError>>,
         send_auth: bool,
     ) -> Result<(http::Response<Incoming>, u32), CallError> {
-        let retries = if is_idempotent(method) {
+        let retries = if is_idempotent(method) && stream.is_none() {
             self.def.retries
         } else {
             0
@@ -404,6 +460,12 @@ impl Connector {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let body = match stream.take() {
+                Some(stream) => stream,
+                None => Full::new(body.clone())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            };
             let result = self.once(method, url, headers, body, send_auth).await;
             let retry = attempt <= retries
                 && match &result {
@@ -425,13 +487,13 @@ impl Connector {
         method: &Method,
         url: &Uri,
         headers: &[(HeaderName, HeaderValue)],
-        body: &Bytes,
+        body: UnsyncBoxBody<Bytes, BodyError>,
         send_auth: bool,
     ) -> Result<http::Response<Incoming>, CallError> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(url.clone())
-            .body(Full::new(body.clone()))
+            .body(body)
             .map_err(|e| CallError::Request(format!("cannot build the request: {e}")))?;
         let map = request.headers_mut();
         for (name, value) in &self.def.headers {

@@ -46,7 +46,10 @@ pub use config::{
     DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion,
     SourceFile, StoreEntry, Stored, StoredKeystore, versions_from_flags,
 };
-pub use connector::{CallError, CallRequest, CallResponse, Connector, MAX_BODY, StreamedResponse};
+pub use connector::{
+    BodyError, CallBody, CallError, CallRequest, CallResponse, Connector, MAX_BODY,
+    StreamedResponse,
+};
 pub use secret::SecretRef;
 pub use soap::{
     Fault, SOAP11_NS, SOAP12_NS, SoapBody, SoapError, SoapResponse, envelope, excerpt, http_request,

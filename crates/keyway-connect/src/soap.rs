@@ -130,7 +130,7 @@ pub fn http_request(
         )))
     };
     let mut request = CallRequest::new(Method::POST, path);
-    request.body = Bytes::from(xml);
+    request.body = Bytes::from(xml).into();
     match version {
         SoapVersion::V11 => {
             request.headers.push((

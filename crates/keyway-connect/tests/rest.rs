@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use keyway_connect::{CallError, CallRequest, Config, Connector};
+use http_body_util::Full;
+use keyway_connect::{CallBody, CallError, CallRequest, Config, Connector};
 use keyway_testkit::{
     HttpsOptions, HttpsServer, KeyKind, OpensslServer, ServerOptions, TestChain, client_p12,
 };
@@ -168,6 +170,33 @@ retries = 2
         (StatusCode::OK, 1),
         "the flaky endpoint failed once already"
     );
+}
+
+#[tokio::test]
+async fn a_streamed_body_is_sent_once_even_when_a_retry_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = HttpsServer::start(&chain, HttpsOptions::default());
+    let config = config(
+        dir.path(),
+        &chain,
+        &format!(
+            "{}\n[connectors.patient]\nkind = \"rest\"\nurl = \"{}\"\nprofile = \"partner\"\nretries = 2\n",
+            profile("orders.test"),
+            server.url()
+        ),
+    );
+    let patient = connector(&config, "patient");
+    // A streamed body is gone once sent: even an idempotent PUT is not tried again.
+    let mut put = CallRequest::new(Method::PUT, "/flaky");
+    put.body = CallBody::stream(Full::new(Bytes::from_static(b"once")));
+    let r = patient.call(put).await.unwrap();
+    assert_eq!((r.status, r.attempts), (StatusCode::SERVICE_UNAVAILABLE, 1));
+    assert_eq!(server.requests(), 1);
+    // Bytes in hand are sent again.
+    let r = patient.call(CallRequest::get("/flaky")).await.unwrap();
+    assert_eq!((r.status, r.attempts), (StatusCode::OK, 1));
+    assert_eq!(server.requests(), 2);
 }
 
 #[tokio::test]
@@ -365,6 +394,12 @@ redirects = "none"
         ),
         (Some("POST"), Some("keep me"))
     );
+    // A streamed body cannot be sent twice: the 307 itself is the answer.
+    let mut streamed = CallRequest::new(Method::POST, &format!("/redirect307?to={same}"));
+    streamed.body = CallBody::stream(Full::new(Bytes::from_static(b"keep me")));
+    let r = strict.call(streamed).await.unwrap();
+    assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
+    assert!(r.redirects.is_empty());
     let e = strict
         .call(CallRequest::get(&format!("/redirect?to={other}")))
         .await

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use keyway_connect::{CallRequest, Connector};
+use keyway_connect::{CallBody, CallRequest, Connector};
 use keyway_store::{
     CertificateOwner, GatewayDirectory, GatewayRecord, Integration, Outcome, Permission, Store,
     StoreError,
@@ -826,19 +826,31 @@ async fn decide_and_forward(
         .map_err(|reason| (Some(user.clone()), bad_gateway(reason)))?;
 
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, state.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Err(refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is over {} bytes", state.max_body),
-            ));
-        }
-        Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
-    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.max_body as u64) {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {} bytes", state.max_body),
+        ));
+    }
+    // Streamed to the partner as it arrives. A body without a length that runs over
+    // the limit is cut off and the caller gets 413; one the caller breaks off or
+    // garbles gets 400; in both cases not the partner's answer to half a body.
+    let fault = Arc::new(AtomicU8::new(BODY_OK));
+    let seen = fault.clone();
+    let body = Limited::new(body, state.max_body).map_err(move |e| {
+        let kind = if e.is::<http_body_util::LengthLimitError>() {
+            BODY_TOO_LARGE
+        } else {
+            BODY_BROKEN
+        };
+        seen.store(kind, Ordering::Relaxed);
+        e
+    });
     let query = parts
         .uri
         .query()
@@ -858,11 +870,24 @@ async fn decide_and_forward(
         call.headers
             .push((HeaderName::from_static("x-keyway-user"), value));
     }
-    call.body = body;
-    let answer = connector
-        .send(call)
-        .await
-        .map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
+    call.body = CallBody::stream(body);
+    let sent = connector.send(call).await;
+    match fault.load(Ordering::Relaxed) {
+        BODY_TOO_LARGE => {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {} bytes", state.max_body),
+            ));
+        }
+        BODY_BROKEN => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read".into(),
+            ));
+        }
+        _ => {}
+    }
+    let answer = sent.map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
     let mut response = Response::builder().status(answer.status);
     for (name, value) in &answer.headers {
         if forwarded(name) {
@@ -874,6 +899,11 @@ async fn decide_and_forward(
         .map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
     Ok((user, response))
 }
+
+/// What became of a request body streamed to the partner.
+const BODY_OK: u8 = 0;
+const BODY_TOO_LARGE: u8 = 1;
+const BODY_BROKEN: u8 = 2;
 
 /// A 502 whose reason starts with a fresh correlation id.
 fn bad_gateway(reason: String) -> Refusal {

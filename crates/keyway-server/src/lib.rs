@@ -16,7 +16,8 @@
 //!   gets a generic 403; a basic-auth header must carry the same user's password (401
 //!   otherwise; required when the integration says so); without `invoke:NAME`, 403. The
 //!   request goes to the connector minus hop-by-hop headers and the caller's credentials,
-//!   plus `X-Forwarded-For` and `X-Keyway-User`; the partner's answer comes back
+//!   plus `X-Forwarded-For` and `X-Keyway-User`; the body is streamed to the partner
+//!   (at most [`GatewayOptions::max_body`]) and the partner's answer comes back
 //!   streamed. A connector failure is a 502 with a correlation id; the reason goes to
 //!   the audit log, where every decision is written (in batches) with the certificate's
 //!   fingerprint.

@@ -60,7 +60,7 @@ struct Setup {
     alice: Identity,
     bob: Identity,
     partner_ca: Issuer<'static, KeyPair>,
-    _upstream: HttpsServer,
+    upstream: HttpsServer,
     _dir: tempfile::TempDir,
 }
 
@@ -208,19 +208,17 @@ async fn setup_on(database_url: Option<String>) -> Setup {
         alice,
         bob,
         partner_ca,
-        _upstream: upstream,
+        upstream,
         _dir: dir,
     }
 }
 
-/// One HTTP/1.1 request over TLS to `address`, trusting `root`, presenting `identity`.
-/// `Ok((status, headers and body))`, or the TLS or I/O error as text.
-async fn call(
+/// A TLS connection to `address`, trusting `root`, presenting `identity`.
+async fn connect(
     address: SocketAddr,
     root: &Certificate,
     identity: Option<&Identity>,
-    request: &str,
-) -> Result<(u16, String), String> {
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from(root.der().to_vec()))
@@ -246,14 +244,32 @@ async fn call(
     let tcp = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| e.to_string())?;
-    let mut tls = connector
+    connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// One HTTP/1.1 request over TLS to `address`, trusting `root`, presenting `identity`.
+/// `Ok((status, headers and body))`, or the TLS or I/O error as text.
+async fn call(
+    address: SocketAddr,
+    root: &Certificate,
+    identity: Option<&Identity>,
+    request: &str,
+) -> Result<(u16, String), String> {
+    let mut tls = connect(address, root, identity).await?;
     let request = request.replace('\n', "\r\n");
     tls.write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
+    read_answer(tls).await
+}
+
+/// The rest of what the server sends, as `(status, headers and body)`.
+async fn read_answer(
+    mut tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> Result<(u16, String), String> {
     let mut answer = Vec::new();
     tls.read_to_end(&mut answer)
         .await
@@ -637,6 +653,52 @@ async fn a_legacy_partner_is_reached_and_a_stalled_client_does_not_block_others(
         .await
         .unwrap();
     assert_eq!(status, 413, "{answer}");
+    // So is one without a length that runs over it on the way.
+    let chunked = "POST /integrations/orders/upload HTTP/1.1\nHost: localhost\nConnection: close\nTransfer-Encoding: chunked\n\n40\n".to_string()
+        + &"x".repeat(64)
+        + "\n0\n\n";
+    let (status, answer) = call(tight.address, &s.ca_root, Some(&s.alice), &chunked)
+        .await
+        .unwrap();
+    assert_eq!(status, 413, "{answer}");
+}
+
+#[tokio::test]
+async fn request_bodies_stream_to_the_partner() {
+    let s = setup().await;
+    let echo = |answer: &str| -> serde_json::Value {
+        let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    // The partner sees the request while the caller is still sending its body: the
+    // gateway passes it on as it arrives instead of collecting it first.
+    let mut tls = connect(s.gateway.address, &s.ca_root, Some(&s.alice))
+        .await
+        .unwrap();
+    let before = s.upstream.requests();
+    let head = "POST /integrations/orders/upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.flush().await.unwrap();
+    let reached = wait_for(|| async { s.upstream.requests() > before }).await;
+    assert!(
+        reached,
+        "the partner saw nothing before the body was complete"
+    );
+    tls.write_all(b"6\r\n world\r\n0\r\n\r\n").await.unwrap();
+    let (status, answer) = read_answer(tls).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(echo(&answer)["body"], "hello world");
+
+    // A body with a length keeps it: legacy partners often refuse chunked uploads.
+    let post = "POST /integrations/orders/upload HTTP/1.1\nHost: localhost\nConnection: close\nContent-Type: text/plain\nContent-Length: 11\n\nhello there";
+    let (status, answer) = call(s.gateway.address, &s.ca_root, Some(&s.alice), post)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let echo = echo(&answer);
+    assert_eq!(echo["body"], "hello there");
+    assert_eq!(echo["headers"]["content-length"], "11", "{echo}");
+    assert!(echo["headers"].get("transfer-encoding").is_none(), "{echo}");
 }
 
 #[tokio::test]

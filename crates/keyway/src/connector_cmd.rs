@@ -350,7 +350,7 @@ async fn call(args: CallArgs) -> Result<Outcome> {
             HeaderValue::from_str(&content_type)
                 .with_context(|| format!("--content-type {content_type:?}"))?,
         ));
-        request.body = Bytes::from(body);
+        request.body = Bytes::from(body).into();
     }
     if args.json {
         return match connector.call(request).await {
