@@ -58,6 +58,14 @@ pub enum PkiError {
         /// What the parser said.
         problem: String,
     },
+    /// A CRL that cannot be parsed.
+    #[error("{source_name}: not a certificate revocation list: {problem}")]
+    MalformedCrl {
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A certificate returned by a CA that cannot be used as the identity it is meant for.
     #[error("the certificate {subject} cannot be used: {}", problems.join("; "))]
     Upload {

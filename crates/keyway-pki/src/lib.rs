@@ -12,6 +12,8 @@
 //!   profiles, random 128-bit serials, validity bounded by the CA's, CRLs; where the
 //!   material and the records of what was issued are kept is the caller's (keyway-store).
 //!   [`Ca`] keeps the same CA in a directory, as keyway did before the store;
+//! - [`read_crl`] reads an outside CA's CRL and [`CrlFile::check_issued_by`] checks its
+//!   signature against that CA;
 //! - [`CertDetails`]: subject, issuer, SANs, key usage, EKU, key, fingerprints;
 //!   [`check_upload`] checks a certificate an outside CA returned before it is used.
 //!
@@ -30,6 +32,7 @@
 //! ```
 
 mod ca;
+mod crl;
 mod csr;
 mod error;
 mod inspect;
@@ -42,6 +45,7 @@ pub use ca::{
     Ca, CaInit, CaMaterial, Crl, DEFAULT_DAYS, INTERMEDIATE_KEY_PURPOSE, IssueProfile,
     IssueRequest, Issued, IssuedRecord, ROOT_KEY_PURPOSE, Reason, Signer, Status, normalize_serial,
 };
+pub use crl::{CrlFile, read_crl};
 pub use csr::{Csr, create_csr, read_csr};
 pub use error::PkiError;
 pub use inspect::{CertDetails, read_certificates};

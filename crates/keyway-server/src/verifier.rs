@@ -1,6 +1,7 @@
 //! The gateway's client-certificate check, run inside every handshake: refused when
-//! revoked; accepted when it chains to a trusted client CA, or when it is exactly a
-//! registered certificate (a partner's pinned self-signed one) that is valid now.
+//! revoked (by keyway, or on an imported CRL of its CA); accepted when it chains to a
+//! trusted client CA, or when it is exactly a registered certificate (a partner's pinned
+//! self-signed one) that is valid now.
 //!
 //! What it is checked against is a [`Trust`] snapshot swapped in whole when the store
 //! changes, so a revocation applies to the next handshake without a restart.
@@ -19,7 +20,7 @@ use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, RootCertStore,
     SignatureScheme,
 };
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 
 /// What handshakes are checked against, built from the store's [`GatewayTrust`].
 pub(crate) struct Trust {
@@ -41,8 +42,17 @@ impl Trust {
         let chained = if roots.is_empty() {
             None
         } else {
+            let crls = from
+                .crls
+                .into_iter()
+                .map(CertificateRevocationListDer::from)
+                .collect::<Vec<_>>();
+            // A CA without an imported CRL is not a reason to refuse its certificates;
+            // a CRL past its next update is still what is known (not a reason either).
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .with_crls(crls)
+                    .allow_unknown_revocation_status()
                     .build()
                     .map_err(|e| rustls::Error::General(e.to_string()))?;
             Some(verifier)

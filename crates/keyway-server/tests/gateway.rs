@@ -494,6 +494,49 @@ async fn handshakes_refuse_untrusted_expired_absent_and_revoked_certificates() {
     let e = call(at, &s.ca_root, Some(&expired), &ok).await.unwrap_err();
     assert!(e.contains("Expired") || e.contains("expired"), "{e}");
 
+    // The partner CA's CRL lists that certificate: once imported, the next handshakes
+    // refuse it; another certificate of the same CA still gets through the handshake.
+    let serial: Vec<u8> = partner.1[0]
+        .info()
+        .serial
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let crl = rcgen::CertificateRevocationListParams {
+        this_update: now - time::Duration::hours(1),
+        next_update: now + time::Duration::days(7),
+        crl_number: rcgen::SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(&serial),
+            revocation_time: now - time::Duration::hours(2),
+            reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        }],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&s.partner_ca)
+    .unwrap();
+    s.store
+        .import_crl(&admin, crl.der(), "partner.crl")
+        .await
+        .unwrap();
+    let refused =
+        wait_for(|| async { call(at, &s.ca_root, Some(&partner), &ok).await.is_err() }).await;
+    assert!(
+        refused,
+        "a certificate on an imported CRL is still accepted"
+    );
+    let e = call(at, &s.ca_root, Some(&partner), &ok).await.unwrap_err();
+    assert!(e.contains("Revoked") || e.contains("revoked"), "{e}");
+    let sibling = client_cert("bob at partner", Some(&s.partner_ca), (-1, 10));
+    let (status, answer) = call(at, &s.ca_root, Some(&sibling), &ok).await.unwrap();
+    assert_eq!(
+        status, 403,
+        "through the handshake, registered to nobody: {answer}"
+    );
+
     // A pinned self-signed certificate, registered to alice: accepted as exactly itself.
     let pinned = client_cert("alice pinned", None, (-1, 10));
     s.store

@@ -23,6 +23,8 @@ pub struct GatewayTrust {
     pub registered: HashSet<String>,
     /// SHA-256 of every revoked certificate: refused in the handshake.
     pub revoked: HashSet<String>,
+    /// Imported CRLs of outside CAs (DER): a certificate one lists is refused.
+    pub crls: Vec<Vec<u8>>,
 }
 
 /// sha256, user, enabled, revoked_at, revoke_reason, not_before, not_after.
@@ -105,7 +107,8 @@ impl Store {
             "SELECT
                 (SELECT COUNT(*) FROM client_certificates),
                 (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM client_certificates),
-                (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM truststores),
+                (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM truststores)
+                  + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM crls),
                 (SELECT COUNT(*) FROM ca) + (SELECT COUNT(*) FROM ca_issued WHERE revoked_at IS NOT NULL),
                 (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM connectors)
                   + (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM profiles)
@@ -119,7 +122,7 @@ impl Store {
         Ok(row)
     }
 
-    /// keyway's CA plus the truststores named in `truststores`, and the registered and
+    /// keyway's CA plus the truststores named in `truststores`, the imported CRLs, and the registered and
     /// revoked certificates. An unknown truststore name is an error naming it.
     pub async fn gateway_trust(&self, truststores: &[String]) -> Result<GatewayTrust, StoreError> {
         let mut trust = GatewayTrust::default();
@@ -131,6 +134,7 @@ impl Store {
                 .client_cas
                 .extend(self.find_truststore(name).await?.certificates);
         }
+        trust.crls = self.crl_ders().await?;
         let rows: Vec<(String, Option<i64>)> =
             sqlx::query_as("SELECT sha256, revoked_at FROM client_certificates")
                 .fetch_all(&self.pool)

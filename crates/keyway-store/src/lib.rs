@@ -38,6 +38,7 @@ mod audit;
 mod ca;
 mod cert;
 mod connectors;
+mod crl;
 mod error;
 mod gateway;
 mod keystore;
@@ -62,6 +63,7 @@ pub use cert::{
 pub use connectors::{
     Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
+pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};

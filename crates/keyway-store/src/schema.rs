@@ -17,6 +17,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0003_ca.sql"),
     include_str!("../migrations/sqlite/0004_keystores.sql"),
     include_str!("../migrations/sqlite/0005_connectors.sql"),
+    include_str!("../migrations/sqlite/0006_crls.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -24,6 +25,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0003_ca.sql"),
     include_str!("../migrations/postgres/0004_keystores.sql"),
     include_str!("../migrations/postgres/0005_connectors.sql"),
+    include_str!("../migrations/postgres/0006_crls.sql"),
 ];
 
 /// The newest schema version this binary knows.

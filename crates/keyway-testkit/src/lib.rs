@@ -357,6 +357,58 @@ impl TestCa {
             .expect("signed certificate")
             .pem()
     }
+
+    /// A new client certificate `CN={cn}` (clientAuth, a year): (key PKCS#8 PEM,
+    /// certificate PEM, serial in lower-case hex).
+    pub fn client(&self, cn: &str) -> (String, String, String) {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("client key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("no SANs");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        params.not_after = OffsetDateTime::now_utc() + Duration::days(365);
+        let mut serial = [0u8; 16];
+        getrandom::fill(&mut serial).expect("random serial");
+        serial[0] = 0x41; // positive, no leading zero
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        let cert = params.signed_by(&key, &self.issuer).expect("client cert");
+        let hex: String = serial.iter().map(|b| format!("{b:02x}")).collect();
+        (key.serialize_pem(), cert.pem(), hex)
+    }
+
+    /// A CRL numbered `number`, issued `age_days` ago and due `next_days` from now,
+    /// revoking the certificates with these serials (hex); PEM.
+    pub fn crl(&self, number: u64, revoked: &[&str], age_days: i64, next_days: i64) -> String {
+        let now = OffsetDateTime::now_utc();
+        let revoked_certs = revoked
+            .iter()
+            .map(|hex| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(&unhex(hex)),
+                revocation_time: now - Duration::days(age_days) - Duration::hours(1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect();
+        rcgen::CertificateRevocationListParams {
+            this_update: now - Duration::days(age_days),
+            next_update: now + Duration::days(next_days),
+            crl_number: rcgen::SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .expect("CRL")
+        .pem()
+        .expect("CRL PEM")
+    }
+}
+
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex serial"))
+        .collect()
 }
 
 /// An `openssl s_server` on 127.0.0.1 and a port the system picked; killed when dropped.

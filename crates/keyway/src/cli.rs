@@ -117,6 +117,9 @@ Needs user_management when run --as a user.")]
     /// Named truststores in the store: the CAs connectors and certificate uploads trust.
     #[command(subcommand)]
     Truststore(store::TruststoreCommand),
+    /// CRLs of outside CAs whose client certificates the gateway accepts.
+    #[command(subcommand)]
+    Crl(store::CrlCommand),
     /// Named keystores in the store: the key and chain a connector presents for two-way
     /// TLS (`keyway keystore` works on files).
     #[command(subcommand)]
@@ -593,6 +596,7 @@ impl Cli {
             }
             Command::Truststore(command) => return command.store().data.json,
             Command::Identity(command) => return command.store().data.json,
+            Command::Crl(command) => return command.store().data.json,
             Command::Config(command) => return command.store().data.json,
             Command::Integration(command) => return command.store().data.json,
             Command::Serve(args) => return args.store.data.json,

@@ -18,6 +18,7 @@ mod cert_cmd;
 mod cli;
 mod config_cmd;
 mod connector_cmd;
+mod crl_cmd;
 mod identity_cmd;
 mod import_cmd;
 mod keystore_cmd;
@@ -83,6 +84,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::AuditLog(args) => store_cmd::audit_log(args),
         cli::Command::Truststore(command) => cert_cmd::truststore(command),
         cli::Command::Identity(command) => identity_cmd::identity(command),
+        cli::Command::Crl(command) => crl_cmd::crl(command),
         cli::Command::Config(command) => config_cmd::config(command),
         cli::Command::Integration(command) => config_cmd::integration(command),
         cli::Command::Serve(args) => serve_cmd::serve(args),

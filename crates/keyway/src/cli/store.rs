@@ -398,6 +398,60 @@ pub struct TruststoreExportArgs {
     pub store: StoreArgs,
 }
 
+/// `keyway crl`
+#[derive(Debug, Subcommand)]
+pub enum CrlCommand {
+    /// Import an outside CA's CRL (PEM or DER); the gateway refuses the certificates it
+    /// lists from the next handshake on.
+    #[command(after_help = "Examples:
+  keyway crl import partner-ca.crl
+  curl -sf http://pki.partner.example/client-ca.crl -o p.crl && keyway crl import p.crl
+
+The CRL must be signed by a CA in a truststore (the one given to `keyway serve
+--client-truststore`) whose subject is the CRL's issuer. One CRL per issuer is kept: a
+newer one (higher CRL number) replaces it, an older one is refused, the same one again
+changes nothing. keyway's own CA needs no import: its revocations apply at once. Needs
+manage_trust.
+
+Exit codes: 0 imported or unchanged, 2 refused (not a CRL, unknown or wrong signer, older).")]
+    Import(CrlImportArgs),
+    /// List the imported CRLs: issuer, number, dates, how many certificates each revokes.
+    #[command(after_help = "Example:\n  keyway crl list --json")]
+    List(TruststoreListArgs),
+    /// Remove an issuer's CRL: its certificates are no longer checked against it.
+    #[command(after_help = "Example:\n  keyway crl remove 'CN=Partner Client CA, O=Acme'")]
+    Remove(CrlRemoveArgs),
+}
+
+impl CrlCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            CrlCommand::Import(a) => &a.store,
+            CrlCommand::List(a) => &a.store,
+            CrlCommand::Remove(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway crl import FILE`
+#[derive(Debug, Args)]
+pub struct CrlImportArgs {
+    /// The CRL file (PEM `X509 CRL` or DER).
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway crl remove ISSUER`
+#[derive(Debug, Args)]
+pub struct CrlRemoveArgs {
+    /// The issuer, as `keyway crl list` prints it.
+    pub issuer: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
 /// `keyway identity`
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {

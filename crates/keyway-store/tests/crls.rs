@@ -1,0 +1,150 @@
+//! CRLs of outside CAs in the store: checked against the truststore CA that signed
+//! them, one per issuer (the newest), refused when forged, unknown, older or not a CRL,
+//! and handed to the gateway. Each scenario runs on SQLite and PostgreSQL.
+
+use keyway_store::{AuditQuery, Context, CrlImport, NewUser, Outcome, Permission, StoreError};
+use keyway_testkit::TestCa;
+
+mod common;
+use common::Fixture;
+
+on_both!(crls_are_checked_kept_newest_and_removed);
+
+fn certs(pem: &str) -> Vec<keyway_keystore::Certificate> {
+    keyway_pki::read_certificates(pem.as_bytes(), None, "test").unwrap()
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    use base64ct::Encoding;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64ct::Base64::decode_vec(&body).unwrap()
+}
+
+async fn crls_are_checked_kept_newest_and_removed(backend: keyway_store::Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    let partner = TestCa::new("Partner");
+    store
+        .add_truststore(
+            &admin,
+            "partner-clients",
+            certs(&partner.pem()),
+            "partner.pem",
+        )
+        .await
+        .unwrap();
+    let (_, _, serial) = partner.client("orders-client");
+
+    // Not a CRL at all: the file is named.
+    let e = store
+        .import_crl(&admin, b"hello", "junk.crl")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("junk.crl"), "{e}");
+    assert!(
+        e.to_string().contains("not a certificate revocation list"),
+        "{e}"
+    );
+    // From a CA no truststore holds.
+    let stranger = TestCa::new("Stranger");
+    let e = store
+        .import_crl(
+            &admin,
+            stranger.crl(1, &[], 0, 7).as_bytes(),
+            "stranger.crl",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a CA in any truststore"), "{e}");
+    // Same name as the partner's CA, another key: forged.
+    let impostor = TestCa::new("Partner");
+    let e = store
+        .import_crl(&admin, impostor.crl(9, &[], 0, 7).as_bytes(), "forged.crl")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("does not verify"), "{e}");
+    assert!(store.crls(&admin).await.unwrap().is_empty());
+
+    // The real one: added, then the same again changes nothing.
+    let second = partner.crl(2, &[&serial], 1, 7);
+    let (crl, outcome) = store
+        .import_crl(&admin, second.as_bytes(), "partner-2.crl")
+        .await
+        .unwrap();
+    assert_eq!(outcome, CrlImport::Added);
+    assert_eq!(
+        (crl.number.as_str(), crl.revoked, crl.signed_by.as_str()),
+        ("2", 1, "truststore partner-clients")
+    );
+    assert!(crl.issuer.contains("Partner Root CA"), "{}", crl.issuer);
+    let (_, outcome) = store
+        .import_crl(&admin, second.as_bytes(), "partner-2.crl")
+        .await
+        .unwrap();
+    assert_eq!(outcome, CrlImport::Unchanged);
+
+    // An older one is refused and the stored one stays.
+    let e = store
+        .import_crl(
+            &admin,
+            partner.crl(1, &[], 2, 7).as_bytes(),
+            "partner-1.crl",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not newer"), "{e}");
+    assert_eq!(store.crls(&admin).await.unwrap()[0].number, "2");
+
+    // A newer one, as DER, replaces it; the gateway gets exactly that one.
+    let third = partner.crl(3, &[], 0, 7);
+    let (crl, outcome) = store
+        .import_crl(&admin, &der(&third), "partner-3.der")
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        CrlImport::Replaced {
+            previous: "2".into()
+        }
+    );
+    assert_eq!((crl.number.as_str(), crl.revoked), ("3", 0));
+    let trust = store.gateway_trust(&[]).await.unwrap();
+    assert_eq!(trust.crls, vec![der(&third)]);
+
+    // Only trust managers import or remove.
+    store
+        .add_user(
+            &admin,
+            NewUser::new("ops").permission(Permission::ManageConnectors),
+        )
+        .await
+        .unwrap();
+    let ops = Context::user("ops", "test");
+    let e = store
+        .import_crl(&ops, second.as_bytes(), "partner-2.crl")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Forbidden { .. }), "{e}");
+    assert_eq!(store.crls(&ops).await.unwrap().len(), 1, "ops may look");
+
+    store.remove_crl(&admin, &crl.issuer).await.unwrap();
+    assert!(store.crls(&admin).await.unwrap().is_empty());
+    let e = store.remove_crl(&admin, &crl.issuer).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+
+    let audit = store
+        .audit_log(&admin, &AuditQuery::default())
+        .await
+        .unwrap();
+    let imports: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "crl.import")
+        .map(|e| e.outcome)
+        .collect();
+    assert!(
+        imports.contains(&Outcome::Ok) && imports.contains(&Outcome::Failed),
+        "{imports:?}"
+    );
+    assert!(audit.iter().any(|e| e.action == "crl.remove"));
+}
