@@ -45,6 +45,11 @@ pub struct GatewayOptions {
     /// The names the server certificate is for (default: localhost, 127.0.0.1 and
     /// this machine's host name).
     pub hosts: Vec<String>,
+    /// A keystore in the store whose key entry is the server's identity (a certificate
+    /// from a public or corporate CA); `None`: issued by keyway's CA for [`Self::hosts`]
+    /// and renewed by the gateway. A named keystore is replaced by its owner (`keyway
+    /// identity add NAME FILE --replace`) and served from the next handshake on.
+    pub server_keystore: Option<String>,
     /// Truststores in the store whose CAs may issue client certificates, besides
     /// keyway's CA.
     pub client_truststores: Vec<String>,
@@ -73,6 +78,7 @@ impl Default for GatewayOptions {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             hosts,
+            server_keystore: None,
             client_truststores: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
@@ -260,7 +266,8 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let (key, chain) = server_identity(&store, &options.hosts).await?;
+        let (key, chain) =
+            server_identity(&store, options.server_keystore.as_deref(), &options.hosts).await?;
         let trust = store.gateway_trust(&options.client_truststores).await?;
         let directory = Directory::from(store.gateway_directory().await?);
         let verifier = Arc::new(ClientVerifier::new(
@@ -471,7 +478,9 @@ async fn reload_loop(
         // administrator changed it) or due for renewal (checked hourly).
         if Some(stamp) != last || renewal_checked.elapsed() > Duration::from_secs(3600) {
             renewal_checked = std::time::Instant::now();
-            if let Ok((key, chain)) = server_identity(&state.store, &options.hosts).await {
+            let keystore = options.server_keystore.as_deref();
+            if let Ok((key, chain)) = server_identity(&state.store, keystore, &options.hosts).await
+            {
                 let current = state.server_cert.get();
                 let same = current
                     .cert

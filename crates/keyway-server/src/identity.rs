@@ -1,6 +1,8 @@
 //! The gateway's own certificate: issued by keyway's CA for the host names it serves,
 //! kept in the store as keystore `gateway` (so every node of a shared database serves
-//! the same one), and issued again when it nears its end or the names change.
+//! the same one), and issued again when it nears its end or the names change; or the
+//! key entry of a keystore the administrator names (a certificate from a public or
+//! corporate CA), which is theirs to renew.
 
 use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions};
 use keyway_pki::{IssueProfile, IssueRequest, KeyType, San, parse_subject};
@@ -16,8 +18,48 @@ const DAYS: u32 = 90;
 /// Issued again when fewer days than this are left.
 const RENEW_DAYS: i64 = 30;
 
-/// The gateway's key and chain (leaf first) for `hosts`, issuing them if needed.
+/// The gateway's key and chain (leaf first): from the named keystore, or issued by
+/// keyway's CA for `hosts` when needed.
 pub(crate) async fn server_identity(
+    store: &Store,
+    keystore: Option<&str>,
+    hosts: &[String],
+) -> Result<(PrivateKey, Vec<Certificate>), GatewayError> {
+    match keystore {
+        Some(name) => named(store, name).await,
+        None => issued(store, hosts).await,
+    }
+}
+
+/// The presented key entry of keystore `name`, refused when its certificate has ended.
+async fn named(store: &Store, name: &str) -> Result<(PrivateKey, Vec<Certificate>), GatewayError> {
+    let secrets = match store.keystore_secrets(name).await {
+        Ok(secrets) => secrets,
+        Err(keyway_store::StoreError::NotFound { .. }) => {
+            return Err(GatewayError::Setup(format!(
+                "server keystore \"{name}\": no keystore of that name in the store; store the server's key and certificate first: keyway identity add {name} server.p12 --storepass …"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (key, chain) = secrets.identity()?;
+    let Some(leaf) = chain.first() else {
+        return Err(GatewayError::Setup(format!(
+            "server keystore \"{name}\": its key entry has no certificate"
+        )));
+    };
+    let info = leaf.info();
+    if info.not_after < time::OffsetDateTime::now_utc() {
+        return Err(GatewayError::Setup(format!(
+            "server keystore \"{name}\": its certificate {} ended on {}; replace it: keyway identity add {name} FILE --replace",
+            info.subject,
+            info.not_after.date()
+        )));
+    }
+    Ok((key, chain))
+}
+
+async fn issued(
     store: &Store,
     hosts: &[String],
 ) -> Result<(PrivateKey, Vec<Certificate>), GatewayError> {

@@ -22,7 +22,8 @@
 //!   the audit log, where every decision is written (in batches) with the certificate's
 //!   fingerprint.
 //! - The server certificate is issued by keyway's CA for [`GatewayOptions::hosts`] and
-//!   kept in the store as keystore `gateway`, renewed when 30 days are left; `/healthz`,
+//!   kept in the store as keystore `gateway`, renewed when 30 days are left; or it is
+//!   the key entry of the keystore named by [`GatewayOptions::server_keystore`]; `/healthz`,
 //!   `/readyz` and Prometheus `/metrics` are served on the admin address;
 //!   [`Gateway::shutdown`] lets requests in flight finish.
 //!

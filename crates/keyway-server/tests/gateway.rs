@@ -882,6 +882,83 @@ async fn the_server_certificate_is_replaced_without_a_restart() {
     );
 }
 
+#[tokio::test]
+async fn a_server_certificate_from_a_named_keystore_is_served() {
+    let s = setup().await;
+    // The company's CA issued the gateway's certificate; openssl made the PKCS#12.
+    let company = keyway_testkit::TestChain::build(
+        "gateway",
+        &keyway_testkit::ChainOptions {
+            kind: KeyKind::Rsa2048,
+            extra_names: vec!["localhost".into()],
+            ..Default::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p12 = keyway_testkit::client_p12(&company, dir.path());
+    let admin = Context::local_admin();
+    let missing = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            server_keystore: Some("public-facing".into()),
+            ..options()
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("public-facing"), "{missing}");
+    assert!(missing.contains("keyway identity add"), "{missing}");
+
+    s.store
+        .add_keystore(
+            &admin,
+            "public-facing",
+            keyway_store::NewKeystore {
+                content: std::fs::read(&p12).unwrap(),
+                format: None,
+                password: Zeroizing::new("changeit".into()),
+                key_password: None,
+                alias: None,
+                source: "gateway.p12".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let gateway = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            server_keystore: Some("public-facing".into()),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let company_root = pem(&company.root_pem);
+    let served = server_leaf(gateway.address, &company_root, &s.alice).await;
+    assert_eq!(served, company.leaf_der);
+    let (status, answer) = call(
+        gateway.address,
+        &company_root,
+        Some(&s.alice),
+        &get("/whoami", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    // keyway's CA does not vouch for it.
+    assert!(
+        call(
+            gateway.address,
+            &s.ca_root,
+            Some(&s.alice),
+            &get("/whoami", "")
+        )
+        .await
+        .is_err()
+    );
+}
+
 fn admin_ctx() -> Context {
     Context::local_admin()
 }

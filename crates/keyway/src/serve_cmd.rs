@@ -52,8 +52,10 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
     let mut options = GatewayOptions {
         listen: args.listen,
         admin: (!args.no_admin).then_some(args.admin),
+        server_keystore: args.server_keystore.clone(),
         client_truststores: args.client_truststores.clone(),
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        header_timeout: Duration::from_secs(args.header_timeout),
         max_body: args.max_body,
         max_connections: args.max_connections,
         ..GatewayOptions::default()
@@ -67,10 +69,15 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         .first()
         .cloned()
         .unwrap_or_else(|| "localhost".into());
+    // A server certificate from keyway's CA needs keyway's CA certificate to be
+    // trusted; one from the administrator's keystore is trusted as its CA is.
+    let cacert = match &options.server_keystore {
+        None => format!("--cacert {} ", ca_file.display()),
+        Some(_) => String::new(),
+    };
     let curl = demo.as_ref().map(|(cert, key)| {
         format!(
-            "curl --cacert {} --cert {} --key {} https://{host}:{}/whoami",
-            ca_file.display(),
+            "curl {cacert}--cert {} --key {} https://{host}:{}/whoami",
             cert.display(),
             key.display(),
             gateway.address.port()
@@ -87,6 +94,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
                 "admin_created": password.is_some(),
                 "admin_password": password.as_deref().map(|p| p.as_str()),
                 "hosts": options.hosts,
+                "server_keystore": options.server_keystore,
                 "curl": curl,
             })
         );
@@ -99,11 +107,16 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         if let Some(admin) = gateway.admin_address {
             println!("  health and metrics: http://{admin}/healthz, /readyz, /metrics");
         }
-        println!(
-            "  server certificate for {} issued by keyway's CA; give clients {}",
-            options.hosts.join(", "),
-            ca_file.display()
-        );
+        match &options.server_keystore {
+            Some(name) => println!(
+                "  server certificate from keystore {name}: clients trust the CA that issued it"
+            ),
+            None => println!(
+                "  server certificate for {} issued by keyway's CA; give clients {}",
+                options.hosts.join(", "),
+                ca_file.display()
+            ),
+        }
         if let Some(password) = &password {
             println!(
                 "  administrator: user admin, password (shown once, store it now):\n\n      {}\n",

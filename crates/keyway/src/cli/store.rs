@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// 127.0.0.1 and this machine's host name).
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
+    /// Serve the key entry of this keystore in the store (`keyway identity add`), e.g. a
+    /// certificate from a public or corporate CA, instead of one issued by keyway's CA.
+    #[arg(long, value_name = "NAME", conflicts_with = "hosts")]
+    pub server_keystore: Option<String>,
     /// A truststore in the store whose CAs may issue client certificates (besides
     /// keyway's CA); repeat for several.
     #[arg(long = "client-truststore", value_name = "NAME")]
@@ -58,6 +62,9 @@ pub struct ServeArgs {
     /// Time for a client to finish its TLS handshake, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub handshake_timeout: u64,
+    /// Time for a client to send a request's headers, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub header_timeout: u64,
     /// Largest request body forwarded, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
