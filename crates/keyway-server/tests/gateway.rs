@@ -883,6 +883,62 @@ async fn the_server_certificate_is_replaced_without_a_restart() {
 }
 
 #[tokio::test]
+async fn a_slow_header_is_cut_off_and_shutdown_lets_requests_in_flight_finish() {
+    let s = setup().await;
+    let gateway = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            header_timeout: Duration::from_millis(300),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    // Headers begun and never finished: the connection is closed at the timeout.
+    let mut tls = connect(gateway.address, &s.ca_root, Some(&s.alice))
+        .await
+        .unwrap();
+    tls.write_all(b"GET /whoami HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "a client that never ends its headers keeps its connection"
+    );
+
+    // A request to a partner that takes a second is under way when the stop comes: it
+    // is answered; a connection attempted after the stop is not served.
+    let slow = tokio::spawn({
+        let (at, root, alice) = (gateway.address, s.ca_root.clone(), s.alice.clone());
+        async move {
+            call(
+                at,
+                &root,
+                Some(&alice),
+                &get("/integrations/orders/slow/1000", ""),
+            )
+            .await
+        }
+    });
+    let before = s.upstream.requests();
+    assert!(wait_for(|| async { s.upstream.requests() > before }).await);
+    let at = gateway.address;
+    let stopping = tokio::spawn(gateway.shutdown(Duration::from_secs(10)));
+    let (status, answer) = slow.await.unwrap().unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.ends_with("slow"), "the partner's slow answer: {answer}");
+    stopping.await.unwrap();
+    assert!(
+        call(at, &s.ca_root, Some(&s.alice), &get("/whoami", ""))
+            .await
+            .is_err(),
+        "served after the stop"
+    );
+}
+
+#[tokio::test]
 async fn a_server_certificate_from_a_named_keystore_is_served() {
     let s = setup().await;
     // The company's CA issued the gateway's certificate; openssl made the PKCS#12.

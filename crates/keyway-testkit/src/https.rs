@@ -40,7 +40,7 @@ pub struct Counters {
 
 /// The server; stops when dropped.
 ///
-/// Routes: `/status/NNN` answers NNN; `/slow/MS` waits MS milliseconds, then 200;
+/// Routes: `/status/NNN` answers NNN; `…/slow/MS` waits MS milliseconds, then 200;
 /// `/redirect?to=URL` (302) and `/redirect307?to=URL` (307) redirect; `/auth/…` needs
 /// the configured basic credentials (401 with a challenge otherwise); `/flaky` answers
 /// 503 to its first request and 200 after; `/soap` is a SOAP endpoint (1.1 or 1.2 by
@@ -195,7 +195,8 @@ async fn handle(
             format!("<html><body><h1>Error {code}</h1><p>order-service says no</p></body></html>"),
         ));
     }
-    if let Some(ms) = path.strip_prefix("/slow/") {
+    // Under any prefix, so a connector whose base URL has a path reaches it too.
+    if let Some((_, ms)) = path.split_once("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
         return Ok(reply(200, "text/plain", "slow"));
     }
