@@ -144,7 +144,8 @@ pub struct CallRequest {
     pub method: Method,
     /// `/path?query`, joined to the connector's base URL; empty for the base URL itself.
     pub path: String,
-    /// Headers on top of the connector's defaults (same names replace them).
+    /// Headers on top of the connector's defaults (same names replace them); a name
+    /// may come several times.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub body: CallBody,
@@ -502,8 +503,13 @@ impl Connector {
         if send_auth && let Some(auth) = &self.authorization {
             map.insert(AUTHORIZATION, auth.clone());
         }
+        // The call's headers replace defaults of the same name; a name given several
+        // times is sent several times (a proxied caller's repeated headers stay).
+        for (name, _) in headers {
+            map.remove(name);
+        }
         for (name, value) in headers {
-            map.insert(name.clone(), value.clone());
+            map.append(name.clone(), value.clone());
         }
         match tokio::time::timeout(self.def.timeout, self.http.request(request)).await {
             Err(_) => Err(CallError::Timeout {

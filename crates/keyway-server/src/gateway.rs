@@ -867,13 +867,23 @@ async fn decide_and_forward(
         .unwrap_or_default();
     let mut call = CallRequest::new(parts.method.clone(), &format!("{tail}{query}"));
     for (name, value) in &parts.headers {
-        if forwarded(name) {
+        if forwarded(name) && name != "x-forwarded-for" {
             call.headers.push((name.clone(), value.clone()));
         }
     }
-    if let Ok(ip) = HeaderValue::from_str(&peer.address.ip().to_string()) {
+    // The caller's address is appended to what earlier proxies said, as nginx's
+    // $proxy_add_x_forwarded_for does: the last entry is the one keyway vouches for.
+    let mut hops: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = peer.address.ip().to_string();
+    hops.push(&ip);
+    if let Ok(value) = HeaderValue::from_str(&hops.join(", ")) {
         call.headers
-            .push((HeaderName::from_static("x-forwarded-for"), ip));
+            .push((HeaderName::from_static("x-forwarded-for"), value));
     }
     if let Ok(value) = HeaderValue::from_str(&user) {
         call.headers

@@ -308,6 +308,25 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
     assert_eq!(echo["path"], "/api/ping");
     assert_eq!(echo["headers"]["x-keyway-user"], "alice");
     assert_eq!(echo["headers"]["x-forwarded-for"], "127.0.0.1");
+
+    // A header sent twice reaches the partner twice; an earlier proxy's
+    // X-Forwarded-For is kept, with the caller's address after it.
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get(
+            "/integrations/orders/ping",
+            "X-Forwarded-For: 10.9.8.7\nAccept: text/xml\nAccept: application/json\n",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let echo: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(echo["headers"]["x-forwarded-for"], "10.9.8.7, 127.0.0.1");
+    assert_eq!(echo["headers"]["accept"], "text/xml, application/json");
     assert!(echo["headers"].get("authorization").is_none(), "{echo}");
 
     // Basic auth on top: the right password passes, a wrong one is 401.
@@ -423,7 +442,7 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
     // Metrics count what happened.
     let metrics = admin_get(s.gateway.admin_address.unwrap(), "/metrics").await;
     assert!(
-        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"200\"} 2"),
+        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"200\"} 3"),
         "{metrics}"
     );
     assert!(
@@ -431,11 +450,11 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("keyway_request_seconds_count{integration=\"orders\"} 5"),
+        metrics.contains("keyway_request_seconds_count{integration=\"orders\"} 6"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("keyway_request_seconds_bucket{integration=\"orders\",le=\"+Inf\"} 5"),
+        metrics.contains("keyway_request_seconds_bucket{integration=\"orders\",le=\"+Inf\"} 6"),
         "{metrics}"
     );
     let gauge = |kind: &str| -> i64 {
@@ -928,7 +947,10 @@ async fn a_slow_header_is_cut_off_and_shutdown_lets_requests_in_flight_finish() 
     let stopping = tokio::spawn(gateway.shutdown(Duration::from_secs(10)));
     let (status, answer) = slow.await.unwrap().unwrap();
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.ends_with("slow"), "the partner's slow answer: {answer}");
+    assert!(
+        answer.ends_with("slow"),
+        "the partner's slow answer: {answer}"
+    );
     stopping.await.unwrap();
     assert!(
         call(at, &s.ca_root, Some(&s.alice), &get("/whoami", ""))

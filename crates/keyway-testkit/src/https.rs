@@ -230,13 +230,20 @@ async fn handle(
     if path == "/soap" {
         return Ok(soap(&parts, &query, &body));
     }
+    // A header sent several times shows as its values joined with ", ".
     let headers: serde_json::Map<String, serde_json::Value> = parts
         .headers
-        .iter()
-        .map(|(k, v)| {
+        .keys()
+        .map(|k| {
+            let values: Vec<&str> = parts
+                .headers
+                .get_all(k)
+                .iter()
+                .map(|v| v.to_str().unwrap_or(""))
+                .collect();
             (
                 k.as_str().to_string(),
-                serde_json::Value::String(v.to_str().unwrap_or("").to_string()),
+                serde_json::Value::String(values.join(", ")),
             )
         })
         .collect();
