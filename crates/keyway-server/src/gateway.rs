@@ -101,6 +101,8 @@ pub struct Gateway {
     connections: Arc<Semaphore>,
     max_connections: usize,
     state: Arc<State>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    client_truststores: Vec<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -330,7 +332,7 @@ impl Gateway {
             )),
             tokio::spawn(reload_loop(
                 state.clone(),
-                provider,
+                provider.clone(),
                 options.clone(),
                 stopped.clone(),
             )),
@@ -348,12 +350,23 @@ impl Gateway {
             connections,
             max_connections: options.max_connections,
             state,
+            provider,
+            client_truststores: options.client_truststores,
         })
     }
 
     /// Reads the store again now instead of at the next poll (SIGHUP).
     pub fn reload(&self) {
         self.state.reload.notify_one();
+    }
+
+    /// Reads users, certificates, trust and integrations from the store and applies
+    /// them before returning: for a caller that has just changed them and is about to
+    /// use them (the next poll would apply them within [`GatewayOptions::reload_every`]).
+    pub async fn refresh(&self) -> Result<(), GatewayError> {
+        self.state
+            .load(&self.provider, &self.client_truststores)
+            .await
     }
 
     /// Stops accepting, lets requests in flight finish for up to `grace`, and stops.
@@ -497,24 +510,11 @@ async fn reload_loop(
             state.ready.store(true, Ordering::Relaxed);
             continue;
         }
-        let (trust, directory) = match (
-            state.store.gateway_trust(&options.client_truststores).await,
-            state.store.gateway_directory().await,
-        ) {
-            (Ok(trust), Ok(directory)) => (Ok(trust), directory),
-            (Err(e), _) | (_, Err(e)) => (Err(e), GatewayDirectory::default()),
-        };
-        match trust {
-            Ok(trust) => match Trust::new(trust, &provider) {
-                Ok(trust) => {
-                    state.verifier.replace(trust);
-                    state.set_directory(Directory::from(directory));
-                    state.connectors.lock().await.clear();
-                    state.ready.store(true, Ordering::Relaxed);
-                    last = Some(stamp);
-                }
-                Err(_) => state.ready.store(false, Ordering::Relaxed),
-            },
+        match state.load(&provider, &options.client_truststores).await {
+            Ok(()) => {
+                state.ready.store(true, Ordering::Relaxed);
+                last = Some(stamp);
+            }
             Err(_) => state.ready.store(false, Ordering::Relaxed),
         }
     }
@@ -623,6 +623,9 @@ async fn handle(
     if path == "/whoami" {
         return Ok(whoami(&state, &peer).await);
     }
+    if path == "/echo" || path.starts_with("/echo/") {
+        return Ok(echo(&state, &peer, request).await);
+    }
     let Some(rest) = path.strip_prefix("/integrations/") else {
         return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
     };
@@ -679,13 +682,21 @@ async fn handle(
     Ok(response)
 }
 
+/// The owner of the peer's certificate, when it is registered, not revoked and the user
+/// is enabled.
+fn registered<'d>(directory: &'d Directory, peer: &Peer) -> Option<&'d CertificateOwner> {
+    directory
+        .certificates
+        .get(&peer.fingerprint)
+        .filter(|owner| owner.user_enabled && owner.revoked.is_none())
+}
+
 /// `/whoami`: the user the client certificate maps to and the integrations they may
 /// call; what a partner checks first. An unregistered certificate gets the generic 403.
 async fn whoami(state: &State, peer: &Peer) -> Response<Body> {
     let directory = state.directory();
-    let owner = match directory.certificates.get(&peer.fingerprint) {
-        Some(owner) if owner.user_enabled && owner.revoked.is_none() => owner,
-        _ => return text(StatusCode::FORBIDDEN, "forbidden\n"),
+    let Some(owner) = registered(&directory, peer) else {
+        return text(StatusCode::FORBIDDEN, "forbidden\n");
     };
     let mut may_invoke: Vec<&String> = directory
         .users
@@ -693,17 +704,62 @@ async fn whoami(state: &State, peer: &Peer) -> Response<Body> {
         .map(|(_, invokes)| invokes.iter().collect())
         .unwrap_or_default();
     may_invoke.sort();
-    let body = serde_json::json!({
+    json(&serde_json::json!({
         "user": owner.user,
         "certificate_sha256": peer.fingerprint,
         "may_invoke": may_invoke,
-    })
-    .to_string()
-        + "\n";
+    }))
+}
+
+/// The most of a body `/echo` reads.
+const ECHO_BODY: usize = 64 * 1024;
+
+/// `/echo/…`: what the request looked like on arrival (method, path, query, headers
+/// without credentials, body), for a registered certificate: the partner behind the
+/// sample integration `keyway serve` sets up, and a check of what a proxy in front of
+/// keyway passes on.
+async fn echo(state: &State, peer: &Peer, request: Request<Incoming>) -> Response<Body> {
+    let user = {
+        let directory = state.directory();
+        match registered(&directory, peer) {
+            Some(owner) => owner.user.clone(),
+            None => return text(StatusCode::FORBIDDEN, "forbidden\n"),
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, ECHO_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+    };
+    let mut headers = serde_json::Map::new();
+    for name in parts.headers.keys() {
+        if name == header::AUTHORIZATION || name == header::COOKIE {
+            continue;
+        }
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        headers.insert(name.to_string(), values.join(", ").into());
+    }
+    json(&serde_json::json!({
+        "echo": "keyway",
+        "user": user,
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "query": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    }))
+}
+
+fn json(value: &serde_json::Value) -> Response<Body> {
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .body(
-            Full::new(Bytes::from(body))
+            Full::new(Bytes::from(value.to_string() + "\n"))
                 .map_err(|never| match never {})
                 .boxed(),
         )
@@ -984,6 +1040,22 @@ fn record(
 }
 
 impl State {
+    /// Reads trust and the directory from the store and swaps them in; connectors are
+    /// rebuilt on their next use.
+    async fn load(
+        &self,
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+        client_truststores: &[String],
+    ) -> Result<(), GatewayError> {
+        let trust = self.store.gateway_trust(client_truststores).await?;
+        let directory = self.store.gateway_directory().await?;
+        let trust = Trust::new(trust, provider).map_err(|e| GatewayError::Tls(e.to_string()))?;
+        self.verifier.replace(trust);
+        self.set_directory(Directory::from(directory));
+        self.connectors.lock().await.clear();
+        Ok(())
+    }
+
     fn directory(&self) -> Arc<Directory> {
         match self.directory.read() {
             Ok(current) => current.clone(),

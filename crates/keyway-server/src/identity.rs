@@ -4,10 +4,9 @@
 //! key entry of a keystore the administrator names (a certificate from a public or
 //! corporate CA), which is theirs to renew.
 
-use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions};
+use keyway_keystore::{Certificate, PrivateKey};
 use keyway_pki::{IssueProfile, IssueRequest, KeyType, San, parse_subject};
 use keyway_store::{CaRequest, Context, NewKeystore, Store};
-use zeroize::Zeroizing;
 
 use crate::GatewayError;
 
@@ -124,29 +123,7 @@ async fn issue(
     let (key, issued) = store.ca_issue(&admin(), what, &request).await?;
     let key = key.ok_or_else(|| GatewayError::Setup("keyway's CA returned no key".into()))?;
     let chain = issued.full_chain();
-    // Kept as a PKCS#12 under a random password, both sealed in the store.
-    let mut random = [0u8; 24];
-    getrandom::fill(&mut random).map_err(|e| GatewayError::Setup(e.to_string()))?;
-    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let mut p12 = Keystore::new(Format::Pkcs12);
-    p12.add_private_key("gateway", key.clone(), chain.clone())
-        .map_err(|e| GatewayError::Setup(e.to_string()))?;
-    let options = WriteOptions {
-        store_password: Some(password.clone()),
-        key_password: Some(password.clone()),
-        pkcs12_legacy: false,
-    };
-    let content = p12
-        .to_bytes(Format::Pkcs12, &options)
-        .map_err(|e| GatewayError::Setup(e.to_string()))?;
-    let keystore = NewKeystore {
-        content,
-        format: Some(Format::Pkcs12),
-        password: Zeroizing::new(password),
-        key_password: None,
-        alias: Some("gateway".into()),
-        source: source(hosts),
-    };
+    let keystore = NewKeystore::from_identity("gateway", &key, &chain, &source(hosts))?;
     match replace {
         Some(version) => {
             store

@@ -7,7 +7,7 @@
 //! entry, and the key connectors will present (the alias given, or the only key) must
 //! open with the key password.
 
-use keyway_keystore::{Certificate, EntryType, Format, Keystore, PrivateKey};
+use keyway_keystore::{Certificate, EntryType, Format, Keystore, PrivateKey, WriteOptions};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -52,6 +52,40 @@ pub struct NewKeystore {
 }
 
 impl NewKeystore {
+    /// A keystore holding `key` and `chain` (leaf first) as entry `alias`: a PKCS#12
+    /// under a random password, both sealed once stored. For keys keyway made itself
+    /// (the gateway's server key, the demo's client key).
+    pub fn from_identity(
+        alias: &str,
+        key: &PrivateKey,
+        chain: &[Certificate],
+        source: &str,
+    ) -> Result<NewKeystore, StoreError> {
+        let mut random = [0u8; 24];
+        getrandom::fill(&mut random)
+            .map_err(|e| StoreError::MasterKey(format!("no random password: {e}")))?;
+        let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let mut p12 = Keystore::new(Format::Pkcs12);
+        p12.add_private_key(alias, key.clone(), chain.to_vec())
+            .map_err(|e| invalid(alias, e.to_string()))?;
+        let options = WriteOptions {
+            store_password: Some(password.clone()),
+            key_password: Some(password.clone()),
+            pkcs12_legacy: false,
+        };
+        let content = p12
+            .to_bytes(Format::Pkcs12, &options)
+            .map_err(|e| invalid(alias, e.to_string()))?;
+        Ok(NewKeystore {
+            content,
+            format: Some(Format::Pkcs12),
+            password: Zeroizing::new(password),
+            key_password: None,
+            alias: Some(alias.to_string()),
+            source: source.to_string(),
+        })
+    }
+
     /// Checks it as [`Store::add_keystore`] will, without storing anything: it opens, it
     /// holds a key, and the key to present opens. `name` is what errors call it.
     pub fn check(&self, name: &str) -> Result<(), StoreError> {

@@ -1,15 +1,20 @@
 //! `keyway serve`: initialise the store if it is new, make a demo client certificate,
 //! start keyway-server's gateway and run until SIGTERM or Ctrl-C.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use keyway_connect::{ConnectorEntry, ProfileEntry};
 use keyway_keystore::Certificate;
 use keyway_pki::{KeyType, parse_subject};
 use keyway_server::{Gateway, GatewayOptions};
-use keyway_store::{Context, Location, NewUser, Store};
+use keyway_store::{
+    Context, Identity, Location, NewConnector, NewIntegration, NewKeystore, NewUser, Permission,
+    Save, Store,
+};
 use serde_json::json;
 
 use crate::Outcome;
@@ -19,6 +24,9 @@ use crate::store_cmd::{Initialized, context, initialize};
 
 /// The user whose client certificate the first start writes for trying the gateway.
 const DEMO_USER: &str = "demo";
+/// The integration (and connector, profile, truststore, keystore) the first start sets
+/// up for trying the gateway: it calls the gateway's own `/echo`.
+const SAMPLE: &str = "sample";
 
 /// `keyway serve`
 pub fn serve(args: ServeArgs) -> Result<Outcome> {
@@ -69,17 +77,28 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         .first()
         .cloned()
         .unwrap_or_else(|| "localhost".into());
+    if options.server_keystore.is_none() {
+        let fresh = demo.as_ref().and_then(|d| d.identity.as_ref());
+        sample_integration(&store, &ctx, fresh, gateway.address, &host).await?;
+        // Applied before the curl command that uses it is printed.
+        gateway.refresh().await?;
+    }
+    let target = if store.find_integration(SAMPLE).await.is_ok() {
+        format!("integrations/{SAMPLE}/hello?from=curl")
+    } else {
+        "whoami".to_string()
+    };
     // A server certificate from keyway's CA needs keyway's CA certificate to be
     // trusted; one from the administrator's keystore is trusted as its CA is.
     let cacert = match &options.server_keystore {
         None => format!("--cacert {} ", ca_file.display()),
         Some(_) => String::new(),
     };
-    let curl = demo.as_ref().map(|(cert, key)| {
+    let curl = demo.as_ref().map(|demo| {
         format!(
-            "curl {cacert}--cert {} --key {} https://{host}:{}/whoami",
-            cert.display(),
-            key.display(),
+            "curl {cacert}--cert {} --key {} https://{host}:{}/{target}",
+            demo.cert.display(),
+            demo.key.display(),
             gateway.address.port()
         )
     });
@@ -125,6 +144,11 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         }
         if let Some(curl) = &curl {
             println!("  try it with the demo user's client certificate:\n\n      {curl}\n");
+            if target != "whoami" {
+                println!(
+                    "  (integration {SAMPLE} calls the gateway's own /echo through connector {SAMPLE}, presenting the demo certificate: the answer shows what a partner receives)"
+                );
+            }
         }
         println!(
             "  partners call /integrations/NAME/…: `keyway config import keyway.toml` brings connectors and integrations; `keyway user grant USER invoke:NAME` lets a user call one"
@@ -136,16 +160,23 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The demo user's certificate and key files; the identity too when made just now.
+struct Demo {
+    cert: PathBuf,
+    key: PathBuf,
+    identity: Option<Identity>,
+}
+
 /// The demo user's client certificate and key files, made on the first start.
-async fn demo_client(
-    store: &Store,
-    ctx: &Context,
-    data_dir: &Path,
-) -> Result<Option<(PathBuf, PathBuf)>> {
+async fn demo_client(store: &Store, ctx: &Context, data_dir: &Path) -> Result<Option<Demo>> {
     let dir = data_dir.join("demo");
     let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
     if cert.is_file() && key.is_file() {
-        return Ok(Some((cert, key)));
+        return Ok(Some(Demo {
+            cert,
+            key,
+            identity: None,
+        }));
     }
     if store.user(ctx, DEMO_USER).await.is_ok() {
         // Made before, files gone: nothing is issued behind the administrator's back.
@@ -171,7 +202,97 @@ async fn demo_client(
     let chain: String = identity.chain.iter().map(Certificate::to_pem).collect();
     keyway_keystore::file::write_atomic(&cert, chain.as_bytes())?;
     write_private(&key, identity.key.to_pem(None)?.as_bytes())?;
-    Ok(Some((cert, key)))
+    Ok(Some(Demo {
+        cert,
+        key,
+        identity: Some(identity),
+    }))
+}
+
+/// Integration `sample` for the demo user: connector `sample` calls the gateway's own
+/// `/echo` over two-way TLS (trusting keyway's CA, presenting the demo certificate), so
+/// the first curl goes the whole way a partner's call goes. Made with the demo
+/// certificate (`fresh`), and only when none of the names is taken; on later starts the
+/// connector follows the gateway's address.
+async fn sample_integration(
+    store: &Store,
+    ctx: &Context,
+    fresh: Option<&Identity>,
+    gateway: SocketAddr,
+    host: &str,
+) -> Result<()> {
+    // The gateway itself, over loopback when it listens on every address.
+    let ip = match gateway.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let definition = ConnectorEntry {
+        kind: "rest".into(),
+        url: format!("https://{}/echo", SocketAddr::new(ip, gateway.port())),
+        profile: Some(SAMPLE.into()),
+        ..ConnectorEntry::default()
+    };
+    let connectors = store.connectors(ctx).await?;
+    if let Some(existing) = connectors.iter().find(|c| c.name == SAMPLE) {
+        let ours = existing.definition.profile.as_deref() == Some(SAMPLE)
+            && existing.definition.url.ends_with("/echo");
+        if ours && existing.definition.url != definition.url {
+            let connector = NewConnector {
+                definition,
+                auth: None,
+            };
+            store
+                .save_connector(ctx, SAMPLE, connector, Save::Replace(None))
+                .await?;
+        }
+        return Ok(());
+    }
+    let Some(identity) = fresh else {
+        return Ok(());
+    };
+    if store.find_integration(SAMPLE).await.is_ok()
+        || store.profiles(ctx).await?.iter().any(|p| p.name == SAMPLE)
+        || store.truststore(ctx, SAMPLE).await.is_ok()
+        || store.keystore(ctx, SAMPLE).await.is_ok()
+    {
+        return Ok(());
+    }
+    let Some(ca) = store.ca().await? else {
+        return Ok(());
+    };
+    let source = "made by keyway serve for the sample integration";
+    store
+        .add_truststore(ctx, SAMPLE, ca.chain(), source)
+        .await?;
+    let keystore = NewKeystore::from_identity(DEMO_USER, &identity.key, &identity.chain, source)?;
+    store.add_keystore(ctx, SAMPLE, keystore).await?;
+    let profile = ProfileEntry {
+        truststores: vec![SAMPLE.into()],
+        keystore: Some(SAMPLE.into()),
+        server_name: Some(host.to_string()),
+        ..ProfileEntry::default()
+    };
+    store.save_profile(ctx, SAMPLE, profile, Save::Add).await?;
+    let connector = NewConnector {
+        definition,
+        auth: None,
+    };
+    store
+        .save_connector(ctx, SAMPLE, connector, Save::Add)
+        .await?;
+    let integration = NewIntegration {
+        connector: SAMPLE.into(),
+        description: "calls the gateway's own /echo: try the gateway end to end".into(),
+        require_password: false,
+    };
+    store
+        .save_integration(ctx, SAMPLE, integration, Save::Add)
+        .await?;
+    store
+        .grant(ctx, DEMO_USER, Permission::Invoke(SAMPLE.into()), None)
+        .await?;
+    Ok(())
 }
 
 /// Until SIGTERM or Ctrl-C; SIGHUP makes the gateway read the store again at once.

@@ -1,7 +1,8 @@
 //! `keyway serve` on the real binary: a fresh data directory is initialised, the printed
-//! curl command really calls the gateway with the demo client certificate (curl over
-//! two-way TLS on 127.0.0.1), health and metrics answer, SIGTERM stops it with exit 0,
-//! and a second start reuses everything.
+//! curl command really calls the sample integration with the demo client certificate
+//! (curl over two-way TLS on 127.0.0.1, then the sample connector's own two-way TLS to
+//! the gateway's /echo), health and metrics answer, SIGTERM stops it with exit 0, and a
+//! second start reuses everything.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -73,13 +74,25 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     assert_eq!(started["admin_password"].as_str().unwrap().len(), 24);
     let curl = started["curl"].as_str().unwrap().to_string();
     assert!(
-        curl.contains("--cert") && curl.contains("/whoami"),
+        curl.contains("--cert") && curl.contains("/integrations/sample/hello"),
         "{curl}"
     );
 
+    // The sample integration: through connector "sample" (two-way TLS, the demo
+    // certificate) to the gateway's own /echo, which shows what a partner receives.
     let answer: Value =
         serde_json::from_str(&sh(&format!("{curl} --silent --show-error"))).unwrap();
+    assert_eq!(answer["echo"], "keyway", "{answer}");
     assert_eq!(answer["user"], "demo");
+    assert_eq!(answer["path"], "/echo/hello");
+    assert_eq!(answer["query"], "from=curl");
+    assert_eq!(answer["headers"]["x-keyway-user"], "demo");
+    assert_eq!(answer["headers"]["x-forwarded-for"], "127.0.0.1");
+    let whoami = curl.replace("integrations/sample/hello?from=curl", "whoami");
+    let answer: Value =
+        serde_json::from_str(&sh(&format!("{whoami} --silent --show-error"))).unwrap();
+    assert_eq!(answer["user"], "demo");
+    assert_eq!(answer["may_invoke"], serde_json::json!(["sample"]));
     assert_eq!(answer["certificate_sha256"].as_str().unwrap().len(), 64);
 
     // Without a client certificate curl gets no answer.
@@ -105,12 +118,13 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     );
     let metrics = sh(&format!("curl --silent http://{admin}/metrics"));
     assert!(
-        metrics.contains("keyway_handshakes_total{outcome=\"accepted\"} 1"),
+        metrics.contains("keyway_requests_total{integration=\"sample\",status=\"200\"} 1"),
         "{metrics}"
     );
     assert_eq!(stop(child), 0, "SIGTERM stops it cleanly");
 
-    // A second start: the same CA and demo certificate, no new password.
+    // A second start on another port: the same CA and demo certificate, no new
+    // password, and the sample connector follows the gateway.
     let (child, again) = start(&data);
     assert_eq!(again["admin_created"], false);
     assert!(again["admin_password"].is_null());
@@ -118,5 +132,6 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     let answer: Value =
         serde_json::from_str(&sh(&format!("{curl} --silent --show-error"))).unwrap();
     assert_eq!(answer["user"], "demo");
+    assert_eq!(answer["path"], "/echo/hello");
     assert_eq!(stop(child), 0);
 }
