@@ -10,6 +10,7 @@
 # load generator (crates/keyway-server/examples/mtls_load.rs) runs on core 1.
 # Installs nginx (Debian package) when missing.
 #   bash bench/gateway-vs-nginx.sh [SECONDS] [RATE]
+#   ONLY=idle bash bench/gateway-vs-nginx.sh    # just the memory figure (also: keepalive)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -87,7 +88,9 @@ taskset -c 0 "$NGINX" -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 # keyway on core 0, one worker thread.
-TOKIO_WORKER_THREADS=1 taskset -c 0 "$K" serve --listen "127.0.0.1:$kw" --admin "127.0.0.1:$kwadmin" \
+# WRAP: a profiler to run keyway under (e.g. WRAP="heaptrack -o /tmp/kw"); the memory
+# figure is then the profiler's.
+TOKIO_WORKER_THREADS=1 taskset -c 0 ${WRAP:-} "$K" serve --listen "127.0.0.1:$kw" --admin "127.0.0.1:$kwadmin" \
   --host localhost --host 127.0.0.1 --max-connections 4096 >"$work/keyway.log" 2>&1 &
 kwpid=$!
 pids+=($kwpid)
@@ -139,9 +142,17 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 echo "== resident memory per idle client connection, 1000 connections"
 k_idle=$(load "127.0.0.1:$kw" idle 1000 "$kwpid"); echo "keyway $k_idle"
 n_idle=$(load "127.0.0.1:$ngx" idle 1000 "$ngxworker"); echo "nginx  $n_idle"
+if [ "${ONLY:-}" = idle ]; then
+  python3 -c "import json,sys; k,n=(json.loads(a)['kib_per_connection'] for a in sys.argv[1:]); print(f'KiB per idle connection: keyway {k:.2f}, nginx {n:.2f}, {k/n:.2f}x (target <= 0.5x)')" "$k_idle" "$n_idle"
+  exit 0
+fi
 echo "== keep-alive, 32 connections, ${secs}s each"
 k_keep=$(load "127.0.0.1:$kw" keepalive "$secs" 32); echo "keyway $k_keep"
 n_keep=$(load "127.0.0.1:$ngx" keepalive "$secs" 32); echo "nginx  $n_keep"
+if [ "${ONLY:-}" = keepalive ]; then
+  python3 -c "import json,sys; k,n=(json.loads(a)['per_second'] for a in sys.argv[1:]); print(f'keep-alive requests/s: keyway {k:.0f}, nginx {n:.0f}, {k/n:.2f}x (target >= 1.2x)')" "$k_keep" "$n_keep"
+  exit 0
+fi
 echo "== new mTLS handshakes (no resumption), 16 at a time, ${secs}s each"
 k_hs=$(load "127.0.0.1:$kw" handshakes "$secs" 16); echo "keyway $k_hs"
 n_hs=$(load "127.0.0.1:$ngx" handshakes "$secs" 16); echo "nginx  $n_hs"

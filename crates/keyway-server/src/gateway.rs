@@ -2,9 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +26,7 @@ use keyway_store::{
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -31,6 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::GatewayError;
 use crate::identity::server_identity;
+use crate::park::{Activity, Guarded, Tracked};
 use crate::verifier::{ClientVerifier, Trust, fingerprint};
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -57,6 +62,8 @@ pub struct GatewayOptions {
     pub handshake_timeout: Duration,
     /// Time for a client to send a request's headers.
     pub header_timeout: Duration,
+    /// How long a connection may stay open between requests.
+    pub idle_timeout: Duration,
     /// Largest request body forwarded.
     pub max_body: usize,
     /// Most connections at once; more wait in the kernel's backlog.
@@ -82,6 +89,7 @@ impl Default for GatewayOptions {
             client_truststores: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
             max_body: 10 * 1024 * 1024,
             max_connections: 1024,
             reload_every: Duration::from_secs(1),
@@ -213,6 +221,9 @@ struct Metrics {
     latency: std::sync::Mutex<BTreeMap<String, Histogram>>,
     /// Handshakes that failed or timed out (no certificate, refused, a client gone).
     handshake_failures: std::sync::atomic::AtomicU64,
+    /// Connections past their handshake, and how many of them are parked (idle).
+    open: std::sync::atomic::AtomicI64,
+    parked: std::sync::atomic::AtomicI64,
     /// Days left of the earliest certificates, by kind (server, CA, client).
     expiry_days: std::sync::Mutex<BTreeMap<&'static str, i64>>,
 }
@@ -408,12 +419,26 @@ async fn accept_loop(
             return;
         };
         let (acceptor, state, stopped) = (acceptor.clone(), state.clone(), stopped.clone());
-        let options = options.clone();
-        tokio::spawn(async move {
-            serve_connection(tcp, address, acceptor, state, options, stopped).await;
-            drop(permit);
-        });
+        let timeouts = Timeouts {
+            handshake: options.handshake_timeout,
+            header: options.header_timeout,
+            idle: options.idle_timeout,
+        };
+        // Spawned as it is: wrapped in another async block, the future would be stored
+        // twice in the task (once captured, once awaited).
+        tokio::spawn(serve_connection(
+            tcp, address, acceptor, state, timeouts, stopped, permit,
+        ));
     }
+}
+
+/// The limits one connection needs (not the whole options: they are kept per
+/// connection).
+#[derive(Clone, Copy)]
+struct Timeouts {
+    handshake: Duration,
+    header: Duration,
+    idle: Duration,
 }
 
 async fn serve_connection(
@@ -421,15 +446,24 @@ async fn serve_connection(
     address: SocketAddr,
     acceptor: TlsAcceptor,
     state: Arc<State>,
-    options: GatewayOptions,
+    timeouts: Timeouts,
     mut stopped: watch::Receiver<bool>,
+    // Held until the connection ends: one of --max-connections.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     // Small writes (session tickets, then the answer) must not wait for the client's
     // delayed ACK (Nagle): that alone caps a connection at ~25 exchanges a second.
     let _ = tcp.set_nodelay(true);
-    // A client that never finishes its handshake is dropped at the timeout.
-    let tls = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
+    // A client that never finishes its handshake is dropped at the timeout. Boxed, so
+    // the handshake's state is not part of every parked connection's task.
+    let accepted = Box::pin(tokio::time::timeout(
+        timeouts.handshake,
+        acceptor.accept(tcp),
+    ))
+    .await;
+    // Boxed: the task of a parked connection then holds little besides a pointer.
+    let mut tls = match accepted {
+        Ok(Ok(tls)) => Box::new(tls),
         _ => {
             state
                 .metrics
@@ -451,18 +485,140 @@ async fn serve_connection(
         address,
         fingerprint,
     };
-    let service = service_fn(move |request| handle(state.clone(), peer.clone(), request));
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_timeout)
-        .serve_connection(TokioIo::new(tls), service);
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = stopped.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+    let _open = Gauge::up(&state.metrics.open);
+    // Between requests the connection is parked: only the TLS stream is kept, and hyper
+    // is made again when the client sends its next bytes (see park.rs).
+    let mut leftover = Bytes::new();
+    // When the client began a request it has not finished (bytes kept while parked).
+    let mut partial_since: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = match partial_since {
+            Some(since) => since + timeouts.header,
+            None => tokio::time::Instant::now() + timeouts.idle,
+        };
+        let mut next = [0u8; 64];
+        let parked = Gauge::up(&state.metrics.parked);
+        tokio::select! {
+            read = tls.read(&mut next) => match read {
+                Ok(n) if n > 0 => {
+                    leftover = if leftover.is_empty() {
+                        Bytes::copy_from_slice(&next[..n])
+                    } else {
+                        Bytes::from([leftover.as_ref(), &next[..n]].concat())
+                    };
+                }
+                // The client closed, or the connection broke.
+                _ => return,
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = tls.shutdown().await;
+                return;
+            }
+            _ = stopped.changed() => {
+                let _ = tls.shutdown().await;
+                return;
+            }
         }
+        drop(parked);
+        // Boxed: what serving needs is allocated while it runs, not while parked.
+        let Some(unread) = Box::pin(serve_until_idle(
+            &mut tls,
+            std::mem::take(&mut leftover),
+            &state,
+            &peer,
+            timeouts,
+            &mut stopped,
+        ))
+        .await
+        else {
+            let _ = tls.shutdown().await;
+            return;
+        };
+        leftover = unread;
+        partial_since = match (leftover.is_empty(), partial_since) {
+            (true, _) => None,
+            (false, Some(since)) => Some(since),
+            (false, None) => Some(tokio::time::Instant::now()),
+        };
+    }
+}
+
+/// Serves requests on `tls` (after `prefix`, bytes read while parked) until the
+/// connection goes idle, then hands back what hyper read and did not use yet (the start
+/// of the next request). `None`: the connection is done (closed, broken, or stopped).
+async fn serve_until_idle(
+    tls: &mut tokio_rustls::server::TlsStream<TcpStream>,
+    prefix: Bytes,
+    state: &Arc<State>,
+    peer: &Peer,
+    timeouts: Timeouts,
+    stopped: &mut watch::Receiver<bool>,
+) -> Option<Bytes> {
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let (state, peer, activity) = (state.clone(), peer.clone(), activity.clone());
+        service_fn(move |request| {
+            let guard = activity.enter();
+            let (state, peer) = (state.clone(), peer.clone());
+            Box::pin(async move {
+                let response = handle(state, peer, request).await?;
+                Ok::<_, Infallible>(response.map(|body| {
+                    Guarded {
+                        body,
+                        _guard: guard,
+                    }
+                    .boxed()
+                }))
+            })
+                as Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>
+        })
+    };
+    let io = Tracked {
+        stream: tls,
+        prefix,
+        activity: activity.clone(),
+    };
+    let mut connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header)
+        .serve_connection(TokioIo::new(io), service);
+    let parked = tokio::select! {
+        parked = std::future::poll_fn(|cx| match connection.poll_without_shutdown(cx) {
+            Poll::Ready(_) => Poll::Ready(false),
+            Poll::Pending if activity.idle() => Poll::Ready(true),
+            Poll::Pending => Poll::Pending,
+        }) => parked,
+        _ = stopped.changed() => {
+            Pin::new(&mut connection).graceful_shutdown();
+            let _ = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await;
+            false
+        }
+    };
+    if !parked {
+        return None;
+    }
+    // Copied, because the bytes hyper hands back keep its whole read buffer alive.
+    let unread = connection.into_parts().read_buf;
+    Some(if unread.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&unread)
+    })
+}
+
+/// One unit of a gauge while it lives.
+struct Gauge<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Gauge<'a> {
+    fn up(gauge: &'a std::sync::atomic::AtomicI64) -> Gauge<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Gauge(gauge)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -1145,6 +1301,11 @@ impl State {
         out.push_str(&format!(
             "# HELP keyway_handshake_failures_total Handshakes that failed or timed out.\n# TYPE keyway_handshake_failures_total counter\nkeyway_handshake_failures_total {}\n",
             self.metrics.handshake_failures.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP keyway_connections Client connections past their handshake: open, and parked between requests.\n# TYPE keyway_connections gauge\nkeyway_connections{{state=\"open\"}} {}\nkeyway_connections{{state=\"parked\"}} {}\n",
+            self.metrics.open.load(Ordering::Relaxed),
+            self.metrics.parked.load(Ordering::Relaxed)
         ));
         out.push_str("# HELP keyway_certificate_expiry_days Days until the earliest certificate of each kind ends.\n# TYPE keyway_certificate_expiry_days gauge\n");
         if let Ok(days) = self.metrics.expiry_days.lock() {

@@ -26,12 +26,16 @@
 //!   the key entry of the keystore named by [`GatewayOptions::server_keystore`]; `/healthz`,
 //!   `/readyz` and Prometheus `/metrics` are served on the admin address;
 //!   [`Gateway::shutdown`] lets requests in flight finish.
+//! - Between requests a kept-alive connection is parked: only its TLS stream is kept,
+//!   hyper's buffers are dropped and made again for the next request (so idle partners
+//!   cost little memory); it is closed after [`GatewayOptions::idle_timeout`].
 //!
 //! What it leaves to others: users, certificates and connectors (keyway-store),
 //! outbound calls (keyway-connect).
 
 mod gateway;
 mod identity;
+mod park;
 mod verifier;
 
 pub use gateway::{Gateway, GatewayOptions};

@@ -960,6 +960,92 @@ async fn a_slow_header_is_cut_off_and_shutdown_lets_requests_in_flight_finish() 
     );
 }
 
+/// Reads one answer from a kept-alive connection: (status, body), by Content-Length.
+async fn read_one(
+    tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> (u16, String) {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tls.read(&mut byte).await.unwrap();
+        assert_eq!(n, 1, "closed before the answer's head ended: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length: {head}"));
+    let mut body = vec![0u8; length];
+    tls.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+#[tokio::test]
+async fn idle_connections_are_parked_and_resume_where_they_left_off() {
+    let s = setup().await;
+    let at = s.gateway.address;
+    let admin = s.gateway.admin_address.unwrap();
+    let gauge = |state: &'static str| async move {
+        let metrics = admin_get(admin, "/metrics").await;
+        let prefix = format!("keyway_connections{{state=\"{state}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {state} gauge: {metrics}"))
+            .parse::<i64>()
+            .unwrap()
+    };
+    let mut tls = connect(at, &s.ca_root, Some(&s.alice)).await.unwrap();
+    let whoami = "GET /whoami HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    tls.write_all(whoami.as_bytes()).await.unwrap();
+    let (status, body) = read_one(&mut tls).await;
+    assert_eq!(status, 200, "{body}");
+    // Between requests the connection is parked, and the next request is served.
+    assert!(
+        wait_for(|| async { gauge("parked").await == 1 }).await,
+        "an idle connection is not parked"
+    );
+    assert_eq!(gauge("open").await, 1);
+    let post = "POST /integrations/orders/upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
+    tls.write_all(post.as_bytes()).await.unwrap();
+    let (status, body) = read_one(&mut tls).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"body\":\"hello\""), "{body}");
+
+    // A request head that stops halfway is kept while parked and completed later.
+    tls.write_all(b"GET /whoami HTTP/1.1\r\nHo").await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tls.write_all(b"st: localhost\r\n\r\n").await.unwrap();
+    let (status, body) = read_one(&mut tls).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"alice\""), "{body}");
+
+    // Two requests in one write (pipelined): two answers, in order.
+    let two =
+        format!("{whoami}GET /integrations/orders/second HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    tls.write_all(two.as_bytes()).await.unwrap();
+    let (first, body) = read_one(&mut tls).await;
+    assert_eq!(first, 200, "{body}");
+    assert!(body.contains("may_invoke"), "{body}");
+    let (second, body) = read_one(&mut tls).await;
+    assert_eq!(second, 200, "{body}");
+    assert!(body.contains("/api/second"), "{body}");
+
+    // Closed by the client: nothing left open.
+    drop(tls);
+    assert!(
+        wait_for(|| async { gauge("open").await == 0 && gauge("parked").await == 0 }).await,
+        "a closed connection is still counted"
+    );
+}
+
 #[tokio::test]
 async fn a_server_certificate_from_a_named_keystore_is_served() {
     let s = setup().await;

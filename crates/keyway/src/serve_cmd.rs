@@ -64,6 +64,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         client_truststores: args.client_truststores.clone(),
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
         header_timeout: Duration::from_secs(args.header_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
         max_body: args.max_body,
         max_connections: args.max_connections,
         ..GatewayOptions::default()

@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Time for a client to send a request's headers, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub header_timeout: u64,
+    /// How long a connection may stay open between requests, in seconds.
+    #[arg(long, default_value_t = 75, value_name = "SECONDS")]
+    pub idle_timeout: u64,
     /// Largest request body forwarded, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
