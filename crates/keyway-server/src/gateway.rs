@@ -454,23 +454,16 @@ async fn serve_connection(
     // Small writes (session tickets, then the answer) must not wait for the client's
     // delayed ACK (Nagle): that alone caps a connection at ~25 exchanges a second.
     let _ = tcp.set_nodelay(true);
-    // A client that never finishes its handshake is dropped at the timeout. Boxed, so
-    // the handshake's state is not part of every parked connection's task.
-    let accepted = Box::pin(tokio::time::timeout(
-        timeouts.handshake,
-        acceptor.accept(tcp),
-    ))
-    .await;
-    // Boxed: the task of a parked connection then holds little besides a pointer.
-    let mut tls = match accepted {
-        Ok(Ok(tls)) => Box::new(tls),
-        _ => {
-            state
-                .metrics
-                .handshake_failures
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+    // A client that never finishes its handshake is dropped at the timeout. Boxed, and
+    // its result boxed too, so the handshake's state is not kept in the task of every
+    // parked connection.
+    let handshake = Box::pin(handshake(&acceptor, tcp, timeouts.handshake));
+    let Some(mut tls) = handshake.await else {
+        state
+            .metrics
+            .handshake_failures
+            .fetch_add(1, Ordering::Relaxed);
+        return;
     };
     let Some(fingerprint) = tls
         .get_ref()
@@ -521,16 +514,15 @@ async fn serve_connection(
         }
         drop(parked);
         // Boxed: what serving needs is allocated while it runs, not while parked.
-        let Some(unread) = Box::pin(serve_until_idle(
+        let serving = Box::pin(serve_until_idle(
             &mut tls,
             std::mem::take(&mut leftover),
             &state,
             &peer,
             timeouts,
             &mut stopped,
-        ))
-        .await
-        else {
+        ));
+        let Some(unread) = serving.await else {
             let _ = tls.shutdown().await;
             return;
         };
@@ -540,6 +532,18 @@ async fn serve_connection(
             (false, Some(since)) => Some(since),
             (false, None) => Some(tokio::time::Instant::now()),
         };
+    }
+}
+
+/// The TLS handshake, within `timeout`.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Option<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(Box::new(tls)),
+        _ => None,
     }
 }
 
@@ -582,29 +586,54 @@ async fn serve_until_idle(
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header)
         .serve_connection(TokioIo::new(io), service);
-    let parked = tokio::select! {
-        parked = std::future::poll_fn(|cx| match connection.poll_without_shutdown(cx) {
-            Poll::Ready(_) => Poll::Ready(false),
-            Poll::Pending if activity.idle() => Poll::Ready(true),
-            Poll::Pending => Poll::Pending,
-        }) => parked,
-        _ = stopped.changed() => {
-            Pin::new(&mut connection).graceful_shutdown();
-            let _ = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await;
-            false
+    // Polls hyper; Ready when the connection ended (true) or, with `until_idle`, when it
+    // has gone idle (false), without it, when it is busy again (false).
+    macro_rules! drive {
+        ($until_idle:expr) => {
+            std::future::poll_fn(|cx| match connection.poll_without_shutdown(cx) {
+                Poll::Ready(_) => Poll::Ready(true),
+                Poll::Pending if activity.idle() == $until_idle => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
+            })
+        };
+    }
+    let stop = loop {
+        let ended = tokio::select! {
+            ended = drive!(true) => ended,
+            _ = stopped.changed() => break true,
+        };
+        if ended {
+            break false;
+        }
+        // Idle: parked only when no new request comes within LINGER, so a client sending
+        // request after request keeps its buffers.
+        tokio::select! {
+            ended = drive!(false) => if ended { break false },
+            _ = tokio::time::sleep(LINGER) => {
+                let unread = connection.into_parts().read_buf;
+                // Copied: the bytes hyper hands back keep its whole read buffer alive.
+                return Some(if unread.is_empty() {
+                    Bytes::new()
+                } else {
+                    Bytes::copy_from_slice(&unread)
+                });
+            }
+            _ = stopped.changed() => break true,
         }
     };
-    if !parked {
-        return None;
+    if stop {
+        // Requests in flight finish; then the connection closes.
+        Pin::new(&mut connection).graceful_shutdown();
+        let _ = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await;
     }
-    // Copied, because the bytes hyper hands back keep its whole read buffer alive.
-    let unread = connection.into_parts().read_buf;
-    Some(if unread.is_empty() {
-        Bytes::new()
-    } else {
-        Bytes::copy_from_slice(&unread)
-    })
+    None
 }
+
+/// How long a connection stays idle before it is parked: long enough for a client
+/// sending request after request to keep its buffers, short enough that few
+/// connections hold them at once (a burst of new connections would otherwise leave the
+/// process's heap as large as all their buffers together).
+const LINGER: Duration = Duration::from_millis(10);
 
 /// One unit of a gauge while it lives.
 struct Gauge<'a>(&'a std::sync::atomic::AtomicI64);

@@ -4,7 +4,8 @@
 //! again when the client sends its next bytes, so a thousand idle partners cost what
 //! their TLS state costs, not what an HTTP exchange needs.
 //!
-//! Idle means: no exchange in flight (a request being handled or an answer being sent,
+//! A connection is parked once it has been idle for a few milliseconds. Idle means: no
+//! exchange in flight (a request being handled or an answer being sent,
 //! counted by [`InFlight`] guards that live until the answer's body is done), nothing
 //! left unflushed, and hyper waiting to read. Bytes hyper read but had not used (the
 //! start of the next request) are handed back by `into_parts` and replayed first.
