@@ -66,6 +66,9 @@ pub struct GatewayOptions {
     pub idle_timeout: Duration,
     /// Largest request body forwarded.
     pub max_body: usize,
+    /// Largest request head (request line and headers), in bytes; at least 8 KiB. A
+    /// larger one gets 431.
+    pub max_header: usize,
     /// Most connections at once; more wait in the kernel's backlog.
     pub max_connections: usize,
     /// How often the store is polled for changes (certificates, trust, connectors).
@@ -91,6 +94,7 @@ impl Default for GatewayOptions {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
             max_body: 10 * 1024 * 1024,
+            max_header: 64 * 1024,
             max_connections: 1024,
             reload_every: Duration::from_secs(1),
         }
@@ -278,6 +282,12 @@ impl Gateway {
         store: Arc<Store>,
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
+        if options.max_header < MIN_HEADER {
+            return Err(GatewayError::Setup(format!(
+                "the largest request head must be at least {MIN_HEADER} bytes, not {}",
+                options.max_header
+            )));
+        }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let (key, chain) =
             server_identity(&store, options.server_keystore.as_deref(), &options.hosts).await?;
@@ -423,6 +433,7 @@ async fn accept_loop(
             handshake: options.handshake_timeout,
             header: options.header_timeout,
             idle: options.idle_timeout,
+            max_header: options.max_header,
         };
         // Spawned as it is: wrapped in another async block, the future would be stored
         // twice in the task (once captured, once awaited).
@@ -439,6 +450,7 @@ struct Timeouts {
     handshake: Duration,
     header: Duration,
     idle: Duration,
+    max_header: usize,
 }
 
 async fn serve_connection(
@@ -585,6 +597,7 @@ async fn serve_until_idle(
     let mut connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header)
+        .max_buf_size(timeouts.max_header)
         .serve_connection(TokioIo::new(io), service);
     // Polls hyper; Ready when the connection ended (true) or, with `until_idle`, when it
     // has gone idle (false), without it, when it is busy again (false).
@@ -628,6 +641,9 @@ async fn serve_until_idle(
     }
     None
 }
+
+/// The smallest head limit hyper takes.
+const MIN_HEADER: usize = 8 * 1024;
 
 /// How long a connection stays idle before it is parked: long enough for a client
 /// sending request after request to keep its buffers, short enough that few

@@ -761,6 +761,20 @@ async fn request_bodies_stream_to_the_partner() {
     assert_eq!(echo["body"], "hello there");
     assert_eq!(echo["headers"]["content-length"], "11", "{echo}");
     assert!(echo["headers"].get("transfer-encoding").is_none(), "{echo}");
+
+    // A body several times the request-head buffer goes through whole.
+    let big = "b".repeat(300 * 1024);
+    let post = format!(
+        "POST /integrations/orders/upload HTTP/1.1\nHost: localhost\nConnection: close\nContent-Type: text/plain\nContent-Length: {}\n\n{big}",
+        big.len()
+    );
+    let (status, answer) = call(s.gateway.address, &s.ca_root, Some(&s.alice), &post)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let echo: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(echo["body"].as_str().map(str::len), Some(big.len()));
 }
 
 #[tokio::test]
@@ -958,6 +972,51 @@ async fn a_slow_header_is_cut_off_and_shutdown_lets_requests_in_flight_finish() 
             .is_err(),
         "served after the stop"
     );
+}
+
+#[tokio::test]
+async fn a_request_head_over_the_limit_gets_431() {
+    let s = setup().await;
+    let small = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            max_header: 4096,
+            ..options()
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(small.contains("at least 8192"), "{small}");
+    let gateway = Gateway::start(
+        s.store.clone(),
+        GatewayOptions {
+            max_header: 16 * 1024,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let fits = format!("X-Note: {}\n", "a".repeat(4 * 1024));
+    let (status, answer) = call(
+        gateway.address,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/whoami", &fits),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let huge = format!("X-Note: {}\n", "a".repeat(32 * 1024));
+    let (status, answer) = call(
+        gateway.address,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/whoami", &huge),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 431, "{answer}");
 }
 
 /// Reads one answer from a kept-alive connection: (status, body), by Content-Length.

@@ -66,6 +66,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         header_timeout: Duration::from_secs(args.header_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_body: args.max_body,
+        max_header: args.max_header as usize,
         max_connections: args.max_connections,
         ..GatewayOptions::default()
     };

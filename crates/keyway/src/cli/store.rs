@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Largest request body forwarded, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
+    /// Largest request head (request line and headers), in bytes; at least 8192.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_header: u32,
     /// Most connections at once.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
