@@ -10,6 +10,7 @@ mod common;
 use common::{Fixture, KEY, raw_pool};
 
 on_both!(
+    gateway_decisions_are_written_in_one_batch_each_with_its_own_values,
     users_round_trip_with_permissions_and_audit,
     personal_setup_reaches_only_ones_own_account_and_refusals_are_audited,
     stale_versions_conflict_instead_of_overwriting,
@@ -510,4 +511,56 @@ async fn an_unreachable_postgres_is_named_at_once_without_its_password() {
     assert!(!text.contains("s3cret-pw"), "{text}");
     // The master key made for it is not left behind looking like the right one.
     assert!(!location.data_dir.join("master.key").exists());
+}
+
+async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    // More rows than one statement takes, so the batch spans statements.
+    let records: Vec<keyway_store::GatewayRecord> = (0..1203)
+        .map(|i| keyway_store::GatewayRecord {
+            user: (i % 2 == 0).then(|| format!("user{i}")),
+            origin: format!("gateway 10.0.0.{}", i % 250),
+            action: "gateway.invoke".into(),
+            object: format!("integration n{i}"),
+            outcome: if i % 3 == 0 {
+                Outcome::Refused
+            } else {
+                Outcome::Ok
+            },
+            detail: format!("detail {i}"),
+        })
+        .collect();
+    store.record_gateway(&records).await.unwrap();
+    let everything = AuditQuery {
+        limit: Some(10_000),
+        ..AuditQuery::default()
+    };
+    let logged: Vec<_> = store
+        .audit_log(&Context::local_admin(), &everything)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "gateway.invoke")
+        .collect();
+    assert_eq!(logged.len(), records.len());
+    for i in [0usize, 1, 2, 999, 1000, 1202] {
+        let entry = logged
+            .iter()
+            .find(|e| e.object == format!("integration n{i}"))
+            .unwrap_or_else(|| panic!("record {i} missing"));
+        assert_eq!(entry.detail, format!("detail {i}"));
+        let actor = if i % 2 == 0 {
+            format!("user{i}")
+        } else {
+            "(unknown)".into()
+        };
+        assert_eq!(entry.actor, actor, "record {i}");
+        let outcome = if i % 3 == 0 {
+            Outcome::Refused
+        } else {
+            Outcome::Ok
+        };
+        assert_eq!(entry.outcome, outcome, "record {i}");
+    }
 }
