@@ -111,31 +111,9 @@ impl Store {
             crl.number_text(),
             crl.revoked.len()
         );
-        let der = base64ct::Base64::encode_string(&crl.der);
-        let now = crate::now();
-        let mut tx = self.write().await?;
-        let outcome = match current {
-            None => {
-                sqlx::query(
-                    "INSERT INTO crls (issuer, der, number, this_update, next_update, revoked, signed_by, source, created_at, updated_at, version)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)",
-                )
-                .bind(&crl.issuer)
-                .bind(&der)
-                .bind(crl.number_text())
-                .bind(crl.this_update.unix_timestamp())
-                .bind(crl.next_update.map(|t| t.unix_timestamp()))
-                .bind(crl.revoked.len() as i64)
-                .bind(&signed_by)
-                .bind(source)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.db_error("importing a CRL", e))?;
-                self.audit_in(&mut tx, ctx, Event::ok("crl.import", object, detail))
-                    .await?;
-                CrlImport::Added
-            }
+        // Decide without the write lock: the same CRL again, or an older one, changes nothing.
+        let (outcome, expected, detail) = match current {
+            None => (CrlImport::Added, 0, detail),
             Some((stored, stored_der)) => {
                 if stored_der == crl.der {
                     return Ok((stored, CrlImport::Unchanged));
@@ -155,40 +133,46 @@ impl Store {
                         ),
                     });
                 }
-                let changed = sqlx::query(
-                    "UPDATE crls SET der = $1, number = $2, this_update = $3, next_update = $4, revoked = $5,
-                         signed_by = $6, source = $7, updated_at = $8, version = version + 1
-                     WHERE issuer = $9 AND version = $10",
-                )
-                .bind(&der)
-                .bind(crl.number_text())
-                .bind(crl.this_update.unix_timestamp())
-                .bind(crl.next_update.map(|t| t.unix_timestamp()))
-                .bind(crl.revoked.len() as i64)
-                .bind(&signed_by)
-                .bind(source)
-                .bind(now)
-                .bind(&crl.issuer)
-                .bind(stored.version)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.db_error("importing a CRL", e))?;
-                if changed.rows_affected() == 0 {
-                    return Err(StoreError::Conflict {
-                        kind: "CRL",
-                        name: crl.issuer.clone(),
-                        expected: stored.version,
-                        found: stored.version + 1,
-                    });
-                }
                 let detail = format!("{detail}; replaces number {}", stored.number);
-                self.audit_in(&mut tx, ctx, Event::ok("crl.import", object, detail))
-                    .await?;
-                CrlImport::Replaced {
-                    previous: stored.number,
-                }
+                let previous = stored.number;
+                (CrlImport::Replaced { previous }, stored.version, detail)
             }
         };
+        // One statement for both cases: the row is written only if it is still the one
+        // read above (none, or the same version), so a concurrent import is a conflict.
+        let mut tx = self.write().await?;
+        let written = sqlx::query(
+            "INSERT INTO crls (issuer, der, number, this_update, next_update, revoked, signed_by, source, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)
+             ON CONFLICT (issuer) DO UPDATE SET der = excluded.der, number = excluded.number,
+                 this_update = excluded.this_update, next_update = excluded.next_update,
+                 revoked = excluded.revoked, signed_by = excluded.signed_by, source = excluded.source,
+                 updated_at = excluded.updated_at, version = crls.version + 1
+             WHERE crls.version = $10",
+        )
+        .bind(&crl.issuer)
+        .bind(base64ct::Base64::encode_string(&crl.der))
+        .bind(crl.number_text())
+        .bind(crl.this_update.unix_timestamp())
+        .bind(crl.next_update.map(|t| t.unix_timestamp()))
+        .bind(crl.revoked.len() as i64)
+        .bind(&signed_by)
+        .bind(source)
+        .bind(crate::now())
+        .bind(expected)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db_error("importing a CRL", e))?;
+        if written.rows_affected() == 0 {
+            return Err(StoreError::Conflict {
+                kind: "CRL",
+                name: crl.issuer.clone(),
+                expected,
+                found: expected + 1,
+            });
+        }
+        self.audit_in(&mut tx, ctx, Event::ok("crl.import", object, detail))
+            .await?;
         tx.commit()
             .await
             .map_err(|e| self.db_error("importing a CRL", e))?;

@@ -6,7 +6,7 @@ use keyway_store::{AuditQuery, Context, CrlImport, NewUser, Outcome, Permission,
 use keyway_testkit::TestCa;
 
 mod common;
-use common::Fixture;
+use common::{Fixture, raw_pool};
 
 on_both!(crls_are_checked_kept_newest_and_removed);
 
@@ -147,4 +147,70 @@ async fn crls_are_checked_kept_newest_and_removed(backend: keyway_store::Backend
         "{imports:?}"
     );
     assert!(audit.iter().any(|e| e.action == "crl.remove"));
+}
+
+/// Two nodes import the first CRL of an issuer at the same moment: both read "none
+/// stored", and the one that writes second must get a conflict (read again, redo), not a
+/// database error from the UNIQUE issuer. Made deterministic on PostgreSQL: the other
+/// node's insert is held open until this import waits on it.
+#[tokio::test]
+async fn first_imports_at_once_conflict() {
+    let fixture = Fixture::new(keyway_store::Backend::Postgres);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    let partner = TestCa::new("Partner");
+    store
+        .add_truststore(&admin, "partner", certs(&partner.pem()), "partner.pem")
+        .await
+        .unwrap();
+    let issuer = "CN=Partner Root CA, O=keyway tests";
+
+    let other_node = raw_pool(&fixture.location).await;
+    let mut held = other_node.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO crls (issuer, der, number, this_update, next_update, revoked, signed_by, source, created_at, updated_at, version)
+         VALUES ($1, 'AA==', '4', 0, NULL, 0, 'truststore partner', 'other node', 0, 0, 1)",
+    )
+    .bind(issuer)
+    .execute(&mut *held)
+    .await
+    .unwrap();
+
+    let crl = partner.crl(5, &[], 0, 7);
+    let import = {
+        let (store, admin) = (fixture.open().await, admin.clone());
+        tokio::spawn(async move {
+            store
+                .import_crl(&admin, crl.as_bytes(), "partner-5.crl")
+                .await
+        })
+    };
+    // Wait until the import is blocked behind the held insert.
+    let watcher = raw_pool(&fixture.location).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(&watcher)
+            .await
+            .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !import.is_finished(),
+            "the import did not wait for the other node"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never blocked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    held.commit().await.unwrap();
+
+    let e = import.await.unwrap().unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+    assert!(e.to_string().contains("read it again"), "{e}");
+    let stored = store.crls(&admin).await.unwrap();
+    assert_eq!((stored.len(), stored[0].source.as_str()), (1, "other node"));
 }
