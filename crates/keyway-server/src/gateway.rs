@@ -221,7 +221,8 @@ fn certified(
 /// Requests by integration and status, and handshakes, for `/metrics`.
 #[derive(Default)]
 struct Metrics {
-    requests: std::sync::Mutex<BTreeMap<(String, u16), u64>>,
+    /// Counts by integration, then status.
+    requests: std::sync::Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     latency: std::sync::Mutex<BTreeMap<String, Histogram>>,
     /// Handshakes that failed or timed out (no certificate, refused, a client gone).
     handshake_failures: std::sync::atomic::AtomicU64,
@@ -1164,15 +1165,14 @@ async fn decide_and_forward(
         _ => {}
     }
     let answer = sent.map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
-    let mut response = Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        if forwarded(name) {
-            response = response.header(name, value);
-        }
+    // The partner's headers are passed on as they are, minus the ones that stop here.
+    let mut headers = answer.headers;
+    for name in NOT_FORWARDED {
+        headers.remove(*name);
     }
-    let response = response
-        .body(answer.body.boxed())
-        .map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
+    let mut response = Response::new(answer.body.boxed());
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = headers;
     Ok((user, response))
 }
 
@@ -1192,22 +1192,23 @@ fn bad_gateway(reason: String) -> Refusal {
 /// Whether a header travels between caller and partner: not the hop-by-hop ones, not
 /// the caller's credentials for keyway, not the lengths hyper sets itself.
 fn forwarded(name: &HeaderName) -> bool {
-    !matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "authorization"
-            | "content-length"
-            | "x-keyway-user"
-    )
+    !NOT_FORWARDED.contains(&name.as_str())
 }
+
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "content-length",
+    "x-keyway-user",
+];
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, Zeroizing<String>)> {
     use base64ct::Encoding;
@@ -1290,16 +1291,23 @@ impl State {
     }
 
     fn count(&self, integration: &str, status: StatusCode, took: Duration) {
+        // The names are copied only the first time they are seen.
         if let Ok(mut requests) = self.metrics.requests.lock() {
-            *requests
-                .entry((integration.to_string(), status.as_u16()))
-                .or_default() += 1;
+            let by_status = match requests.get_mut(integration) {
+                Some(by_status) => by_status,
+                None => requests.entry(integration.to_string()).or_default(),
+            };
+            *by_status.entry(status.as_u16()).or_default() += 1;
         }
         if let Ok(mut latency) = self.metrics.latency.lock() {
-            latency
-                .entry(integration.to_string())
-                .or_default()
-                .observe(took.as_secs_f64());
+            match latency.get_mut(integration) {
+                Some(histogram) => histogram.observe(took.as_secs_f64()),
+                None => {
+                    let mut histogram = Histogram::default();
+                    histogram.observe(took.as_secs_f64());
+                    latency.insert(integration.to_string(), histogram);
+                }
+            }
         }
     }
 
@@ -1321,7 +1329,12 @@ impl State {
         }
         out.push_str("# HELP keyway_requests_total Requests by integration and status.\n# TYPE keyway_requests_total counter\n");
         if let Ok(requests) = self.metrics.requests.lock() {
-            for ((integration, status), count) in requests.iter() {
+            let counts = requests.iter().flat_map(|(integration, by_status)| {
+                by_status
+                    .iter()
+                    .map(move |(status, count)| (integration, status, count))
+            });
+            for (integration, status, count) in counts {
                 out.push_str(&format!(
                     "keyway_requests_total{{integration=\"{integration}\",status=\"{status}\"}} {count}\n"
                 ));

@@ -218,49 +218,33 @@ impl Store {
     /// Writes the gateway's decisions to the audit log, all in one transaction (many
     /// rows per statement: a busy gateway records thousands a second).
     pub async fn record_gateway(&self, records: &[GatewayRecord]) -> Result<(), StoreError> {
-        const COLUMNS: usize = 7;
-        // SQLite allows 32 766 bound values per statement.
-        const ROWS: usize = 1000;
         if records.is_empty() {
             return Ok(());
         }
         let now = crate::now();
         let mut tx = self.write().await?;
-        // SQLite gets anonymous `?` marks: with numbered ones, binding looks each name up
-        // in a list as long as the statement's, quadratic in the batch (it was a third
-        // of the gateway's CPU under load).
-        let anonymous = self.backend == crate::Backend::Sqlite;
-        for chunk in records.chunks(ROWS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * COLUMNS + 1;
-                    let marks: Vec<String> = (first..first + COLUMNS)
-                        .map(|n| {
-                            if anonymous {
-                                "?".to_string()
-                            } else {
-                                format!("${n}")
-                            }
-                        })
-                        .collect();
-                    format!("({})", marks.join(", "))
-                })
-                .collect();
-            // Only placeholders are formatted in; every value is bound.
-            let sql = format!(
-                "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut rest = records;
+        while !rest.is_empty() {
+            // Statements of a few fixed sizes, so each is prepared once per connection and
+            // then found in sqlx's statement cache (a statement per batch size was parsed
+            // anew for nearly every batch).
+            // The last size is 1, so one always fits.
+            let size = AUDIT_BATCH_ROWS
+                .iter()
+                .position(|&rows| rows <= rest.len())
+                .unwrap_or(AUDIT_BATCH_ROWS.len() - 1);
+            let (chunk, later) = rest.split_at(AUDIT_BATCH_ROWS[size]);
+            rest = later;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(audit_insert(size, self.backend)));
             for r in chunk {
                 query = query
                     .bind(now)
-                    .bind(r.user.clone().unwrap_or_else(|| "(unknown)".into()))
-                    .bind(r.action.clone())
-                    .bind(r.object.clone())
-                    .bind(r.origin.clone())
+                    .bind(r.user.as_deref().unwrap_or("(unknown)"))
+                    .bind(r.action.as_str())
+                    .bind(r.object.as_str())
+                    .bind(r.origin.as_str())
                     .bind(r.outcome.as_str())
-                    .bind(r.detail.clone());
+                    .bind(r.detail.as_str());
             }
             query
                 .execute(&mut *tx)
@@ -271,4 +255,55 @@ impl Store {
             .await
             .map_err(|e| self.db_error("writing the audit log", e))
     }
+}
+
+/// The row counts of the audit log's batch inserts, largest first: a batch is written
+/// with as few statements of these sizes as fit. 512 rows × 7 values stays under
+/// SQLite's 32 766 bound values per statement.
+const AUDIT_BATCH_ROWS: [usize; 5] = [512, 64, 16, 4, 1];
+
+/// `INSERT INTO audit_log … VALUES (…), (…)` for `rows` rows of seven values. SQLite
+/// gets anonymous `?` marks: with numbered ones, binding looks each name up in a list as
+/// long as the statement's, quadratic in the batch (it was a third of the gateway's CPU
+/// under load). Only placeholders are formatted in; every value is bound. Built once,
+/// for the `size`th of [`AUDIT_BATCH_ROWS`].
+fn audit_insert(size: usize, backend: crate::Backend) -> &'static str {
+    static SQLITE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let cache = match backend {
+        crate::Backend::Sqlite => &SQLITE,
+        crate::Backend::Postgres => &POSTGRES,
+    };
+    let statements = cache.get_or_init(|| {
+        AUDIT_BATCH_ROWS
+            .iter()
+            .map(|&rows| audit_insert_sql(rows, backend))
+            .collect()
+    });
+    &statements[size]
+}
+
+fn audit_insert_sql(rows: usize, backend: crate::Backend) -> String {
+    const COLUMNS: usize = 7;
+    let mut sql = String::with_capacity(96 + rows * COLUMNS * 6);
+    sql.push_str(
+        "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail) VALUES ",
+    );
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                crate::Backend::Sqlite => sql.push('?'),
+                crate::Backend::Postgres => {
+                    use std::fmt::Write;
+                    let _ = write!(sql, "${}", row * COLUMNS + column + 1);
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }

@@ -516,8 +516,9 @@ async fn an_unreachable_postgres_is_named_at_once_without_its_password() {
 async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(backend: Backend) {
     let fixture = Fixture::new(backend);
     let store = fixture.open().await;
-    // More rows than one statement takes, so the batch spans statements.
-    let records: Vec<keyway_store::GatewayRecord> = (0..1203)
+    // More rows than one statement takes, so the batch spans statements of every size
+    // (1207 = 2 × 512 + 2 × 64 + 3 × 16 + 4 + 3 × 1).
+    let records: Vec<keyway_store::GatewayRecord> = (0..1207)
         .map(|i| keyway_store::GatewayRecord {
             user: (i % 2 == 0).then(|| format!("user{i}")),
             origin: format!("gateway 10.0.0.{}", i % 250),
@@ -544,10 +545,11 @@ async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(bac
         .filter(|e| e.action == "gateway.invoke")
         .collect();
     assert_eq!(logged.len(), records.len());
-    for i in [0usize, 1, 2, 999, 1000, 1202] {
-        let entry = logged
-            .iter()
-            .find(|e| e.object == format!("integration n{i}"))
+    let by_object: std::collections::HashMap<&str, _> =
+        logged.iter().map(|e| (e.object.as_str(), e)).collect();
+    for i in 0..records.len() {
+        let entry = by_object
+            .get(format!("integration n{i}").as_str())
             .unwrap_or_else(|| panic!("record {i} missing"));
         assert_eq!(entry.detail, format!("detail {i}"));
         let actor = if i % 2 == 0 {
