@@ -4,12 +4,32 @@
 # run, ratios printed; then the first call of a fresh connector against later ones
 # (issue 5). Everything is in-process on 127.0.0.1 (see examples/call_rate.rs).
 #   bash bench/connect-rate.sh [REQUESTS_PER_ROUND] [ROUNDS]
+#   CALLGRIND=1 bash bench/connect-rate.sh     # instructions per call instead (valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-4000}
 rounds=${2:-9}
 
 cargo build --release -q -p keyway-connect --example call_rate
+
+# CALLGRIND=1: user-space instructions per call (client and in-process server), keyway
+# against hyper's pooled client, under valgrind: the difference between runs of 1 000
+# and 3 000 sequential calls, so setup and handshakes cancel out. Steady where a busy
+# machine makes requests/s jump.
+if [ -n "${CALLGRIND:-}" ]; then
+  command -v valgrind >/dev/null || { echo "CALLGRIND needs valgrind (apt-get install valgrind)"; exit 2; }
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  instructions() { # instructions SIDE CALLS
+    valgrind --tool=callgrind --callgrind-out-file="$out/$1-$2" target/release/examples/call_rate "$2" 1 "$1" 1 >/dev/null 2>&1
+    callgrind_annotate "$out/$1-$2" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+  }
+  per_call() { echo $(( ($(instructions "$1" 3000) - $(instructions "$1" 1000)) / 2000 )); }
+  kw=$(per_call keyway); hy=$(per_call hyper-util)
+  printf 'instructions per call: keyway %s, hyper pooled %s; hyper/keyway %s (target >= 0.95x)\n' \
+    "$kw" "$hy" "$(awk -v a="$hy" -v b="$kw" 'BEGIN { printf "%.3fx", a / b }')"
+  exit 0
+fi
 out=$(target/release/examples/call_rate "$n" "$rounds")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }

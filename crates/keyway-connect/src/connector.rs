@@ -325,9 +325,16 @@ impl Connector {
 
     /// Calls and reads the whole body (at most [`MAX_BODY`] bytes).
     pub async fn call(&self, request: CallRequest) -> Result<CallResponse, CallError> {
-        let response = self.send(request).await?;
-        let url = response.url.clone();
-        let body = Limited::new(response.body, MAX_BODY)
+        let StreamedResponse {
+            status,
+            headers,
+            url,
+            tls,
+            attempts,
+            redirects,
+            body,
+        } = self.send(request).await?;
+        let body = Limited::new(body, MAX_BODY)
             .collect()
             .await
             .map_err(|e| {
@@ -347,12 +354,12 @@ impl Connector {
             })?
             .to_bytes();
         Ok(CallResponse {
-            status: response.status,
-            headers: response.headers,
-            url: response.url,
-            tls: response.tls,
-            attempts: response.attempts,
-            redirects: response.redirects,
+            status,
+            headers,
+            url,
+            tls,
+            attempts,
+            redirects,
             body,
         })
     }
@@ -491,11 +498,9 @@ impl Connector {
         body: UnsyncBoxBody<Bytes, BodyError>,
         send_auth: bool,
     ) -> Result<http::Response<Incoming>, CallError> {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(url.clone())
-            .body(body)
-            .map_err(|e| CallError::Request(format!("cannot build the request: {e}")))?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = url.clone();
         let map = request.headers_mut();
         for (name, value) in &self.def.headers {
             map.insert(name.clone(), value.clone());
@@ -610,25 +615,32 @@ fn join(base: &Uri, path: &str) -> Result<Uri, CallError> {
             "the path \"{path}\" must start with / (it is joined to the connector's URL)"
         )));
     }
-    let scheme = base.scheme_str().unwrap_or("https");
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
-    let mut url = format!("{scheme}://{authority}");
-    match path {
-        "" => url.push_str(base.path()),
+    let joined = match path {
+        "" => base.path().to_string(),
         p => {
             let base_path = base.path().trim_end_matches('/');
+            let mut joined = String::with_capacity(base_path.len() + p.len() + 1);
             if base_path.is_empty() && p.starts_with('?') {
-                url.push('/');
+                joined.push('/');
             }
-            url.push_str(base_path);
-            url.push_str(p);
+            joined.push_str(base_path);
+            joined.push_str(p);
+            joined
         }
-    }
-    url.parse().map_err(|e| {
+    };
+    // Only the new path is parsed; scheme and host are the connector's, already checked
+    // (this runs for every call).
+    let invalid = |e: &dyn std::fmt::Display| {
         CallError::Request(format!(
             "the path \"{path}\" does not make a valid URL: {e}"
         ))
-    })
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(base.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS));
+    parts.authority = base.authority().cloned();
+    parts.path_and_query =
+        Some(http::uri::PathAndQuery::try_from(joined).map_err(|e| invalid(&e))?);
+    Uri::from_parts(parts).map_err(|e| invalid(&e))
 }
 
 /// A Location header against the URL that sent it.
@@ -763,6 +775,10 @@ mod tests {
         let root: Uri = "https://h.example".parse().unwrap();
         assert_eq!(join(&root, "?wsdl").unwrap(), "https://h.example/?wsdl");
         assert!(join(&base, "orders").is_err());
+        assert_eq!(join(&root, "").unwrap(), "https://h.example/");
+        assert_eq!(join(&root, "/a/b").unwrap(), "https://h.example/a/b");
+        let e = join(&base, "/a b").unwrap_err().to_string();
+        assert!(e.contains("\"/a b\" does not make a valid URL"), "{e}");
     }
 
     #[test]
