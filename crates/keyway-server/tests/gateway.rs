@@ -329,6 +329,31 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
     assert_eq!(echo["headers"]["accept"], "text/xml, application/json");
     assert!(echo["headers"].get("authorization").is_none(), "{echo}");
 
+    // The partner's answer comes back with its own headers (repeated ones repeated),
+    // without the hop-by-hop ones and without a user claim of its own.
+    let (status, answer) = call(
+        at,
+        &s.ca_root,
+        Some(&s.alice),
+        &get("/integrations/orders/headers-out", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let head = answer[..answer.find("\r\n\r\n").unwrap()].to_ascii_lowercase();
+    for kept in [
+        "x-partner-trace: abc123",
+        "set-cookie: a=1",
+        "set-cookie: b=2",
+        "content-length: 7",
+    ] {
+        assert!(head.contains(kept), "{kept} missing: {head}");
+    }
+    for dropped in ["keep-alive: timeout", "proxy-authenticate", "x-keyway-user"] {
+        assert!(!head.contains(dropped), "{dropped} passed on: {head}");
+    }
+    assert!(answer.ends_with("headers"), "{answer}");
+
     // Basic auth on top: the right password passes, a wrong one is 401.
     use base64ct::Encoding;
     let basic = |password: &str| {
@@ -442,7 +467,7 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
     // Metrics count what happened.
     let metrics = admin_get(s.gateway.admin_address.unwrap(), "/metrics").await;
     assert!(
-        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"200\"} 3"),
+        metrics.contains("keyway_requests_total{integration=\"orders\",status=\"200\"} 4"),
         "{metrics}"
     );
     assert!(
@@ -450,11 +475,11 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("keyway_request_seconds_count{integration=\"orders\"} 6"),
+        metrics.contains("keyway_request_seconds_count{integration=\"orders\"} 7"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("keyway_request_seconds_bucket{integration=\"orders\",le=\"+Inf\"} 6"),
+        metrics.contains("keyway_request_seconds_bucket{integration=\"orders\",le=\"+Inf\"} 7"),
         "{metrics}"
     );
     let gauge = |kind: &str| -> i64 {

@@ -262,11 +262,7 @@ impl Store {
 /// SQLite's 32 766 bound values per statement.
 const AUDIT_BATCH_ROWS: [usize; 5] = [512, 64, 16, 4, 1];
 
-/// `INSERT INTO audit_log … VALUES (…), (…)` for `rows` rows of seven values. SQLite
-/// gets anonymous `?` marks: with numbered ones, binding looks each name up in a list as
-/// long as the statement's, quadratic in the batch (it was a third of the gateway's CPU
-/// under load). Only placeholders are formatted in; every value is bound. Built once,
-/// for the `size`th of [`AUDIT_BATCH_ROWS`].
+/// The audit insert for the `size`th of [`AUDIT_BATCH_ROWS`], built once per backend.
 fn audit_insert(size: usize, backend: crate::Backend) -> &'static str {
     static SQLITE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     static POSTGRES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -283,6 +279,10 @@ fn audit_insert(size: usize, backend: crate::Backend) -> &'static str {
     &statements[size]
 }
 
+/// `INSERT INTO audit_log … VALUES (…), (…)` for `rows` rows of seven values. SQLite
+/// gets anonymous `?` marks: with numbered ones, binding looks each name up in a list as
+/// long as the statement's, quadratic in the batch (it was a third of the gateway's CPU
+/// under load). Only placeholders are formatted in; every value is bound.
 fn audit_insert_sql(rows: usize, backend: crate::Backend) -> String {
     const COLUMNS: usize = 7;
     let mut sql = String::with_capacity(96 + rows * COLUMNS * 6);

@@ -224,6 +224,21 @@ async fn handle(
                 .expect("response"));
         }
     }
+    // Under any prefix: an answer with an end-to-end header, two repeated ones, and
+    // headers a proxy must not pass on.
+    if path.ends_with("/headers-out") {
+        return Ok(Response::builder()
+            .status(200)
+            .header("content-type", "text/plain")
+            .header("x-partner-trace", "abc123")
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .header("keep-alive", "timeout=5")
+            .header("proxy-authenticate", "Basic realm=\"partner-proxy\"")
+            .header("x-keyway-user", "mallory")
+            .body(Full::new(Bytes::from_static(b"headers")))
+            .expect("response"));
+    }
     if path == "/flaky" && counters.flaky.fetch_add(1, Ordering::SeqCst) == 0 {
         return Ok(reply(503, "text/plain", "try again"));
     }
