@@ -153,10 +153,10 @@ pub struct CallRequest {
 
 impl CallRequest {
     /// A request with no body.
-    pub fn new(method: Method, path: &str) -> Self {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
         CallRequest {
             method,
-            path: path.to_string(),
+            path: path.into(),
             headers: Vec::new(),
             body: CallBody::default(),
         }

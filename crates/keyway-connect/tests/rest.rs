@@ -382,7 +382,7 @@ redirects = "none"
     assert_eq!(r.redirects, vec![same.clone()]);
     let r = strict
         .call(
-            CallRequest::new(Method::POST, &format!("/redirect307?to={same}"))
+            CallRequest::new(Method::POST, format!("/redirect307?to={same}"))
                 .body("text/plain", "keep me"),
         )
         .await
@@ -395,7 +395,7 @@ redirects = "none"
         (Some("POST"), Some("keep me"))
     );
     // A streamed body cannot be sent twice: the 307 itself is the answer.
-    let mut streamed = CallRequest::new(Method::POST, &format!("/redirect307?to={same}"));
+    let mut streamed = CallRequest::new(Method::POST, format!("/redirect307?to={same}"));
     streamed.body = CallBody::stream(Full::new(Bytes::from_static(b"keep me")));
     let r = strict.call(streamed).await.unwrap();
     assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);

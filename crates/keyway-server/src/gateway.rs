@@ -262,7 +262,7 @@ struct State {
     server_cert: Arc<ServerCert>,
     directory: std::sync::RwLock<Arc<Directory>>,
     reload: tokio::sync::Notify,
-    connectors: Mutex<HashMap<String, Connector>>,
+    connectors: Mutex<HashMap<String, Arc<Connector>>>,
     records: mpsc::UnboundedSender<GatewayRecord>,
     metrics: Metrics,
     max_body: usize,
@@ -831,12 +831,13 @@ async fn handle(
     let Some(rest) = path.strip_prefix("/integrations/") else {
         return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
     };
-    let (name, tail) = match rest.split_once('/') {
-        Some((name, tail)) => (name.to_string(), format!("/{tail}")),
-        None => (rest.to_string(), String::new()),
+    // The name, and the rest of the path from its slash on.
+    let (name, tail) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
     };
     let object = format!("integration {name}");
-    let response = match decide_and_forward(&state, &peer, &name, &tail, request).await {
+    let response = match decide_and_forward(&state, &peer, name, tail, request).await {
         Ok((user, response)) => {
             let detail = format!(
                 "certificate {} from {}: {}",
@@ -849,7 +850,7 @@ async fn handle(
                 Some(user),
                 &peer,
                 "gateway.invoke",
-                &object,
+                object,
                 Outcome::Ok,
                 detail,
             );
@@ -873,14 +874,14 @@ async fn handle(
                 user,
                 &peer,
                 "gateway.invoke",
-                &object,
+                object,
                 outcome,
                 detail,
             );
             refusal_response(&refusal)
         }
     };
-    state.count(&name, response.status(), started.elapsed());
+    state.count(name, response.status(), started.elapsed());
     Ok(response)
 }
 
@@ -1118,12 +1119,11 @@ async fn decide_and_forward(
         seen.store(kind, Ordering::Relaxed);
         e
     });
-    let query = parts
-        .uri
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    let mut call = CallRequest::new(parts.method.clone(), &format!("{tail}{query}"));
+    let target = match parts.uri.query() {
+        Some(query) => format!("{tail}?{query}"),
+        None => tail.to_string(),
+    };
+    let mut call = CallRequest::new(parts.method.clone(), target);
     for (name, value) in &parts.headers {
         if forwarded(name) && name != "x-forwarded-for" {
             call.headers.push((name.clone(), value.clone()));
@@ -1138,8 +1138,13 @@ async fn decide_and_forward(
         .filter_map(|v| v.to_str().ok())
         .collect();
     let ip = peer.address.ip().to_string();
-    hops.push(&ip);
-    if let Ok(value) = HeaderValue::from_str(&hops.join(", ")) {
+    let forwarded_for = if hops.is_empty() {
+        ip
+    } else {
+        hops.push(&ip);
+        hops.join(", ")
+    };
+    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
         call.headers
             .push((HeaderName::from_static("x-forwarded-for"), value));
     }
@@ -1165,10 +1170,12 @@ async fn decide_and_forward(
         _ => {}
     }
     let answer = sent.map_err(|e| (Some(user.clone()), bad_gateway(e.to_string())))?;
-    // The partner's headers are passed on as they are, minus the ones that stop here.
+    // The partner's headers are passed on as they are, minus the ones that stop here
+    // (looked for among the few it sent, not the other way round).
     let mut headers = answer.headers;
-    for name in NOT_FORWARDED {
-        headers.remove(*name);
+    let stopped: Vec<HeaderName> = headers.keys().filter(|n| !forwarded(n)).cloned().collect();
+    for name in stopped {
+        headers.remove(name);
     }
     let mut response = Response::new(answer.body.boxed());
     *response.status_mut() = answer.status;
@@ -1227,7 +1234,7 @@ fn record(
     user: Option<String>,
     peer: &Peer,
     action: &str,
-    object: &str,
+    object: String,
     outcome: Outcome,
     detail: String,
 ) {
@@ -1235,7 +1242,7 @@ fn record(
         user,
         origin: format!("gateway {}", peer.address.ip()),
         action: action.into(),
-        object: object.into(),
+        object,
         outcome,
         detail,
     });
@@ -1274,7 +1281,7 @@ impl State {
     }
 
     /// The connector `name`, built from the store on first use after a change.
-    async fn connector(&self, name: &str) -> Result<Connector, String> {
+    async fn connector(&self, name: &str) -> Result<Arc<Connector>, String> {
         let mut cache = self.connectors.lock().await;
         if let Some(connector) = cache.get(name) {
             return Ok(connector.clone());
@@ -1285,7 +1292,7 @@ impl State {
             .await
             .map_err(|e| format!("reading connector {name}: {e}"))?;
         let def = config.connector(name)?;
-        let connector = Connector::new(&config, def).map_err(|e| e.to_string())?;
+        let connector = Arc::new(Connector::new(&config, def).map_err(|e| e.to_string())?);
         cache.insert(name.to_string(), connector.clone());
         Ok(connector)
     }
