@@ -269,8 +269,7 @@ struct State {
     ready: AtomicBool,
 }
 
-/// Who is on the other end of a connection.
-#[derive(Clone)]
+/// Who is on the other end of a connection (shared by its requests).
 struct Peer {
     address: SocketAddr,
     fingerprint: String,
@@ -487,10 +486,10 @@ async fn serve_connection(
     else {
         return;
     };
-    let peer = Peer {
+    let peer = Arc::new(Peer {
         address,
         fingerprint,
-    };
+    });
     let _open = Gauge::up(&state.metrics.open);
     // Between requests the connection is parked: only the TLS stream is kept, and hyper
     // is made again when the client sends its next bytes (see park.rs).
@@ -567,7 +566,7 @@ async fn serve_until_idle(
     tls: &mut tokio_rustls::server::TlsStream<TcpStream>,
     prefix: Bytes,
     state: &Arc<State>,
-    peer: &Peer,
+    peer: &Arc<Peer>,
     timeouts: Timeouts,
     stopped: &mut watch::Receiver<bool>,
 ) -> Option<Bytes> {
@@ -817,7 +816,7 @@ impl Refusal {
 
 async fn handle(
     state: Arc<State>,
-    peer: Peer,
+    peer: Arc<Peer>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = std::time::Instant::now();
