@@ -9,20 +9,22 @@
 //!   read whole);
 //! - hyper-util: hyper's pooled keep-alive client (`hyper_util::client::legacy`, what
 //!   reqwest builds on) over plain `tokio-rustls` connections: the like-for-like peer;
+//! - reqwest: the client most Rust programs use, built on that pool, given the same rustls
+//!   configuration and a URL parsed once;
 //! - bare: `hyper::client::conn::http1` on `tokio-rustls`, one keep-alive connection per
 //!   concurrent stream opened before timing, no pool: the floor any client could reach.
 //!
-//! All three use the same provider (aws-lc-rs), versions (TLS 1.2 and 1.3), ALPN and
+//! All four use the same provider (aws-lc-rs), versions (TLS 1.2 and 1.3), ALPN and
 //! roots, and read each body whole. Then the first call of a fresh connector (profile
 //! load, TCP, full handshake, request) against a later call (one call of the sequential
 //! rounds), and the bare client's first request.
 //!
-//! Prints `rps CONCURRENCY KEYWAY HYPER_UTIL BARE` lines (medians over the rounds), `cpu
+//! Prints `rps CONCURRENCY KEYWAY HYPER_UTIL BARE REQWEST` lines (medians over the rounds), `cpu
 //! CONCURRENCY …` lines with the client thread's CPU nanoseconds per request (every client
 //! task and connection runs on that one thread, so this is the client's own cost, free of
 //! the server's scheduling noise), and
 //! `first KEYWAY_FIRST_US KEYWAY_LATER_US BARE_FIRST_US`.
-//! `call_rate N ROUNDS keyway|hyper-util|bare [CONCURRENCY]` runs one client alone (for
+//! `call_rate N ROUNDS keyway|hyper-util|reqwest|bare [CONCURRENCY]` runs one client alone (for
 //! profilers) and says how many handshakes the server saw.
 
 use std::future::Future;
@@ -89,7 +91,10 @@ profile = "bench"
                 "hyper-util" => {
                     pooled_run(&bare.pooled(), server.port, concurrency, n * rounds).await?
                 }
-                other => return Err(format!("{other}: say keyway, hyper-util or bare").into()),
+                "reqwest" => reqwest_run(&bare.reqwest()?, concurrency, n * rounds).await?,
+                other => {
+                    return Err(format!("{other}: say keyway, hyper-util, reqwest or bare").into());
+                }
             };
             println!(
                 "{side} {:.0} requests/s; the server saw {} full and {} resumed handshakes",
@@ -106,7 +111,9 @@ profile = "bench"
             let mut keyway = Samples::default();
             let mut pooled_samples = Samples::default();
             let mut bare_samples = Samples::default();
+            let mut reqwest_samples = Samples::default();
             let pooled = bare.pooled();
+            let reqwest = bare.reqwest()?;
             let connector = Arc::new(Connector::new(&config, def)?);
             let mut senders = Vec::new();
             for _ in 0..concurrency {
@@ -116,6 +123,7 @@ profile = "bench"
             keyway_run(&connector, concurrency, 200).await?;
             pooled_run(&pooled, server.port, concurrency, 200).await?;
             bare.run(&mut senders, 200).await?;
+            reqwest_run(&reqwest, concurrency, 200).await?;
             for _ in 0..rounds {
                 let cpu = thread_cpu_ns();
                 keyway.add(n, keyway_run(&connector, concurrency, n).await?, cpu);
@@ -124,21 +132,26 @@ profile = "bench"
                 pooled_samples.add(n, elapsed, cpu);
                 let cpu = thread_cpu_ns();
                 bare_samples.add(n, bare.run(&mut senders, n).await?, cpu);
+                let cpu = thread_cpu_ns();
+                let elapsed = reqwest_run(&reqwest, concurrency, n).await?;
+                reqwest_samples.add(n, elapsed, cpu);
             }
             let keyway_rate = median(keyway.rates.clone());
             if concurrency == 1 {
                 sequential_rate = keyway_rate;
             }
             println!(
-                "rps {concurrency} {keyway_rate:.0} {:.0} {:.0}",
+                "rps {concurrency} {keyway_rate:.0} {:.0} {:.0} {:.0}",
                 median(pooled_samples.rates),
-                median(bare_samples.rates)
+                median(bare_samples.rates),
+                median(reqwest_samples.rates)
             );
             println!(
-                "cpu {concurrency} {:.0} {:.0} {:.0}",
+                "cpu {concurrency} {:.0} {:.0} {:.0} {:.0}",
                 median(keyway.cpu_ns),
                 median(pooled_samples.cpu_ns),
-                median(bare_samples.cpu_ns)
+                median(bare_samples.cpu_ns),
+                median(reqwest_samples.cpu_ns)
             );
         }
 
@@ -264,6 +277,7 @@ fn shares(n: usize, concurrency: usize) -> Vec<usize> {
 /// hyper's HTTP/1.1 connection on tokio-rustls, nothing else.
 struct Bare {
     tls: tokio_rustls::TlsConnector,
+    config: Arc<rustls::ClientConfig>,
     port: u16,
 }
 
@@ -280,8 +294,10 @@ impl Bare {
         .with_root_certificates(roots)
         .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
         Ok(Bare {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: tokio_rustls::TlsConnector::from(config.clone()),
+            config,
             port,
         })
     }
@@ -407,6 +423,40 @@ impl Bare {
             .pool_max_idle_per_host(32)
             .build(PooledConnect(self.tls.clone()))
     }
+}
+
+impl Bare {
+    /// reqwest with the same rustls configuration, HTTP/1.1 only, `bench.test` resolved
+    /// to the server (the name its certificate carries), and the URL it calls.
+    fn reqwest(&self) -> Result<(reqwest::Client, reqwest::Url), Error> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured((*self.config).clone())
+            .http1_only()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .resolve(
+                "bench.test",
+                std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
+            )
+            .build()?;
+        let url = format!("https://bench.test:{}/status/200", self.port).parse()?;
+        Ok((client, url))
+    }
+}
+
+/// `n` requests over `concurrency` tasks sharing one reqwest client.
+async fn reqwest_run(
+    client: &(reqwest::Client, reqwest::Url),
+    concurrency: usize,
+    n: usize,
+) -> Result<Duration, Error> {
+    spread(client, concurrency, n, |(client, url)| async move {
+        let response = client.get(url).send().await?;
+        check(response.status())?;
+        response.bytes().await?;
+        Ok(())
+    })
+    .await
 }
 
 /// `n` requests over `concurrency` tasks sharing one pooled client.

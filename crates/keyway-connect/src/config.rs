@@ -171,7 +171,8 @@ pub struct ConnectorEntry {
     /// Headers sent with every request.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub headers: IndexMap<String, String>,
-    /// Time for a whole request and its response head, e.g. "30s".
+    /// Time from a request's first byte sent to its answer's first byte, e.g. "30s"
+    /// (getting a connection has the profile's connect and handshake timeouts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// Retries of idempotent requests after a connection failure or a 502/503/504.
@@ -314,7 +315,7 @@ pub struct ConnectorDef {
     pub auth: Option<(String, SecretRef)>,
     /// Default headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Request timeout.
+    /// Time from a request's first byte sent to its answer's first byte.
     pub timeout: Duration,
     /// Retries for idempotent requests.
     pub retries: u32,

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::time::{Instant, Sleep};
+
 use base64ct::Encoding;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -149,6 +151,11 @@ pub struct CallRequest {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub body: CallBody,
+    /// Whether the response carries what the TLS connection negotiated
+    /// ([`CallResponse::tls`]). Off by default: these requests go through a pool of
+    /// their own, because hyper-util copies a connection's details into every response
+    /// it carries, a cost a stream of calls (a gateway) should not pay.
+    pub tls_details: bool,
 }
 
 impl CallRequest {
@@ -159,7 +166,14 @@ impl CallRequest {
             path: path.into(),
             headers: Vec::new(),
             body: CallBody::default(),
+            tls_details: false,
         }
+    }
+
+    /// Asks for the TLS details in the response ([`CallRequest::tls_details`]).
+    pub fn with_tls_details(mut self) -> Self {
+        self.tls_details = true;
+        self
     }
 
     /// `GET path`.
@@ -193,7 +207,8 @@ pub struct StreamedResponse {
     pub headers: HeaderMap,
     /// The URL that answered (after redirects).
     pub url: Uri,
-    /// What the TLS connection negotiated.
+    /// What the TLS connection negotiated, if the request asked
+    /// ([`CallRequest::tls_details`]).
     pub tls: Option<Arc<ConnectionInfo>>,
     /// How many attempts it took (retries + 1).
     pub attempts: u32,
@@ -212,7 +227,8 @@ pub struct CallResponse {
     pub headers: HeaderMap,
     /// The URL that answered (after redirects).
     pub url: Uri,
-    /// What the TLS connection negotiated.
+    /// What the TLS connection negotiated, if the request asked
+    /// ([`CallRequest::tls_details`]).
     pub tls: Option<Arc<ConnectionInfo>>,
     /// How many attempts it took.
     pub attempts: u32,
@@ -228,7 +244,9 @@ pub struct CallResponse {
 pub struct Connector {
     def: Arc<ConnectorDef>,
     tls: Arc<TlsClient>,
-    http: Client<TlsConnect, UnsyncBoxBody<Bytes, BodyError>>,
+    http: Client<TlsConnect, OutBody>,
+    /// The pool for requests that want TLS details in their response.
+    http_detailed: Client<TlsConnect, OutBody>,
     authorization: Option<HeaderValue>,
     username: Option<String>,
 }
@@ -273,10 +291,16 @@ impl Connector {
                     problem: e.to_string(),
                 })?,
             );
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .build(TlsConnect(tls.clone()));
+        let pool = |details: bool| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(32)
+                .build(TlsConnect {
+                    tls: tls.clone(),
+                    details,
+                    timeout: def.timeout,
+                })
+        };
         let authorization = match auth {
             Some((user, password)) => {
                 let token = zeroize::Zeroizing::new(format!("{user}:{password}"));
@@ -296,8 +320,9 @@ impl Connector {
         };
         Ok(Connector {
             def: Arc::new(def.clone()),
+            http: pool(false),
+            http_detailed: pool(true),
             tls,
-            http,
             authorization,
             username: auth.map(|(u, _)| u.to_string()),
         })
@@ -320,7 +345,7 @@ impl Connector {
 
     /// The full URL for `path`.
     pub fn url_for(&self, path: &str) -> Result<Uri, CallError> {
-        join(&self.def.url, path)
+        join(&self.def.url, path.to_string())
     }
 
     /// Calls and reads the whole body (at most [`MAX_BODY`] bytes).
@@ -334,25 +359,16 @@ impl Connector {
             redirects,
             body,
         } = self.send(request).await?;
-        let body = Limited::new(body, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    CallError::BodyTooLarge {
-                        url: url.to_string(),
-                        limit: MAX_BODY,
-                    }
-                } else {
-                    CallError::Http {
-                        url: url.to_string(),
-                        detail: format!("reading the response body: {e}"),
-                    }
-                }
-            })?
-            .to_bytes();
+        let body = read_body(body, MAX_BODY).await.map_err(|e| match e {
+            None => CallError::BodyTooLarge {
+                url: url.to_string(),
+                limit: MAX_BODY,
+            },
+            Some(e) => CallError::Http {
+                url: url.to_string(),
+                detail: format!("reading the response body: {e}"),
+            },
+        })?;
         Ok(CallResponse {
             status,
             headers,
@@ -375,25 +391,30 @@ impl Connector {
             path,
             mut headers,
             body,
+            tls_details,
         } = request;
+        let http = match tls_details {
+            true => &self.http_detailed,
+            false => &self.http,
+        };
         let (mut body, mut stream) = match body {
             CallBody::Full(bytes) => (bytes, None),
             CallBody::Stream(stream) => (Bytes::new(), Some(stream)),
         };
-        let mut url = join(&self.def.url, &path)?;
+        let mut url = join(&self.def.url, path)?;
         let mut redirects = Vec::new();
         let mut send_auth = true;
         loop {
             let streamed = stream.is_some();
-            let (response, attempts) = self
-                .with_retries(&method, &url, &headers, &body, stream.take(), send_auth)
-                .await?;
+            let outgoing = Outgoing {
+                http,
+                method: &method,
+                url: &url,
+                headers: &headers,
+                send_auth,
+            };
+            let (response, attempts) = self.with_retries(&outgoing, &body, stream.take()).await?;
             let status = response.status();
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
             let drops_body = status == StatusCode::SEE_OTHER
                 || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
                     && method != Method::GET
@@ -403,7 +424,15 @@ impl Connector {
                 && self.def.redirects != Redirects::None
                 // A streamed body is gone: it cannot be sent to the new location.
                 && (!streamed || drops_body);
-            let Some(location) = location.filter(|_| follow) else {
+            let location = match follow {
+                true => response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                false => None,
+            };
+            let Some(location) = location else {
                 let tls = response.extensions().get::<Arc<ConnectionInfo>>().cloned();
                 let (parts, incoming) = response.into_parts();
                 return Ok(StreamedResponse {
@@ -453,14 +482,11 @@ impl Connector {
 
     async fn with_retries(
         &self,
-        method: &Method,
-        url: &Uri,
-        headers: &[(HeaderName, HeaderValue)],
+        outgoing: &Outgoing<'_>,
         body: &Bytes,
         mut stream: Option<UnsyncBoxBody<Bytes, BodyError>>,
-        send_auth: bool,
     ) -> Result<(http::Response<Incoming>, u32), CallError> {
-        let retries = if is_idempotent(method) && stream.is_none() {
+        let retries = if is_idempotent(outgoing.method) && stream.is_none() {
             self.def.retries
         } else {
             0
@@ -469,12 +495,16 @@ impl Connector {
         loop {
             attempt += 1;
             let body = match stream.take() {
-                Some(stream) => stream,
-                None => Full::new(body.clone())
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
+                Some(stream) => OutBody(Some(Box::new(SomeBody::Stream(stream)))),
+                None if body.is_empty() => OutBody(None),
+                None => OutBody(Some(Box::new(SomeBody::Full(Full::new(body.clone()))))),
             };
-            let result = self.once(method, url, headers, body, send_auth).await;
+            // The connection watches the time to the answer (see `Watchdog`).
+            let result = outgoing
+                .http
+                .request(self.request(outgoing, body))
+                .await
+                .map_err(|e| self.call_error(e, outgoing.url));
             let retry = attempt <= retries
                 && match &result {
                     Ok(r) => matches!(r.status().as_u16(), 502..=504),
@@ -490,50 +520,97 @@ impl Connector {
         }
     }
 
-    async fn once(
-        &self,
-        method: &Method,
-        url: &Uri,
-        headers: &[(HeaderName, HeaderValue)],
-        body: UnsyncBoxBody<Bytes, BodyError>,
-        send_auth: bool,
-    ) -> Result<http::Response<Incoming>, CallError> {
+    /// The HTTP request of one attempt: the connector's default headers and
+    /// credentials, then the call's own.
+    fn request(&self, outgoing: &Outgoing<'_>, body: OutBody) -> Request<OutBody> {
         let mut request = Request::new(body);
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = url.clone();
+        *request.method_mut() = outgoing.method.clone();
+        *request.uri_mut() = outgoing.url.clone();
         let map = request.headers_mut();
         for (name, value) in &self.def.headers {
             map.insert(name.clone(), value.clone());
         }
-        if send_auth && let Some(auth) = &self.authorization {
+        if outgoing.send_auth
+            && let Some(auth) = &self.authorization
+        {
             map.insert(AUTHORIZATION, auth.clone());
         }
         // The call's headers replace defaults of the same name; a name given several
         // times is sent several times (a proxied caller's repeated headers stay).
-        for (name, _) in headers {
+        for (name, _) in outgoing.headers {
             map.remove(name);
         }
-        for (name, value) in headers {
+        for (name, value) in outgoing.headers {
             map.append(name.clone(), value.clone());
         }
-        match tokio::time::timeout(self.def.timeout, self.http.request(request)).await {
-            Err(_) => Err(CallError::Timeout {
+        request
+    }
+
+    /// What went wrong with an attempt at `url`, from hyper-util's error.
+    fn call_error(&self, e: hyper_util::client::legacy::Error, url: &Uri) -> CallError {
+        if is_response_timeout(&e) {
+            return CallError::Timeout {
                 url: url.to_string(),
                 timeout: self.def.timeout,
-            }),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(match connect_error(&e) {
-                Some(source) => CallError::Connect {
-                    url: url.to_string(),
-                    source: Box::new(source),
-                },
-                None => CallError::Http {
-                    url: url.to_string(),
-                    detail: describe(&e),
-                },
-            }),
+            };
+        }
+        match connect_error(&e) {
+            Some(source) => CallError::Connect {
+                url: url.to_string(),
+                source: Box::new(source),
+            },
+            None => CallError::Http {
+                url: url.to_string(),
+                detail: describe(&e),
+            },
         }
     }
+}
+
+/// One attempt's request, but for its body.
+#[derive(Clone, Copy)]
+struct Outgoing<'a> {
+    http: &'a Client<TlsConnect, OutBody>,
+    method: &'a Method,
+    url: &'a Uri,
+    headers: &'a [(HeaderName, HeaderValue)],
+    send_auth: bool,
+}
+
+/// A whole response body, at most `limit` bytes (`Err(None)` past it). A body that
+/// comes in one piece (most do) is returned as it came, without a copy.
+async fn read_body<B>(mut body: B, limit: usize) -> Result<Bytes, Option<B::Error>>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    if body.size_hint().lower() > limit as u64 {
+        return Err(None);
+    }
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    let mut length = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(Some)?.into_data() else {
+            continue; // trailers
+        };
+        length += data.len();
+        if length > limit {
+            return Err(None);
+        }
+        match &mut joined {
+            Some(buffer) => buffer.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                // What is still announced (Content-Length), within the limit.
+                let announced = body.size_hint().lower().min((limit - length) as u64) as usize;
+                let mut buffer = BytesMut::with_capacity(length + announced);
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&data);
+                joined = Some(buffer);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 fn is_idempotent(method: &Method) -> bool {
@@ -609,28 +686,34 @@ fn describe(e: &dyn std::error::Error) -> String {
 }
 
 /// `base` + `path`: `https://h/api` + `/orders?x=1` → `https://h/api/orders?x=1`.
-fn join(base: &Uri, path: &str) -> Result<Uri, CallError> {
+/// Runs for every call: only the path is parsed (scheme and host are the connector's,
+/// already checked), and a path joined to a host-only URL is used without a copy.
+fn join(base: &Uri, path: String) -> Result<Uri, CallError> {
     if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
         return Err(CallError::Request(format!(
             "the path \"{path}\" must start with / (it is joined to the connector's URL)"
         )));
     }
-    let joined = match path {
-        "" => base.path().to_string(),
-        p => {
-            let base_path = base.path().trim_end_matches('/');
-            let mut joined = String::with_capacity(base_path.len() + p.len() + 1);
-            if base_path.is_empty() && p.starts_with('?') {
-                joined.push('/');
-            }
-            joined.push_str(base_path);
-            joined.push_str(p);
-            joined
+    let base_path = base.path().trim_end_matches('/');
+    // The caller's path is kept apart only when it is not the whole new path.
+    let (joined, caller_path) = if path.is_empty() {
+        (Bytes::copy_from_slice(base.path().as_bytes()), Some(path))
+    } else if base_path.is_empty() && path.starts_with('/') {
+        (Bytes::from(path), None)
+    } else {
+        let mut joined = String::with_capacity(base_path.len() + path.len() + 1);
+        if base_path.is_empty() {
+            joined.push('/'); // before a bare ?query
         }
+        joined.push_str(base_path);
+        joined.push_str(&path);
+        (Bytes::from(joined), Some(path))
     };
-    // Only the new path is parsed; scheme and host are the connector's, already checked
-    // (this runs for every call).
     let invalid = |e: &dyn std::fmt::Display| {
+        let path = match &caller_path {
+            Some(path) => path.clone(),
+            None => String::from_utf8_lossy(&joined).into_owned(),
+        };
         CallError::Request(format!(
             "the path \"{path}\" does not make a valid URL: {e}"
         ))
@@ -639,7 +722,7 @@ fn join(base: &Uri, path: &str) -> Result<Uri, CallError> {
     parts.scheme = Some(base.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS));
     parts.authority = base.authority().cloned();
     parts.path_and_query =
-        Some(http::uri::PathAndQuery::try_from(joined).map_err(|e| invalid(&e))?);
+        Some(http::uri::PathAndQuery::from_maybe_shared(joined.clone()).map_err(|e| invalid(&e))?);
     Uri::from_parts(parts).map_err(|e| invalid(&e))
 }
 
@@ -670,10 +753,60 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
     .map_err(|e| format!("is not a valid URL ({e})"))
 }
 
+/// A request body as hyper sends it: one pointer, nothing for no body (most calls).
+/// hyper moves a request between tasks several times per call; this keeps it within
+/// memcpy's cheaper size class (a 16-byte body made each call ~400 instructions dearer).
+struct OutBody(Option<Box<SomeBody>>);
+
+/// A body there is.
+enum SomeBody {
+    Full(Full<Bytes>),
+    Stream(UnsyncBoxBody<Bytes, BodyError>),
+}
+
+impl Body for OutBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut().0.as_deref_mut() {
+            None => Poll::Ready(None),
+            Some(SomeBody::Full(full)) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            Some(SomeBody::Stream(stream)) => Pin::new(stream).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self.0.as_deref() {
+            None => true,
+            Some(SomeBody::Full(full)) => full.is_end_stream(),
+            Some(SomeBody::Stream(stream)) => stream.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.0.as_deref() {
+            None => SizeHint::with_exact(0),
+            Some(SomeBody::Full(full)) => full.size_hint(),
+            Some(SomeBody::Stream(stream)) => stream.size_hint(),
+        }
+    }
+}
+
 /// The hyper-util connector: each new connection is a TLS connection from the
-/// connector's [`TlsClient`].
+/// connector's [`TlsClient`], watched for the connector's response timeout.
 #[derive(Clone)]
-struct TlsConnect(Arc<TlsClient>);
+struct TlsConnect {
+    tls: Arc<TlsClient>,
+    /// Whether responses on its connections carry the [`ConnectionInfo`].
+    details: bool,
+    timeout: Duration,
+}
 
 impl tower_service::Service<Uri> for TlsConnect {
     type Response = Conn;
@@ -685,7 +818,11 @@ impl tower_service::Service<Uri> for TlsConnect {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let client = self.0.clone();
+        let TlsConnect {
+            tls: client,
+            details,
+            timeout,
+        } = self.clone();
         Box::pin(async move {
             let host = uri
                 .host()
@@ -697,23 +834,136 @@ impl tower_service::Service<Uri> for TlsConnect {
             let (stream, info) = client.connect(&host, port).await?;
             Ok(Conn {
                 io: TokioIo::new(stream),
-                info: Arc::new(info),
+                info: details.then(|| Arc::new(info)),
+                watchdog: Watchdog::new(timeout),
             })
         })
     }
 }
 
-/// A pooled connection: the TLS stream and what it negotiated.
+/// A pooled connection: the TLS stream, what it negotiated, its response timeout.
 struct Conn {
     io: TokioIo<TlsStream>,
     /// Shared: hyper-util copies it into every response on the connection.
-    info: Arc<ConnectionInfo>,
+    info: Option<Arc<ConnectionInfo>>,
+    watchdog: Watchdog,
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        Connected::new().extra(self.info.clone())
+        match &self.info {
+            Some(info) => Connected::new().extra(info.clone()),
+            None => Connected::new(),
+        }
     }
+}
+
+/// A connection's response timeout: from the first byte of a request written to the
+/// first byte of its answer read. A stream of calls costs one clock read each: the one
+/// timer of the connection is set for the first request that waits and moved on only
+/// when it fires for a request already answered (deadlines only move later). The timer
+/// is polled after every write and flush, not only on a read that has to wait: hyper
+/// polls the read side before it writes a request and then not again until woken, and
+/// an upload the partner stopped reading must run into the timeout as well.
+struct Watchdog {
+    timeout: Duration,
+    /// When the request now waiting for its answer began to be written.
+    waiting_since: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The timer holds this connection's waker and a deadline no later than the
+    /// waiting request's: until it fires, there is nothing to check (one task drives a
+    /// connection, so the waker stays the right one).
+    armed: bool,
+}
+
+/// The error a connection gives hyper when its answer is late.
+#[derive(Debug, thiserror::Error)]
+#[error("no response within the connector's timeout")]
+struct ResponseTimedOut;
+
+impl Watchdog {
+    fn new(timeout: Duration) -> Self {
+        Watchdog {
+            timeout,
+            waiting_since: None,
+            timer: None,
+            armed: false,
+        }
+    }
+
+    /// A request is being written: its time starts (if it has not).
+    fn writing(&mut self) {
+        if self.waiting_since.is_none() {
+            self.waiting_since = Some(Instant::now());
+            self.armed = false;
+        }
+    }
+
+    /// The answer began (or the connection ended): nothing is waiting.
+    fn answered(&mut self) {
+        self.waiting_since = None;
+    }
+
+    /// After a write or flush: its result, unless the waiting request is out of time
+    /// (the timer is set to wake the connection in time either way).
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        done: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match self.poll_late(cx) {
+            Poll::Ready(late) => Poll::Ready(Err(late)),
+            Poll::Pending => done,
+        }
+    }
+
+    /// The connection has to wait: an error when the waiting request is out of time,
+    /// else pending with the timer set to wake the connection in time.
+    fn poll_late(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let Some(since) = self.waiting_since else {
+            return Poll::Pending;
+        };
+        if self.armed && self.timer.as_ref().is_some_and(|timer| !timer.is_elapsed()) {
+            return Poll::Pending;
+        }
+        let deadline = since + self.timeout;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            match timer.as_mut().poll(cx) {
+                Poll::Pending => {
+                    self.armed = true;
+                    return Poll::Pending;
+                }
+                Poll::Ready(()) if timer.deadline() >= deadline => {
+                    return Poll::Ready(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        ResponseTimedOut,
+                    ));
+                }
+                // Set for an earlier request: on to this one's deadline.
+                Poll::Ready(()) => timer.as_mut().reset(deadline),
+            }
+        }
+    }
+}
+
+/// Whether a hyper-util error is a connection's [`ResponseTimedOut`].
+fn is_response_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        // An io::Error's source() skips the error it wraps: look inside.
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<ResponseTimedOut>())
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 impl hyper::rt::Read for Conn {
@@ -722,7 +972,16 @@ impl hyper::rt::Read for Conn {
         cx: &mut Context<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        // Ready(Ok) is bytes or the end of the stream: either way, an answer.
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Pending => self.watchdog.poll_late(cx).map(Err),
+            done => {
+                if matches!(done, Poll::Ready(Ok(()))) {
+                    self.watchdog.answered();
+                }
+                done
+            }
+        }
     }
 }
 
@@ -732,11 +991,14 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        self.watchdog.writing();
+        let done = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watchdog.check(cx, done)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let done = Pin::new(&mut self.io).poll_flush(cx);
+        self.watchdog.check(cx, done)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -752,7 +1014,9 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        self.watchdog.writing();
+        let done = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watchdog.check(cx, done)
     }
 }
 
@@ -764,21 +1028,78 @@ mod tests {
     fn paths_join_to_the_base_url() {
         let base: Uri = "https://h.example:8443/api".parse().unwrap();
         assert_eq!(
-            join(&base, "/orders?x=1").unwrap(),
+            join(&base, "/orders?x=1".into()).unwrap(),
             "https://h.example:8443/api/orders?x=1"
         );
-        assert_eq!(join(&base, "").unwrap(), "https://h.example:8443/api");
         assert_eq!(
-            join(&base, "?wsdl").unwrap(),
+            join(&base, "".into()).unwrap(),
+            "https://h.example:8443/api"
+        );
+        assert_eq!(
+            join(&base, "?wsdl".into()).unwrap(),
             "https://h.example:8443/api?wsdl"
         );
         let root: Uri = "https://h.example".parse().unwrap();
-        assert_eq!(join(&root, "?wsdl").unwrap(), "https://h.example/?wsdl");
-        assert!(join(&base, "orders").is_err());
-        assert_eq!(join(&root, "").unwrap(), "https://h.example/");
-        assert_eq!(join(&root, "/a/b").unwrap(), "https://h.example/a/b");
-        let e = join(&base, "/a b").unwrap_err().to_string();
+        assert_eq!(
+            join(&root, "?wsdl".into()).unwrap(),
+            "https://h.example/?wsdl"
+        );
+        assert!(join(&base, "orders".into()).is_err());
+        assert_eq!(join(&root, "".into()).unwrap(), "https://h.example/");
+        assert_eq!(join(&root, "/a/b".into()).unwrap(), "https://h.example/a/b");
+        let e = join(&base, "/a b".into()).unwrap_err().to_string();
         assert!(e.contains("\"/a b\" does not make a valid URL"), "{e}");
+    }
+
+    /// A body in the given pieces, with the given announced length.
+    struct Pieces(std::collections::VecDeque<&'static [u8]>, Option<u64>);
+
+    impl Body for Pieces {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|piece| Ok(Frame::data(Bytes::from_static(piece)))),
+            )
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.1.map(SizeHint::with_exact).unwrap_or_default()
+        }
+    }
+
+    fn pieces(pieces: &[&'static [u8]], announced: Option<u64>) -> Pieces {
+        Pieces(pieces.iter().copied().collect(), announced)
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_whole_up_to_the_limit() {
+        let one = read_body(pieces(&[b"hello"], Some(5)), 10).await.unwrap();
+        assert_eq!(one, "hello");
+        let several = read_body(pieces(&[b"", b"he", b"", b"llo", b" world"], None), 11)
+            .await
+            .unwrap();
+        assert_eq!(several, "hello world");
+        assert_eq!(read_body(pieces(&[], Some(0)), 10).await.unwrap(), "");
+        // Past the limit, whether announced or only counted.
+        assert!(matches!(
+            read_body(pieces(&[b"hello"], Some(11)), 10).await,
+            Err(None)
+        ));
+        assert!(matches!(
+            read_body(pieces(&[b"hello", b" world"], None), 10).await,
+            Err(None)
+        ));
+        assert!(matches!(
+            read_body(pieces(&[b"hello world"], None), 10).await,
+            Err(None)
+        ));
     }
 
     #[test]

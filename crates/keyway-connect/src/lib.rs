@@ -11,7 +11,9 @@
 //! - [`Connector`]: REST calls (any method, headers, body) over a pooled, keep-alive
 //!   HTTP/1.1 client whose connections come from [`keyway_tls::TlsClient`] (rustls, or
 //!   the legacy backend for TLS 1.0/1.1 partners; sessions resumed), basic auth, default
-//!   headers, timeouts, retries of idempotent requests, redirects within the origin;
+//!   headers, a response timeout watched by each connection (one timer per connection,
+//!   not one per call), retries of idempotent requests, redirects within the origin, the
+//!   negotiated TLS details on the responses of requests that ask for them;
 //! - SOAP 1.1 and 1.2 ([`Connector::soap`]): envelopes built or sent whole, responses
 //!   parsed defensively ([`XmlError`]: no DOCTYPE, no custom entities, bounded depth and
 //!   size), a Fault returned as a typed [`Fault`];

@@ -129,7 +129,8 @@ pub fn http_request(
             "the SOAP action {action:?} cannot be sent in {what}"
         )))
     };
-    let mut request = CallRequest::new(Method::POST, path);
+    // A SOAP response carries the TLS details (SoapResponse::tls).
+    let mut request = CallRequest::new(Method::POST, path).with_tls_details();
     request.body = Bytes::from(xml).into();
     match version {
         SoapVersion::V11 => {

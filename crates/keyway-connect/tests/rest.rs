@@ -37,6 +37,25 @@ server_name = "{name}"
     )
 }
 
+/// A fresh partner server and a connector to it (profile `partner`) with `settings`
+/// (TOML lines) added.
+fn partner(settings: &str) -> (tempfile::TempDir, HttpsServer, Connector) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = HttpsServer::start(&chain, HttpsOptions::default());
+    let config = config(
+        dir.path(),
+        &chain,
+        &format!(
+            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"{}\"\nprofile = \"partner\"\n{settings}\n",
+            profile("orders.test"),
+            server.url()
+        ),
+    );
+    let orders = connector(&config, "orders");
+    (dir, server, orders)
+}
+
 fn echo(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
@@ -65,7 +84,7 @@ headers = {{ "X-Tenant" = "acme" }}
     let orders = connector(&config, "orders");
 
     let r = orders
-        .call(CallRequest::get("/orders?status=open"))
+        .call(CallRequest::get("/orders?status=open").with_tls_details())
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::OK);
@@ -173,20 +192,67 @@ retries = 2
 }
 
 #[tokio::test]
+async fn the_timeout_runs_per_request_on_a_reused_connection() {
+    let (_dir, server, orders) = partner(r#"timeout = "1s""#);
+    // Two answers of 0.6 s back to back on one connection: the second is still waiting
+    // when the first one's deadline passes, and must not be cut off by it.
+    for _ in 0..2 {
+        let r = orders.call(CallRequest::get("/slow/600")).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!((server.full_handshakes(), server.requests()), (1, 2));
+    // A late answer on that connection is a timeout, and not before its own second.
+    let start = std::time::Instant::now();
+    let e = orders
+        .call(CallRequest::get("/slow/5000"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CallError::Timeout { .. }), "{e}");
+    assert!(e.to_string().contains("no response within 1000 ms"), "{e}");
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    // The late connection is closed; the next call gets a new one and its answer.
+    let r = orders.call(CallRequest::get("/after")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(server.resumed_handshakes(), 1);
+}
+
+/// A body that never ends.
+struct Endless;
+
+impl hyper::body::Body for Endless {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            &CHUNK,
+        )))))
+    }
+}
+
+#[tokio::test]
+async fn an_upload_the_partner_stops_reading_times_out() {
+    let (_dir, server, orders) = partner(r#"timeout = "300ms""#);
+    // The partner answers after 5 s without reading: the upload stalls once the socket
+    // buffers are full, and the stalled write runs into the timeout (without the check on
+    // writes, the call would end with the partner's 200).
+    let mut upload = CallRequest::new(Method::POST, "/hold/5000");
+    upload.body = CallBody::stream(Endless);
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), orders.call(upload))
+        .await
+        .expect("the call ends")
+        .unwrap_err();
+    assert!(matches!(e, CallError::Timeout { .. }), "{e}");
+    assert_eq!(server.requests(), 1, "the partner had the request");
+}
+
+#[tokio::test]
 async fn a_streamed_body_is_sent_once_even_when_a_retry_is_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("orders", KeyKind::EcP256);
-    let server = HttpsServer::start(&chain, HttpsOptions::default());
-    let config = config(
-        dir.path(),
-        &chain,
-        &format!(
-            "{}\n[connectors.patient]\nkind = \"rest\"\nurl = \"{}\"\nprofile = \"partner\"\nretries = 2\n",
-            profile("orders.test"),
-            server.url()
-        ),
-    );
-    let patient = connector(&config, "patient");
+    let (_dir, server, patient) = partner("retries = 2");
     // A streamed body is gone once sent: even an idempotent PUT is not tried again.
     let mut put = CallRequest::new(Method::PUT, "/flaky");
     put.body = CallBody::stream(Full::new(Bytes::from_static(b"once")));
@@ -290,19 +356,7 @@ auth = {{ username = "svc-orders", password = {{ env = "KEYWAY_TEST_UNSET_PASSWO
 
 #[tokio::test]
 async fn a_stream_of_calls_shares_one_connection_and_a_new_one_resumes_the_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("orders", KeyKind::EcP256);
-    let server = HttpsServer::start(&chain, HttpsOptions::default());
-    let config = config(
-        dir.path(),
-        &chain,
-        &format!(
-            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"{}\"\nprofile = \"partner\"\n",
-            profile("orders.test"),
-            server.url()
-        ),
-    );
-    let orders = connector(&config, "orders");
+    let (_dir, server, orders) = partner("");
     for i in 0..20 {
         let r = orders
             .call(CallRequest::get(&format!("/orders/{i}")))
@@ -327,13 +381,34 @@ async fn a_stream_of_calls_shares_one_connection_and_a_new_one_resumes_the_sessi
         )
         .await
         .unwrap();
-    let r = orders.call(CallRequest::get("/again")).await.unwrap();
+    let r = orders
+        .call(CallRequest::get("/again").with_tls_details())
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         (server.full_handshakes(), server.resumed_handshakes()),
         (1, 1)
     );
     assert!(r.tls.unwrap().resumed);
+    // Calls that ask for TLS details have a pool of their own, reused as well; the
+    // others carry none.
+    let r = orders
+        .call(CallRequest::get("/again").with_tls_details())
+        .await
+        .unwrap();
+    assert!(r.tls.is_some_and(|tls| tls.resumed));
+    let r = orders.call(CallRequest::get("/plain")).await.unwrap();
+    assert!(r.tls.is_none(), "{:?}", r.tls);
+    assert_eq!(
+        (
+            server.full_handshakes(),
+            server.resumed_handshakes(),
+            server.requests()
+        ),
+        (1, 2, 24),
+        "one connection more, for the plain pool (its first one was closed by /bye)"
+    );
 }
 
 #[tokio::test]
@@ -515,7 +590,7 @@ profile = "legacy"
         ),
     );
     let r = connector(&config, "bank")
-        .call(CallRequest::get("/"))
+        .call(CallRequest::get("/").with_tls_details())
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::OK);

@@ -122,7 +122,7 @@ async fn a_stored_connector_calls_its_partner_with_certificate_and_password(back
     let def = config.connector("orders").unwrap();
     let connector = Connector::new(&config, def).unwrap_or_else(|e| panic!("{e}"));
     let answer = connector
-        .call(CallRequest::get("/ping"))
+        .call(CallRequest::get("/ping").with_tls_details())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(answer.status, 200, "{:?}", answer.body);

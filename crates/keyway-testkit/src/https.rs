@@ -41,6 +41,7 @@ pub struct Counters {
 /// The server; stops when dropped.
 ///
 /// Routes: `/status/NNN` answers NNN; `…/slow/MS` waits MS milliseconds, then 200;
+/// `…/hold/MS` does too without reading the request body (a partner that stops reading);
 /// `/redirect?to=URL` (302) and `/redirect307?to=URL` (307) redirect; `/auth/…` needs
 /// the configured basic credentials (401 with a challenge otherwise); `/flaky` answers
 /// 503 to its first request and 200 after; `/soap` is a SOAP endpoint (1.1 or 1.2 by
@@ -166,6 +167,10 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = request.into_parts();
+    if let Some((_, ms)) = parts.uri.path().split_once("/hold/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
+        return Ok(reply(200, "text/plain", "held"));
+    }
     let body = body
         .collect()
         .await

@@ -320,7 +320,8 @@ async fn call(args: CallArgs) -> Result<Outcome> {
     let connector = build(&args.config, &args.name).await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("-X {}: not an HTTP method", args.method))?;
-    let mut request = CallRequest::new(method, &args.path);
+    // The TLS details are printed with the answer.
+    let mut request = CallRequest::new(method, &args.path).with_tls_details();
     for h in &args.headers {
         let (name, value) = h
             .split_once(':')
