@@ -171,8 +171,9 @@ pub struct ConnectorEntry {
     /// Headers sent with every request.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub headers: IndexMap<String, String>,
-    /// Time from a request's first byte sent to its answer's first byte, e.g. "30s"
-    /// (getting a connection has the profile's connect and handshake timeouts).
+    /// Time from a request's first byte sent to its answer's first byte, e.g. "30s";
+    /// after that, a partner silent for one to two of it in the middle of its answer is
+    /// cut off (getting a connection has the profile's connect and handshake timeouts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// Retries of idempotent requests after a connection failure or a 502/503/504.
@@ -315,7 +316,8 @@ pub struct ConnectorDef {
     pub auth: Option<(String, SecretRef)>,
     /// Default headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Time from a request's first byte sent to its answer's first byte.
+    /// Time from a request's first byte sent to its answer's first byte, and the most
+    /// silence (once to twice it) in the middle of the answer.
     pub timeout: Duration,
     /// Retries for idempotent requests.
     pub retries: u32,

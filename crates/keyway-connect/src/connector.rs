@@ -65,6 +65,17 @@ pub enum CallError {
         /// The timeout.
         timeout: Duration,
     },
+    /// The answer began, then stopped coming: nothing more for one to two timeouts.
+    #[error(
+        "{url}: the answer stopped in the middle: nothing more for {} ms (the connector's timeout)",
+        timeout.as_millis()
+    )]
+    Stalled {
+        /// The URL called.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
     /// The connection broke or the server sent something that is not HTTP.
     #[error("{url}: {detail}")]
     Http {
@@ -364,6 +375,10 @@ impl Connector {
                 url: url.to_string(),
                 limit: MAX_BODY,
             },
+            Some(e) if is_response_timeout(&e) => CallError::Stalled {
+                url: url.to_string(),
+                timeout: self.def.timeout,
+            },
             Some(e) => CallError::Http {
                 url: url.to_string(),
                 detail: format!("reading the response body: {e}"),
@@ -593,6 +608,9 @@ where
         let Ok(data) = frame.map_err(Some)?.into_data() else {
             continue; // trailers
         };
+        if data.is_empty() {
+            continue;
+        }
         length += data.len();
         if length > limit {
             return Err(None);
@@ -858,34 +876,52 @@ impl Connection for Conn {
     }
 }
 
-/// A connection's response timeout: from the first byte of a request written to the
-/// first byte of its answer read. A stream of calls costs one clock read each: the one
-/// timer of the connection is set for the first request that waits and moved on only
-/// when it fires for a request already answered (deadlines only move later). The timer
-/// is polled after every write and flush, not only on a read that has to wait: hyper
-/// polls the read side before it writes a request and then not again until woken, and
-/// an upload the partner stopped reading must run into the timeout as well.
+/// A connection's response timeout. A request written must get the first byte of its
+/// answer within the timeout; after that, the answer must keep coming: a partner
+/// silent for one to two timeouts in the middle of it is cut off (and so is an idle
+/// pooled connection, closed after one to two timeouts).
+///
+/// Cheap per call: a clock read when a request starts, a flag when bytes come. The
+/// connection's one timer is set for the first request that waits, and moved on only
+/// when it fires: to a later request's deadline, or one timeout on when bytes came
+/// since. It is polled after every write and flush too, not only on a read that has to
+/// wait: hyper polls the read side before it writes a request and then not again until
+/// woken, and an upload the partner stopped reading must run into the timeout as well.
 struct Watchdog {
     timeout: Duration,
-    /// When the request now waiting for its answer began to be written.
-    waiting_since: Option<Instant>,
+    state: Watch,
+    /// Bytes came since the deadline was set (while the answer is coming).
+    progressed: bool,
     timer: Option<Pin<Box<Sleep>>>,
     /// The timer holds this connection's waker and a deadline no later than the
-    /// waiting request's: until it fires, there is nothing to check (one task drives a
+    /// current one: until it fires, there is nothing to check (one task drives a
     /// connection, so the waker stays the right one).
     armed: bool,
 }
 
-/// The error a connection gives hyper when its answer is late.
+/// What the watchdog is waiting for.
+#[derive(Clone, Copy)]
+enum Watch {
+    /// Nothing yet: no request since the connection opened.
+    Nothing,
+    /// The first byte of the answer to a request written, by the deadline.
+    FirstByte(Instant),
+    /// More of the answer (or the next request), with bytes by the deadline or since
+    /// it was set.
+    More(Instant),
+}
+
+/// The error a connection gives hyper when the partner's answer is late.
 #[derive(Debug, thiserror::Error)]
-#[error("no response within the connector's timeout")]
+#[error("the partner sent nothing within the connector's timeout")]
 struct ResponseTimedOut;
 
 impl Watchdog {
     fn new(timeout: Duration) -> Self {
         Watchdog {
             timeout,
-            waiting_since: None,
+            state: Watch::Nothing,
+            progressed: false,
             timer: None,
             armed: false,
         }
@@ -893,19 +929,24 @@ impl Watchdog {
 
     /// A request is being written: its time starts (if it has not).
     fn writing(&mut self) {
-        if self.waiting_since.is_none() {
-            self.waiting_since = Some(Instant::now());
+        if !matches!(self.state, Watch::FirstByte(_)) {
+            self.state = Watch::FirstByte(Instant::now() + self.timeout);
             self.armed = false;
         }
     }
 
-    /// The answer began (or the connection ended): nothing is waiting.
+    /// Bytes of the answer came (or the connection ended).
     fn answered(&mut self) {
-        self.waiting_since = None;
+        match self.state {
+            Watch::FirstByte(deadline) => self.state = Watch::More(deadline),
+            Watch::More(_) => {}
+            Watch::Nothing => return,
+        }
+        self.progressed = true;
     }
 
-    /// After a write or flush: its result, unless the waiting request is out of time
-    /// (the timer is set to wake the connection in time either way).
+    /// After a write or flush: its result, unless the partner is out of time (the
+    /// timer is set to wake the connection in time either way).
     fn check<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -917,16 +958,16 @@ impl Watchdog {
         }
     }
 
-    /// The connection has to wait: an error when the waiting request is out of time,
-    /// else pending with the timer set to wake the connection in time.
+    /// The connection has to wait: an error when the partner is out of time, else
+    /// pending with the timer set to wake the connection in time.
     fn poll_late(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
-        let Some(since) = self.waiting_since else {
-            return Poll::Pending;
-        };
         if self.armed && self.timer.as_ref().is_some_and(|timer| !timer.is_elapsed()) {
             return Poll::Pending;
         }
-        let deadline = since + self.timeout;
+        let mut deadline = match self.state {
+            Watch::Nothing => return Poll::Pending,
+            Watch::FirstByte(deadline) | Watch::More(deadline) => deadline,
+        };
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -936,22 +977,30 @@ impl Watchdog {
                     self.armed = true;
                     return Poll::Pending;
                 }
-                Poll::Ready(()) if timer.deadline() >= deadline => {
+                // Set for an earlier deadline: on to this one.
+                Poll::Ready(()) if timer.deadline() < deadline => timer.as_mut().reset(deadline),
+                // The deadline passed, but bytes came: one timeout more from now.
+                Poll::Ready(()) if self.progressed && matches!(self.state, Watch::More(_)) => {
+                    self.progressed = false;
+                    deadline = Instant::now() + self.timeout;
+                    self.state = Watch::More(deadline);
+                    timer.as_mut().reset(deadline);
+                }
+                Poll::Ready(()) => {
                     return Poll::Ready(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         ResponseTimedOut,
                     ));
                 }
-                // Set for an earlier request: on to this one's deadline.
-                Poll::Ready(()) => timer.as_mut().reset(deadline),
             }
         }
     }
 }
 
-/// Whether a hyper-util error is a connection's [`ResponseTimedOut`].
-fn is_response_timeout(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+/// Whether a hyper or hyper-util error is (caused by) a connection's
+/// [`ResponseTimedOut`].
+fn is_response_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
     while let Some(s) = source {
         // An io::Error's source() skips the error it wraps: look inside.
         if let Some(io) = s.downcast_ref::<std::io::Error>()

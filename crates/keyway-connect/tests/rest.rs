@@ -9,7 +9,8 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::Full;
 use keyway_connect::{CallBody, CallError, CallRequest, Config, Connector};
 use keyway_testkit::{
-    HttpsOptions, HttpsServer, KeyKind, OpensslServer, ServerOptions, TestChain, client_p12,
+    HttpsOptions, HttpsServer, KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain,
+    client_p12,
 };
 
 /// Writes `keyway.toml` (and the root as `trust.pem`) into `dir` and loads it.
@@ -214,6 +215,31 @@ async fn the_timeout_runs_per_request_on_a_reused_connection() {
     let r = orders.call(CallRequest::get("/after")).await.unwrap();
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(server.resumed_handshakes(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_that_stops_coming_is_cut_off_one_that_trickles_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let config = config(
+        dir.path(),
+        &chain,
+        &format!(
+            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"https://127.0.0.1:{}\"\nprofile = \"partner\"\ntimeout = \"1s\"\n",
+            profile("orders.test"),
+            server.port
+        ),
+    );
+    let orders = connector(&config, "orders");
+    // 25 bytes over 2.5 s: longer than two timeouts, but never a second without one.
+    let r = orders.call(CallRequest::get("/trickle")).await.unwrap();
+    assert_eq!(r.body, "........................."[..]);
+    // The head and 4 bytes, then silence: cut off, not left waiting for the partner to
+    // close 5 s later (which would be an HTTP error, not this).
+    let e = orders.call(CallRequest::get("/stall")).await.unwrap_err();
+    assert!(matches!(e, CallError::Stalled { .. }), "{e}");
+    assert!(e.to_string().contains("stopped in the middle"), "{e}");
 }
 
 /// A body that never ends.

@@ -510,7 +510,9 @@ impl Default for ServerOptions {
 /// A rustls server on 127.0.0.1 and a port the system picked, answering every request
 /// with `HTTP/1.1 200 OK`, except `/status/NNN`, answered with status NNN (401 with a
 /// `WWW-Authenticate: Basic realm="partner-api"` challenge, errors with a small HTML
-/// body). It stops when dropped.
+/// body); `/stall`, whose answer stops after its head and 4 of its 100 bytes (the
+/// connection closed 5 s later); and `/trickle`, whose 25 body bytes come one every
+/// 100 ms. It stops when dropped.
 pub struct RustlsServer {
     /// The port.
     pub port: u16,
@@ -603,6 +605,30 @@ fn serve_one(config: std::sync::Arc<rustls::ServerConfig>, stream: std::net::Tcp
         }
     }
     let line = String::from_utf8_lossy(&request);
+    let path = line.split_whitespace().nth(1).unwrap_or("");
+    if path == "/stall" || path == "/trickle" {
+        let length = if path == "/stall" { 100 } else { 25 };
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+        if tls
+            .write_all(head.as_bytes())
+            .and_then(|_| tls.flush())
+            .is_err()
+        {
+            return;
+        }
+        if path == "/stall" {
+            let _ = tls.write_all(b"part").and_then(|_| tls.flush());
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            return;
+        }
+        for _ in 0..length {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if tls.write_all(b".").and_then(|_| tls.flush()).is_err() {
+                return;
+            }
+        }
+        return;
+    }
     let status: u16 = line
         .split_whitespace()
         .nth(1)

@@ -239,7 +239,10 @@ async fn connection_failed(
 fn is_transport(e: &CallError) -> bool {
     matches!(
         e,
-        CallError::Connect { .. } | CallError::Timeout { .. } | CallError::Http { .. }
+        CallError::Connect { .. }
+            | CallError::Timeout { .. }
+            | CallError::Stalled { .. }
+            | CallError::Http { .. }
     )
 }
 
@@ -398,7 +401,24 @@ async fn call(args: CallArgs) -> Result<Outcome> {
     let mut body = response.body;
     let mut out = std::io::stdout().lock();
     while let Some(frame) = body.frame().await {
-        let frame = frame.context("reading the response body")?;
+        // The partner broke off its answer (closed, or went silent past the
+        // connector's timeout): a failure at the endpoint, exit 1.
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                out.flush()?;
+                eprintln!(
+                    "keyway: the answer from {} broke off: {}",
+                    response.url,
+                    anyhow::Error::from(e)
+                        .chain()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                );
+                return Ok(Outcome::Problems);
+            }
+        };
         if let Some(data) = frame.data_ref() {
             out.write_all(data)?;
         }

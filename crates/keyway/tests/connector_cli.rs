@@ -1,12 +1,13 @@
 //! `keyway connector …` end to end with the real binary against in-process HTTPS servers
 //! on 127.0.0.1: list/show without secrets, calls and their exit codes, SOAP faults,
-//! connector tests that name authentication problems, a failed call diagnosed.
+//! connector tests that name authentication problems, a failed call diagnosed, an answer
+//! that stops in the middle.
 
 use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
+use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, RustlsServer, ServerOptions, TestChain};
 use serde_json::Value;
 
 fn keyway(config: &Path) -> Command {
@@ -172,6 +173,63 @@ fn calls_print_the_body_and_exit_by_status() {
     assert_eq!(v["status"], 404);
     assert_eq!(v["tls"]["version"], "TLS 1.3");
     assert!(s.server.requests() >= 2);
+}
+
+#[test]
+fn an_answer_that_stops_in_the_middle_is_cut_off_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    std::fs::write(dir.path().join("trust.pem"), &chain.root_pem).unwrap();
+    let config = dir.path().join("keyway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[truststores.partners]
+path = "trust.pem"
+
+[profiles.partner]
+truststores = ["partners"]
+server_name = "orders.test"
+
+[connectors.stalling]
+kind = "rest"
+url = "https://127.0.0.1:{}"
+profile = "partner"
+timeout = "1s"
+"#,
+            server.port
+        ),
+    )
+    .unwrap();
+    // Streamed to stdout: what came is printed, then the break is named.
+    let (code, out, err) =
+        run(keyway(&config).args(["connector", "call", "stalling", "--path", "/stall"]));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "part");
+    assert!(
+        err.contains("broke off") && err.contains("nothing within the connector's timeout"),
+        "{err}"
+    );
+    // Read whole (--json): the failure, with the TLS diagnosis beside it.
+    let (code, out, err) = run(keyway(&config).args([
+        "connector",
+        "call",
+        "stalling",
+        "--path",
+        "/stall",
+        "--json",
+    ]));
+    assert_eq!(code, 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped in the middle"),
+        "{out}"
+    );
 }
 
 #[test]
