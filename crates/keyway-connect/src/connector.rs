@@ -2,6 +2,7 @@
 //! from the connector's [`TlsClient`], plus auth, default headers, timeouts, retries and
 //! redirects.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -156,7 +157,8 @@ pub struct CallRequest {
     /// The method.
     pub method: Method,
     /// `/path?query`, joined to the connector's base URL; empty for the base URL itself.
-    pub path: String,
+    /// A `&'static str` path costs no allocation per call.
+    pub path: Cow<'static, str>,
     /// Headers on top of the connector's defaults (same names replace them); a name
     /// may come several times.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -171,7 +173,7 @@ pub struct CallRequest {
 
 impl CallRequest {
     /// A request with no body.
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
+    pub fn new(method: Method, path: impl Into<Cow<'static, str>>) -> Self {
         CallRequest {
             method,
             path: path.into(),
@@ -188,7 +190,7 @@ impl CallRequest {
     }
 
     /// `GET path`.
-    pub fn get(path: &str) -> Self {
+    pub fn get(path: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Method::GET, path)
     }
 
@@ -356,7 +358,7 @@ impl Connector {
 
     /// The full URL for `path`.
     pub fn url_for(&self, path: &str) -> Result<Uri, CallError> {
-        join(&self.def.url, path.to_string())
+        join(&self.def.url, path.to_string().into())
     }
 
     /// Calls and reads the whole body (at most [`MAX_BODY`] bytes).
@@ -705,19 +707,23 @@ fn describe(e: &dyn std::error::Error) -> String {
 
 /// `base` + `path`: `https://h/api` + `/orders?x=1` → `https://h/api/orders?x=1`.
 /// Runs for every call: only the path is parsed (scheme and host are the connector's,
-/// already checked), and a path joined to a host-only URL is used without a copy.
-fn join(base: &Uri, path: String) -> Result<Uri, CallError> {
+/// already checked), and a path joined to a host-only URL is used as it is: a static
+/// one without any allocation, an owned one without a copy.
+fn join(base: &Uri, path: Cow<'static, str>) -> Result<Uri, CallError> {
     if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
         return Err(CallError::Request(format!(
             "the path \"{path}\" must start with / (it is joined to the connector's URL)"
         )));
     }
     let base_path = base.path().trim_end_matches('/');
-    // The caller's path is kept apart only when it is not the whole new path.
-    let (joined, caller_path) = if path.is_empty() {
+    // The caller's path, kept for an error message unless it became the new path.
+    let (joined, caller) = if path.is_empty() {
         (Bytes::copy_from_slice(base.path().as_bytes()), Some(path))
     } else if base_path.is_empty() && path.starts_with('/') {
-        (Bytes::from(path), None)
+        match path {
+            Cow::Borrowed(s) => (Bytes::from_static(s.as_bytes()), Some(Cow::Borrowed(s))),
+            Cow::Owned(s) => (Bytes::from(s), None),
+        }
     } else {
         let mut joined = String::with_capacity(base_path.len() + path.len() + 1);
         if base_path.is_empty() {
@@ -728,8 +734,8 @@ fn join(base: &Uri, path: String) -> Result<Uri, CallError> {
         (Bytes::from(joined), Some(path))
     };
     let invalid = |e: &dyn std::fmt::Display| {
-        let path = match &caller_path {
-            Some(path) => path.clone(),
+        let path = match &caller {
+            Some(path) => path.to_string(),
             None => String::from_utf8_lossy(&joined).into_owned(),
         };
         CallError::Request(format!(
@@ -1097,6 +1103,13 @@ mod tests {
         assert_eq!(join(&root, "".into()).unwrap(), "https://h.example/");
         assert_eq!(join(&root, "/a/b".into()).unwrap(), "https://h.example/a/b");
         let e = join(&base, "/a b".into()).unwrap_err().to_string();
+        assert!(e.contains("\"/a b\" does not make a valid URL"), "{e}");
+        // An owned path used as it is still names itself when it is not valid.
+        let owned = join(&root, String::from("/a/b?c=d").into()).unwrap();
+        assert_eq!(owned, "https://h.example/a/b?c=d");
+        let e = join(&root, String::from("/a b").into())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"/a b\" does not make a valid URL"), "{e}");
     }
 

@@ -130,7 +130,7 @@ pub fn http_request(
         )))
     };
     // A SOAP response carries the TLS details (SoapResponse::tls).
-    let mut request = CallRequest::new(Method::POST, path).with_tls_details();
+    let mut request = CallRequest::new(Method::POST, path.to_string()).with_tls_details();
     request.body = Bytes::from(xml).into();
     match version {
         SoapVersion::V11 => {

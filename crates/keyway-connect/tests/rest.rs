@@ -385,7 +385,7 @@ async fn a_stream_of_calls_shares_one_connection_and_a_new_one_resumes_the_sessi
     let (_dir, server, orders) = partner("");
     for i in 0..20 {
         let r = orders
-            .call(CallRequest::get(&format!("/orders/{i}")))
+            .call(CallRequest::get(format!("/orders/{i}")))
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::OK);
@@ -476,7 +476,7 @@ redirects = "none"
     );
     let strict = connector(&config, "strict");
     let r = strict
-        .call(CallRequest::get(&format!("/redirect?to={same}")))
+        .call(CallRequest::get(format!("/redirect?to={same}")))
         .await
         .unwrap();
     assert_eq!(echo(&r.body)["path"], "/moved-here");
@@ -502,13 +502,13 @@ redirects = "none"
     assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
     assert!(r.redirects.is_empty());
     let e = strict
-        .call(CallRequest::get(&format!("/redirect?to={other}")))
+        .call(CallRequest::get(format!("/redirect?to={other}")))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("redirects = \"any\""), "{e}");
 
     let r = connector(&config, "open")
-        .call(CallRequest::get(&format!("/redirect?to={other}")))
+        .call(CallRequest::get(format!("/redirect?to={other}")))
         .await
         .unwrap();
     let e = echo(&r.body);
@@ -519,7 +519,7 @@ redirects = "none"
     );
 
     let r = connector(&config, "none")
-        .call(CallRequest::get(&format!("/redirect?to={same}")))
+        .call(CallRequest::get(format!("/redirect?to={same}")))
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::FOUND);

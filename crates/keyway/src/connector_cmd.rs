@@ -324,7 +324,7 @@ async fn call(args: CallArgs) -> Result<Outcome> {
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("-X {}: not an HTTP method", args.method))?;
     // The TLS details are printed with the answer.
-    let mut request = CallRequest::new(method, &args.path).with_tls_details();
+    let mut request = CallRequest::new(method, args.path.clone()).with_tls_details();
     for h in &args.headers {
         let (name, value) = h
             .split_once(':')
@@ -584,7 +584,7 @@ async fn http_check(connector: &Connector) -> HttpCheck {
                 .url_for(&path)
                 .map(|u| u.to_string())
                 .unwrap_or_default();
-            match connector.call(CallRequest::get(&path)).await {
+            match connector.call(CallRequest::get(path)).await {
                 Ok(r) if matches!(r.status.as_u16(), 401 | 403) => HttpCheck {
                     url,
                     status: Some(r.status.as_u16()),
