@@ -1,6 +1,6 @@
 //! A connector at run time: a pooled, keep-alive HTTP/1.1 client whose connections come
-//! from the connector's [`TlsClient`], plus auth, default headers, timeouts, retries and
-//! redirects.
+//! from the connector's [`TlsClient`] and watch their own response timeout, plus auth,
+//! default headers, retries and redirects.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -8,8 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use tokio::time::{Instant, Sleep};
 
 use base64ct::Encoding;
 use bytes::{Bytes, BytesMut};
@@ -22,6 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use keyway_tls::{ConnectError, ConnectionInfo, Profile, TlsClient, TlsStream};
+use tokio::time::{Instant, Sleep};
 
 use crate::config::{Config, ConfigErrors, ConnectorDef, Redirects};
 
