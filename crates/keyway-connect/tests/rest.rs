@@ -242,6 +242,41 @@ async fn an_answer_that_stops_coming_is_cut_off_one_that_trickles_is_not() {
     assert!(e.to_string().contains("stopped in the middle"), "{e}");
 }
 
+/// A body that sends one piece and then nothing, never ending.
+struct OnePieceThenSilence(bool);
+
+impl hyper::body::Body for OnePieceThenSilence {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Pending; // never woken: a caller gone quiet
+        }
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            b"first piece",
+        )))))
+    }
+}
+
+#[tokio::test]
+async fn an_upload_whose_source_goes_quiet_times_out() {
+    let (_dir, server, orders) = partner(r#"timeout = "300ms""#);
+    // A gateway passing on a caller's upload when the caller stops sending: the partner
+    // waits for the rest, nothing moves on the connection, and the call still ends.
+    let mut upload = CallRequest::new(Method::POST, "/orders");
+    upload.body = CallBody::stream(OnePieceThenSilence(false));
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), orders.call(upload))
+        .await
+        .expect("the call ends")
+        .unwrap_err();
+    assert!(matches!(e, CallError::Timeout { .. }), "{e}");
+    assert_eq!(server.requests(), 1, "the partner had the request");
+}
+
 /// A body that never ends.
 struct Endless;
 
