@@ -1106,18 +1106,24 @@ async fn decide_and_forward(
     }
     // Streamed to the partner as it arrives. A body without a length that runs over
     // the limit is cut off and the caller gets 413; one the caller breaks off or
-    // garbles gets 400; in both cases not the partner's answer to half a body.
-    let fault = Arc::new(AtomicU8::new(BODY_OK));
-    let seen = fault.clone();
-    let body = Limited::new(body, state.max_body).map_err(move |e| {
-        let kind = if e.is::<http_body_util::LengthLimitError>() {
-            BODY_TOO_LARGE
-        } else {
-            BODY_BROKEN
-        };
-        seen.store(kind, Ordering::Relaxed);
-        e
-    });
+    // garbles gets 400; in both cases not the partner's answer to half a body. No body
+    // (a GET, say): nothing to stream or watch.
+    let (body, fault) = if hyper::body::Body::is_end_stream(&body) {
+        (CallBody::default(), None)
+    } else {
+        let fault = Arc::new(AtomicU8::new(BODY_OK));
+        let seen = fault.clone();
+        let body = Limited::new(body, state.max_body).map_err(move |e| {
+            let kind = if e.is::<http_body_util::LengthLimitError>() {
+                BODY_TOO_LARGE
+            } else {
+                BODY_BROKEN
+            };
+            seen.store(kind, Ordering::Relaxed);
+            e
+        });
+        (CallBody::stream(body), Some(fault))
+    };
     let target = match parts.uri.query() {
         Some(query) => format!("{tail}?{query}"),
         None => tail.to_string(),
@@ -1151,9 +1157,9 @@ async fn decide_and_forward(
         call.headers
             .push((HeaderName::from_static("x-keyway-user"), value));
     }
-    call.body = CallBody::stream(body);
+    call.body = body;
     let sent = connector.send(call).await;
-    match fault.load(Ordering::Relaxed) {
+    match fault.map_or(BODY_OK, |fault| fault.load(Ordering::Relaxed)) {
         BODY_TOO_LARGE => {
             return Err(refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
