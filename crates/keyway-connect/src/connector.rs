@@ -935,7 +935,7 @@ impl Watchdog {
     /// A request is being written: its time starts (if it has not).
     fn writing(&mut self) {
         if !matches!(self.state, Watch::FirstByte(_)) {
-            self.state = Watch::FirstByte(Instant::now() + self.timeout);
+            self.state = Watch::FirstByte(from_now(self.timeout));
             self.armed = false;
         }
     }
@@ -987,7 +987,7 @@ impl Watchdog {
                 // The deadline passed, but bytes came: one timeout more from now.
                 Poll::Ready(()) if self.progressed && matches!(self.state, Watch::More(_)) => {
                     self.progressed = false;
-                    deadline = Instant::now() + self.timeout;
+                    deadline = from_now(self.timeout);
                     self.state = Watch::More(deadline);
                     timer.as_mut().reset(deadline);
                 }
@@ -1000,6 +1000,14 @@ impl Watchdog {
             }
         }
     }
+}
+
+/// `timeout` from now; one too long to add (a config may say "500000000000y") is as
+/// good as never.
+fn from_now(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Whether a hyper or hyper-util error is (caused by) a connection's

@@ -242,6 +242,16 @@ async fn an_answer_that_stops_coming_is_cut_off_one_that_trickles_is_not() {
     assert!(e.to_string().contains("stopped in the middle"), "{e}");
 }
 
+#[tokio::test]
+async fn a_timeout_too_long_to_count_is_no_timeout_not_a_panic() {
+    // humantime reads this (about 1.6e19 s); added to a clock reading it overflows.
+    let (_dir, _server, orders) = partner(r#"timeout = "500000000000y""#);
+    let r = orders.call(CallRequest::get("/status/200")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    let r = orders.call(CallRequest::get("/slow/10")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+}
+
 /// A body that sends one piece and then nothing, never ending.
 struct OnePieceThenSilence(bool);
 

@@ -135,3 +135,25 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     assert_eq!(answer["path"], "/echo/hello");
     assert_eq!(stop(child), 0);
 }
+
+#[test]
+fn timeouts_out_of_range_are_refused_naming_the_flag() {
+    let data = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--idle-timeout", "0"),
+        ("--header-timeout", "99999999999999"),
+        ("--handshake-timeout", "86401"),
+    ] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+            .args(["serve", "--data-dir"])
+            .arg(data.path())
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(flag) && err.contains("1..=86400"), "{err}");
+    }
+    // Nothing was set up for a refused command.
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+}

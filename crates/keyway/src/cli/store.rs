@@ -59,14 +59,17 @@ pub struct ServeArgs {
     /// keyway's CA); repeat for several.
     #[arg(long = "client-truststore", value_name = "NAME")]
     pub client_truststores: Vec<String>,
-    /// Time for a client to finish its TLS handshake, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    /// Time for a client to finish its TLS handshake, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub handshake_timeout: u64,
-    /// Time for a client to send a request's headers, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    /// Time for a client to send a request's headers, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub header_timeout: u64,
-    /// How long a connection may stay open between requests, in seconds.
-    #[arg(long, default_value_t = 75, value_name = "SECONDS")]
+    /// How long a connection may stay open between requests, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 75, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
     /// Largest request body forwarded, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
