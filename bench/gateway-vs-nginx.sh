@@ -12,6 +12,9 @@
 #   bash bench/gateway-vs-nginx.sh [SECONDS] [RATE]
 #   ONLY=idle bash bench/gateway-vs-nginx.sh    # just the memory figure
 #   ONLY=keepalive bash bench/gateway-vs-nginx.sh 5   # just keep-alive (no idle phase first)
+#   ONLY=inbound bash bench/gateway-vs-nginx.sh 5     # keep-alive without the upstream: each
+#     server answers GET /whoami itself (keyway its JSON, nginx a fixed 200); the floor
+#     terminating mTLS and HTTP costs each, before any forwarding
 #   CALLGRIND=1 bash bench/gateway-vs-nginx.sh   # keyway's instructions per keep-alive request
 #     (user space, under valgrind: steady on a noisy machine where requests/s are not;
 #     the profile is left in bench-callgrind.out for callgrind_annotate)
@@ -128,6 +131,7 @@ http {
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_tickets off;
     keepalive_requests 1000000;
+    location = /whoami { default_type application/json; return 200 '{"user":"bench"}'; }
     location /integrations/bench/ {
       proxy_pass https://up/;
       proxy_http_version 1.1;
@@ -144,14 +148,16 @@ for _ in $(seq 50); do [ -s "$work/proxy/nginx.pid" ] && break; sleep 0.1; done
 sleep 0.5
 ngxworker=$(pgrep -P "$ngxmaster" | head -1)
 
+target=/integrations/bench/
+[ "${ONLY:-}" = inbound ] && target=/whoami
 load() { # load ADDR MODE ARGS...
   local addr=$1; shift
-  taskset -c 1 "$LOAD" "$addr" "$work/data/ca.pem" "$work/client.pem" "$work/client.pem" /integrations/bench/ "$@"
+  taskset -c 1 "$LOAD" "$addr" "$work/data/ca.pem" "$work/client.pem" "$work/client.pem" "$target" "$@"
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 # Memory first, while both servers are fresh (no allocator state left by the runs below).
-if [ "${ONLY:-}" != keepalive ]; then
+if [ "${ONLY:-}" != keepalive ] && [ "${ONLY:-}" != inbound ]; then
   echo "== resident memory per idle client connection, 1000 connections"
   k_idle=$(load "127.0.0.1:$kw" idle 1000 "$kwpid"); echo "keyway $k_idle"
   n_idle=$(load "127.0.0.1:$ngx" idle 1000 "$ngxworker"); echo "nginx  $n_idle"
@@ -191,7 +197,7 @@ if [ -n "${CALLGRIND:-}" ]; then
   echo "keyway user-space instructions per keep-alive request: $(( total / n )) ($total over $n requests; profile: $dump)"
   exit 0
 fi
-if [ "${ONLY:-}" = keepalive ]; then
+if [ "${ONLY:-}" = keepalive ] || [ "${ONLY:-}" = inbound ]; then
   python3 -c "import json,sys; k,n=(json.loads(a) for a in sys.argv[1:]); print(f\"keep-alive requests/s: keyway {k['per_second']:.0f}, nginx {n['per_second']:.0f}, {k['per_second']/n['per_second']:.2f}x (target >= 1.2x)\"); print(f\"CPU per request: keyway {k['server_cpu_us']} us, nginx {n['server_cpu_us']} us ({k['server_cpu_us']/n['server_cpu_us']:.2f}x); the upstream {k['upstream_cpu_us']} / {n['upstream_cpu_us']} us\")" "$k_keep" "$n_keep"
   exit 0
 fi

@@ -1,9 +1,7 @@
-//! A connector at run time: a pooled, keep-alive HTTP/1.1 client whose connections come
-//! from the connector's [`TlsClient`] and watch their own response timeout, plus auth,
-//! default headers, retries and redirects.
+//! A connector at run time: its pool of keep-alive HTTP/1.1 connections (see
+//! `pool.rs`), plus auth, default headers, retries and redirects.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,14 +13,11 @@ use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use keyway_tls::{ConnectError, ConnectionInfo, Profile, TlsClient, TlsStream};
-use tokio::time::{Instant, Sleep};
+use hyper::body::{Body, Frame, SizeHint};
+use keyway_tls::{ConnectError, ConnectionInfo, Profile, TlsClient};
 
 use crate::config::{Config, ConfigErrors, ConnectorDef, Redirects};
+use crate::pool::{Pool, ResponseBody, SendError, is_response_timeout};
 
 /// The most redirects followed for one call.
 const MAX_REDIRECTS: usize = 10;
@@ -226,8 +221,9 @@ pub struct StreamedResponse {
     pub attempts: u32,
     /// The redirects followed, in order.
     pub redirects: Vec<String>,
-    /// The body, as it arrives.
-    pub body: Incoming,
+    /// The body, as it arrives. Read it to the end (or drop it) soon: until then its
+    /// connection is not lent to another call.
+    pub body: ResponseBody,
 }
 
 /// An answer with its body read.
@@ -256,9 +252,7 @@ pub struct CallResponse {
 pub struct Connector {
     def: Arc<ConnectorDef>,
     tls: Arc<TlsClient>,
-    http: Client<TlsConnect, OutBody>,
-    /// The pool for requests that want TLS details in their response.
-    http_detailed: Client<TlsConnect, OutBody>,
+    pool: Arc<Pool>,
     authorization: Option<HeaderValue>,
     username: Option<String>,
 }
@@ -303,16 +297,6 @@ impl Connector {
                     problem: e.to_string(),
                 })?,
             );
-        let pool = |details: bool| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .pool_max_idle_per_host(32)
-                .build(TlsConnect {
-                    tls: tls.clone(),
-                    details,
-                    timeout: def.timeout,
-                })
-        };
         let authorization = match auth {
             Some((user, password)) => {
                 let token = zeroize::Zeroizing::new(format!("{user}:{password}"));
@@ -332,8 +316,7 @@ impl Connector {
         };
         Ok(Connector {
             def: Arc::new(def.clone()),
-            http: pool(false),
-            http_detailed: pool(true),
+            pool: Arc::new(Pool::new(tls.clone(), def.timeout)),
             tls,
             authorization,
             username: auth.map(|(u, _)| u.to_string()),
@@ -409,10 +392,6 @@ impl Connector {
             body,
             tls_details,
         } = request;
-        let http = match tls_details {
-            true => &self.http_detailed,
-            false => &self.http,
-        };
         let (mut body, mut stream) = match body {
             CallBody::Full(bytes) => (bytes, None),
             CallBody::Stream(stream) => (Bytes::new(), Some(stream)),
@@ -423,13 +402,13 @@ impl Connector {
         loop {
             let streamed = stream.is_some();
             let outgoing = Outgoing {
-                http,
                 method: &method,
                 url: &url,
                 headers: &headers,
                 send_auth,
             };
-            let (response, attempts) = self.with_retries(&outgoing, &body, stream.take()).await?;
+            let ((response, info), attempts) =
+                self.with_retries(&outgoing, &body, stream.take()).await?;
             let status = response.status();
             let drops_body = status == StatusCode::SEE_OTHER
                 || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
@@ -449,7 +428,7 @@ impl Connector {
                 false => None,
             };
             let Some(location) = location else {
-                let tls = response.extensions().get::<Arc<ConnectionInfo>>().cloned();
+                let tls = tls_details.then_some(info);
                 let (parts, incoming) = response.into_parts();
                 return Ok(StreamedResponse {
                     status,
@@ -501,7 +480,7 @@ impl Connector {
         outgoing: &Outgoing<'_>,
         body: &Bytes,
         mut stream: Option<UnsyncBoxBody<Bytes, BodyError>>,
-    ) -> Result<(http::Response<Incoming>, u32), CallError> {
+    ) -> Result<((http::Response<ResponseBody>, Arc<ConnectionInfo>), u32), CallError> {
         let retries = if is_idempotent(outgoing.method) && stream.is_none() {
             self.def.retries
         } else {
@@ -516,14 +495,14 @@ impl Connector {
                 None => OutBody(Some(Box::new(SomeBody::Full(Full::new(body.clone()))))),
             };
             // The connection watches the time to the answer (see `Watchdog`).
-            let result = outgoing
-                .http
-                .request(self.request(outgoing, body))
+            let result = self
+                .pool
+                .send(self.request(outgoing, body))
                 .await
                 .map_err(|e| self.call_error(e, outgoing.url));
             let retry = attempt <= retries
                 && match &result {
-                    Ok(r) => matches!(r.status().as_u16(), 502..=504),
+                    Ok((r, _)) => matches!(r.status().as_u16(), 502..=504),
                     Err(CallError::Connect { source, .. }) => is_transient(source),
                     Err(CallError::Timeout { .. } | CallError::Http { .. }) => true,
                     Err(_) => false,
@@ -562,23 +541,22 @@ impl Connector {
         request
     }
 
-    /// What went wrong with an attempt at `url`, from hyper-util's error.
-    fn call_error(&self, e: hyper_util::client::legacy::Error, url: &Uri) -> CallError {
-        if is_response_timeout(&e) {
-            return CallError::Timeout {
-                url: url.to_string(),
-                timeout: self.def.timeout,
-            };
-        }
-        match connect_error(&e) {
-            Some(source) => CallError::Connect {
+    /// What went wrong with an attempt at `url`.
+    fn call_error(&self, e: SendError, url: &Uri) -> CallError {
+        match e {
+            SendError::Connect(source) => CallError::Connect {
                 url: url.to_string(),
                 source: Box::new(source),
             },
-            None => CallError::Http {
+            SendError::Http(e) if is_response_timeout(&e) => CallError::Timeout {
+                url: url.to_string(),
+                timeout: self.def.timeout,
+            },
+            SendError::Http(e) => CallError::Http {
                 url: url.to_string(),
                 detail: describe(&e),
             },
+            SendError::Url(problem) => CallError::Request(problem),
         }
     }
 }
@@ -586,7 +564,6 @@ impl Connector {
 /// One attempt's request, but for its body.
 #[derive(Clone, Copy)]
 struct Outgoing<'a> {
-    http: &'a Client<TlsConnect, OutBody>,
     method: &'a Method,
     url: &'a Uri,
     headers: &'a [(HeaderName, HeaderValue)],
@@ -647,49 +624,6 @@ fn is_transient(e: &ConnectError) -> bool {
             | ConnectError::ConnectTimeout { .. }
             | ConnectError::HandshakeTimeout { .. }
     )
-}
-
-/// The ConnectError inside a hyper-util error, taken out by value (re-described).
-fn connect_error(e: &hyper_util::client::legacy::Error) -> Option<ConnectError> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(c) = s.downcast_ref::<ConnectError>() {
-            return Some(clone_connect_error(c));
-        }
-        source = s.source();
-    }
-    None
-}
-
-fn clone_connect_error(e: &ConnectError) -> ConnectError {
-    match e {
-        ConnectError::Dns { host, error } => ConnectError::Dns {
-            host: host.clone(),
-            error: error.clone(),
-        },
-        ConnectError::Tcp { address, error } => ConnectError::Tcp {
-            address: *address,
-            error: std::io::Error::new(error.kind(), error.to_string()),
-        },
-        ConnectError::ConnectTimeout { address, timeout } => ConnectError::ConnectTimeout {
-            address: *address,
-            timeout: *timeout,
-        },
-        ConnectError::HandshakeTimeout { address, timeout } => ConnectError::HandshakeTimeout {
-            address: *address,
-            timeout: *timeout,
-        },
-        ConnectError::Handshake {
-            address,
-            backend,
-            detail,
-        } => ConnectError::Handshake {
-            address: *address,
-            backend: *backend,
-            detail: detail.clone(),
-        },
-        other => ConnectError::Config(other.to_string()),
-    }
 }
 
 /// An error and its causes on one line.
@@ -779,7 +713,7 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
 /// A request body as hyper sends it: one pointer, nothing for no body (most calls).
 /// hyper moves a request between tasks several times per call; this keeps it within
 /// memcpy's cheaper size class (a 16-byte body made each call ~400 instructions dearer).
-struct OutBody(Option<Box<SomeBody>>);
+pub(crate) struct OutBody(Option<Box<SomeBody>>);
 
 /// A body there is.
 enum SomeBody {
@@ -818,267 +752,6 @@ impl Body for OutBody {
             Some(SomeBody::Full(full)) => full.size_hint(),
             Some(SomeBody::Stream(stream)) => stream.size_hint(),
         }
-    }
-}
-
-/// The hyper-util connector: each new connection is a TLS connection from the
-/// connector's [`TlsClient`], watched for the connector's response timeout.
-#[derive(Clone)]
-struct TlsConnect {
-    tls: Arc<TlsClient>,
-    /// Whether responses on its connections carry the [`ConnectionInfo`].
-    details: bool,
-    timeout: Duration,
-}
-
-impl tower_service::Service<Uri> for TlsConnect {
-    type Response = Conn;
-    type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let TlsConnect {
-            tls: client,
-            details,
-            timeout,
-        } = self.clone();
-        Box::pin(async move {
-            let host = uri
-                .host()
-                .unwrap_or("")
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string();
-            let port = uri.port_u16().unwrap_or(443);
-            let (stream, info) = client.connect(&host, port).await?;
-            Ok(Conn {
-                io: TokioIo::new(stream),
-                info: details.then(|| Arc::new(info)),
-                watchdog: Watchdog::new(timeout),
-            })
-        })
-    }
-}
-
-/// A pooled connection: the TLS stream, what it negotiated, its response timeout.
-struct Conn {
-    io: TokioIo<TlsStream>,
-    /// Shared: hyper-util copies it into every response on the connection.
-    info: Option<Arc<ConnectionInfo>>,
-    watchdog: Watchdog,
-}
-
-impl Connection for Conn {
-    fn connected(&self) -> Connected {
-        match &self.info {
-            Some(info) => Connected::new().extra(info.clone()),
-            None => Connected::new(),
-        }
-    }
-}
-
-/// A connection's response timeout. A request written must get the first byte of its
-/// answer within the timeout; after that, the answer must keep coming: a partner
-/// silent for one to two timeouts in the middle of it is cut off (and so is an idle
-/// pooled connection, closed after one to two timeouts).
-///
-/// Cheap per call: a clock read when a request starts, a flag when bytes come. The
-/// connection's one timer is set for the first request that waits, and moved on only
-/// when it fires: to a later request's deadline, or one timeout on when bytes came
-/// since. It is polled after every write and flush too, not only on a read that has to
-/// wait: hyper polls the read side before it writes a request and then not again until
-/// woken, and an upload the partner stopped reading must run into the timeout as well.
-struct Watchdog {
-    timeout: Duration,
-    state: Watch,
-    /// Bytes came since the deadline was set (while the answer is coming).
-    progressed: bool,
-    timer: Option<Pin<Box<Sleep>>>,
-    /// The timer holds this connection's waker and a deadline no later than the
-    /// current one: until it fires, there is nothing to check (one task drives a
-    /// connection, so the waker stays the right one).
-    armed: bool,
-}
-
-/// What the watchdog is waiting for.
-#[derive(Clone, Copy)]
-enum Watch {
-    /// Nothing yet: no request since the connection opened.
-    Nothing,
-    /// The first byte of the answer to a request written, by the deadline.
-    FirstByte(Instant),
-    /// More of the answer (or the next request), with bytes by the deadline or since
-    /// it was set.
-    More(Instant),
-}
-
-/// The error a connection gives hyper when the partner's answer is late.
-#[derive(Debug, thiserror::Error)]
-#[error("the partner sent nothing within the connector's timeout")]
-struct ResponseTimedOut;
-
-impl Watchdog {
-    fn new(timeout: Duration) -> Self {
-        Watchdog {
-            timeout,
-            state: Watch::Nothing,
-            progressed: false,
-            timer: None,
-            armed: false,
-        }
-    }
-
-    /// A request is being written: its time starts (if it has not).
-    fn writing(&mut self) {
-        if !matches!(self.state, Watch::FirstByte(_)) {
-            self.state = Watch::FirstByte(from_now(self.timeout));
-            self.armed = false;
-        }
-    }
-
-    /// Bytes of the answer came (or the connection ended).
-    fn answered(&mut self) {
-        match self.state {
-            Watch::FirstByte(deadline) => self.state = Watch::More(deadline),
-            Watch::More(_) => {}
-            Watch::Nothing => return,
-        }
-        self.progressed = true;
-    }
-
-    /// After a write or flush: its result, unless the partner is out of time (the
-    /// timer is set to wake the connection in time either way).
-    fn check<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        done: Poll<std::io::Result<T>>,
-    ) -> Poll<std::io::Result<T>> {
-        match self.poll_late(cx) {
-            Poll::Ready(late) => Poll::Ready(Err(late)),
-            Poll::Pending => done,
-        }
-    }
-
-    /// The connection has to wait: an error when the partner is out of time, else
-    /// pending with the timer set to wake the connection in time.
-    fn poll_late(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
-        if self.armed && self.timer.as_ref().is_some_and(|timer| !timer.is_elapsed()) {
-            return Poll::Pending;
-        }
-        let mut deadline = match self.state {
-            Watch::Nothing => return Poll::Pending,
-            Watch::FirstByte(deadline) | Watch::More(deadline) => deadline,
-        };
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        loop {
-            match timer.as_mut().poll(cx) {
-                Poll::Pending => {
-                    self.armed = true;
-                    return Poll::Pending;
-                }
-                // Set for an earlier deadline: on to this one.
-                Poll::Ready(()) if timer.deadline() < deadline => timer.as_mut().reset(deadline),
-                // The deadline passed, but bytes came: one timeout more from now.
-                Poll::Ready(()) if self.progressed && matches!(self.state, Watch::More(_)) => {
-                    self.progressed = false;
-                    deadline = from_now(self.timeout);
-                    self.state = Watch::More(deadline);
-                    timer.as_mut().reset(deadline);
-                }
-                Poll::Ready(()) => {
-                    return Poll::Ready(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        ResponseTimedOut,
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// `timeout` from now; one too long to add (a config may say "500000000000y") is as
-/// good as never.
-fn from_now(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-/// Whether a hyper or hyper-util error is (caused by) a connection's
-/// [`ResponseTimedOut`].
-fn is_response_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(s) = source {
-        // An io::Error's source() skips the error it wraps: look inside.
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<ResponseTimedOut>())
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-impl hyper::rt::Read for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        // Ready(Ok) is bytes or the end of the stream: either way, an answer.
-        match Pin::new(&mut self.io).poll_read(cx, buf) {
-            Poll::Pending => self.watchdog.poll_late(cx).map(Err),
-            done => {
-                if matches!(done, Poll::Ready(Ok(()))) {
-                    self.watchdog.answered();
-                }
-                done
-            }
-        }
-    }
-}
-
-impl hyper::rt::Write for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.watchdog.writing();
-        let done = Pin::new(&mut self.io).poll_write(cx, buf);
-        self.watchdog.check(cx, done)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let done = Pin::new(&mut self.io).poll_flush(cx);
-        self.watchdog.check(cx, done)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        self.watchdog.writing();
-        let done = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        self.watchdog.check(cx, done)
     }
 }
 

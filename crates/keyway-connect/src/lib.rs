@@ -39,6 +39,7 @@
 mod config;
 mod connector;
 pub mod pmg;
+mod pool;
 mod secret;
 mod soap;
 mod xml;
@@ -52,6 +53,7 @@ pub use connector::{
     BodyError, CallBody, CallError, CallRequest, CallResponse, Connector, MAX_BODY,
     StreamedResponse,
 };
+pub use pool::ResponseBody;
 pub use secret::SecretRef;
 pub use soap::{
     Fault, SOAP11_NS, SOAP12_NS, SoapBody, SoapError, SoapResponse, envelope, excerpt, http_request,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use keyway_connect::{CallBody, CallError, CallRequest, Config, Connector};
 use keyway_testkit::{
     HttpsOptions, HttpsServer, KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain,
@@ -462,8 +462,8 @@ async fn a_stream_of_calls_shares_one_connection_and_a_new_one_resumes_the_sessi
         (1, 1)
     );
     assert!(r.tls.unwrap().resumed);
-    // Calls that ask for TLS details have a pool of their own, reused as well; the
-    // others carry none.
+    // Calls that ask for TLS details and calls that do not share the connections; only
+    // the ones that ask carry them.
     let r = orders
         .call(CallRequest::get("/again").with_tls_details())
         .await
@@ -477,9 +477,50 @@ async fn a_stream_of_calls_shares_one_connection_and_a_new_one_resumes_the_sessi
             server.resumed_handshakes(),
             server.requests()
         ),
-        (1, 2, 24),
-        "one connection more, for the plain pool (its first one was closed by /bye)"
+        (1, 1, 24),
+        "the connection opened after /bye serves the plain call too"
     );
+}
+
+#[tokio::test]
+async fn a_connection_is_lent_again_only_after_its_answer_was_read_to_the_end() {
+    let (_dir, server, orders) = partner("");
+    let counts = || (server.full_handshakes(), server.resumed_handshakes());
+    // The request line has the path (origin form) and Host the partner's origin.
+    let r = orders
+        .call(CallRequest::get("/orders?open=1"))
+        .await
+        .unwrap();
+    let seen = echo(&r.body);
+    assert_eq!(seen["target"], "/orders?open=1", "{seen}");
+    let origin = server.url();
+    let origin = origin.trim_start_matches("https://").trim_end_matches('/');
+    assert_eq!(seen["headers"]["host"], origin, "{seen}");
+    // A Host the call sets itself (a virtual host behind the address) is kept.
+    let r = orders
+        .call(CallRequest::get("/vhost").header(
+            http::header::HOST,
+            HeaderValue::from_static("api.orders.test"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(echo(&r.body)["headers"]["host"], "api.orders.test");
+    assert_eq!(counts(), (1, 0));
+
+    // An answer dropped unread takes its connection with it: the next call resumes
+    // the session on a new one.
+    let unread = orders.send(CallRequest::get("/orders/1")).await.unwrap();
+    drop(unread);
+    let r = orders.call(CallRequest::get("/orders/2")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(counts(), (1, 1));
+    // Read to its end, it comes back and serves the next call.
+    let mut read = orders.send(CallRequest::get("/orders/3")).await.unwrap();
+    while read.body.frame().await.is_some() {}
+    let r = orders.call(CallRequest::get("/orders/4")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(counts(), (1, 1));
+    assert_eq!(server.requests(), 6);
 }
 
 #[tokio::test]

@@ -269,6 +269,8 @@ async fn handle(
         .collect();
     let echo = serde_json::json!({
         "method": parts.method.as_str(),
+        // The request line's target as sent: "/a?b" (origin form) or a whole URL.
+        "target": parts.uri.to_string(),
         "path": path,
         "query": query,
         "headers": headers,
