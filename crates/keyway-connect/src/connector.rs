@@ -532,8 +532,10 @@ impl Connector {
         }
         // The call's headers replace defaults of the same name; a name given several
         // times is sent several times (a proxied caller's repeated headers stay).
-        for (name, _) in outgoing.headers {
-            map.remove(name);
+        if !map.is_empty() {
+            for (name, _) in outgoing.headers {
+                map.remove(name);
+            }
         }
         for (name, value) in outgoing.headers {
             map.append(name.clone(), value.clone());

@@ -271,8 +271,28 @@ struct State {
 
 /// Who is on the other end of a connection (shared by its requests).
 struct Peer {
-    address: SocketAddr,
     fingerprint: String,
+    /// The caller's IP address as text, written once per connection: it goes into
+    /// every request's X-Forwarded-For and audit record.
+    ip: HeaderValue,
+    /// `gateway IP`: the audit records' origin.
+    origin: String,
+}
+
+impl Peer {
+    fn new(address: SocketAddr, fingerprint: String) -> Peer {
+        let ip = address.ip().to_string();
+        Peer {
+            fingerprint,
+            origin: format!("gateway {ip}"),
+            // An IP address is always a valid header value.
+            ip: HeaderValue::try_from(ip).unwrap_or(HeaderValue::from_static("unknown")),
+        }
+    }
+
+    fn ip(&self) -> &str {
+        self.ip.to_str().unwrap_or("unknown")
+    }
 }
 
 impl Gateway {
@@ -486,10 +506,7 @@ async fn serve_connection(
     else {
         return;
     };
-    let peer = Arc::new(Peer {
-        address,
-        fingerprint,
-    });
+    let peer = Arc::new(Peer::new(address, fingerprint));
     let _open = Gauge::up(&state.metrics.open);
     // Between requests the connection is parked: only the TLS stream is kept, and hyper
     // is made again when the client sends its next bytes (see park.rs).
@@ -841,7 +858,7 @@ async fn handle(
             let detail = format!(
                 "certificate {} from {}: {}",
                 peer.fingerprint,
-                peer.address.ip(),
+                peer.ip(),
                 response.status()
             );
             record(
@@ -864,7 +881,7 @@ async fn handle(
             let detail = format!(
                 "certificate {} from {}: {} ({})",
                 peer.fingerprint,
-                peer.address.ip(),
+                peer.ip(),
                 refusal.status.as_u16(),
                 refusal.reason
             );
@@ -1130,7 +1147,7 @@ async fn decide_and_forward(
     };
     let mut call = CallRequest::new(parts.method.clone(), target);
     for (name, value) in &parts.headers {
-        if forwarded(name) && name != "x-forwarded-for" {
+        if forwarded(name) && name != X_FORWARDED_FOR {
             call.headers.push((name.clone(), value.clone()));
         }
     }
@@ -1138,20 +1155,18 @@ async fn decide_and_forward(
     // $proxy_add_x_forwarded_for does: the last entry is the one keyway vouches for.
     let mut hops: Vec<&str> = parts
         .headers
-        .get_all("x-forwarded-for")
+        .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let ip = peer.address.ip().to_string();
     let forwarded_for = if hops.is_empty() {
-        ip
+        Some(peer.ip.clone())
     } else {
-        hops.push(&ip);
-        hops.join(", ")
+        hops.push(peer.ip());
+        HeaderValue::try_from(hops.join(", ")).ok()
     };
-    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
-        call.headers
-            .push((HeaderName::from_static("x-forwarded-for"), value));
+    if let Some(value) = forwarded_for {
+        call.headers.push((X_FORWARDED_FOR, value));
     }
     if let Ok(value) = HeaderValue::from_str(&user) {
         call.headers
@@ -1187,6 +1202,8 @@ async fn decide_and_forward(
     *response.headers_mut() = headers;
     Ok((user, response))
 }
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// What became of a request body streamed to the partner.
 const BODY_OK: u8 = 0;
@@ -1245,7 +1262,7 @@ fn record(
 ) {
     let _ = state.records.send(GatewayRecord {
         user,
-        origin: format!("gateway {}", peer.address.ip()),
+        origin: peer.origin.clone(),
         action: action.into(),
         object,
         outcome,
