@@ -123,13 +123,17 @@ impl Pool {
         }
     }
 
-    /// The idle connection to `origin` that came back last, if one is still open.
+    /// The connection to `origin` that came back last and is ready for a request.
+    /// One still busy (it came back with an upload unfinished: the partner answered
+    /// before reading it all) stays for later; closed ones go.
     fn take(&self, origin: &Authority) -> Option<Idle> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(at) = idle.iter().rposition(|i| i.origin == *origin) {
-            let found = idle.remove(at);
-            if !found.sender.is_closed() {
-                return Some(found);
+        for at in (0..idle.len()).rev() {
+            let candidate = &idle[at].sender;
+            if candidate.is_closed() {
+                idle.remove(at);
+            } else if idle[at].origin == *origin && candidate.is_ready() {
+                return Some(idle.remove(at));
             }
         }
         None
