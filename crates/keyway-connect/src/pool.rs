@@ -50,9 +50,9 @@ struct Idle {
 pub(crate) enum SendError {
     /// No connection could be made.
     Connect(ConnectError),
-    /// The connection failed before the answer's head came (or the URL has no host).
+    /// The connection failed before the answer's head came.
     Http(hyper::Error),
-    /// The URL cannot be called.
+    /// The URL cannot be called (it has no host).
     Url(String),
 }
 
