@@ -3,7 +3,8 @@
 # reverse proxy, with the same server certificate (keyway's keystore `gateway`, exported),
 # the same client CA (keyway's), the same client certificate and the same trivial
 # upstream (a separate nginx answering "ok" over TLS), in one run:
-#   keep-alive requests/s, new mTLS handshakes/s (no resumption), p50/p99 latency at a
+#   keep-alive requests/s (forwarded, and without the upstream: GET /whoami answered by
+#   each server itself), new mTLS handshakes/s (no resumption), p50/p99 latency at a
 #   fixed rate, and resident memory per idle client connection (1 000 connections).
 # Same CPU budget: the server under test and the upstream share core 0 (taskset), each
 # server with one worker (nginx worker_processes 1; keyway TOKIO_WORKER_THREADS=1); the
@@ -201,6 +202,11 @@ if [ "${ONLY:-}" = keepalive ] || [ "${ONLY:-}" = inbound ]; then
   python3 -c "import json,sys; k,n=(json.loads(a) for a in sys.argv[1:]); print(f\"keep-alive requests/s: keyway {k['per_second']:.0f}, nginx {n['per_second']:.0f}, {k['per_second']/n['per_second']:.2f}x (target >= 1.2x)\"); print(f\"CPU per request: keyway {k['server_cpu_us']} us, nginx {n['server_cpu_us']} us ({k['server_cpu_us']/n['server_cpu_us']:.2f}x); the upstream {k['upstream_cpu_us']} / {n['upstream_cpu_us']} us\")" "$k_keep" "$n_keep"
   exit 0
 fi
+echo "== keep-alive without the upstream (GET /whoami answered by the server itself), ${secs}s each"
+target=/whoami
+k_in=$(keepalive "127.0.0.1:$kw" "$kwserver"); echo "keyway $k_in"
+n_in=$(keepalive "127.0.0.1:$ngx" "$ngxworker"); echo "nginx  $n_in"
+target=/integrations/bench/
 echo "== new mTLS handshakes (no resumption), 16 at a time, ${secs}s each"
 k_hs=$(load "127.0.0.1:$kw" handshakes "$secs" 16); echo "keyway $k_hs"
 n_hs=$(load "127.0.0.1:$ngx" handshakes "$secs" 16); echo "nginx  $n_hs"
@@ -208,12 +214,14 @@ echo "== latency at $rate requests/s over 32 connections, ${secs}s each"
 k_rate=$(load "127.0.0.1:$kw" rate "$secs" "$rate" 32); echo "keyway $k_rate"
 n_rate=$(load "127.0.0.1:$ngx" rate "$secs" "$rate" 32); echo "nginx  $n_rate"
 
-python3 - "$k_keep" "$n_keep" "$k_hs" "$n_hs" "$k_rate" "$n_rate" "$k_idle" "$n_idle" <<'EOF'
+python3 - "$k_keep" "$n_keep" "$k_hs" "$n_hs" "$k_rate" "$n_rate" "$k_idle" "$n_idle" "$k_in" "$n_in" <<'EOF'
 import json, sys
-kk, nk, kh, nh, kr, nr, ki, ni = (json.loads(a) for a in sys.argv[1:])
+kk, nk, kh, nh, kr, nr, ki, ni, kin, nin = (json.loads(a) for a in sys.argv[1:])
 rows = [
     ("keep-alive requests/s", kk["per_second"], nk["per_second"], ">= 1.2x"),
     ("  server CPU us/request", kk["server_cpu_us"], nk["server_cpu_us"], "(lower is better)"),
+    ("  without upstream, req/s", kin["per_second"], nin["per_second"], "(inbound side alone)"),
+    ("  without upstream, CPU us", kin["server_cpu_us"], nin["server_cpu_us"], "(lower is better)"),
     ("new mTLS handshakes/s", kh["per_second"], nh["per_second"], ">= 1.0x"),
     (f"p50 ms at {kr['per_second']}/s", kr["p50_ms"], nr["p50_ms"], "(lower is better)"),
     (f"p99 ms at {kr['per_second']}/s", kr["p99_ms"], nr["p99_ms"], "(lower is better)"),
@@ -224,7 +232,7 @@ print(f"{'':28}{'keyway':>12}{'nginx':>12}{'keyway/nginx':>15}  target")
 for name, k, n, target in rows:
     ratio = k / n if n else float("nan")
     print(f"{name:28}{k:>12.2f}{n:>12.2f}{ratio:>14.2f}x  {target}")
-failed = kk["failed"] + nk["failed"] + kh["failed"] + nh["failed"] + kr["failed"] + nr["failed"]
+failed = sum(r["failed"] for r in (kk, nk, kh, nh, kr, nr, kin, nin))
 if failed:
     print(f"\n{failed} request(s) failed: the figures above are not comparable")
 EOF
