@@ -17,7 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use keyway_tls::{ConnectError, ConnectionInfo, Profile, TlsClient};
 
 use crate::config::{Config, ConfigErrors, ConnectorDef, Redirects};
-use crate::pool::{Pool, ResponseBody, SendError, is_response_timeout};
+use crate::pool::{MAX_IDLE, Pool, ResponseBody, SendError, is_response_timeout};
 
 /// The most redirects followed for one call.
 const MAX_REDIRECTS: usize = 10;
@@ -487,19 +487,25 @@ impl Connector {
             0
         };
         let mut attempt = 0;
+        let mut stale = 0;
         loop {
             attempt += 1;
+            let resendable = stream.is_none();
             let body = match stream.take() {
                 Some(stream) => OutBody(Some(Box::new(SomeBody::Stream(stream)))),
                 None if body.is_empty() => OutBody(None),
                 None => OutBody(Some(Box::new(SomeBody::Full(Full::new(body.clone()))))),
             };
             // The connection watches the time to the answer (see `Watchdog`).
-            let result = self
-                .pool
-                .send(self.request(outgoing, body))
-                .await
-                .map_err(|e| self.call_error(e, outgoing.url));
+            let sent = self.pool.send(self.request(outgoing, body)).await;
+            // A kept connection the partner had closed: sent again on a new one, not
+            // counted as an attempt (each try uses up a kept connection, so this ends).
+            if matches!(sent, Err(SendError::Stale(_))) && resendable && stale < MAX_IDLE {
+                stale += 1;
+                attempt -= 1;
+                continue;
+            }
+            let result = sent.map_err(|e| self.call_error(e, outgoing.url));
             let retry = attempt <= retries
                 && match &result {
                     Ok((r, _)) => matches!(r.status().as_u16(), 502..=504),
@@ -554,7 +560,7 @@ impl Connector {
                 url: url.to_string(),
                 timeout: self.def.timeout,
             },
-            SendError::Http(e) => CallError::Http {
+            SendError::Http(e) | SendError::Stale(e) => CallError::Http {
                 url: url.to_string(),
                 detail: describe(&e),
             },

@@ -29,7 +29,7 @@ use tokio::time::{Instant, Sleep};
 use crate::connector::OutBody;
 
 /// The most idle connections a connector keeps.
-const MAX_IDLE: usize = 32;
+pub(crate) const MAX_IDLE: usize = 32;
 
 /// A connector's connections, to its partner and to the origins redirects lead to.
 pub(crate) struct Pool {
@@ -52,6 +52,11 @@ pub(crate) enum SendError {
     Connect(ConnectError),
     /// The connection failed before the answer's head came.
     Http(hyper::Error),
+    /// A kept connection broke under the request before any of the answer came: the
+    /// partner had closed it (many close a connection after an answer without saying
+    /// so, or when it was idle). The request can go again on a new connection, as
+    /// browsers and curl do, if its body can be sent again.
+    Stale(hyper::Error),
     /// The URL cannot be called (it has no host).
     Url(String),
 }
@@ -117,7 +122,13 @@ impl Pool {
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(SendError::Http(e.into_error())),
+                    _ => {
+                        let e = e.into_error();
+                        return Err(match reused && closed_under(&e) {
+                            true => SendError::Stale(e),
+                            false => SendError::Http(e),
+                        });
+                    }
                 },
             }
         }
@@ -164,6 +175,33 @@ impl Pool {
             info: Arc::new(info),
         })
     }
+}
+
+/// Whether `e` is the connection closing (or reset) rather than the partner being slow
+/// or answering something hyper could not read.
+fn closed_under(e: &hyper::Error) -> bool {
+    use std::io::ErrorKind;
+    if is_response_timeout(e) {
+        return false;
+    }
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::NotConnected
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Back to the idle ones, when still open and there is room.

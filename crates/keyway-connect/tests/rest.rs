@@ -243,6 +243,41 @@ async fn an_answer_that_stops_coming_is_cut_off_one_that_trickles_is_not() {
 }
 
 #[tokio::test]
+async fn a_kept_connection_the_partner_closes_under_a_request_is_replaced_unseen() {
+    // RustlsServer's /once answers, keeps the connection, and closes it unanswered when
+    // the next request comes: what a client sees when a partner closes a kept
+    // connection just as it is used again (idle timeouts; servers that close after an
+    // answer without saying so, the close arriving after the client sent). The request
+    // must go again on a new connection, with no retry configured and whatever its
+    // method, and not count as an attempt.
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let config = config(
+        dir.path(),
+        &chain,
+        &format!(
+            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"https://127.0.0.1:{}\"\nprofile = \"partner\"\n",
+            profile("orders.test"),
+            server.port
+        ),
+    );
+    let orders = connector(&config, "orders");
+    for i in 0..20 {
+        let request = match i % 2 {
+            0 => CallRequest::get("/once"),
+            _ => CallRequest::new(Method::POST, "/once").body("text/plain", "order"),
+        };
+        let r = orders
+            .call(request)
+            .await
+            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert_eq!((r.status, r.attempts), (StatusCode::OK, 1), "call {i}");
+        assert_eq!(r.body, "ok");
+    }
+}
+
+#[tokio::test]
 async fn a_timeout_too_long_to_count_is_no_timeout_not_a_panic() {
     // humantime reads this (about 1.6e19 s); added to a clock reading it overflows.
     let (_dir, _server, orders) = partner(r#"timeout = "500000000000y""#);

@@ -511,8 +511,9 @@ impl Default for ServerOptions {
 /// with `HTTP/1.1 200 OK`, except `/status/NNN`, answered with status NNN (401 with a
 /// `WWW-Authenticate: Basic realm="partner-api"` challenge, errors with a small HTML
 /// body); `/stall`, whose answer stops after its head and 4 of its 100 bytes (the
-/// connection closed 5 s later); and `/trickle`, whose 25 body bytes come one every
-/// 100 ms. It stops when dropped.
+/// connection closed 5 s later); `/trickle`, whose 25 body bytes come one every
+/// 100 ms; and `/once`, a 200 `ok` on a connection that closes, unanswered, when the
+/// next request on it comes. It stops when dropped.
 pub struct RustlsServer {
     /// The port.
     pub port: u16,
@@ -606,6 +607,19 @@ fn serve_one(config: std::sync::Arc<rustls::ServerConfig>, stream: std::net::Tcp
     }
     let line = String::from_utf8_lossy(&request);
     let path = line.split_whitespace().nth(1).unwrap_or("");
+    if path == "/once" {
+        // Keep-alive in name only: the next request on the connection gets no answer,
+        // the connection is closed as it arrives (a partner's idle timeout striking just
+        // then, or a server that takes one request per connection without saying so).
+        if tls
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .and_then(|_| tls.flush())
+            .is_ok()
+        {
+            let _ = tls.read(&mut buf);
+        }
+        return;
+    }
     if path == "/stall" || path == "/trickle" {
         let length = if path == "/stall" { 100 } else { 25 };
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
