@@ -44,17 +44,31 @@ fn partner(settings: &str) -> (tempfile::TempDir, HttpsServer, Connector) {
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::new("orders", KeyKind::EcP256);
     let server = HttpsServer::start(&chain, HttpsOptions::default());
+    let orders = orders_at(dir.path(), &chain, &server.url(), settings);
+    (dir, server, orders)
+}
+
+/// The same with the odd partner, [`RustlsServer`] (stalls, trickles, closes).
+fn rustls_partner(settings: &str) -> (tempfile::TempDir, RustlsServer, Connector) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("orders", KeyKind::EcP256);
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let orders = orders_at(dir.path(), &chain, &url, settings);
+    (dir, server, orders)
+}
+
+/// Connector `orders` to `url` over profile `partner`, with `settings` added.
+fn orders_at(dir: &Path, chain: &TestChain, url: &str, settings: &str) -> Connector {
     let config = config(
-        dir.path(),
-        &chain,
+        dir,
+        chain,
         &format!(
-            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"{}\"\nprofile = \"partner\"\n{settings}\n",
+            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"{url}\"\nprofile = \"partner\"\n{settings}\n",
             profile("orders.test"),
-            server.url()
         ),
     );
-    let orders = connector(&config, "orders");
-    (dir, server, orders)
+    connector(&config, "orders")
 }
 
 fn echo(body: &[u8]) -> serde_json::Value {
@@ -219,19 +233,7 @@ async fn the_timeout_runs_per_request_on_a_reused_connection() {
 
 #[tokio::test]
 async fn an_answer_that_stops_coming_is_cut_off_one_that_trickles_is_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("orders", KeyKind::EcP256);
-    let server = RustlsServer::start(&chain, ServerOptions::default());
-    let config = config(
-        dir.path(),
-        &chain,
-        &format!(
-            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"https://127.0.0.1:{}\"\nprofile = \"partner\"\ntimeout = \"1s\"\n",
-            profile("orders.test"),
-            server.port
-        ),
-    );
-    let orders = connector(&config, "orders");
+    let (_dir, _server, orders) = rustls_partner(r#"timeout = "1s""#);
     // 25 bytes over 2.5 s: longer than two timeouts, but never a second without one.
     let r = orders.call(CallRequest::get("/trickle")).await.unwrap();
     assert_eq!(r.body, "........................."[..]);
@@ -250,19 +252,7 @@ async fn a_kept_connection_the_partner_closes_under_a_request_is_replaced_unseen
     // answer without saying so, the close arriving after the client sent). The request
     // must go again on a new connection, with no retry configured and whatever its
     // method, and not count as an attempt.
-    let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("orders", KeyKind::EcP256);
-    let server = RustlsServer::start(&chain, ServerOptions::default());
-    let config = config(
-        dir.path(),
-        &chain,
-        &format!(
-            "{}\n[connectors.orders]\nkind = \"rest\"\nurl = \"https://127.0.0.1:{}\"\nprofile = \"partner\"\n",
-            profile("orders.test"),
-            server.port
-        ),
-    );
-    let orders = connector(&config, "orders");
+    let (_dir, _server, orders) = rustls_partner("");
     for i in 0..20 {
         let request = match i % 2 {
             0 => CallRequest::get("/once"),
