@@ -12,8 +12,9 @@
 //!   HTTP/1.1 client whose connections come from [`keyway_tls::TlsClient`] (rustls, or
 //!   the legacy backend for TLS 1.0/1.1 partners; sessions resumed), basic auth, default
 //!   headers, a response timeout watched by each connection (one timer per connection,
-//!   not one per call), retries of idempotent requests, redirects within the origin, the
-//!   negotiated TLS details on the responses of requests that ask for them;
+//!   not one per call), retries of idempotent requests, a request sent again on a new
+//!   connection when a kept one closes under it before any answer, redirects within the
+//!   origin, the negotiated TLS details on the responses of requests that ask for them;
 //! - SOAP 1.1 and 1.2 ([`Connector::soap`]): envelopes built or sent whole, responses
 //!   parsed defensively ([`XmlError`]: no DOCTYPE, no custom entities, bounded depth and
 //!   size), a Fault returned as a typed [`Fault`];
