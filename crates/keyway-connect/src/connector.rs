@@ -31,8 +31,7 @@ pub enum CallError {
     /// The connector's configuration is incomplete (a password that cannot be resolved…).
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    /// The TLS profile cannot be used (a wrong keystore password, an expired client
-    /// certificate…).
+    /// The TLS profile cannot be used (a wrong keystore password, a missing alias…).
     #[error("profile of connector \"{connector}\": {problem}")]
     Profile {
         /// The connector.

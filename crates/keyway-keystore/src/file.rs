@@ -44,6 +44,27 @@ pub fn load(
     Keystore::from_bytes(&data, expected, password).map_err(|error| in_file(path, error))
 }
 
+/// Whether reading the private keys of the store at `path` needs a password: JKS, JCEKS
+/// and PKCS#12 always do; PEM and DER only when a key is encrypted. A file that cannot
+/// be read or parsed without one counts as needing one (loading it then says why).
+pub fn needs_password(path: &Path, expected: Option<Format>) -> bool {
+    let Ok(data) = read_bytes(path) else {
+        return true;
+    };
+    let format = match expected.map_or_else(|| crate::detect_format(&data), Ok) {
+        Ok(format) if !format.has_store_password() => format,
+        _ => return true,
+    };
+    match Keystore::from_bytes(&data, Some(format), None) {
+        Ok(store) => store
+            .entries()
+            .iter()
+            .filter(|e| e.entry_type() == crate::EntryType::PrivateKey)
+            .any(|e| e.private_key(None).is_err()),
+        Err(_) => true,
+    }
+}
+
 /// Encodes `store` as `format` and replaces `path` with it atomically.
 pub fn save(
     path: &Path,

@@ -215,7 +215,7 @@ fn certified(
         provider,
     )
     .map(Arc::new)
-    .map_err(|e| GatewayError::Tls(e.to_string()))
+    .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))
 }
 
 /// Requests by integration and status, and handshakes, for `/metrics`.
@@ -314,7 +314,8 @@ impl Gateway {
         let trust = store.gateway_trust(&options.client_truststores).await?;
         let directory = Directory::from(store.gateway_directory().await?);
         let verifier = Arc::new(ClientVerifier::new(
-            Trust::new(trust, &provider).map_err(|e| GatewayError::Tls(e.to_string()))?,
+            Trust::new(trust, &provider)
+                .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?,
             provider.clone(),
         ));
         let server_cert = Arc::new(ServerCert {
@@ -322,7 +323,7 @@ impl Gateway {
         });
         let mut config = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| GatewayError::Tls(e.to_string()))?
+            .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?
             .with_client_cert_verifier(verifier.clone())
             .with_cert_resolver(server_cert.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -1280,7 +1281,8 @@ impl State {
     ) -> Result<(), GatewayError> {
         let trust = self.store.gateway_trust(client_truststores).await?;
         let directory = self.store.gateway_directory().await?;
-        let trust = Trust::new(trust, provider).map_err(|e| GatewayError::Tls(e.to_string()))?;
+        let trust = Trust::new(trust, provider)
+            .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?;
         self.verifier.replace(trust);
         self.set_directory(Directory::from(directory));
         self.connectors.lock().await.clear();

@@ -16,6 +16,7 @@ mod https;
 mod postgres;
 pub use https::{Counters, HttpsOptions, HttpsServer};
 pub use postgres::postgres_database;
+pub use rcgen::ExtendedKeyUsagePurpose;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -177,6 +178,8 @@ pub struct ChainOptions {
     /// Names the leaf carries besides `{name}.test`, e.g. `localhost` for a test that
     /// cannot set the server name (IP addresses become IP SANs).
     pub extra_names: Vec<String>,
+    /// The leaf's extended key usages; empty: no extension (any purpose).
+    pub leaf_purposes: Vec<rcgen::ExtendedKeyUsagePurpose>,
 }
 
 impl Default for ChainOptions {
@@ -188,6 +191,7 @@ impl Default for ChainOptions {
             leaf_serial: None,
             leaf_key_pem: None,
             extra_names: Vec::new(),
+            leaf_purposes: Vec::new(),
         }
     }
 }
@@ -240,6 +244,7 @@ impl TestChain {
         params.not_before = now + Duration::days(options.leaf_days.0);
         params.not_after = now + Duration::days(options.leaf_days.1);
         params.serial_number = options.leaf_serial.clone().map(rcgen::SerialNumber::from);
+        params.extended_key_usages = options.leaf_purposes.clone();
         let (leaf, leaf_key_pem) = match &options.leaf_key_pem {
             Some(pem) => {
                 let spki = openssl_public_key(pem);
@@ -421,8 +426,8 @@ pub struct OpensslServer {
 
 impl OpensslServer {
     /// Starts `openssl s_server` with `chain`'s leaf, key and intermediate, plus `args`
-    /// (e.g. `["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]`). Files named in `args` as
-    /// `{root}` are replaced by the chain's root certificate file.
+    /// (e.g. `["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]`). In `args`, `{root}`, `{leaf}`
+    /// and `{key}` stand for the files of the chain's root, leaf and leaf key.
     pub fn start(chain: &TestChain, args: &[&str]) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().expect("tempdir");
@@ -431,9 +436,20 @@ impl OpensslServer {
         std::fs::write(&intermediate, &chain.intermediate_pem).expect("write intermediate");
         let root = dir.path().join("root.pem");
         let root_arg = root.to_str().expect("utf-8 path").to_string();
+        let file = |name: &str| {
+            dir.path()
+                .join(name)
+                .to_str()
+                .expect("utf-8 path")
+                .to_string()
+        };
         let args: Vec<String> = args
             .iter()
-            .map(|a| a.replace("{root}", &root_arg))
+            .map(|a| {
+                a.replace("{root}", &root_arg)
+                    .replace("{leaf}", &file("leaf.pem"))
+                    .replace("{key}", &file("key.pem"))
+            })
             .collect();
         let mut child = Command::new(tool("openssl"))
             .arg("s_server")
@@ -495,6 +511,9 @@ pub struct ServerOptions {
     pub send_intermediate: bool,
     /// Require client certificates issued by this root (PEM).
     pub client_ca_pem: Option<String>,
+    /// Send exactly these certificates (PEM, in this order) instead of the leaf and
+    /// intermediate: a chain out of order, or with a stray certificate.
+    pub chain_pem: Option<Vec<String>>,
 }
 
 impl Default for ServerOptions {
@@ -503,6 +522,7 @@ impl Default for ServerOptions {
             versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
             send_intermediate: true,
             client_ca_pem: None,
+            chain_pem: None,
         }
     }
 }
@@ -559,7 +579,12 @@ pub(crate) fn server_config(chain: &TestChain, options: &ServerOptions) -> rustl
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut certs =
         vec![CertificateDer::from_pem_slice(chain.leaf_pem.as_bytes()).expect("leaf PEM")];
-    if options.send_intermediate {
+    if let Some(chain) = &options.chain_pem {
+        certs = chain
+            .iter()
+            .map(|pem| CertificateDer::from_pem_slice(pem.as_bytes()).expect("chain PEM"))
+            .collect();
+    } else if options.send_intermediate {
         certs.push(
             CertificateDer::from_pem_slice(chain.intermediate_pem.as_bytes())
                 .expect("intermediate PEM"),
@@ -700,6 +725,87 @@ pub fn client_p12(chain: &TestChain, dir: &Path) -> PathBuf {
 }
 
 impl TestChain {
+    /// A root (RSA, SHA-256) and a leaf for `{name}.test` (RSA, serverAuth) that the root
+    /// signs with `digest` (`sha1`, `md5`…): made by `openssl`, since rcgen refuses weak
+    /// digests. There is no intermediate: the intermediate fields hold the root.
+    pub fn signed_with_digest(name: &str, digest: &str) -> Self {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |f: &str| dir.path().join(f).to_str().expect("utf-8").to_string();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            "30",
+            "-keyout",
+            &file("ca.key"),
+            "-out",
+            &file("ca.pem"),
+            "-subj",
+            &format!("/CN={name} Root CA/O=keyway tests"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &file("leaf.key"),
+            "-out",
+            &file("leaf.csr"),
+            "-subj",
+            &format!("/CN={name}.test"),
+        ]);
+        std::fs::write(
+            dir.path().join("ext"),
+            format!(
+                "subjectAltName=DNS:{name}.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .expect("write ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &file("leaf.csr"),
+            "-CA",
+            &file("ca.pem"),
+            "-CAkey",
+            &file("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            &format!("-{digest}"),
+            "-extfile",
+            &file("ext"),
+            "-out",
+            &file("leaf.pem"),
+        ]);
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("read");
+        let der = |pem: &str| {
+            CertificateDer::from_pem_slice(pem.as_bytes())
+                .expect("PEM")
+                .to_vec()
+        };
+        TestChain {
+            root_pem: read("ca.pem"),
+            intermediate_pem: read("ca.pem"),
+            leaf_pem: read("leaf.pem"),
+            leaf_key_pem: read("leaf.key"),
+            leaf_der: der(&read("leaf.pem")),
+            root_der: der(&read("ca.pem")),
+        }
+    }
+
     /// A "chain" whose leaf is a self-signed certificate for `dns_name` (issuer = subject);
     /// intermediate and root are that same certificate.
     pub fn self_signed_leaf(dns_name: &str) -> Self {
@@ -729,6 +835,96 @@ impl TestChain {
             leaf_key_pem: key.serialize_pem(),
             leaf_der: cert.der().to_vec(),
             root_der: cert.der().to_vec(),
+        }
+    }
+}
+
+/// The first shape of a library type's `Debug` rendering found in `text` (`Context {`,
+/// `Some(`, a byte array…), or `None` when the text is plain words. keyway never shows
+/// such a rendering to a user; tests run every diagnosis through this.
+pub fn debug_shape(text: &str) -> Option<String> {
+    const SHAPES: [&str; 12] = [
+        "Context {",
+        "Some(",
+        "(None",
+        "None)",
+        "Error(",
+        "Kind(",
+        "AlertReceived",
+        "InvalidCertificate(",
+        "InvalidMessage(",
+        "PeerMisbehaved",
+        "PeerIncompatible",
+        "OtherError",
+    ];
+    if let Some(shape) = SHAPES.iter().find(|s| text.contains(**s)) {
+        return Some(shape.to_string());
+    }
+    // `Name { field: …` — a struct rendered by Debug.
+    let words: Vec<&str> = text.split(' ').collect();
+    for w in words.windows(3) {
+        if w[0].chars().next().is_some_and(char::is_uppercase) && w[1] == "{" && w[2].ends_with(':')
+        {
+            return Some(w.join(" "));
+        }
+    }
+    // A byte array: `[6, 9, 42` or `[0x06`.
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices('[') {
+        let rest = &bytes[i + 1..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if rest.starts_with(b"0x") || (digits > 0 && rest[digits..].starts_with(b", ")) {
+            return Some(text[i..(i + 12).min(text.len())].to_string());
+        }
+    }
+    None
+}
+
+/// Fails the test when any string in `json` has a `Debug` shape ([`debug_shape`]).
+pub fn assert_plain_words(json: &serde_json::Value) {
+    fn walk(value: &serde_json::Value, path: &str) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Some(shape) = debug_shape(s) {
+                    panic!("{path} shows a Debug rendering ({shape}): {s}");
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"));
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    walk(item, &format!("{path}.{key}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(json, "$");
+}
+
+#[cfg(test)]
+mod debug_shape_tests {
+    use super::debug_shape;
+
+    #[test]
+    fn finds_what_a_debug_dump_leaves_and_passes_sentences() {
+        for dump in [
+            "UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9, 42] }",
+            "received fatal alert: Some(UnknownCA)",
+            "bytes [0x06, 0x08]",
+            "Foo { bar: 1 }",
+        ] {
+            assert!(debug_shape(dump).is_some(), "{dump}");
+        }
+        for words in [
+            "the server sent the alert unrecognized_name (112)",
+            "the chain [leaf, root] is out of order",
+            "None of the suites exists",
+        ] {
+            assert_eq!(debug_shape(words), None, "{words}");
         }
     }
 }

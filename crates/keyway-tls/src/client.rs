@@ -305,7 +305,7 @@ impl TlsClient {
         Err(ConnectError::Handshake {
             address,
             backend: Backend::Rustls,
-            detail: error.to_string(),
+            detail: handshake_words(&error),
         })
     }
 
@@ -412,5 +412,17 @@ impl TlsClient {
             resumed: stream.ssl().session_reused(),
         };
         Ok((TlsStream::Legacy(Box::new(stream)), info))
+    }
+}
+
+/// A failed rustls handshake in words: the rustls error when there is one (its own
+/// Display shows Debug renderings), the I/O error otherwise.
+fn handshake_words(error: &io::Error) -> String {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(e) => crate::explain::rustls_error(e),
+        None => error.to_string(),
     }
 }

@@ -28,10 +28,11 @@ use rustls::{
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome};
+use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome, Stage};
+use crate::explain;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
-use crate::profile::Profile;
+use crate::profile::{Profile, Validity};
 use crate::tap::Tap;
 use crate::verify::Refusal;
 
@@ -285,7 +286,11 @@ pub(crate) fn client_config(
                 .collect();
             let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key.pkcs8_der().to_vec()));
             let signer = provider.key_provider.load_private_key(key).map_err(|e| {
-                TestError::Config(format!("client key of alias \"{}\": {e}", id.alias))
+                TestError::Config(format!(
+                    "client key of alias \"{}\": {}",
+                    id.alias,
+                    explain::rustls_error(&e)
+                ))
             })?;
             Some(Arc::new(CertifiedKey::new(chain, signer)))
         }
@@ -297,7 +302,7 @@ pub(crate) fn client_config(
     });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
-        .map_err(|e| TestError::Config(e.to_string()))?
+        .map_err(|e| TestError::Config(explain::rustls_error(&e)))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_client_cert_resolver(resolver);
@@ -317,7 +322,14 @@ pub(crate) fn verifier(
     let inner =
         WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
             .build()
-            .map_err(|e| TestError::Config(e.to_string()))?;
+            .map_err(|e| {
+                use rustls::client::VerifierBuilderError as V;
+                TestError::Config(match e {
+                    V::NoRootAnchors => "the truststores hold no usable trust anchor".into(),
+                    V::InvalidCrl(_) => "a certificate revocation list is invalid".into(),
+                    _ => "the certificate verifier could not be built".into(),
+                })
+            })?;
     Ok(Arc::new(CapturingVerifier {
         inner,
         anchors: profile.anchor_der.clone(),
@@ -349,6 +361,10 @@ impl From<Cause> for Finding {
 struct Run<'a> {
     target: &'a TestTarget,
     profile: &'a Profile,
+    /// The name sent in SNI and checked against the certificate.
+    name: String,
+    /// The address connected to, once resolved.
+    address: Option<SocketAddr>,
     /// The server's chain as sent, DER.
     chain_der: Vec<Vec<u8>>,
     evidence: Evidence,
@@ -358,6 +374,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// The success outcome, with warnings about certificates close to expiry.
     fn connected(mut self, negotiated: Negotiated) -> Outcome {
+        self.warn_identity_dates(None);
         let now = OffsetDateTime::now_utc();
         for cert in &self.evidence.server_chain {
             let days = cert.days_until_expiry(now);
@@ -376,7 +393,8 @@ impl Run<'_> {
         }
     }
 
-    fn fail(self, cause: Cause) -> Outcome {
+    fn fail(mut self, cause: Cause) -> Outcome {
+        self.warn_identity_dates(Some(&cause));
         Outcome::Failed(Diagnosis {
             cause,
             evidence: self.evidence,
@@ -426,6 +444,104 @@ impl Run<'_> {
                 outcome
             }
         }
+    }
+
+    /// A client certificate outside its dates that did not cause the failure (the server
+    /// did not ask for it, or something else failed first) is still worth a warning.
+    fn warn_identity_dates(&mut self, cause: Option<&Cause>) {
+        if matches!(
+            cause,
+            Some(Cause::ClientCertExpired { .. } | Cause::ClientCertNotYetValid { .. })
+        ) {
+            return;
+        }
+        let Some(identity) = &self.profile.identity else {
+            return;
+        };
+        let Some(leaf) = identity.chain.first().map(|c| c.info()) else {
+            return;
+        };
+        let state = match identity.validity(OffsetDateTime::now_utc()) {
+            Validity::Valid => return,
+            Validity::Expired => format!("expired on {}", leaf.not_after.date()),
+            Validity::NotYetValid => format!("is not valid until {}", leaf.not_before.date()),
+        };
+        let asked = if self.evidence.client_cert_requested {
+            "the server accepted it this time"
+        } else {
+            "this server did not ask for it, but a server that does will refuse it"
+        };
+        self.warnings.push(format!(
+            "our client certificate {} (alias \"{}\" in {}) {state}; {asked}: renew it",
+            leaf.subject,
+            identity.alias,
+            identity.store.display()
+        ));
+    }
+
+    /// The cause when the client certificate we sent is outside its dates: the server's
+    /// objection to it is about that, whatever alert it chose.
+    fn identity_dates_cause(&self, alert: Option<String>) -> Option<Cause> {
+        self.evidence.client_cert_sent.as_ref()?;
+        let identity = self.profile.identity.as_ref()?;
+        let cert = identity.chain.first()?.info().clone();
+        let alias = identity.alias.clone();
+        let keystore = identity.store.display().to_string();
+        match identity.validity(OffsetDateTime::now_utc()) {
+            Validity::Valid => None,
+            Validity::Expired => Some(Cause::ClientCertExpired {
+                cert,
+                alias,
+                keystore,
+                alert,
+            }),
+            Validity::NotYetValid => Some(Cause::ClientCertNotYetValid {
+                cert,
+                alias,
+                keystore,
+                alert,
+            }),
+        }
+    }
+
+    /// The names the server's default certificate is valid for, from a handshake without
+    /// SNI. Its chain is captured, never trusted, and the connection dropped after it.
+    /// TLS 1.2 and 1.3 only: a server that speaks nothing newer shows nothing here.
+    fn served_names(&self) -> Vec<String> {
+        let Some(address) = self.address else {
+            return Vec::new();
+        };
+        let captured = Arc::new(Captured::default());
+        let provider = Arc::new(provider());
+        let Ok(verifier) = verifier(self.profile, &captured, &provider) else {
+            return Vec::new();
+        };
+        let Ok(builder) = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        else {
+            return Vec::new();
+        };
+        let mut config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        config.enable_sni = false;
+        let (Ok(name), Ok(mut tcp)) = (
+            ServerName::try_from(self.name.clone()),
+            tcp_connect(address, self.profile),
+        ) else {
+            return Vec::new();
+        };
+        let Ok(mut conn) = ClientConnection::new(Arc::new(config), name) else {
+            return Vec::new();
+        };
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                break;
+            }
+        }
+        let chain = captured.chain.lock().unwrap_or_else(|e| e.into_inner());
+        chain.first().map(|der| cert_names(der)).unwrap_or_default()
     }
 
     /// Runs the version probe once and keeps it as evidence.
@@ -492,9 +608,15 @@ impl Run<'_> {
 /// Runs the connectivity test. `Err` only when the test cannot run; a failure to connect
 /// is `Ok(Outcome::Failed(…))` with its diagnosis.
 pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError> {
+    let name_to_check = profile
+        .server_name
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
     let mut run = Run {
         target,
         profile,
+        name: name_to_check.clone(),
+        address: None,
         chain_der: Vec::new(),
         evidence: Evidence {
             allowed_versions: profile.policy.accepted(),
@@ -516,14 +638,11 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         Err(cause) => return Ok(run.fail(cause)),
     };
     run.evidence.address = Some(address.to_string());
+    run.address = Some(address);
     let rustls_versions = profile
         .policy
         .accepted()
         .intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
-    let name_to_check = profile
-        .server_name
-        .clone()
-        .unwrap_or_else(|| target.host.clone());
     let tcp = match tcp_connect(address, profile) {
         Ok(s) => s,
         Err(cause) => return Ok(run.fail(cause)),
@@ -541,7 +660,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
             why: "not a valid server name",
         })?;
     let mut conn = ClientConnection::new(Arc::new(config), server_name)
-        .map_err(|e| TestError::Config(e.to_string()))?;
+        .map_err(|e| TestError::Config(explain::rustls_error(&e)))?;
     let mut sock = Tap::new(tcp, FIRST_BYTES);
 
     let mut handshake_error = None;
@@ -557,7 +676,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         // waits for our close, as `openssl s_server` does) would otherwise hold the
         // probe's connections behind this dead one.
         let first = sock.hang_up();
-        match diagnose(&mut run, &e, &first, &name_to_check, false) {
+        match diagnose(&mut run, &e, &first, false) {
             Finding::Cause(cause) => {
                 warn_missing_identity(&mut run, &cause);
                 return Ok(run.fail(cause));
@@ -595,11 +714,9 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         Err(e) => {
             collect(&mut run, &captured, profile);
             let first = sock.hang_up();
-            let cause = match diagnose(&mut run, &e, &first, &name_to_check, true) {
+            let cause = match diagnose(&mut run, &e, &first, true) {
                 Finding::Cause(cause) => cause,
-                Finding::Legacy(_) => Cause::HandshakeFailed {
-                    detail: format!("the server closed the connection after the handshake ({e})"),
-                },
+                Finding::Legacy(_) => closed_after_handshake(&e),
             };
             warn_missing_identity(&mut run, &cause);
             return Ok(run.fail(cause));
@@ -682,7 +799,9 @@ fn tcp_connect(address: SocketAddr, profile: &Profile) -> Result<TcpStream, Caus
                 timeout_ms: profile.connect_timeout.as_millis() as u64,
             },
             _ => Cause::HandshakeFailed {
-                detail: format!("TCP connection to {address} failed: {e}"),
+                detail: format!("the TCP connection to {address} failed: {e}"),
+                stage: Stage::Connecting,
+                alert: None,
             },
         }),
     }
@@ -710,7 +829,7 @@ fn legacy_test(
     let mut session = match attempt.result {
         Ok(session) => session,
         Err(failure) => {
-            let cause = legacy_cause(&mut run, failure, name);
+            let cause = legacy_cause(&mut run, failure);
             warn_missing_identity(&mut run, &cause);
             return Ok(run.fail(cause));
         }
@@ -726,9 +845,8 @@ fn legacy_test(
                 None
             }
             Err(e) => {
-                return Ok(run.fail(Cause::HandshakeFailed {
-                    detail: format!("the server closed the connection after the handshake ({e})"),
-                }));
+                let cause = closed_after_handshake(&e);
+                return Ok(run.fail(cause));
             }
         },
         None => None,
@@ -749,14 +867,17 @@ fn legacy_test(
 }
 
 /// The cause of a failed legacy handshake, from the same evidence as for rustls.
-fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure, name: &str) -> Cause {
+fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure) -> Cause {
     use crate::legacy::Failure;
     match failure {
-        Failure::Certificate(rustls::Error::InvalidCertificate(e)) => {
-            certificate_cause(run, &e, name)
-        }
+        Failure::Certificate(rustls::Error::InvalidCertificate(e)) => certificate_cause(run, &e),
         Failure::Certificate(other) => Cause::HandshakeFailed {
-            detail: format!("the server certificate was refused: {other}"),
+            detail: format!(
+                "the server certificate was refused: {}",
+                explain::rustls_error(&other)
+            ),
+            stage: Stage::Handshake,
+            alert: None,
         },
         Failure::Alert(alert) => alert_cause(run, AlertDescription::from(alert)),
         Failure::Timeout => Cause::HandshakeTimeout {
@@ -770,9 +891,11 @@ fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure, name: &str) 
         },
         // OpenSSL refused something locally (e.g. the server chose a version outside the
         // range): the probe says whether versions are the problem.
-        Failure::Other(detail) => run
-            .version_cause()
-            .unwrap_or(Cause::HandshakeFailed { detail }),
+        Failure::Other(detail) => run.version_cause().unwrap_or(Cause::HandshakeFailed {
+            detail: format!("OpenSSL (legacy backend) reported: {detail}"),
+            stage: Stage::Handshake,
+            alert: None,
+        }),
     }
 }
 
@@ -793,6 +916,11 @@ fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
         })
         .map(|c| c.info().clone())
         .collect();
+    for warning in chain_warnings(&run.evidence.server_chain) {
+        if !run.warnings.contains(&warning) {
+            run.warnings.push(warning);
+        }
+    }
     let requested = captured
         .requested
         .lock()
@@ -980,13 +1108,12 @@ fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 
 /// Finds the cause of a failed handshake or first exchange from the evidence, or that the
 /// server needs the legacy backend.
-fn diagnose(
-    run: &mut Run<'_>,
-    e: &std::io::Error,
-    first: &[u8],
-    name: &str,
-    after_handshake: bool,
-) -> Finding {
+fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], after_handshake: bool) -> Finding {
+    let stage = if after_handshake {
+        Stage::AfterHandshake
+    } else {
+        Stage::Handshake
+    };
     let requested = run.evidence.client_cert_requested;
     let Some(error) = rustls_error(e) else {
         if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
@@ -999,10 +1126,7 @@ fn diagnose(
             return cause.into();
         }
         return if after_handshake {
-            Cause::HandshakeFailed {
-                detail: format!("the server closed the connection after the handshake ({e})"),
-            }
-            .into()
+            closed_after_handshake(e).into()
         } else {
             run.version_finding()
                 .unwrap_or(Cause::ClosedAfterHello.into())
@@ -1030,19 +1154,36 @@ fn diagnose(
             }
             alert_cause(run, alert).into()
         }
-        rustls::Error::InvalidCertificate(cert_error) => {
-            certificate_cause(run, cert_error, name).into()
-        }
+        rustls::Error::InvalidCertificate(cert_error) => certificate_cause(run, cert_error).into(),
         rustls::Error::PeerIncompatible(_) => run.version_finding().unwrap_or_else(|| {
             Cause::HandshakeFailed {
-                detail: error.to_string(),
+                detail: explain::rustls_error(error),
+                stage,
+                alert: None,
             }
             .into()
         }),
         other => Cause::HandshakeFailed {
-            detail: other.to_string(),
+            detail: explain::rustls_error(other),
+            stage,
+            alert: None,
         }
         .into(),
+    }
+}
+
+/// A connection the server closed once the handshake was done, without an alert.
+fn closed_after_handshake(e: &std::io::Error) -> Cause {
+    let how = match e.kind() {
+        ErrorKind::ConnectionReset => "reset the connection",
+        ErrorKind::UnexpectedEof => "closed the connection without a TLS close_notify",
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => "closed the connection",
+        _ => "ended the connection",
+    };
+    Cause::HandshakeFailed {
+        detail: format!("the handshake succeeded, then the server {how} before answering"),
+        stage: Stage::AfterHandshake,
+        alert: None,
     }
 }
 
@@ -1053,12 +1194,16 @@ fn hang_up_cause(run: &Run<'_>, detail: &str) -> Option<Cause> {
         return None;
     }
     let acceptable_cas = run.evidence.acceptable_cas.clone();
+    let alert = format!("none; the server closed the connection ({detail})");
+    if let Some(cause) = run.identity_dates_cause(Some(alert.clone())) {
+        return Some(cause);
+    }
     Some(match run.evidence.client_cert_sent.clone() {
         None => Cause::ClientCertRequired { acceptable_cas },
         Some(sent) => Cause::ClientCertRejected {
             sent,
             acceptable_cas,
-            alert: format!("none; the server closed the connection ({detail})"),
+            alert,
         },
     })
 }
@@ -1082,6 +1227,12 @@ fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
             | AlertDescription::AccessDenied
             | AlertDescription::DecryptError
     ) || (requested && alert == AlertDescription::HandshakeFailure);
+    if about_client_cert
+        && requested
+        && let Some(cause) = run.identity_dates_cause(Some(alert_text.clone()))
+    {
+        return cause;
+    }
     match (&sent, about_client_cert && requested) {
         (None, true) => Cause::ClientCertRequired { acceptable_cas },
         (Some(sent), true) => Cause::ClientCertRejected {
@@ -1092,24 +1243,43 @@ fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
         _ if alert == AlertDescription::CertificateRequired => {
             Cause::ClientCertRequired { acceptable_cas }
         }
+        _ if alert == AlertDescription::UnrecognisedName => Cause::UnrecognizedName {
+            sent: run.name.clone(),
+            served: run.served_names(),
+        },
         _ => match run.version_cause() {
             Some(cause) => cause,
             None if alert == AlertDescription::HandshakeFailure => Cause::NoSharedCipher {
                 allowed: run.profile.policy.cipher_suites().map(<[String]>::to_vec),
             },
             None => Cause::HandshakeFailed {
-                detail: format!("the server sent the alert {alert_text}"),
+                detail: format!(
+                    "the server refused our ClientHello{} with the alert {}",
+                    if run.evidence.client_cert_sent.is_some() {
+                        " and client certificate"
+                    } else {
+                        ""
+                    },
+                    explain::alert_words(alert)
+                ),
+                stage: Stage::Handshake,
+                alert: Some(alert_text),
             },
         },
     }
 }
 
 /// Tells certificate failures apart using the chain the server actually sent.
-fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cause {
+fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
     let chain = &run.evidence.server_chain;
     let now = OffsetDateTime::now_utc();
     let detail = || Cause::HandshakeFailed {
-        detail: format!("the server certificate was refused: {error}"),
+        detail: format!(
+            "keyway refused the server's certificate: {}",
+            explain::certificate_error(error)
+        ),
+        stage: Stage::Handshake,
+        alert: None,
     };
     match error {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => chain
@@ -1124,8 +1294,30 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
             .unwrap_or_else(detail),
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             Cause::HostnameMismatch {
-                requested: name.to_string(),
+                requested: run.name.clone(),
                 presented: leaf_names(run),
+            }
+        }
+        CertificateError::UnsupportedSignatureAlgorithmContext {
+            signature_algorithm_id,
+            ..
+        }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+            signature_algorithm_id,
+            ..
+        } => signature_cause(run, signature_algorithm_id, error).unwrap_or_else(detail),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            match chain.first() {
+                Some(leaf) => Cause::WrongCertificatePurpose {
+                    cert: leaf.clone(),
+                    required: "serverAuth".into(),
+                    presented: run
+                        .chain_der
+                        .first()
+                        .map(|der| extended_key_usages(der))
+                        .unwrap_or_default(),
+                },
+                None => detail(),
             }
         }
         CertificateError::UnknownIssuer => {
@@ -1168,6 +1360,63 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError, name: &str) -> Cau
     }
 }
 
+/// The certificate of the chain signed with the algorithm webpki refused, and why.
+fn signature_cause(run: &Run<'_>, algorithm_id: &[u8], error: &CertificateError) -> Option<Cause> {
+    use x509_parser::der_parser::ber::parse_ber_oid;
+    let oid = parse_ber_oid(algorithm_id).ok()?.1.as_oid_val().ok()?;
+    // The first certificate from the leaf up whose signature uses it (a root the server
+    // sends along is never checked, so it cannot be the one).
+    let position = run.chain_der.iter().position(|der| {
+        X509Certificate::from_der(der).is_ok_and(|(_, c)| c.signature_algorithm.algorithm == oid)
+    })?;
+    let cert = run.evidence.server_chain.get(position)?.clone();
+    let algorithm = explain::algorithm_name(&oid);
+    let reason = match (explain::weakness(&oid), error) {
+        (Some(weak), _) => weak.to_string(),
+        (None, CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }) => {
+            format!("keyway (rustls-webpki) {}", explain::certificate_error(error).trim_start_matches("it "))
+        }
+        (None, _) => "rustls-webpki verifies only ECDSA (P-256, P-384, P-521), RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, and Ed25519 signatures".into(),
+    };
+    Some(Cause::UnsupportedSignatureAlgorithm {
+        cert,
+        algorithm,
+        reason,
+    })
+}
+
+/// The extended key usages of a DER certificate by name (empty: none, or no extension).
+fn extended_key_usages(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(eku)) = cert.extended_key_usage() else {
+        return Vec::new();
+    };
+    let eku = eku.value;
+    let mut names = Vec::new();
+    for (known, name) in [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ] {
+        if known {
+            names.push(name.to_string());
+        }
+    }
+    names.extend(eku.other.iter().map(|oid| {
+        let dotted = oid.to_id_string();
+        explain::eku_name(&dotted)
+            .map(str::to_string)
+            .unwrap_or(dotted)
+    }));
+    names
+}
+
 /// The cause for a chain webpki accepted and keyway's own checks refused.
 fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
     Some(match refusal {
@@ -1202,22 +1451,59 @@ fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
 
 /// The names the leaf is valid for: its SANs, or its CN when it has none.
 fn leaf_names(run: &Run<'_>) -> Vec<String> {
-    let mut names = run
-        .chain_der
+    run.chain_der
         .first()
-        .map(|der| subject_alt_names(der))
-        .unwrap_or_default();
-    if names.is_empty()
-        && let Some(leaf) = run.evidence.server_chain.first()
-    {
-        names.extend(
-            leaf.subject
-                .split(", ")
-                .filter_map(|p| p.strip_prefix("CN="))
-                .map(str::to_string),
-        );
+        .map(|der| cert_names(der))
+        .unwrap_or_default()
+}
+
+/// The names a DER certificate is valid for: its SANs, or its CN when it has none.
+fn cert_names(der: &[u8]) -> Vec<String> {
+    let names = subject_alt_names(der);
+    if !names.is_empty() {
+        return names;
     }
-    names
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    cert.subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok().map(str::to_string))
+        .collect()
+}
+
+/// Warnings about a chain that verified but is sent badly: out of order, or with a
+/// certificate that belongs to no path. keyway and browsers cope; older clients do not.
+fn chain_warnings(chain: &[keyway_keystore::CertInfo]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, cert) in chain.iter().enumerate().skip(1) {
+        let issues_another = chain
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && other.issuer == cert.subject);
+        if !issues_another {
+            warnings.push(format!(
+                "the server sends {} (certificate {} of {}), which issued nothing in its chain: keyway ignores it, but some clients fail on it; ask the partner to remove it",
+                cert.subject,
+                i + 1,
+                chain.len()
+            ));
+        }
+    }
+    for pair in chain.windows(2) {
+        let (cert, next) = (&pair[0], &pair[1]);
+        if !cert.self_issued
+            && next.subject != cert.issuer
+            && chain.iter().any(|c| c.subject == cert.issuer)
+        {
+            warnings.push(format!(
+                "the server sends its chain out of order ({} does not follow {}, which it issued): keyway and browsers reorder it, older Java and .NET clients may not; ask the partner to send the leaf first, then each issuer in turn",
+                cert.issuer, cert.subject
+            ));
+            break;
+        }
+    }
+    warnings
 }
 
 /// Subject alternative names (DNS names and IP addresses) of a DER certificate.

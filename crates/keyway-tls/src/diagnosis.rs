@@ -154,10 +154,65 @@ pub enum Cause {
         /// The server's alert.
         alert: String,
     },
+    /// A certificate of the server's chain is signed with an algorithm keyway refuses
+    /// (SHA-1, MD5) or does not support, or with one its issuer's key cannot verify.
+    UnsupportedSignatureAlgorithm {
+        /// The certificate whose signature is refused.
+        cert: CertInfo,
+        /// The algorithm, by name and OID (e.g. `sha1WithRSAEncryption (1.2.840.113549.1.1.5)`).
+        algorithm: String,
+        /// Why keyway refuses it.
+        reason: String,
+    },
+    /// The server's certificate is not issued for server authentication (its extended
+    /// key usage lacks serverAuth).
+    WrongCertificatePurpose {
+        /// The certificate.
+        cert: CertInfo,
+        /// The purpose needed: `serverAuth`.
+        required: String,
+        /// The purposes it has.
+        presented: Vec<String>,
+    },
+    /// The server refused the name keyway sent in SNI (a fatal `unrecognized_name` alert).
+    UnrecognizedName {
+        /// The name sent.
+        sent: String,
+        /// The names the server's default certificate is valid for, from a handshake
+        /// without SNI (empty when that did not show them).
+        served: Vec<String>,
+    },
+    /// The client certificate the connector presents has expired; the server asked for
+    /// it and refused it (or would have).
+    ClientCertExpired {
+        /// The certificate.
+        cert: CertInfo,
+        /// Its alias.
+        alias: String,
+        /// The keystore it comes from.
+        keystore: String,
+        /// The server's alert, if it sent one.
+        alert: Option<String>,
+    },
+    /// The client certificate the connector presents is not valid yet.
+    ClientCertNotYetValid {
+        /// The certificate.
+        cert: CertInfo,
+        /// Its alias.
+        alias: String,
+        /// The keystore it comes from.
+        keystore: String,
+        /// The server's alert, if it sent one.
+        alert: Option<String>,
+    },
     /// The handshake failed for a reason keyway cannot narrow down further.
     HandshakeFailed {
-        /// What was observed.
+        /// What was observed, in words.
         detail: String,
+        /// When it happened: `connecting`, `handshake` or `after_handshake`.
+        stage: Stage,
+        /// The alert the server sent, if any.
+        alert: Option<String>,
     },
     /// TLS works; the server wants credentials for this URL (HTTP 401).
     HttpUnauthorized {
@@ -204,6 +259,11 @@ impl Cause {
             Cause::HostnameMismatch { .. } => "hostname_mismatch",
             Cause::ClientCertRequired { .. } => "client_cert_required",
             Cause::ClientCertRejected { .. } => "client_cert_rejected",
+            Cause::UnsupportedSignatureAlgorithm { .. } => "unsupported_signature_algorithm",
+            Cause::WrongCertificatePurpose { .. } => "wrong_certificate_purpose",
+            Cause::UnrecognizedName { .. } => "unrecognized_name",
+            Cause::ClientCertExpired { .. } => "client_cert_expired",
+            Cause::ClientCertNotYetValid { .. } => "client_cert_not_yet_valid",
             Cause::HandshakeFailed { .. } => "handshake_failed",
             Cause::HttpUnauthorized { .. } => "http_unauthorized",
             Cause::HttpError { .. } => "http_error",
@@ -227,6 +287,8 @@ impl Cause {
             | Cause::HostnameMismatch { .. }
             | Cause::WeakServerKey { .. }
             | Cause::MalformedCertificate { .. }
+            | Cause::UnsupportedSignatureAlgorithm { .. }
+            | Cause::WrongCertificatePurpose { .. }
             | Cause::HandshakeFailed { .. } => Blame::Partner,
             Cause::VersionMismatch { .. }
             | Cause::TrustAnchorUnusable { .. }
@@ -235,6 +297,9 @@ impl Cause {
             | Cause::SelfSigned { .. }
             | Cause::ClientCertRequired { .. }
             | Cause::ClientCertRejected { .. }
+            | Cause::ClientCertExpired { .. }
+            | Cause::ClientCertNotYetValid { .. }
+            | Cause::UnrecognizedName { .. }
             | Cause::HttpUnauthorized { .. } => Blame::LocalConfig,
             Cause::HttpError { status, .. } if *status < 500 => Blame::LocalConfig,
             Cause::HttpError { .. } => Blame::Partner,
@@ -351,7 +416,61 @@ impl Cause {
                     sent.subject
                 )
             }
-            Cause::HandshakeFailed { detail } => format!("the TLS handshake failed: {detail}"),
+            Cause::UnsupportedSignatureAlgorithm {
+                cert, algorithm, ..
+            } => format!(
+                "the server's certificate {} is signed with {algorithm}, which keyway refuses",
+                cert.subject
+            ),
+            Cause::WrongCertificatePurpose {
+                cert,
+                required,
+                presented,
+            } => format!(
+                "the server's certificate {} is not issued for {required} (its extended key usage allows {})",
+                cert.subject,
+                if presented.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    presented.join(", ")
+                }
+            ),
+            Cause::UnrecognizedName { sent, served } => format!(
+                "the server does not serve the name {sent} that keyway sent (SNI) and refused the handshake (unrecognized_name){}",
+                if served.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; without SNI it presents a certificate for {}",
+                        served.join(", ")
+                    )
+                }
+            ),
+            Cause::ClientCertExpired {
+                cert,
+                alias,
+                keystore,
+                alert,
+            } => format!(
+                "our client certificate {} (alias \"{alias}\" in {keystore}) expired on {}{}",
+                cert.subject,
+                cert.not_after.date(),
+                refused_with(alert)
+            ),
+            Cause::ClientCertNotYetValid {
+                cert,
+                alias,
+                keystore,
+                alert,
+            } => format!(
+                "our client certificate {} (alias \"{alias}\" in {keystore}) is not valid until {}{}",
+                cert.subject,
+                cert.not_before.date(),
+                refused_with(alert)
+            ),
+            Cause::HandshakeFailed { detail, stage, .. } => {
+                format!("the TLS connection failed {}: {detail}", stage.words())
+            }
             Cause::HttpUnauthorized { path, challenge } => format!(
                 "TLS works, but the server answered GET {path} with 401 Unauthorized{}",
                 challenge
@@ -477,9 +596,59 @@ impl Cause {
                 sent.issuer,
                 if acceptable_cas.is_empty() { "CAs it did not name".to_string() } else { acceptable_cas.join(", ") }
             )],
-            Cause::HandshakeFailed { .. } => vec![
-                "run `keyway probe HOST:PORT` and send its output to the partner".into(),
+            Cause::UnsupportedSignatureAlgorithm { cert, algorithm, reason } => vec![
+                format!(
+                    "ask the partner to have {} (SHA-256 {}) reissued with a SHA-256 signature (sha256WithRSAEncryption or ecdsa-with-SHA256) instead of {algorithm}: {reason}",
+                    cert.subject, cert.sha256
+                ),
+                "--insecure connects anyway for a one-off test; do not use it in production".into(),
             ],
+            Cause::WrongCertificatePurpose { cert, required, .. } => vec![format!(
+                "ask the partner to install a server certificate whose extended key usage includes {required} instead of {} (SHA-256 {})",
+                cert.subject, cert.sha256
+            )],
+            Cause::UnrecognizedName { sent, served } => match served.first() {
+                Some(name) => vec![
+                    format!(
+                        "connect with the name the server serves: `keyway test … --servername {name}`; for a connector, use https://{name}/… as its URL or set server_name = \"{name}\" in its TLS profile (keyway.toml)"
+                    ),
+                    format!("or ask the partner to serve {sent} (a virtual host or certificate for that name)"),
+                ],
+                None => vec![
+                    format!(
+                        "ask the partner which host name the server expects in SNI and use it: `keyway test … --servername NAME`, or the connector's URL host / its TLS profile's server_name"
+                    ),
+                    format!("or ask the partner to serve {sent} (a virtual host or certificate for that name)"),
+                ],
+            },
+            Cause::ClientCertExpired { cert, alias, keystore, .. } => vec![
+                format!(
+                    "renew the client certificate {} (issued by {}) and replace alias \"{alias}\" in {keystore} with the new one",
+                    cert.subject, cert.issuer
+                ),
+                "if keyway's CA issued it: `keyway user cert issue USER` (or `keyway ca issue --profile client --subject \"SUBJECT\"`); if an outside CA did: `keyway csr create --key KEY --subject \"SUBJECT\" --out renew.csr`, send it to that CA, then `keyway keystore import-key KEYSTORE --alias ALIAS --key KEY --cert signed.pem` (a keystore kept in keyway's store: `keyway identity add NAME new.p12 --replace`)".into(),
+                "then send the partner the new certificate if they pin it".into(),
+            ],
+            Cause::ClientCertNotYetValid { cert, alias, keystore, .. } => vec![
+                format!(
+                    "check this machine's clock; if it is right, alias \"{alias}\" in {keystore} holds a certificate that starts on {}: keep the previous certificate until then",
+                    cert.not_before.date()
+                ),
+            ],
+            Cause::HandshakeFailed { stage, alert, .. } => {
+                let mut steps = Vec::new();
+                if let Some(alert) = alert {
+                    steps.push(format!(
+                        "the server refused with {alert}: ask the partner what its server log says about this connection (time and our address) — the log names the reason the alert leaves out"
+                    ));
+                }
+                match stage {
+                    Stage::Connecting => steps.push("check the route and firewall between this host and the partner".into()),
+                    Stage::Handshake => steps.push("run `keyway probe HOST:PORT` to see which versions and cipher suites the server accepts, and send its output to the partner".into()),
+                    Stage::AfterHandshake => steps.push("TLS itself worked: the server closed the connection after it, often because of what it expects over it (a client certificate it checks late, a request format); ask the partner".into()),
+                }
+                steps
+            }
             Cause::HttpUnauthorized { challenge, .. } => {
                 let scheme = challenge
                     .as_deref()
@@ -503,6 +672,35 @@ impl Cause {
                 steps
             }
         }
+    }
+}
+
+/// When in the connection a failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Opening the TCP connection.
+    Connecting,
+    /// During the TLS handshake.
+    Handshake,
+    /// After the handshake, on the first exchange.
+    AfterHandshake,
+}
+
+impl Stage {
+    fn words(self) -> &'static str {
+        match self {
+            Stage::Connecting => "while connecting",
+            Stage::Handshake => "during the TLS handshake",
+            Stage::AfterHandshake => "after the TLS handshake",
+        }
+    }
+}
+
+fn refused_with(alert: &Option<String>) -> String {
+    match alert {
+        Some(alert) => format!("; the server refused it ({alert})"),
+        None => String::new(),
     }
 }
 

@@ -51,7 +51,10 @@ impl Failure {
     /// In words, for errors outside the diagnosis.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Failure::Certificate(e) => format!("the server certificate was refused: {e}"),
+            Failure::Certificate(e) => format!(
+                "the server certificate was refused: {}",
+                crate::explain::rustls_error(e)
+            ),
             Failure::Alert(a) => format!("the server sent alert {}", crate::alert::alert_name(*a)),
             Failure::Timeout => "no answer within the handshake timeout".into(),
             Failure::Closed(detail) => detail.clone(),

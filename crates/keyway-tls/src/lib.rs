@@ -8,7 +8,8 @@
 //!   than widened, an optional maximum and IANA cipher-suite list;
 //! - [`Profile`]: truststores of any format (or the system roots), a client identity, the
 //!   policy and timeouts, checked before any traffic (wrong passwords, missing alias, a
-//!   key that does not match, an expired client certificate);
+//!   key that does not match); a client certificate outside its dates is diagnosed, not
+//!   refused;
 //! - [`test()`]: TCP connect, handshake — rustls for TLS 1.2/1.3, the legacy OpenSSL
 //!   backend for servers that share only TLS 1.0/1.1 with the policy (the rule is in
 //!   [`Backend`]'s docs and the README) — one HTTP request for https URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
@@ -20,6 +21,8 @@
 //! - [`TlsClient`]: TLS connections for connectors (tokio): one [`TlsStream`] type over
 //!   rustls and the legacy backend, the same backend rule, verifier and checks as
 //!   [`test()`], rustls sessions resumed across connections;
+//! - [`explain`]: plain words for every rustls, rustls-webpki and OpenSSL error that can
+//!   reach a user; no output shows a library's `Debug` rendering;
 //! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
 //!   anchors, key strength, serials), run against the x509-limbo vectors; [`test()`] runs
 //!   the same [`keyway_checks`] after webpki on both backends.
@@ -42,6 +45,7 @@ mod alert;
 mod client;
 mod connect;
 mod diagnosis;
+pub mod explain;
 mod legacy;
 mod policy;
 mod probe;
@@ -52,7 +56,9 @@ mod verify;
 pub use alert::alert_name;
 pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
 pub use connect::{TestError, TestTarget, test};
-pub use diagnosis::{Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report};
+pub use diagnosis::{
+    Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Stage,
+};
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
 pub use probe::{
     ClientCertRequest, ProbeError, ProbeOutcome, ProbeReport, ProbeTarget, VersionProbe, probe,

@@ -1,15 +1,17 @@
 //! A profile is what a connector's TLS is made of: where its trust comes from, the client
 //! identity it presents, its policy, and its timeouts. Loading one checks everything that
-//! can be checked without the network, so a wrong password or an expired client
-//! certificate is an error before any connection is made.
+//! can be checked without the network, so a wrong password, a missing alias or a key
+//! that does not match its certificate is an error before any connection is made.
+//!
+//! A client certificate outside its validity is not such an error: like an expired trust
+//! anchor, it matters only when the server asks for it, so the connectivity test
+//! diagnoses it (`client_cert_expired`, `client_cert_not_yet_valid`) and otherwise warns.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_keystore::{
-    CertInfo, Certificate, EntryType, FileError, Format, Keystore, PrivateKey, file,
-};
+use keyway_keystore::{Certificate, EntryType, FileError, Format, Keystore, PrivateKey, file};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -120,20 +122,6 @@ pub enum ProfileError {
         /// What is wrong.
         problem: String,
     },
-    /// The client certificate is expired or not yet valid.
-    #[error(
-        "{path}: the client certificate of alias \"{alias}\" ({subject}) {state}; servers will reject it"
-    )]
-    ClientCertificateDates {
-        /// The keystore.
-        path: PathBuf,
-        /// The alias.
-        alias: String,
-        /// Its subject.
-        subject: String,
-        /// "expired on …" or "is not valid until …".
-        state: String,
-    },
 }
 
 /// A trust anchor and where it came from.
@@ -155,6 +143,28 @@ pub struct Identity {
     /// Leaf first.
     pub chain: Vec<Certificate>,
     pub(crate) key: PrivateKey,
+}
+
+/// Where a client certificate stands against its validity period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    /// Within its dates.
+    Valid,
+    /// Past its end date.
+    Expired,
+    /// Before its start date.
+    NotYetValid,
+}
+
+impl Identity {
+    /// Whether the leaf certificate is within its validity at `now`.
+    pub fn validity(&self, now: OffsetDateTime) -> Validity {
+        match self.chain.first().map(Certificate::info) {
+            Some(info) if now > info.not_after => Validity::Expired,
+            Some(info) if now < info.not_before => Validity::NotYetValid,
+            _ => Validity::Valid,
+        }
+    }
 }
 
 /// A checked profile, ready to connect.
@@ -337,28 +347,10 @@ fn load_identity(spec: &IdentitySpec) -> Result<Identity, ProfileError> {
             leaf.info().subject
         )));
     }
-    check_dates(&spec.path, &entry.alias, leaf.info())?;
     Ok(Identity {
         store: spec.path.clone(),
         alias: entry.alias.clone(),
         chain,
         key,
-    })
-}
-
-fn check_dates(path: &std::path::Path, alias: &str, info: &CertInfo) -> Result<(), ProfileError> {
-    let now = OffsetDateTime::now_utc();
-    let state = if now > info.not_after {
-        format!("expired on {}", info.not_after.date())
-    } else if now < info.not_before {
-        format!("is not valid until {}", info.not_before.date())
-    } else {
-        return Ok(());
-    };
-    Err(ProfileError::ClientCertificateDates {
-        path: path.to_path_buf(),
-        alias: alias.to_string(),
-        subject: info.subject.clone(),
-        state,
     })
 }

@@ -68,7 +68,7 @@ pub enum VerifyError {
     #[error("\"{0}\" is not a valid server name")]
     BadName(String),
     /// The path validation failed.
-    #[error("{0}")]
+    #[error("{}", crate::explain::rustls_error(.0))]
     Path(rustls::Error),
     /// webpki accepted the path, but keyway's own checks refuse it.
     #[error("{0}")]

@@ -71,9 +71,10 @@ async fn an_untrusted_server_is_refused_with_the_reason() {
     let client = TlsClient::new(profile, &[]).unwrap();
     let e = client.connect("127.0.0.1", server.port).await.unwrap_err();
     assert!(
-        matches!(&e, ConnectError::Handshake { backend: Backend::Rustls, detail, .. } if detail.contains("UnknownIssuer")),
+        matches!(&e, ConnectError::Handshake { backend: Backend::Rustls, detail, .. } if detail.contains("issuer is not trusted")),
         "{e}"
     );
+    assert_eq!(keyway_testkit::debug_shape(&e.to_string()), None, "{e}");
     let e = client.connect("partner.invalid", 443).await.unwrap_err();
     assert!(matches!(e, ConnectError::Dns { .. }), "{e}");
 }

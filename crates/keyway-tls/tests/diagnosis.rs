@@ -36,20 +36,46 @@ fn spec(trust: TrustSource, name: &str) -> ProfileSpec {
 
 fn run(address: &str, spec: &ProfileSpec) -> Outcome {
     let profile = Profile::load(spec).expect("profile");
-    test(
+    let outcome = test(
         &TestTarget::parse(&format!("https://{address}/health")).unwrap(),
         &profile,
     )
-    .expect("test ran")
+    .expect("test ran");
+    assert_plain(&outcome);
+    outcome
 }
 
+/// Every outcome a test looks at is also checked for Debug renderings: the JSON report
+/// holds the summary, the fix, the evidence and the warnings.
 fn failed(outcome: Outcome) -> keyway_tls::Diagnosis {
+    assert_plain(&outcome);
     match outcome {
         Outcome::Failed(d) => d,
         Outcome::Connected { negotiated, .. } => {
             panic!("expected a failure, connected with {negotiated:?}")
         }
     }
+}
+
+fn connected(outcome: Outcome) -> (keyway_tls::Negotiated, Vec<String>) {
+    assert_plain(&outcome);
+    match outcome {
+        Outcome::Connected {
+            negotiated,
+            warnings,
+            ..
+        } => (negotiated, warnings),
+        Outcome::Failed(d) => panic!(
+            "expected a connection: {} ({})",
+            d.cause.code(),
+            d.cause.summary()
+        ),
+    }
+}
+
+fn assert_plain(outcome: &Outcome) {
+    let json = serde_json::to_value(outcome.report(false)).unwrap();
+    keyway_testkit::assert_plain_words(&json);
 }
 
 #[test]
@@ -444,13 +470,10 @@ fn profile_problems_are_errors_before_any_traffic() {
         key_password: None,
     };
     let mut s = spec(truststore(dir.path(), &expired.root_pem), "x.test");
+    // An expired client certificate is diagnosed when a server asks for it (see
+    // client_certificate_expired_…), not refused before any traffic.
     s.identity = Some(identity("changeit"));
-    let err = Profile::load(&s).unwrap_err();
-    assert!(
-        matches!(err, ProfileError::ClientCertificateDates { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("expired on"), "{err}");
+    Profile::load(&s).expect("an expired identity loads");
 
     s.identity = Some(identity("wrong"));
     let err = Profile::load(&s).unwrap_err();
@@ -923,4 +946,286 @@ fn leaf_with_serial_zero_is_a_malformed_certificate() {
     assert!(subject.contains("serial-zero-partner"), "{subject}");
     assert!(detail.contains("serial number 0"), "{detail}");
     assert_eq!(d.cause.blame(), Blame::Partner);
+}
+
+#[test]
+fn sha1_signed_server_certificate_names_the_certificate_and_the_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::signed_with_digest("sha1-partner", "sha1");
+    let server = RustlsServer::start(
+        &chain,
+        ServerOptions {
+            send_intermediate: false,
+            ..ServerOptions::default()
+        },
+    );
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "sha1-partner.test"),
+    ));
+    let Cause::UnsupportedSignatureAlgorithm {
+        cert,
+        algorithm,
+        reason,
+    } = &d.cause
+    else {
+        panic!("{}: {}", d.cause.code(), d.cause.summary())
+    };
+    assert_eq!(d.cause.code(), "unsupported_signature_algorithm");
+    assert_eq!(d.cause.blame(), Blame::Partner);
+    assert!(
+        cert.subject.contains("sha1-partner.test"),
+        "{}",
+        cert.subject
+    );
+    assert!(
+        algorithm.starts_with("sha1WithRSAEncryption"),
+        "{algorithm}"
+    );
+    assert!(reason.contains("SHA-1"), "{reason}");
+    assert!(d.cause.summary().contains("sha1WithRSAEncryption"));
+    let fix = d.cause.remediation().join("\n");
+    assert!(
+        fix.contains("SHA-256") && fix.contains(&cert.sha256),
+        "{fix}"
+    );
+}
+
+#[test]
+fn server_certificate_without_the_server_auth_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::build(
+        "client-only-partner",
+        &ChainOptions {
+            leaf_purposes: vec![keyway_testkit::ExtendedKeyUsagePurpose::ClientAuth],
+            ..ChainOptions::default()
+        },
+    );
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(
+            truststore(dir.path(), &chain.root_pem),
+            "client-only-partner.test",
+        ),
+    ));
+    let Cause::WrongCertificatePurpose {
+        cert,
+        required,
+        presented,
+    } = &d.cause
+    else {
+        panic!("{}: {}", d.cause.code(), d.cause.summary())
+    };
+    assert_eq!(d.cause.code(), "wrong_certificate_purpose");
+    assert!(cert.subject.contains("client-only-partner"));
+    assert_eq!(required, "serverAuth");
+    assert_eq!(presented, &["clientAuth"]);
+    assert!(d.cause.remediation()[0].contains("serverAuth"));
+}
+
+#[test]
+fn chains_out_of_order_or_with_a_stray_certificate_connect_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("untidy-partner", KeyKind::EcP256);
+    let stray = keyway_testkit::self_signed_pem("Stray Old Root");
+    let trust = || {
+        spec(
+            truststore(dir.path(), &chain.root_pem),
+            "untidy-partner.test",
+        )
+    };
+    let serve = |pems: Vec<&str>| {
+        RustlsServer::start(
+            &chain,
+            ServerOptions {
+                chain_pem: Some(pems.into_iter().map(str::to_string).collect()),
+                ..ServerOptions::default()
+            },
+        )
+    };
+    // Leaf, root, intermediate: the intermediate comes after a certificate it did not issue.
+    let server = serve(vec![
+        &chain.leaf_pem,
+        &chain.root_pem,
+        &chain.intermediate_pem,
+    ]);
+    let (_, warnings) = connected(run(&server.address(), &trust()));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("out of order") && w.contains("untidy-partner Issuing CA")),
+        "{warnings:?}"
+    );
+    // Leaf, intermediate, and a root that has nothing to do with either.
+    let server = serve(vec![&chain.leaf_pem, &chain.intermediate_pem, &stray]);
+    let (_, warnings) = connected(run(&server.address(), &trust()));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("Stray Old Root") && w.contains("issued nothing")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("out of order")),
+        "{warnings:?}"
+    );
+    // A tidy chain warns about neither.
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let (_, warnings) = connected(run(&server.address(), &trust()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn a_server_name_the_server_does_not_serve_is_named_with_the_one_it_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("served", KeyKind::EcP256);
+    // Fatal unrecognized_name for any SNI but served.test; the default certificate (no
+    // SNI) is the same one.
+    let server = OpensslServer::start(
+        &chain,
+        &[
+            "-servername",
+            "served.test",
+            "-servername_fatal",
+            "-cert2",
+            "{leaf}",
+            "-key2",
+            "{key}",
+            "-www",
+        ],
+    );
+    // openssl sends no intermediate for its second certificate: trust the issuing CA too.
+    let trust = format!("{}{}", chain.root_pem, chain.intermediate_pem);
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &trust), "old-name.test"),
+    ));
+    let Cause::UnrecognizedName { sent, served } = &d.cause else {
+        panic!("{}: {}", d.cause.code(), d.cause.summary())
+    };
+    assert_eq!(d.cause.code(), "unrecognized_name");
+    assert_eq!(d.cause.blame(), Blame::LocalConfig);
+    assert_eq!(sent, "old-name.test");
+    assert_eq!(served, &["served.test"]);
+    let fix = d.cause.remediation()[0].clone();
+    assert!(fix.contains("--servername served.test"), "{fix}");
+    // The fix, applied, works.
+    let (negotiated, _) = connected(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &trust), "served.test"),
+    ));
+    assert_eq!(negotiated.http_status, Some(200));
+}
+
+#[test]
+fn expired_client_certificate_is_diagnosed_when_the_server_asks_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("strict-partner", KeyKind::EcP256);
+    let expired = TestChain::with_leaf_validity("lapsed-client", KeyKind::EcP256, -400, -3);
+    let identity = identity(dir.path(), &expired, "lapsed");
+    for tls13 in [false, true] {
+        let server = mtls_server(&chain, &expired.root_pem, tls13);
+        let mut s = spec(
+            truststore(dir.path(), &chain.root_pem),
+            "strict-partner.test",
+        );
+        s.identity = Some(identity.clone());
+        let d = failed(run(&server.address(), &s));
+        let Cause::ClientCertExpired {
+            cert,
+            alias,
+            keystore,
+            alert,
+        } = &d.cause
+        else {
+            panic!("tls13={tls13}: {}: {}", d.cause.code(), d.cause.summary())
+        };
+        assert_eq!(d.cause.code(), "client_cert_expired");
+        assert_eq!(d.cause.blame(), Blame::LocalConfig);
+        assert!(cert.subject.contains("lapsed-client"));
+        assert_eq!(alias, "client");
+        assert!(keystore.ends_with("client.p12"), "{keystore}");
+        // The server's alert, or (TLS 1.2: it often arrives after our last flight met the
+        // closed socket) the close that carried it.
+        assert!(
+            alert
+                .as_deref()
+                .is_some_and(|a| a.contains("certificate_expired")
+                    || a.contains("the server closed the connection")),
+            "tls13={tls13}: {alert:?}"
+        );
+        assert!(
+            d.cause.summary().contains("expired on"),
+            "{}",
+            d.cause.summary()
+        );
+        assert!(d.cause.remediation()[0].contains("renew"));
+    }
+    // A server that does not ask: connected, with the warning.
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let mut s = spec(
+        truststore(dir.path(), &chain.root_pem),
+        "strict-partner.test",
+    );
+    s.identity = Some(identity);
+    let (_, warnings) = connected(run(&server.address(), &s));
+    assert!(
+        warnings.iter().any(|w| w.contains("lapsed-client")
+            && w.contains("expired on")
+            && w.contains("did not ask")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn client_certificate_not_yet_valid_has_its_own_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("strict-partner-2", KeyKind::EcP256);
+    let early = TestChain::with_leaf_validity("early-client", KeyKind::EcP256, 5, 300);
+    let server = mtls_server(&chain, &early.root_pem, false);
+    let mut s = spec(
+        truststore(dir.path(), &chain.root_pem),
+        "strict-partner-2.test",
+    );
+    s.identity = Some(identity(dir.path(), &early, "early"));
+    let d = failed(run(&server.address(), &s));
+    assert_eq!(
+        d.cause.code(),
+        "client_cert_not_yet_valid",
+        "{}",
+        d.cause.summary()
+    );
+    assert!(d.cause.summary().contains("not valid until"));
+    assert!(d.cause.remediation()[0].contains("clock"));
+}
+
+#[test]
+fn handshake_failed_says_what_was_observed_in_words() {
+    // A server that answers our ClientHello with a fatal alert keyway has no better name
+    // for (decode_error), after a valid-looking TLS record header.
+    let address = tcp_peer(|mut s| {
+        let mut hello = [0u8; 512];
+        let _ = s.read(&mut hello);
+        let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 50]);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = keyway_testkit::self_signed_pem("Unused Root");
+    let d = failed(run(
+        &address,
+        &spec(truststore(dir.path(), &root), "x.test"),
+    ));
+    let Cause::HandshakeFailed {
+        detail,
+        stage,
+        alert,
+    } = &d.cause
+    else {
+        panic!("{}: {}", d.cause.code(), d.cause.summary())
+    };
+    assert_eq!(*stage, keyway_tls::Stage::Handshake);
+    assert_eq!(alert.as_deref(), Some("decode_error (50)"));
+    assert!(detail.contains("could not decode"), "{detail}");
+    let fix = d.cause.remediation().join("\n");
+    assert!(fix.contains("server log"), "{fix}");
 }

@@ -53,8 +53,8 @@ HOST:PORT tests TLS only. Without --truststore, the system roots are trusted.
 --insecure skips certificate verification and is flagged in every output.
 
 Exit codes: 0 connected, 1 the connection failed and the cause is diagnosed, 2 the test
-could not run (usage error, unreadable store, wrong store password, expired client
-certificate).", passwords!()))]
+could not run (usage error, unreadable store, wrong store password, a key that does not
+match its certificate).", passwords!()))]
     Test(TestArgs),
     /// Find which TLS versions a server speaks, its chain, and whether it wants a client certificate.
     #[command(

@@ -76,17 +76,21 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
     }
     let identity = match &args.keystore {
         Some(path) => {
-            let what = format!("Keystore password for {}", path.display());
-            let password = secret::obtain(
-                args.keystore_password.as_deref(),
-                "--keystore-password",
-                &what,
-            )?;
+            // A PEM or DER identity with an unencrypted key has nothing to decrypt: no
+            // password, and no prompt for one.
+            let password = match args.keystore_password.as_deref() {
+                None if !keyway_keystore::file::needs_password(path, args.keystore_type) => None,
+                given => Some(secret::obtain(
+                    given,
+                    "--keystore-password",
+                    &format!("Keystore password for {}", path.display()),
+                )?),
+            };
             Some(IdentitySpec {
                 path: path.clone(),
                 content: None,
                 format: args.keystore_type,
-                store_password: Some(password.to_string()),
+                store_password: password.map(|p| p.to_string()),
                 alias: args.alias.clone(),
                 key_password: secret::optional(args.key_password.as_deref(), "--key-password")?
                     .map(|p| p.to_string()),

@@ -326,3 +326,57 @@ fn a_broken_configuration_exits_2_naming_every_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn a_connector_whose_client_certificate_expired_is_diagnosed_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_chain = TestChain::new("mtls-orders", KeyKind::EcP256);
+    let lapsed = TestChain::with_leaf_validity("lapsed-acme", KeyKind::EcP256, -200, -1);
+    let server = RustlsServer::start(
+        &server_chain,
+        ServerOptions {
+            client_ca_pem: Some(lapsed.root_pem.clone()),
+            ..ServerOptions::default()
+        },
+    );
+    std::fs::write(dir.path().join("trust.pem"), &server_chain.root_pem).unwrap();
+    keyway_testkit::client_p12(&lapsed, dir.path());
+    let config = dir.path().join("keyway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[truststores.partners]
+path = "trust.pem"
+
+[keystores.acme]
+path = "client.p12"
+password = "changeit"
+
+[profiles.mtls]
+truststores = ["partners"]
+keystore = "acme"
+server_name = "mtls-orders.test"
+
+[connectors.orders]
+kind = "rest"
+url = "https://{}/api"
+profile = "mtls"
+"#,
+            server.address()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(keyway(&config).args(["connector", "test", "orders", "--json"]));
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tls"]["code"], "client_cert_expired", "{out}");
+    assert_eq!(v["tls"]["blame"], "local_config");
+    keyway_testkit::assert_plain_words(&v);
+    let (code, out, _) = run(keyway(&config).args(["connector", "test", "orders"]));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("client_cert_expired") && out.contains("lapsed-acme"),
+        "{out}"
+    );
+}
