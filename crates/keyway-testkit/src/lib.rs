@@ -729,30 +729,42 @@ impl TestChain {
     /// signs with `digest` (`sha1`, `md5`…): made by `openssl`, since rcgen refuses weak
     /// digests. There is no intermediate: the intermediate fields hold the root.
     pub fn signed_with_digest(name: &str, digest: &str) -> Self {
+        Self::openssl_made(name, &["-newkey", "rsa:2048"], digest)
+    }
+
+    /// Like [`TestChain::signed_with_digest`], with the root's key made as `newkey` says to
+    /// `openssl req` (e.g. `["-newkey", "ec", "-pkeyopt",
+    /// "ec_paramgen_curve:brainpoolP256r1"]`), and the leaf signed with SHA-256.
+    pub fn signed_by_root_key(name: &str, newkey: &[&str]) -> Self {
+        Self::openssl_made(name, newkey, "sha256")
+    }
+
+    fn openssl_made(name: &str, newkey: &[&str], digest: &str) -> Self {
         use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
         let dir = tempfile::tempdir().expect("tempdir");
         let file = |f: &str| dir.path().join(f).to_str().expect("utf-8").to_string();
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
+        let mut root_args = vec!["req", "-x509"];
+        root_args.extend_from_slice(newkey);
+        let subject = format!("/CN={name} Root CA/O=keyway tests");
+        let (key, pem) = (file("ca.key"), file("ca.pem"));
+        root_args.extend_from_slice(&[
             "-nodes",
             "-sha256",
             "-days",
             "30",
             "-keyout",
-            &file("ca.key"),
+            &key,
             "-out",
-            &file("ca.pem"),
+            &pem,
             "-subj",
-            &format!("/CN={name} Root CA/O=keyway tests"),
+            &subject,
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ]);
+        openssl(&root_args);
         openssl(&[
             "req",
             "-newkey",

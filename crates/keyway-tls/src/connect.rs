@@ -1371,12 +1371,20 @@ fn signature_cause(run: &Run<'_>, algorithm_id: &[u8], error: &CertificateError)
     })?;
     let cert = run.evidence.server_chain.get(position)?.clone();
     let algorithm = explain::algorithm_name(&oid);
+    const SUPPORTED: &str = "keyway (rustls-webpki) verifies RSA (PKCS#1 v1.5 and PSS) and ECDSA on P-256, P-384 and P-521 with SHA-256/384/512, and Ed25519";
     let reason = match (explain::weakness(&oid), error) {
         (Some(weak), _) => weak.to_string(),
-        (None, CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }) => {
-            format!("keyway (rustls-webpki) {}", explain::certificate_error(error).trim_start_matches("it "))
-        }
-        (None, _) => "rustls-webpki verifies only ECDSA (P-256, P-384, P-521), RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, and Ed25519 signatures".into(),
+        (
+            None,
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                public_key_algorithm_id,
+                ..
+            },
+        ) => format!(
+            "its issuer's key is {}, which keyway cannot verify: {SUPPORTED}",
+            explain::algorithm_identifier_name(public_key_algorithm_id)
+        ),
+        (None, _) => format!("{SUPPORTED}; nothing else"),
     };
     Some(Cause::UnsupportedSignatureAlgorithm {
         cert,

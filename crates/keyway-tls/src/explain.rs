@@ -501,14 +501,37 @@ fn peer_misbehaved(p: &PeerMisbehaved) -> &'static str {
 /// AlgorithmIdentifier (as rustls-webpki reports it: the OID and its parameters, without
 /// the outer SEQUENCE).
 pub(crate) fn algorithm_identifier_name(der: &[u8]) -> String {
-    use x509_parser::der_parser::ber::parse_ber_oid;
-    match parse_ber_oid(der)
-        .ok()
-        .and_then(|(_, o)| o.as_oid_val().ok())
-    {
-        Some(oid) => algorithm_name(&oid),
-        None => "an algorithm that cannot be named".into(),
+    let Some((rest, oid)) = oid_at(der) else {
+        return "an algorithm that cannot be named".into();
+    };
+    // An EC key names its curve in the parameters.
+    match oid_at(rest) {
+        Some((_, curve)) => format!("{} on {}", algorithm_name(&oid), curve_name(&curve)),
+        None => algorithm_name(&oid),
     }
+}
+
+/// The OID at the start of `bytes` (DER), and what follows it.
+fn oid_at(bytes: &[u8]) -> Option<(&[u8], Oid<'static>)> {
+    use x509_parser::der_parser::ber::parse_ber_oid;
+    let (rest, object) = parse_ber_oid(bytes).ok()?;
+    Some((rest, object.as_oid_val().ok()?.to_owned()))
+}
+
+/// The usual name of an elliptic curve OID, with the OID.
+pub(crate) fn curve_name(oid: &Oid<'_>) -> String {
+    let dotted = oid.to_id_string();
+    let name = match dotted.as_str() {
+        "1.2.840.10045.3.1.7" => "P-256",
+        "1.3.132.0.34" => "P-384",
+        "1.3.132.0.35" => "P-521",
+        "1.3.132.0.10" => "secp256k1",
+        "1.3.36.3.3.2.8.1.1.7" => "brainpoolP256r1",
+        "1.3.36.3.3.2.8.1.1.11" => "brainpoolP384r1",
+        "1.3.36.3.3.2.8.1.1.13" => "brainpoolP512r1",
+        _ => return format!("the curve {dotted}"),
+    };
+    format!("{name} ({dotted})")
 }
 
 /// The usual name of a signature or key algorithm OID, with the OID.

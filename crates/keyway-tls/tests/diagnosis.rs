@@ -992,6 +992,53 @@ fn sha1_signed_server_certificate_names_the_certificate_and_the_algorithm() {
 }
 
 #[test]
+fn md5_signatures_and_issuer_keys_keyway_cannot_verify_are_named_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let md5 = TestChain::signed_with_digest("md5-partner", "md5");
+    let brainpool = TestChain::signed_by_root_key(
+        "brainpool-partner",
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:brainpoolP256r1",
+        ],
+    );
+    for (chain, name, algorithm, reason) in [
+        (&md5, "md5-partner.test", "md5WithRSAEncryption", "MD5"),
+        (
+            &brainpool,
+            "brainpool-partner.test",
+            "ecdsa-with-SHA256",
+            "brainpoolP256r1",
+        ),
+    ] {
+        let server = RustlsServer::start(
+            chain,
+            ServerOptions {
+                send_intermediate: false,
+                ..ServerOptions::default()
+            },
+        );
+        let d = failed(run(
+            &server.address(),
+            &spec(truststore(dir.path(), &chain.root_pem), name),
+        ));
+        let Cause::UnsupportedSignatureAlgorithm {
+            cert,
+            algorithm: named,
+            reason: why,
+        } = &d.cause
+        else {
+            panic!("{name}: {}: {}", d.cause.code(), d.cause.summary())
+        };
+        assert!(cert.subject.contains(name), "{}", cert.subject);
+        assert!(named.starts_with(algorithm), "{named}");
+        assert!(why.contains(reason), "{why}");
+    }
+}
+
+#[test]
 fn server_certificate_without_the_server_auth_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::build(
