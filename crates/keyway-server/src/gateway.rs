@@ -21,7 +21,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use keyway_connect::{CallBody, CallRequest, Connector};
 use keyway_store::{
     CertificateOwner, GatewayDirectory, GatewayRecord, Integration, Outcome, Permission, Store,
-    StoreError,
 };
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
@@ -35,7 +34,10 @@ use zeroize::Zeroizing;
 
 use crate::GatewayError;
 use crate::identity::server_identity;
+use crate::limits::{ConnectionLimits, Connections};
 use crate::park::{Activity, Guarded, Tracked};
+use crate::password::{PasswordGate, PasswordLimits, Verdict};
+use crate::path::normalize_tail;
 use crate::verifier::{ClientVerifier, Trust, fingerprint};
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -69,8 +71,19 @@ pub struct GatewayOptions {
     /// Largest request head (request line and headers), in bytes; at least 8 KiB. A
     /// larger one gets 431.
     pub max_header: usize,
-    /// Most connections at once; more wait in the kernel's backlog.
+    /// Most connections past their handshake at once. When all are taken, the oldest
+    /// idle one (parked between requests) is closed for a new one.
     pub max_connections: usize,
+    /// Most connections of one client certificate; over it, that certificate's oldest
+    /// idle connection is closed for its new one.
+    pub max_connections_per_client: usize,
+    /// Most connections from one address (0: no limit, for a gateway behind a proxy that
+    /// hides the callers' addresses).
+    pub max_connections_per_address: usize,
+    /// Most connections still in their TLS handshake; over it, the oldest is closed.
+    pub max_handshakes: usize,
+    /// How many Basic-auth password checks (argon2id, 19 MiB each) run and wait at once.
+    pub password_checks: PasswordLimits,
     /// How often the store is polled for changes (certificates, trust, connectors).
     pub reload_every: Duration,
 }
@@ -90,12 +103,16 @@ impl Default for GatewayOptions {
             hosts,
             server_keystore: None,
             client_truststores: Vec::new(),
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
             max_body: 10 * 1024 * 1024,
             max_header: 64 * 1024,
             max_connections: 1024,
+            max_connections_per_client: 64,
+            max_connections_per_address: 256,
+            max_handshakes: 128,
+            password_checks: PasswordLimits::default(),
             reload_every: Duration::from_secs(1),
         }
     }
@@ -267,6 +284,8 @@ struct State {
     metrics: Metrics,
     max_body: usize,
     ready: AtomicBool,
+    connections: Arc<Connections>,
+    passwords: PasswordGate,
 }
 
 /// Who is on the other end of a connection (shared by its requests).
@@ -360,9 +379,18 @@ impl Gateway {
             metrics: Metrics::default(),
             max_body: options.max_body,
             ready: AtomicBool::new(true),
+            connections: Connections::new(ConnectionLimits {
+                total: options.max_connections,
+                handshakes: options.max_handshakes,
+                per_certificate: options.max_connections_per_client,
+                per_address: options.max_connections_per_address,
+            }),
+            passwords: PasswordGate::new(options.password_checks),
         });
         let (stop, stopped) = watch::channel(false);
-        let connections = Arc::new(Semaphore::new(options.max_connections));
+        // Every connection task holds one: shutdown waits for all of them to end.
+        let max_tasks = options.max_connections + options.max_handshakes.max(1);
+        let connections = Arc::new(Semaphore::new(max_tasks));
         let mut tasks = vec![
             tokio::spawn(accept_loop(
                 listener,
@@ -382,7 +410,16 @@ impl Gateway {
             tokio::spawn(listen_loop(state.clone(), stopped.clone())),
         ];
         if let Some(admin) = admin {
-            tasks.push(tokio::spawn(admin_loop(admin, state.clone(), stopped)));
+            let limits = AdminLimits {
+                header: options.header_timeout,
+                max_header: options.max_header,
+            };
+            tasks.push(tokio::spawn(admin_loop(
+                admin,
+                state.clone(),
+                limits,
+                stopped,
+            )));
         }
         Ok(Gateway {
             address,
@@ -390,7 +427,7 @@ impl Gateway {
             stop,
             tasks,
             connections,
-            max_connections: options.max_connections,
+            max_connections: max_tasks,
             state,
             provider,
             client_truststores: options.client_truststores,
@@ -446,9 +483,24 @@ async fn accept_loop(
                 Err(_) => continue,
             },
         };
-        let Ok(permit) = connections.clone().acquire_owned().await else {
-            return;
-        };
+        // Handshakes beyond their budget push out the oldest, and established
+        // connections over theirs close idle ones, so a task ends soon when all are
+        // taken; a connection that still finds none within a second is closed.
+        let permit =
+            match tokio::time::timeout(Duration::from_secs(1), connections.clone().acquire_owned())
+                .await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    state
+                        .connections
+                        .counts
+                        .refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
         let (acceptor, state, stopped) = (acceptor.clone(), state.clone(), stopped.clone());
         let timeouts = Timeouts {
             handshake: options.handshake_timeout,
@@ -490,8 +542,15 @@ async fn serve_connection(
     // A client that never finishes its handshake is dropped at the timeout. Boxed, and
     // its result boxed too, so the handshake's state is not kept in the task of every
     // parked connection.
+    let slot = state.connections.handshake();
     let handshake = Box::pin(handshake(&acceptor, tcp, timeouts.handshake));
-    let Some(mut tls) = handshake.await else {
+    let shaken = tokio::select! {
+        shaken = handshake => shaken,
+        // The handshake budget is full and this is the oldest: make room.
+        _ = slot.evicted() => None,
+    };
+    drop(slot);
+    let Some(mut tls) = shaken else {
         state
             .metrics
             .handshake_failures
@@ -505,6 +564,11 @@ async fn serve_connection(
         .and_then(|certs| certs.first())
         .map(|cert| fingerprint(cert))
     else {
+        return;
+    };
+    let Some(admitted) = state.connections.admit(&fingerprint, address.ip()) else {
+        // Over this client's share (or all taken) and nothing idle to close for it.
+        let _ = tls.shutdown().await;
         return;
     };
     let peer = Arc::new(Peer::new(address, fingerprint));
@@ -521,6 +585,7 @@ async fn serve_connection(
         };
         let mut next = [0u8; 64];
         let parked = Gauge::up(&state.metrics.parked);
+        admitted.set_idle(true);
         tokio::select! {
             read = tls.read(&mut next) => match read {
                 Ok(n) if n > 0 => {
@@ -541,7 +606,13 @@ async fn serve_connection(
                 let _ = tls.shutdown().await;
                 return;
             }
+            // Closed to make room for a new connection (see limits.rs).
+            _ = admitted.evicted() => {
+                let _ = tls.shutdown().await;
+                return;
+            }
         }
+        admitted.set_idle(false);
         drop(parked);
         // Boxed: what serving needs is allocated while it runs, not while parked.
         let serving = Box::pin(serve_until_idle(
@@ -702,7 +773,10 @@ async fn reload_loop(
             _ = tokio::time::sleep(options.reload_every) => {}
             _ = state.reload.notified() => last = None,
         }
-        let Ok(stamp) = state.store.gateway_stamp().await else {
+        // A store that hangs (a database gone without a word) is as unready as one that
+        // answers with an error.
+        let Ok(Ok(stamp)) = tokio::time::timeout(READY_WITHIN, state.store.gateway_stamp()).await
+        else {
             state.ready.store(false, Ordering::Relaxed);
             continue;
         };
@@ -821,6 +895,8 @@ fn empty() -> Body {
 struct Refusal {
     status: StatusCode,
     reason: String,
+    /// Seconds a 429 or 503 asks the caller to wait.
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -828,7 +904,13 @@ impl Refusal {
         Refusal {
             status,
             reason: reason.into(),
+            retry_after: None,
         }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 }
 
@@ -838,9 +920,19 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = std::time::Instant::now();
+    // TRACE would reflect the caller's credentials back; CONNECT makes a tunnel. Neither
+    // is for an integration.
+    if request.method() == http::Method::TRACE || request.method() == http::Method::CONNECT {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        response.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        return Ok(response);
+    }
     let path = request.uri().path().to_string();
     if path == "/whoami" {
-        return Ok(whoami(&state, &peer).await);
+        return Ok(whoami(&state, &peer, request.headers()).await);
     }
     if path == "/echo" || path.starts_with("/echo/") {
         return Ok(echo(&state, &peer, request).await);
@@ -853,7 +945,15 @@ async fn handle(
         Some(slash) => rest.split_at(slash),
         None => (rest, ""),
     };
-    let object = format!("integration {name}");
+    // Metric labels and audit objects name only integrations that exist: a caller
+    // choosing names must not grow /metrics or the audit log with them.
+    let known = state.directory().integrations.contains_key(name);
+    let label = if known { name } else { UNKNOWN_INTEGRATION };
+    let object = if known {
+        format!("integration {name}")
+    } else {
+        format!("integration {}", shown(name))
+    };
     let response = match decide_and_forward(&state, &peer, name, tail, request).await {
         Ok((user, response)) => {
             let detail = format!(
@@ -898,8 +998,90 @@ async fn handle(
             refusal_response(&refusal)
         }
     };
-    state.count(name, response.status(), started.elapsed());
+    state.count(label, response.status(), started.elapsed());
     Ok(response)
+}
+
+/// The metric label of every request for an integration that does not exist.
+const UNKNOWN_INTEGRATION: &str = "(unknown)";
+
+/// A name a caller chose, fit for the audit log: control characters escaped, at most
+/// 100 characters.
+fn shown(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .take(100)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if name.chars().nth(100).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// What the caller's `Authorization` header says about their password.
+enum Credentials {
+    /// None was sent.
+    Absent,
+    /// Basic credentials of the certificate's user, checked.
+    Verified,
+}
+
+/// Checks an `Authorization` header against `user` (the certificate's): absent is
+/// fine, Basic must carry that user's password, anything else is a bad request.
+async fn authenticate(
+    state: &State,
+    peer: &Peer,
+    headers: &HeaderMap,
+    user: &str,
+) -> Result<Credentials, Refusal> {
+    let (given, password) = match basic_auth(headers) {
+        BasicAuth::Absent => return Ok(Credentials::Absent),
+        BasicAuth::Malformed(why) => return Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
+        BasicAuth::Given(given, password) => (given, password),
+    };
+    if given != user {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "basic auth as \"{}\" does not match the certificate's user",
+                shown(&given)
+            ),
+        ));
+    }
+    match state
+        .passwords
+        .check(&state.store, user, &password, &peer.fingerprint)
+        .await
+    {
+        Verdict::Verified => Ok(Credentials::Verified),
+        Verdict::Wrong => Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            format!("wrong password for {user}"),
+        )),
+        Verdict::LockedOut(wait) => Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many wrong passwords for {user} or this certificate: locked out for {} s",
+                wait.as_secs() + 1
+            ),
+        )
+        .retry_after(wait.as_secs() + 1)),
+        Verdict::Busy => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many password checks at once",
+        )
+        .retry_after(1)),
+        Verdict::Unavailable(e) => {
+            Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
+    }
 }
 
 /// The owner of the peer's certificate, when it is registered, not revoked and the user
@@ -913,11 +1095,14 @@ fn registered<'d>(directory: &'d Directory, peer: &Peer) -> Option<&'d Certifica
 
 /// `/whoami`: the user the client certificate maps to and the integrations they may
 /// call; what a partner checks first. An unregistered certificate gets the generic 403.
-async fn whoami(state: &State, peer: &Peer) -> Response<Body> {
+async fn whoami(state: &State, peer: &Peer, headers: &HeaderMap) -> Response<Body> {
     let directory = state.directory();
     let Some(owner) = registered(&directory, peer) else {
         return text(StatusCode::FORBIDDEN, "forbidden\n");
     };
+    if let Err(refusal) = authenticate(state, peer, headers, &owner.user).await {
+        return refusal_response(&refusal);
+    }
     let mut may_invoke: Vec<&String> = directory
         .users
         .get(&owner.user)
@@ -946,6 +1131,14 @@ async fn echo(state: &State, peer: &Peer, request: Request<Incoming>) -> Respons
             None => return text(StatusCode::FORBIDDEN, "forbidden\n"),
         }
     };
+    if let Err(refusal) = authenticate(state, peer, request.headers(), &user).await {
+        return refusal_response(&refusal);
+    }
+    // Refused before the body is read, so a client waiting for 100 Continue gets the
+    // 413 instead.
+    if declared_length(request.headers()).is_some_and(|n| n > ECHO_BODY as u64) {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    }
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, ECHO_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -987,6 +1180,16 @@ fn json(value: &serde_json::Value) -> Response<Body> {
 }
 
 fn refusal_response(refusal: &Refusal) -> Response<Body> {
+    let mut response = refusal_body(refusal);
+    if let Some(seconds) = refusal.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn refusal_body(refusal: &Refusal) -> Response<Body> {
     match refusal.status {
         StatusCode::UNAUTHORIZED => {
             let mut response = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
@@ -1023,6 +1226,9 @@ fn refusal_response(refusal: &Refusal) -> Response<Body> {
                 .unwrap_or_else(|_| Response::new(empty()))
         }
         StatusCode::BAD_REQUEST => text(StatusCode::BAD_REQUEST, "bad request\n"),
+        StatusCode::TOO_MANY_REQUESTS => {
+            text(StatusCode::TOO_MANY_REQUESTS, "too many failed attempts\n")
+        }
         _ => text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
     }
 }
@@ -1036,7 +1242,6 @@ async fn decide_and_forward(
     tail: &str,
     request: Request<Incoming>,
 ) -> Result<(String, Response<Body>), (Option<String>, Refusal)> {
-    let unavailable = |e: StoreError| Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     let directory = state.directory();
     let owner = directory
         .certificates
@@ -1067,33 +1272,21 @@ async fn decide_and_forward(
     let Some(integration) = directory.integrations.get(name) else {
         return Err(refuse(
             StatusCode::NOT_FOUND,
-            format!("no integration {name}"),
+            format!("no integration {}", shown(name)),
         ));
     };
-    match basic_auth(request.headers()) {
-        Some((given, password)) => {
-            let matches = given == user
-                && state
-                    .store
-                    .check_password(&given, &password)
-                    .await
-                    .map_err(|e| (Some(user.clone()), unavailable(e)))?;
-            if !matches {
-                return Err(refuse(
-                    StatusCode::UNAUTHORIZED,
-                    format!(
-                        "basic auth as \"{given}\" does not match the certificate's user or password"
-                    ),
-                ));
-            }
-        }
-        None if integration.require_password => {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                "the integration requires the user's password too".into(),
-            ));
-        }
-        None => {}
+    // Before anything costs: a path that climbs out of the connector's base path, plain
+    // or encoded, never reaches a connector.
+    let tail =
+        normalize_tail(tail).map_err(|why| refuse(StatusCode::BAD_REQUEST, why.reason().into()))?;
+    let credentials = authenticate(state, peer, request.headers(), &user)
+        .await
+        .map_err(|refusal| (Some(user.clone()), refusal))?;
+    if matches!(credentials, Credentials::Absent) && integration.require_password {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "the integration requires the user's password too".into(),
+        ));
     }
     let allowed = directory
         .users
@@ -1111,11 +1304,7 @@ async fn decide_and_forward(
         .map_err(|reason| (Some(user.clone()), bad_gateway(reason)))?;
 
     let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(&parts.headers);
     if declared.is_some_and(|length| length > state.max_body as u64) {
         return Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -1147,8 +1336,9 @@ async fn decide_and_forward(
         None => tail.to_string(),
     };
     let mut call = CallRequest::new(parts.method.clone(), target);
+    let hop_by_hop = connection_options(&parts.headers);
     for (name, value) in &parts.headers {
-        if forwarded(name) && name != X_FORWARDED_FOR {
+        if forwarded(name) && name != X_FORWARDED_FOR && !hop_by_hop.contains(name) {
             call.headers.push((name.clone(), value.clone()));
         }
     }
@@ -1194,7 +1384,12 @@ async fn decide_and_forward(
     // The partner's headers are passed on as they are, minus the ones that stop here
     // (looked for among the few it sent, not the other way round).
     let mut headers = answer.headers;
-    let stopped: Vec<HeaderName> = headers.keys().filter(|n| !forwarded(n)).cloned().collect();
+    let hop_by_hop = connection_options(&headers);
+    let stopped: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| !forwarded(n) || hop_by_hop.contains(n))
+        .cloned()
+        .collect();
     for name in stopped {
         headers.remove(name);
     }
@@ -1240,16 +1435,63 @@ const NOT_FORWARDED: &[&str] = &[
     "x-keyway-user",
 ];
 
-fn basic_auth(headers: &HeaderMap) -> Option<(String, Zeroizing<String>)> {
+/// The header names a `Connection` header lists: hop-by-hop for this connection only
+/// (RFC 9110 §7.6.1), so never passed on.
+fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// The request's Content-Length, when it gives one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// What an `Authorization` header holds.
+enum BasicAuth {
+    Absent,
+    /// Not Basic credentials keyway can read: why.
+    Malformed(&'static str),
+    Given(String, Zeroizing<String>),
+}
+
+fn basic_auth(headers: &HeaderMap) -> BasicAuth {
     use base64ct::Encoding;
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = Zeroizing::new(base64ct::Base64::decode_vec(encoded.trim()).ok()?);
-    let text = std::str::from_utf8(&decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), Zeroizing::new(password.to_string())))
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return BasicAuth::Absent;
+    };
+    if values.next().is_some() {
+        return BasicAuth::Malformed("more than one Authorization header");
+    }
+    let Ok(value) = value.to_str() else {
+        return BasicAuth::Malformed("an Authorization header that is not text");
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return BasicAuth::Malformed("an Authorization header without credentials");
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return BasicAuth::Malformed("an Authorization scheme other than Basic");
+    }
+    let Ok(decoded) = base64ct::Base64::decode_vec(encoded.trim()) else {
+        return BasicAuth::Malformed("Basic credentials that are not base64");
+    };
+    let decoded = Zeroizing::new(decoded);
+    let Ok(text) = std::str::from_utf8(&decoded) else {
+        return BasicAuth::Malformed("Basic credentials that are not UTF-8");
+    };
+    let Some((user, password)) = text.split_once(':') else {
+        return BasicAuth::Malformed("Basic credentials without a colon");
+    };
+    BasicAuth::Given(user.to_string(), Zeroizing::new(password.to_string()))
 }
 
 fn record(
@@ -1285,6 +1527,8 @@ impl State {
             .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?;
         self.verifier.replace(trust);
         self.set_directory(Directory::from(directory));
+        // A password may have changed: check each again once.
+        self.passwords.forget_verified();
         self.connectors.lock().await.clear();
         Ok(())
     }
@@ -1391,11 +1635,39 @@ impl State {
             "# HELP keyway_handshake_failures_total Handshakes that failed or timed out.\n# TYPE keyway_handshake_failures_total counter\nkeyway_handshake_failures_total {}\n",
             self.metrics.handshake_failures.load(Ordering::Relaxed)
         ));
+        let (handshaking, _) = self.connections.sizes();
         out.push_str(&format!(
-            "# HELP keyway_connections Client connections past their handshake: open, and parked between requests.\n# TYPE keyway_connections gauge\nkeyway_connections{{state=\"open\"}} {}\nkeyway_connections{{state=\"parked\"}} {}\n",
+            "# HELP keyway_connections Client connections: in their handshake, past it (open), and parked between requests.\n# TYPE keyway_connections gauge\nkeyway_connections{{state=\"handshake\"}} {handshaking}\nkeyway_connections{{state=\"open\"}} {}\nkeyway_connections{{state=\"parked\"}} {}\n",
             self.metrics.open.load(Ordering::Relaxed),
             self.metrics.parked.load(Ordering::Relaxed)
         ));
+        let limits = &self.connections.counts;
+        out.push_str("# HELP keyway_connections_closed_total Connections closed to make room: the oldest handshake, an idle connection of a client over its share, an idle connection when all were taken; refused: nothing idle could make room.\n# TYPE keyway_connections_closed_total counter\n");
+        for (reason, value) in [
+            ("handshake_budget", &limits.handshake_evicted),
+            ("client_share", &limits.share_evicted),
+            ("full", &limits.full_evicted),
+            ("refused", &limits.refused),
+        ] {
+            out.push_str(&format!(
+                "keyway_connections_closed_total{{reason=\"{reason}\"}} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        let checks = &self.passwords.counts;
+        out.push_str("# HELP keyway_password_checks_total Basic-auth password checks by outcome (remembered: verified earlier, no hashing; locked_out and busy: refused without hashing).\n# TYPE keyway_password_checks_total counter\n");
+        for (outcome, value) in [
+            ("verified", &checks.verified),
+            ("remembered", &checks.remembered),
+            ("wrong", &checks.wrong),
+            ("locked_out", &checks.locked_out),
+            ("busy", &checks.busy),
+        ] {
+            out.push_str(&format!(
+                "keyway_password_checks_total{{outcome=\"{outcome}\"}} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
         out.push_str("# HELP keyway_certificate_expiry_days Days until the earliest certificate of each kind ends.\n# TYPE keyway_certificate_expiry_days gauge\n");
         if let Ok(days) = self.metrics.expiry_days.lock() {
             for (kind, days) in days.iter() {
@@ -1430,8 +1702,49 @@ impl State {
     }
 }
 
+/// How long the store has to answer before the gateway calls itself not ready.
+const READY_WITHIN: Duration = Duration::from_millis(800);
+
+/// The admin listener's limits: the gateway's header timeout and head size.
+#[derive(Clone, Copy)]
+struct AdminLimits {
+    header: Duration,
+    max_header: usize,
+}
+
+/// `/readyz`: whether the store answers now (within [`READY_WITHIN`]) and the last reload
+/// applied; the reason when not.
+async fn readiness(state: &State) -> Response<Body> {
+    let check = tokio::time::timeout(READY_WITHIN, state.store.gateway_stamp()).await;
+    let problem = match check {
+        Ok(Ok(_)) if state.ready.load(Ordering::Relaxed) => return text(StatusCode::OK, "ready\n"),
+        Ok(Ok(_)) => "the last change in the store could not be applied".to_string(),
+        Ok(Err(e)) => format!("the store cannot be read: {e}"),
+        Err(_) => format!(
+            "the store did not answer within {} ms",
+            READY_WITHIN.as_millis()
+        ),
+    };
+    Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(
+            Full::new(Bytes::from(format!(
+                "not ready: {problem} (requests are served from what was last read)\n"
+            )))
+            .map_err(|never| match never {})
+            .boxed(),
+        )
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
 /// `/healthz`, `/readyz` and `/metrics` over plain HTTP.
-async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+async fn admin_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    limits: AdminLimits,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         let tcp = tokio::select! {
             _ = stopped.changed() => return,
@@ -1447,13 +1760,7 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch
                 async move {
                     let response = match request.uri().path() {
                         "/healthz" => text(StatusCode::OK, "ok\n"),
-                        "/readyz" if state.ready.load(Ordering::Relaxed) => {
-                            text(StatusCode::OK, "ready\n")
-                        }
-                        "/readyz" => text(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "the store cannot be read\n",
-                        ),
+                        "/readyz" => readiness(&state).await,
                         "/metrics" => Response::builder()
                             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
                             .body(
@@ -1467,7 +1774,11 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch
                     Ok::<_, Infallible>(response)
                 }
             });
+            // The gateway's limits: a half-sent request does not keep a connection.
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header)
+                .max_buf_size(limits.max_header)
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
         });

@@ -14,7 +14,9 @@
 //!   ([`Gateway::reload`] forces a re-read, e.g. on SIGHUP).
 //! - Requests to `/integrations/NAME/…`: an unregistered certificate or a disabled user
 //!   gets a generic 403; a basic-auth header must carry the same user's password (401
-//!   otherwise; required when the integration says so); without `invoke:NAME`, 403. The
+//!   otherwise; required when the integration says so; checks bounded and locked out
+//!   after repeated failures, see `password.rs`); a path with dot-segments that leave the
+//!   connector's base path is a 400 (`path.rs`); without `invoke:NAME`, 403. The
 //!   request goes to the connector minus hop-by-hop headers and the caller's credentials,
 //!   plus `X-Forwarded-For` and `X-Keyway-User`; the body is streamed to the partner
 //!   (at most [`GatewayOptions::max_body`]) and the partner's answer comes back
@@ -26,6 +28,9 @@
 //!   the key entry of the keystore named by [`GatewayOptions::server_keystore`]; `/healthz`,
 //!   `/readyz` and Prometheus `/metrics` are served on the admin address;
 //!   [`Gateway::shutdown`] lets requests in flight finish.
+//! - No client holds every connection: handshakes have their own budget, each client
+//!   certificate and address a share, and an idle connection makes room for a new one
+//!   (`limits.rs`).
 //! - Between requests a kept-alive connection is parked: only its TLS stream is kept,
 //!   hyper's buffers are dropped and made again for the next request (so idle partners
 //!   cost little memory); it is closed after [`GatewayOptions::idle_timeout`].
@@ -35,11 +40,15 @@
 
 mod gateway;
 mod identity;
+mod limits;
 mod park;
+mod password;
+mod path;
 mod verifier;
 
 pub use gateway::{Gateway, GatewayOptions};
 pub use identity::KEYSTORE as SERVER_KEYSTORE;
+pub use password::PasswordLimits;
 
 /// Why the gateway cannot start.
 #[derive(Debug, thiserror::Error)]

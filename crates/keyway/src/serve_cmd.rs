@@ -67,7 +67,10 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_body: args.max_body,
         max_header: args.max_header as usize,
-        max_connections: args.max_connections,
+        max_connections: args.max_connections as usize,
+        max_connections_per_client: args.max_connections_per_client as usize,
+        max_connections_per_address: args.max_connections_per_address,
+        max_handshakes: args.max_handshakes as usize,
         ..GatewayOptions::default()
     };
     if !args.hosts.is_empty() {

@@ -60,7 +60,7 @@ pub struct ServeArgs {
     #[arg(long = "client-truststore", value_name = "NAME")]
     pub client_truststores: Vec<String>,
     /// Time for a client to finish its TLS handshake, in seconds (1 to 86400).
-    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+    #[arg(long, default_value_t = 5, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub handshake_timeout: u64,
     /// Time for a client to send a request's headers, in seconds (1 to 86400).
@@ -78,9 +78,24 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(8192..))]
     pub max_header: u32,
-    /// Most connections at once.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    pub max_connections: usize,
+    /// Most connections past their handshake at once; when all are taken, the oldest
+    /// idle one is closed for a new one.
+    #[arg(long, default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Most connections of one client certificate; over it, its oldest idle one is
+    /// closed for its new one.
+    #[arg(long, default_value_t = 64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_client: u64,
+    /// Most connections from one address; 0: no limit (behind a proxy that hides the
+    /// callers' addresses).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections_per_address: usize,
+    /// Most connections still in their TLS handshake; over it, the oldest is closed.
+    #[arg(long, default_value_t = 128, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_handshakes: u64,
     #[command(flatten)]
     pub store: StoreArgs,
 }
