@@ -280,7 +280,7 @@ struct State {
     directory: std::sync::RwLock<Arc<Directory>>,
     reload: tokio::sync::Notify,
     connectors: Mutex<HashMap<String, Arc<Connector>>>,
-    records: mpsc::UnboundedSender<GatewayRecord>,
+    records: mpsc::UnboundedSender<Pending>,
     metrics: Metrics,
     max_body: usize,
     ready: AtomicBool,
@@ -803,7 +803,13 @@ async fn reload_loop(
             state.ready.store(true, Ordering::Relaxed);
             continue;
         }
-        match state.load(&provider, &options.client_truststores).await {
+        let loaded = tokio::time::timeout(
+            STORE_WITHIN,
+            state.load(&provider, &options.client_truststores),
+        )
+        .await;
+        match loaded.unwrap_or_else(|_| Err(GatewayError::Setup("the store did not answer".into())))
+        {
             Ok(()) => {
                 state.ready.store(true, Ordering::Relaxed);
                 last = Some(stamp);
@@ -839,37 +845,69 @@ async fn listen_loop(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// Writes decisions to the audit log in batches (one transaction each), so requests do
-/// not wait for the disk.
+/// A decision on its way to the audit log; `written` is told once it is (refusals wait
+/// for that before they are answered).
+struct Pending {
+    record: GatewayRecord,
+    written: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How long a refusal waits for its audit record to be written before it is answered
+/// anyway (the record is then written when the store allows).
+const DURABLE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Writes decisions to the audit log in batches (one transaction each). Answered
+/// requests do not wait for the disk: a crash loses at most the last batch interval
+/// (50 ms) of them. Refusals are written before they are answered, at once.
 async fn record_loop(
     store: Arc<Store>,
-    mut pending: mpsc::UnboundedReceiver<GatewayRecord>,
+    mut pending: mpsc::UnboundedReceiver<Pending>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut batch = Vec::new();
+    let mut waiting = Vec::new();
     loop {
         let stopping = tokio::select! {
             _ = stopped.changed() => true,
             received = pending.recv() => match received {
-                Some(record) => { batch.push(record); false }
+                Some(p) => {
+                    batch.push(p.record);
+                    waiting.extend(p.written);
+                    false
+                }
                 None => true,
             },
         };
-        while let Ok(record) = pending.try_recv() {
-            batch.push(record);
+        while let Ok(p) = pending.try_recv() {
+            batch.push(p.record);
+            waiting.extend(p.written);
         }
-        if !batch.is_empty() && store.record_gateway(&batch).await.is_ok() {
+        // A database gone silent must not hold the writer: the batch stays and is tried
+        // again.
+        let written = !batch.is_empty()
+            && matches!(
+                tokio::time::timeout(STORE_WITHIN, store.record_gateway(&batch)).await,
+                Ok(Ok(_))
+            );
+        if written {
             batch.clear();
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
         }
-        // While the database cannot be written, keep at most this many (the oldest go).
+        // While the database cannot be written, keep at most this many (the oldest go;
+        // refusals waiting on them are let go too).
         const KEPT: usize = 100_000;
         if batch.len() > KEPT {
             batch.drain(..batch.len() - KEPT);
+            waiting.clear();
         }
         if stopping {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if waiting.is_empty() || !written {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -986,7 +1024,7 @@ async fn handle(
                 refusal.status.as_u16(),
                 refusal.reason
             );
-            record(
+            let written = record_durably(
                 &state,
                 user,
                 &peer,
@@ -995,6 +1033,7 @@ async fn handle(
                 outcome,
                 detail,
             );
+            let _ = tokio::time::timeout(DURABLE_WITHIN, written).await;
             refusal_response(&refusal)
         }
     };
@@ -1078,9 +1117,7 @@ async fn authenticate(
             "too many password checks at once",
         )
         .retry_after(1)),
-        Verdict::Unavailable(e) => {
-            Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
-        }
+        Verdict::Unavailable(why) => Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, why)),
     }
 }
 
@@ -1101,7 +1138,7 @@ async fn whoami(state: &State, peer: &Peer, headers: &HeaderMap) -> Response<Bod
         return text(StatusCode::FORBIDDEN, "forbidden\n");
     };
     if let Err(refusal) = authenticate(state, peer, headers, &owner.user).await {
-        return refusal_response(&refusal);
+        return refused(state, peer, &owner.user, "/whoami", &refusal).await;
     }
     let mut may_invoke: Vec<&String> = directory
         .users
@@ -1132,7 +1169,7 @@ async fn echo(state: &State, peer: &Peer, request: Request<Incoming>) -> Respons
         }
     };
     if let Err(refusal) = authenticate(state, peer, request.headers(), &user).await {
-        return refusal_response(&refusal);
+        return refused(state, peer, &user, "/echo", &refusal).await;
     }
     // Refused before the body is read, so a client waiting for 100 Continue gets the
     // 413 instead.
@@ -1166,6 +1203,39 @@ async fn echo(state: &State, peer: &Peer, request: Request<Incoming>) -> Respons
         "headers": headers,
         "body": String::from_utf8_lossy(&body),
     }))
+}
+
+/// A refusal on `/whoami` or `/echo`: audited (written before the answer), answered.
+async fn refused(
+    state: &State,
+    peer: &Peer,
+    user: &str,
+    endpoint: &str,
+    refusal: &Refusal,
+) -> Response<Body> {
+    let detail = format!(
+        "certificate {} from {}: {} ({})",
+        peer.fingerprint,
+        peer.ip(),
+        refusal.status.as_u16(),
+        refusal.reason
+    );
+    let outcome = if refusal.status.is_server_error() {
+        Outcome::Failed
+    } else {
+        Outcome::Refused
+    };
+    let written = record_durably(
+        state,
+        Some(user.to_string()),
+        peer,
+        "gateway.request",
+        endpoint.to_string(),
+        outcome,
+        detail,
+    );
+    let _ = tokio::time::timeout(DURABLE_WITHIN, written).await;
+    refusal_response(refusal)
 }
 
 fn json(value: &serde_json::Value) -> Response<Body> {
@@ -1503,14 +1573,44 @@ fn record(
     outcome: Outcome,
     detail: String,
 ) {
-    let _ = state.records.send(GatewayRecord {
+    let record = GatewayRecord {
         user,
         origin: peer.origin.clone(),
         action: action.into(),
         object,
         outcome,
         detail,
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: None,
     });
+}
+
+/// Like [`record`], and the receiver completes once the record is written.
+fn record_durably(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    action: &str,
+    object: String,
+    outcome: Outcome,
+    detail: String,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, written) = tokio::sync::oneshot::channel();
+    let record = GatewayRecord {
+        user,
+        origin: peer.origin.clone(),
+        action: action.into(),
+        object,
+        outcome,
+        detail,
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: Some(done),
+    });
+    written
 }
 
 impl State {
@@ -1554,10 +1654,10 @@ impl State {
         if let Some(connector) = cache.get(name) {
             return Ok(connector.clone());
         }
-        let config = self
-            .store
-            .runnable_config()
+        let config = self.store.runnable_config();
+        let config = tokio::time::timeout(STORE_WITHIN, config)
             .await
+            .map_err(|_| format!("reading connector {name}: the store did not answer"))?
             .map_err(|e| format!("reading connector {name}: {e}"))?;
         let def = config.connector(name)?;
         let connector = Arc::new(Connector::new(&config, def).map_err(|e| e.to_string())?);
@@ -1701,6 +1801,10 @@ impl State {
         }
     }
 }
+
+/// How long a read or write of the store may take before the gateway gives up on it
+/// (and tries again later): a database gone silent holds no task for longer.
+pub(crate) const STORE_WITHIN: Duration = Duration::from_secs(5);
 
 /// How long the store has to answer before the gateway calls itself not ready.
 const READY_WITHIN: Duration = Duration::from_millis(800);

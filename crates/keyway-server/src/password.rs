@@ -62,8 +62,8 @@ pub(crate) enum Verdict {
     Busy,
     /// Too many wrong passwords: try again after this long.
     LockedOut(Duration),
-    /// The store could not be read.
-    Unavailable(StoreError),
+    /// The store could not be read: why.
+    Unavailable(String),
 }
 
 /// Counts for `/metrics`, by outcome.
@@ -140,7 +140,13 @@ impl PasswordGate {
             return Verdict::Busy;
         }
         let permit = self.hashing.acquire().await;
-        let checked = store.check_password(user, password).await;
+        let checked = tokio::time::timeout(
+            crate::gateway::STORE_WITHIN,
+            store.check_password(user, password),
+        )
+        .await
+        .map_err(|_| "the store did not answer the password check in time".to_string())
+        .and_then(|checked| checked.map_err(|e: StoreError| e.to_string()));
         drop(permit);
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         match checked {

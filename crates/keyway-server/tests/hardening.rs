@@ -483,3 +483,131 @@ async fn the_admin_listener_closes_a_half_sent_request() {
     assert!(read.is_ok(), "still open after 10 s");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A TCP relay in front of PostgreSQL that can play the database host going away
+/// without a word (a partition, a host gone): `cut` stops relaying on the open
+/// connections and holds new ones unanswered; `restore` relays new connections again.
+struct Relay {
+    address: SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (cut, watching) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *watching.borrow() {
+                    held.push(inbound);
+                    continue;
+                }
+                let mut cut = watching.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let silenced = async move { cut.wait_for(|cut| *cut).await.is_ok() };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        true = silenced => {
+                            // Keep both ends open, relay nothing, ever.
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                });
+            }
+        });
+        Relay { address, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+async fn readyz(s: &Setup) -> String {
+    admin_get(s.gateway.admin_address.unwrap(), "/readyz").await
+}
+
+/// Polls `/readyz` until its answer starts with `want`; how long that took.
+async fn ready_turns(s: &Setup, want: &str, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if readyz(s).await.starts_with(want) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_store_and_requests_are_served_meanwhile() {
+    let url = keyway_testkit::postgres_database();
+    // postgres://user@HOST:PORT/DB → the same through the relay.
+    let (head, database) = url.rsplit_once('/').unwrap();
+    let (user, server) = head.rsplit_once('@').unwrap();
+    let relay = Relay::start(server.parse().unwrap()).await;
+    let through = format!("{user}@{}/{database}", relay.address);
+    let s = setup_with(Some(through), options()).await;
+    let at = s.gateway.address;
+    let ping = get("/integrations/orders/ping", "");
+    let (status, _) = call(at, &s.ca_root, Some(&s.alice), &ping).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(readyz(&s).await.starts_with("HTTP/1.1 200"));
+
+    relay.cut();
+    let took = ready_turns(&s, "HTTP/1.1 503", Duration::from_secs(5))
+        .await
+        .expect("still ready 5 s after the store went away");
+    assert!(
+        took < Duration::from_millis(1500),
+        "not ready after {took:?}"
+    );
+    assert!(readyz(&s).await.contains("not ready: the store"));
+    // Served from what the gateway knows, and audited later.
+    let during = get("/integrations/orders/during-outage", "");
+    let (status, _) = call(at, &s.ca_root, Some(&s.alice), &during).await.unwrap();
+    assert_eq!(status, 200);
+
+    relay.restore();
+    ready_turns(&s, "HTTP/1.1 200", Duration::from_secs(5))
+        .await
+        .expect("ready again within 5 s of the store's return");
+    // Connections the silence left dead cost the pool one acquire timeout each before
+    // they are dropped: the audit catches up within half a minute.
+    let started = Instant::now();
+    let mut audited = false;
+    while !audited && started.elapsed() < Duration::from_secs(45) {
+        let read = tokio::time::timeout(
+            Duration::from_secs(2),
+            s.store
+                .audit_log(&admin_ctx(), &keyway_store::AuditQuery::default()),
+        )
+        .await;
+        audited = read
+            .ok()
+            .and_then(Result::ok)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e.action == "gateway.invoke" && e.actor == "alice")
+                    .count()
+                    == 2
+            })
+            .unwrap_or(false);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(audited, "not audited after {:?}", started.elapsed());
+    eprintln!(
+        "audit caught up {:?} after the store returned",
+        started.elapsed()
+    );
+}

@@ -157,3 +157,45 @@ fn timeouts_out_of_range_are_refused_naming_the_flag() {
     // Nothing was set up for a refused command.
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn refusals_are_in_the_audit_log_before_they_are_answered_even_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, started) = start(&data);
+    let curl = started["curl"].as_str().unwrap();
+    let (command, url) = curl.rsplit_once(' ').unwrap();
+    let base = url.split("/integrations/").next().unwrap();
+    // Forty refusals on one kept-alive connection (integrations that do not exist), then
+    // kill -9 the moment the last answer is in.
+    let urls: Vec<String> = (0..40)
+        .map(|i| format!("{base}/integrations/no-such-{i}/x"))
+        .collect();
+    let codes = sh(&format!(
+        "{command} --silent --output /dev/null --write-out '%{{http_code}}\\n' {}",
+        urls.join(" ")
+    ));
+    assert_eq!(codes.lines().filter(|c| *c == "404").count(), 40, "{codes}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .args(["audit-log", "--json", "--limit", "1000"])
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env("KEYWAY_MASTER_KEY", KEY)
+        .env("KEYWAY_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "gateway.invoke" && e["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 40, "refusals lost to kill -9");
+}
