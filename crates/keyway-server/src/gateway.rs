@@ -20,7 +20,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use keyway_connect::{CallBody, CallRequest, Connector};
 use keyway_store::{
-    CertificateOwner, GatewayDirectory, GatewayRecord, Integration, Outcome, Permission, Store,
+    CertificateOwner, Context, GatewayDirectory, GatewayRecord, Integration, Outcome, Permission,
+    Retention, Store,
 };
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
@@ -84,6 +85,9 @@ pub struct GatewayOptions {
     pub max_handshakes: usize,
     /// How many Basic-auth password checks (argon2id, 19 MiB each) run and wait at once.
     pub password_checks: PasswordLimits,
+    /// How much of the audit log to keep; applied at start and hourly (each pruning is
+    /// itself audited). Default: 400 days and 5 million entries.
+    pub audit_retention: Retention,
     /// How often the store is polled for changes (certificates, trust, connectors).
     pub reload_every: Duration,
 }
@@ -113,6 +117,10 @@ impl Default for GatewayOptions {
             max_connections_per_address: 256,
             max_handshakes: 128,
             password_checks: PasswordLimits::default(),
+            audit_retention: Retention {
+                keep_days: Some(400),
+                max_rows: Some(5_000_000),
+            },
             reload_every: Duration::from_secs(1),
         }
     }
@@ -404,6 +412,11 @@ impl Gateway {
                 state.clone(),
                 provider.clone(),
                 options.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(retention_loop(
+                store.clone(),
+                options.audit_retention,
                 stopped.clone(),
             )),
             tokio::spawn(record_loop(store, pending, stopped.clone())),
@@ -845,6 +858,34 @@ async fn listen_loop(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// Applies the audit retention at start and then hourly, as the local administrator
+/// from `gateway`: every pruning is an `audit.prune` entry naming what went.
+async fn retention_loop(
+    store: Arc<Store>,
+    retention: Retention,
+    mut stopped: watch::Receiver<bool>,
+) {
+    if retention.keep_days.is_none() && retention.max_rows.is_none() {
+        return;
+    }
+    let ctx = Context {
+        origin: "gateway".into(),
+        ..Context::local_admin()
+    };
+    loop {
+        // Failures (the store away) are tried again at the next hour.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(600),
+            store.apply_retention(&ctx, retention),
+        )
+        .await;
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
 /// A decision on its way to the audit log; `written` is told once it is (refusals wait
 /// for that before they are answered).
 struct Pending {
@@ -882,6 +923,8 @@ async fn record_loop(
             batch.push(p.record);
             waiting.extend(p.written);
         }
+        // Refusals are waiting on this write: no pause after it.
+        let urgent = !waiting.is_empty();
         // A database gone silent must not hold the writer: the batch stays and is tried
         // again.
         let written = !batch.is_empty()
@@ -905,7 +948,7 @@ async fn record_loop(
         if stopping {
             return;
         }
-        if waiting.is_empty() || !written {
+        if !urgent || !written {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -990,7 +1033,9 @@ async fn handle(
     let object = if known {
         format!("integration {name}")
     } else {
-        format!("integration {}", shown(name))
+        // The name goes into the refusal's detail, shortened: one object for all the
+        // names a caller makes up, so their repeats count up on one audit row.
+        "integration (unknown)".to_string()
     };
     let response = match decide_and_forward(&state, &peer, name, tail, request).await {
         Ok((user, response)) => {
@@ -1024,14 +1069,19 @@ async fn handle(
                 refusal.status.as_u16(),
                 refusal.reason
             );
+            let repeat = format!(
+                "{} gateway.invoke {object} {}",
+                peer.fingerprint,
+                refusal.status.as_u16()
+            );
             let written = record_durably(
                 &state,
                 user,
                 &peer,
-                "gateway.invoke",
-                object,
+                ("gateway.invoke", object),
                 outcome,
                 detail,
+                repeat,
             );
             let _ = tokio::time::timeout(DURABLE_WITHIN, written).await;
             refusal_response(&refusal)
@@ -1225,14 +1275,19 @@ async fn refused(
     } else {
         Outcome::Refused
     };
+    let repeat = format!(
+        "{} gateway.request {endpoint} {}",
+        peer.fingerprint,
+        refusal.status.as_u16()
+    );
     let written = record_durably(
         state,
         Some(user.to_string()),
         peer,
-        "gateway.request",
-        endpoint.to_string(),
+        ("gateway.request", endpoint.to_string()),
         outcome,
         detail,
+        repeat,
     );
     let _ = tokio::time::timeout(DURABLE_WITHIN, written).await;
     refusal_response(refusal)
@@ -1580,6 +1635,7 @@ fn record(
         object,
         outcome,
         detail,
+        repeat_key: None,
     };
     let _ = state.records.send(Pending {
         record,
@@ -1587,15 +1643,16 @@ fn record(
     });
 }
 
-/// Like [`record`], and the receiver completes once the record is written.
+/// A refusal for the audit log: the receiver completes once it is written. Repeats of
+/// it (the same `repeat` key: certificate, action, object, status) count up on one row.
 fn record_durably(
     state: &State,
     user: Option<String>,
     peer: &Peer,
-    action: &str,
-    object: String,
+    (action, object): (&str, String),
     outcome: Outcome,
     detail: String,
+    repeat: String,
 ) -> tokio::sync::oneshot::Receiver<()> {
     let (done, written) = tokio::sync::oneshot::channel();
     let record = GatewayRecord {
@@ -1605,6 +1662,7 @@ fn record_durably(
         object,
         outcome,
         detail,
+        repeat_key: Some(repeat),
     };
     let _ = state.records.send(Pending {
         record,

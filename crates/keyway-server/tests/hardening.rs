@@ -85,8 +85,19 @@ async fn metric_labels_name_only_integrations_that_exist() {
         .audit_log(&admin_ctx(), &keyway_store::AuditQuery::default())
         .await
         .unwrap();
-    let longest = audit.iter().map(|e| e.object.len()).max().unwrap();
-    assert!(longest < 150, "an audit object of {longest} bytes");
+    let longest = audit
+        .iter()
+        .map(|e| e.object.len() + e.detail.len())
+        .max()
+        .unwrap();
+    assert!(longest < 400, "an audit entry of {longest} bytes");
+    // And each certificate's repeated refusals count up on one row.
+    let unknown: Vec<(&str, i64)> = audit
+        .iter()
+        .filter(|e| e.object == "integration (unknown)")
+        .map(|e| (e.actor.as_str(), e.count))
+        .collect();
+    assert_eq!(unknown, [("alice", 40), ("(unknown)", 40)], "{audit:?}");
 }
 
 #[tokio::test]

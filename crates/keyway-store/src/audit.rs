@@ -1,6 +1,10 @@
 //! The append-only audit log: who did what to which object, when, from where, and how
 //! it ended. Entries of a change are written in the change's transaction; refusals in
-//! their own. The database refuses to update or delete entries (triggers).
+//! their own. The database refuses to update or delete entries (triggers), with two
+//! exceptions it checks itself: a gateway refusal repeated by the same certificate
+//! counts up on its row (`count`, `last_at`), and entries older than the retention
+//! horizon may be removed — which only [`Store::prune_audit`] moves, in a transaction
+//! that audits it.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -57,6 +61,20 @@ pub struct AuditEntry {
     pub outcome: Outcome,
     /// More: the permission granted, the reason of a refusal. Never a secret.
     pub detail: String,
+    /// How many times it happened: more than 1 for a gateway refusal the same
+    /// certificate repeated (until [`crate::gateway::REPEAT_WINDOW`] after `at`).
+    pub count: i64,
+    /// When it last happened, when `count` is more than 1 (seconds since the epoch).
+    pub last_at: Option<i64>,
+}
+
+/// How much of the audit log to keep (`keyway serve --audit-keep-days/--audit-max-rows`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    /// Remove entries older than this many days.
+    pub keep_days: Option<u64>,
+    /// Keep at most this many entries (the oldest go).
+    pub max_rows: Option<u64>,
 }
 
 /// Which entries to read.
@@ -147,8 +165,8 @@ impl Store {
         )
         .await?;
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, object, origin, outcome, detail FROM audit_log
-             WHERE at >= $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, at, actor, action, object, origin, outcome, detail, count, last_at
+             FROM audit_log WHERE at >= $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(query.since.unwrap_or(i64::MIN))
         .bind(query.limit.unwrap_or(1000).max(0))
@@ -167,11 +185,114 @@ impl Store {
                     origin: row.try_get("origin")?,
                     outcome: Outcome::parse(row.try_get::<&str, _>("outcome")?),
                     detail: row.try_get("detail")?,
+                    count: row.try_get("count")?,
+                    last_at: row.try_get("last_at")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(|e| self.db_error("reading the audit log", e))?;
         entries.reverse();
         Ok(entries)
+    }
+
+    /// Removes the entries written before `before` (seconds since the epoch), moving the
+    /// retention horizon there, and audits it, all in one transaction: how many went and
+    /// up to when. Needs `user_management`. A time in the future is refused, and the
+    /// horizon never moves back. Returns how many entries were removed.
+    pub async fn prune_audit(&self, ctx: &Context, before: i64) -> Result<u64, StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageAnyone,
+            None,
+            "audit.prune",
+            "audit log".into(),
+        )
+        .await?;
+        let now = crate::now();
+        if before > now {
+            return Err(StoreError::Invalid {
+                field: "prune date",
+                given: crate::iso(before),
+                problem: "is in the future; entries are removed only before a past date".into(),
+            });
+        }
+        let mut tx = self.write().await?;
+        let horizon: i64 = sqlx::query_scalar("SELECT before FROM audit_horizon WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("reading the audit horizon", e))?;
+        let before = before.max(horizon);
+        sqlx::query("UPDATE audit_horizon SET before = $1 WHERE id = 1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("moving the audit horizon", e))?;
+        let removed = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("pruning the audit log", e))?
+            .rows_affected();
+        self.audit_in(
+            &mut tx,
+            ctx,
+            Event {
+                action: "audit.prune",
+                object: "audit log".into(),
+                outcome: Outcome::Ok,
+                detail: format!(
+                    "{removed} {} written before {} removed",
+                    if removed == 1 { "entry" } else { "entries" },
+                    crate::iso(before)
+                ),
+            },
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("pruning the audit log", e))?;
+        Ok(removed)
+    }
+
+    /// Applies `retention` (as `keyway serve` does hourly): prunes before the later of
+    /// "`keep_days` ago" and the time of the oldest of the `max_rows` newest entries.
+    /// Nothing is written when nothing would be removed. Returns how many went.
+    pub async fn apply_retention(
+        &self,
+        ctx: &Context,
+        retention: Retention,
+    ) -> Result<u64, StoreError> {
+        let now = crate::now();
+        let by_age = retention.keep_days.map(|days| {
+            now.saturating_sub(
+                i64::try_from(days)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(86_400),
+            )
+        });
+        let by_rows = match retention.max_rows {
+            Some(rows) => sqlx::query_scalar::<_, i64>(
+                "SELECT at FROM audit_log ORDER BY at DESC, id DESC LIMIT 1 OFFSET $1",
+            )
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.db_error("reading the audit log", e))?
+            // Entries at that second are kept: the cut is at the next second.
+            .map(|at| at + 1),
+            None => None,
+        };
+        let Some(before) = by_age.into_iter().chain(by_rows).max() else {
+            return Ok(0);
+        };
+        let older: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE at < $1")
+            .bind(before)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.db_error("reading the audit log", e))?;
+        if older == 0 {
+            return Ok(0);
+        }
+        self.prune_audit(ctx, before.min(now)).await
     }
 }

@@ -56,7 +56,15 @@ pub struct GatewayRecord {
     pub outcome: Outcome,
     /// The certificate's fingerprint and what was decided (never a secret).
     pub detail: String,
+    /// For a refusal that may repeat (the same certificate refused the same way): the
+    /// key under which repeats within [`REPEAT_WINDOW`] count up on one row instead of
+    /// adding rows. `None`: a row of its own.
+    pub repeat_key: Option<String>,
 }
+
+/// How long a refusal's row keeps counting its repeats (seconds); a repeat after that
+/// starts a new row.
+pub const REPEAT_WINDOW: i64 = 600;
 
 /// Changes announced by other keyway nodes on a shared PostgreSQL database
 /// ([`Store::changes`]).
@@ -223,7 +231,40 @@ impl Store {
         }
         let now = crate::now();
         let mut tx = self.write().await?;
-        let mut rest = records;
+        let (repeating, single): (Vec<&GatewayRecord>, Vec<&GatewayRecord>) =
+            records.iter().partition(|r| r.repeat_key.is_some());
+        for r in repeating {
+            let key = r.repeat_key.as_deref().unwrap_or_default();
+            let counted = sqlx::query(
+                "UPDATE audit_log SET count = count + 1, last_at = $1
+                 WHERE id = (SELECT id FROM audit_log WHERE repeat_key = $2 AND at >= $3
+                             ORDER BY id DESC LIMIT 1)",
+            )
+            .bind(now)
+            .bind(key)
+            .bind(now - REPEAT_WINDOW)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("writing the audit log", e))?;
+            if counted.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail, repeat_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(now)
+                .bind(r.user.as_deref().unwrap_or("(unknown)"))
+                .bind(r.action.as_str())
+                .bind(r.object.as_str())
+                .bind(r.origin.as_str())
+                .bind(r.outcome.as_str())
+                .bind(r.detail.as_str())
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db_error("writing the audit log", e))?;
+            }
+        }
+        let mut rest = &single[..];
         while !rest.is_empty() {
             // Statements of a few fixed sizes, so each is prepared once per connection and
             // then found in sqlx's statement cache (a statement per batch size was parsed

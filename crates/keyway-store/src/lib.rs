@@ -55,7 +55,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use access::{Actor, Context, Permission};
-pub use audit::{AuditEntry, AuditQuery, Outcome};
+pub use audit::{AuditEntry, AuditQuery, Outcome, Retention};
 pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
@@ -65,7 +65,7 @@ pub use connectors::{
 };
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
-pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust};
+pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
@@ -457,6 +457,17 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC time, for messages.
+pub(crate) fn iso(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
 }
 
 /// Names of users and integrations: 1 to 64 characters, letters, digits and `._@-`,

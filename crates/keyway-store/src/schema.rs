@@ -18,6 +18,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0004_keystores.sql"),
     include_str!("../migrations/sqlite/0005_connectors.sql"),
     include_str!("../migrations/sqlite/0006_crls.sql"),
+    include_str!("../migrations/sqlite/0007_audit_retention.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -26,6 +27,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0004_keystores.sql"),
     include_str!("../migrations/postgres/0005_connectors.sql"),
     include_str!("../migrations/postgres/0006_crls.sql"),
+    include_str!("../migrations/postgres/0007_audit_retention.sql"),
 ];
 
 /// The newest schema version this binary knows.

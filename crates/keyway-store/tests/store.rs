@@ -19,6 +19,8 @@ on_both!(
     a_wrong_master_key_is_refused,
     a_newer_schema_is_refused,
     the_audit_log_is_append_only,
+    the_audit_log_is_pruned_only_before_its_horizon_and_says_so,
+    repeated_refusals_count_up_on_one_row,
     bad_input_is_named_and_changes_nothing,
 );
 
@@ -423,6 +425,8 @@ async fn the_audit_log_is_append_only(backend: Backend) {
     let raw = raw_pool(&fixture.location).await;
     for statement in [
         "UPDATE audit_log SET actor = 'nobody'",
+        "UPDATE audit_log SET count = 0",
+        "UPDATE audit_log SET detail = 'rewritten', count = count + 1",
         "DELETE FROM audit_log",
     ] {
         let e = sqlx::query(statement).execute(&raw).await.unwrap_err();
@@ -530,6 +534,7 @@ async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(bac
                 Outcome::Ok
             },
             detail: format!("detail {i}"),
+            repeat_key: None,
         })
         .collect();
     store.record_gateway(&records).await.unwrap();
@@ -565,4 +570,155 @@ async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(bac
         };
         assert_eq!(entry.outcome, outcome, "record {i}");
     }
+}
+
+async fn the_audit_log_is_pruned_only_before_its_horizon_and_says_so(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    store.add_user(&admin, NewUser::new("old")).await.unwrap();
+    // An entry from ten days ago, written as the database allows: an insert.
+    let raw = raw_pool(&fixture.location).await;
+    let ten_days_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 10 * 86_400;
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail)
+         VALUES ($1, 'local-admin', 'user.add', 'user ancient', 'cli', 'ok', '')",
+    )
+    .bind(ten_days_ago)
+    .execute(&raw)
+    .await
+    .unwrap();
+    // Only user_management may prune, and a date in the future is refused.
+    store
+        .add_user(
+            &admin,
+            NewUser::new("mallory").permission(Permission::ManagePersonalSetup),
+        )
+        .await
+        .unwrap();
+    let mallory = Context::user("mallory", "cli");
+    assert!(matches!(
+        store.prune_audit(&mallory, ten_days_ago + 1).await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    let future = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let e = store.prune_audit(&admin, future).await.unwrap_err();
+    assert!(e.to_string().contains("future"), "{e}");
+
+    let removed = store.prune_audit(&admin, ten_days_ago + 1).await.unwrap();
+    assert_eq!(removed, 1);
+    let log = store
+        .audit_log(&admin, &AuditQuery::default())
+        .await
+        .unwrap();
+    assert!(!log.iter().any(|e| e.object == "user ancient"));
+    let prune = log
+        .iter()
+        .find(|e| e.action == "audit.prune" && e.outcome == Outcome::Ok)
+        .unwrap();
+    assert!(
+        prune.detail.starts_with("1 entry written before"),
+        "{}",
+        prune.detail
+    );
+    // Entries after the horizon still cannot be removed, and the horizon never goes back.
+    let e = sqlx::query("DELETE FROM audit_log")
+        .execute(&raw)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = sqlx::query("UPDATE audit_horizon SET before = 0")
+        .execute(&raw)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("only moves forward"), "{e}");
+    // The retention rules: by age, then by count.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (object, at) in [("three days", now - 3 * 86_400), ("one day", now - 86_400)] {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, object, origin, outcome, detail)
+             VALUES ($1, 'local-admin', 'user.add', $2, 'cli', 'ok', '')",
+        )
+        .bind(at)
+        .bind(object)
+        .execute(&raw)
+        .await
+        .unwrap();
+    }
+    raw.close().await;
+    let objects = || async {
+        store
+            .audit_log(&admin, &AuditQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.object)
+            .collect::<Vec<_>>()
+    };
+    let keep = |keep_days, max_rows| keyway_store::Retention {
+        keep_days,
+        max_rows,
+    };
+    assert_eq!(
+        store
+            .apply_retention(&admin, keep(Some(5), None))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .apply_retention(&admin, keep(Some(2), None))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!objects().await.contains(&"three days".to_string()));
+    let count = objects().await.len() as u64;
+    // One fewer than there are: the oldest goes ("one day"); the pruning adds its entry.
+    assert_eq!(
+        store
+            .apply_retention(&admin, keep(None, Some(count - 1)))
+            .await
+            .unwrap(),
+        1
+    );
+    let left = objects().await;
+    assert!(!left.contains(&"one day".to_string()), "{left:?}");
+    assert!(left.contains(&"user old".to_string()), "{left:?}");
+}
+
+async fn repeated_refusals_count_up_on_one_row(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let refusal = |key: &str, detail: &str| keyway_store::GatewayRecord {
+        user: None,
+        origin: "gateway 10.0.0.9".into(),
+        action: "gateway.invoke".into(),
+        object: "integration (unknown)".into(),
+        outcome: Outcome::Refused,
+        detail: detail.into(),
+        repeat_key: Some(key.into()),
+    };
+    store
+        .record_gateway(&[refusal("AB 404", "first"), refusal("AB 404", "second")])
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        store
+            .record_gateway(&[refusal("AB 404", "again"), refusal("CD 403", "other cert")])
+            .await
+            .unwrap();
+    }
+    let log = store
+        .audit_log(&Context::local_admin(), &AuditQuery::default())
+        .await
+        .unwrap();
+    let rows: Vec<(&str, i64)> = log
+        .iter()
+        .filter(|e| e.action == "gateway.invoke")
+        .map(|e| (e.detail.as_str(), e.count))
+        .collect();
+    assert_eq!(rows, [("first", 5), ("other cert", 3)]);
+    assert!(log.iter().all(|e| e.count == 1 || e.last_at.is_some()));
 }

@@ -582,7 +582,12 @@ impl Cli {
             Command::Import(connector::ImportCommand::Pmg(a)) => return a.json,
             Command::Export(_) => return false,
             Command::Init(a) => return a.store.data.json,
-            Command::AuditLog(a) => return a.store.data.json,
+            Command::AuditLog(a) => {
+                return match &a.command {
+                    Some(store::AuditLogCommand::Prune(p)) => p.store.data.json,
+                    None => a.store.data.json,
+                };
+            }
             Command::User(command) => {
                 use store::UserCommand as C;
                 return match command {

@@ -71,6 +71,10 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         max_connections_per_client: args.max_connections_per_client as usize,
         max_connections_per_address: args.max_connections_per_address,
         max_handshakes: args.max_handshakes as usize,
+        audit_retention: keyway_store::Retention {
+            keep_days: Some(args.audit_keep_days),
+            max_rows: Some(args.audit_max_rows),
+        },
         ..GatewayOptions::default()
     };
     if !args.hosts.is_empty() {

@@ -205,6 +205,9 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
 
 /// `keyway audit-log`
 pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
+    if let Some(crate::cli::store::AuditLogCommand::Prune(prune)) = args.command {
+        return audit_prune(prune);
+    }
     let since = args.since.as_deref().map(parse_since).transpose()?;
     if args.limit < 1 {
         bail!("--limit {}: give at least 1", args.limit);
@@ -235,7 +238,16 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
-                    e.detail.clone(),
+                    match (e.count, e.last_at) {
+                        (n, Some(last)) if n > 1 => format!(
+                            "{} (×{n}, the last at {})",
+                            e.detail,
+                            OffsetDateTime::from_unix_timestamp(last)
+                                .map(render::iso)
+                                .unwrap_or_else(|_| last.to_string())
+                        ),
+                        _ => e.detail.clone(),
+                    },
                 ]
             })
             .collect();
@@ -248,6 +260,32 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
                 &rows
             )
         );
+        Ok(Outcome::Ok)
+    })
+}
+
+fn audit_prune(args: crate::cli::store::AuditPruneArgs) -> Result<Outcome> {
+    let before = parse_when(&args.before, "--before")?;
+    block_on(async {
+        let store = open(&args.store).await?;
+        let removed = store.prune_audit(&context(&args.store), before).await?;
+        let when = OffsetDateTime::from_unix_timestamp(before)
+            .map(render::iso)
+            .unwrap_or_else(|_| before.to_string());
+        if args.store.data.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "removed": removed,
+                    "before": when,
+                }))?
+            );
+        } else {
+            println!(
+                "removed {removed} audit {} written before {when}",
+                if removed == 1 { "entry" } else { "entries" }
+            );
+        }
         Ok(Outcome::Ok)
     })
 }
@@ -450,6 +488,11 @@ fn generate_password() -> Result<Password> {
 
 /// `--since`: RFC 3339, a date, or a duration ago.
 fn parse_since(text: &str) -> Result<i64> {
+    parse_when(text, "--since")
+}
+
+/// A time as the audit options take it: RFC 3339, a date, or a duration ago.
+fn parse_when(text: &str, option: &str) -> Result<i64> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t.unix_timestamp());
@@ -462,6 +505,6 @@ fn parse_since(text: &str) -> Result<i64> {
         return Ok(OffsetDateTime::now_utc().unix_timestamp() - ago.as_secs() as i64);
     }
     bail!(
-        "--since {text}: write a time (2026-11-01T08:00:00Z), a date (2026-11-01) or a duration ago (24h, 7d)"
+        "{option} {text}: write a time (2026-11-01T08:00:00Z), a date (2026-11-01) or a duration ago (24h, 7d)"
     )
 }

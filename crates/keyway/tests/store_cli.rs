@@ -421,3 +421,47 @@ fn a_full_disk_is_named_and_loses_nothing() {
     let added = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(added.contains("400 certificate(s)"), "{added}");
 }
+
+#[test]
+fn audit_log_prune_is_for_administrators_refuses_the_future_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    keyway(&data, None).arg("init").assert().success();
+    keyway(&data, None)
+        .args(["user", "add", "carol", "--grant", "manage_personal_setup"])
+        .assert()
+        .success();
+    keyway(&data, None)
+        .args(["audit-log", "prune", "--before", "2999-01-01"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("future"));
+    keyway(&data, None)
+        .args(["audit-log", "prune", "--before", "1d", "--as", "carol"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("user_management"));
+    keyway(&data, None)
+        .args(["audit-log", "prune", "--before", "1d"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("removed 0 audit entries written before"));
+    let out = keyway(&data, None)
+        .args(["audit-log", "prune", "--before", "2000-01-01", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&out.get_output().stdout)["removed"], 0);
+    let out = keyway(&data, None)
+        .args(["audit-log", "--json"])
+        .assert()
+        .success();
+    let log = json(&out.get_output().stdout);
+    let prunes: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "audit.prune")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(prunes, ["refused", "ok", "ok"], "{log}");
+}

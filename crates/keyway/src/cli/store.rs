@@ -92,6 +92,14 @@ pub struct ServeArgs {
     /// callers' addresses).
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub max_connections_per_address: usize,
+    /// Remove audit entries older than this many days (hourly; each pruning is audited).
+    #[arg(long, default_value_t = 400, value_name = "DAYS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_keep_days: u64,
+    /// Keep at most this many audit entries (the oldest go).
+    #[arg(long, default_value_t = 5_000_000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1000..))]
+    pub audit_max_rows: u64,
     /// Most connections still in their TLS handshake; over it, the oldest is closed.
     #[arg(long, default_value_t = 128, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -651,9 +659,37 @@ pub struct UserPermissionArgs {
     pub store: StoreArgs,
 }
 
+/// `keyway audit-log prune`
+#[derive(Debug, Subcommand)]
+pub enum AuditLogCommand {
+    /// Remove the entries written before a date (needs user_management; the pruning is
+    /// itself an audit entry, and entries after the date can never be removed).
+    #[command(after_help = "Examples:
+  keyway audit-log prune --before 2026-01-01
+  keyway audit-log prune --before 400d
+
+Exit codes: 0 pruned (or nothing to prune), 2 refused (a date in the future, a missing
+permission, an unreachable store).")]
+    Prune(AuditPruneArgs),
+}
+
+/// `keyway audit-log prune`
+#[derive(Debug, Args)]
+pub struct AuditPruneArgs {
+    /// Remove what was written before then: an RFC 3339 time, a date (2026-01-01) or a
+    /// duration ago (400d).
+    #[arg(long, value_name = "WHEN")]
+    pub before: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
 /// `keyway audit-log`
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditLogArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditLogCommand>,
     /// Only entries since then: an RFC 3339 time (2026-11-01T00:00:00Z), a date
     /// (2026-11-01) or a duration ago (24h, 7d).
     #[arg(long, value_name = "WHEN")]
