@@ -445,7 +445,9 @@ fn audit_log_prune_is_for_administrators_refuses_the_future_and_is_audited() {
         .args(["audit-log", "prune", "--before", "1d"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("removed 0 audit entries written before"));
+        .stdout(predicates::str::contains(
+            "removed 0 audit entries written before",
+        ));
     let out = keyway(&data, None)
         .args(["audit-log", "prune", "--before", "2000-01-01", "--json"])
         .assert()
