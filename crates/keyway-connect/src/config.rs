@@ -489,6 +489,10 @@ impl Config {
         let mut raw_integrations = Vec::new();
         for (file, content) in files {
             for (name, entry) in content.truststores {
+                if let Some(e) = bad_name(&file, "truststore", &name) {
+                    errors.push(e);
+                    continue;
+                }
                 if let Some((other, _)) = config.truststores.get(&name) {
                     errors.push(duplicate(&file, "truststore", &name, other));
                     continue;
@@ -505,6 +509,10 @@ impl Config {
                 config.truststores.insert(name, (file.clone(), entry));
             }
             for (name, entry) in content.keystores {
+                if let Some(e) = bad_name(&file, "keystore", &name) {
+                    errors.push(e);
+                    continue;
+                }
                 if let Some((other, _)) = config.keystores.get(&name) {
                     errors.push(duplicate(&file, "keystore", &name, other));
                     continue;
@@ -521,6 +529,10 @@ impl Config {
                 config.keystores.insert(name, (file.clone(), entry));
             }
             for (name, entry) in content.profiles {
+                if let Some(e) = bad_name(&file, "profile", &name) {
+                    errors.push(e);
+                    continue;
+                }
                 if let Some((other, _, _)) = config.profiles.get(&name) {
                     errors.push(duplicate(&file, "profile", &name, other));
                     continue;
@@ -588,6 +600,10 @@ impl Config {
             }
         }
         for (file, name, entry) in raw_connectors {
+            if let Some(e) = bad_name(&file, "connector", &name) {
+                errors.push(e);
+                continue;
+            }
             if let Some(other) = config.connectors.get(&name) {
                 errors.push(duplicate(&file, "connector", &name, &other.file));
                 continue;
@@ -601,6 +617,10 @@ impl Config {
             }
         }
         for (file, name, entry) in raw_integrations {
+            if let Some(e) = bad_name(&file, "integration", &name) {
+                errors.push(e);
+                continue;
+            }
             let at = item("integration", &name);
             if config.integrations.contains_key(&name) {
                 errors.push(err(&file, &at, "", "is defined twice".to_string()));
@@ -864,7 +884,60 @@ fn base_dir(file: &Path) -> PathBuf {
 }
 
 fn item(kind: &str, name: &str) -> String {
-    format!("{kind} \"{name}\"")
+    format!("{kind} \"{}\"", shown_name(name))
+}
+
+/// The one rule for the names people give things in keyway — connectors, profiles,
+/// truststores, keystores and integrations here, users and the same things in the
+/// store: 1 to 64 characters, ASCII letters, digits and `. _ @ -`, starting with a
+/// letter or digit. Names end up in paths (`/integrations/NAME/`), file names, metric
+/// labels and terminals; the rule keeps them safe in each. `None` when `name` follows it.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("is empty".to_string())
+    } else if name.chars().count() > 64 {
+        Some("is longer than 64 characters".to_string())
+    } else if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
+        Some("must start with a letter or digit".to_string())
+    } else {
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')))
+            .map(|c| {
+                format!(
+                    "contains '{}': use letters, digits and . _ @ - only",
+                    c.escape_default()
+                )
+            })
+    }
+}
+
+/// A name as a message shows it: control characters escaped, at most 64 characters.
+pub fn shown_name(name: &str) -> String {
+    let mut shown: String = name
+        .chars()
+        .take(64)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if name.chars().nth(64).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Refuses a badly formed name, naming where it was.
+fn bad_name(file: &Path, kind: &str, name: &str) -> Option<ConfigError> {
+    name_problem(name).map(|problem| err(file, &item(kind, name), "name", problem))
 }
 
 fn err(file: &Path, item: &str, field: &str, problem: impl Into<String>) -> ConfigError {

@@ -178,7 +178,7 @@ pub fn import(path: &Path, bytes: &[u8], options: ImportOptions) -> Result<Impor
             ));
             continue;
         };
-        let at = format!("scenario \"{name}\"");
+        let at = format!("scenario \"{}\"", crate::shown_name(name));
         if file.connectors.contains_key(name) {
             errors.push(error(at, "name", "a second scenario has this name".into()));
             continue;

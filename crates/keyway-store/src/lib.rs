@@ -470,28 +470,13 @@ pub(crate) fn iso(at: i64) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
-/// Names of users and integrations: 1 to 64 characters, letters, digits and `._@-`,
-/// starting with a letter or digit.
+/// Names of users, integrations and what else people name: the one rule of
+/// [`keyway_connect::name_problem`].
 pub(crate) fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
-    let problem = if name.is_empty() {
-        Some("is empty".to_string())
-    } else if name.chars().count() > 64 {
-        Some("is longer than 64 characters".to_string())
-    } else if !name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-    {
-        Some("must start with a letter or digit".to_string())
-    } else {
-        name.chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')))
-            .map(|c| format!("contains {c:?}: use letters, digits and . _ @ - only"))
-    };
-    match problem {
+    match keyway_connect::name_problem(name) {
         Some(problem) => Err(StoreError::Invalid {
             field,
-            given: name.chars().take(80).collect(),
+            given: keyway_connect::shown_name(name),
             problem,
         }),
         None => Ok(()),

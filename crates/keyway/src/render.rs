@@ -1,8 +1,66 @@
 //! Human output: tables and detail blocks. JSON goes through serde, not through here.
+//!
+//! Text that comes from outside (aliases, subjects, names, a partner's answers) may hold
+//! control characters (an escape sequence in a PEM `friendlyName` would drive the
+//! terminal) and may be of any length: [`clean`] escapes the first, and table cells are
+//! cut to [`MAX_CELL`] characters with an ellipsis ([`cell`]); `--json` has them whole.
+
+use std::borrow::Cow;
 
 use keyway_keystore::{CertInfo, EntrySummary};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// The widest a table cell is shown; longer ones end in `…` (whole in `--json`).
+pub const MAX_CELL: usize = 120;
+
+/// `text` with control characters escaped (`\u{1b}`, `\n`…), safe to print on a terminal.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect(),
+    )
+}
+
+/// Text of several lines: [`clean`] on each, the line breaks kept.
+pub fn clean_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.split('\n')
+            .map(|line| clean(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// A table cell: [`clean`], and at most [`MAX_CELL`] characters.
+pub fn cell(text: &str) -> String {
+    let text = clean(text);
+    match text.char_indices().nth(MAX_CELL - 1) {
+        Some((end, _)) if text.chars().count() > MAX_CELL => format!("{}…", &text[..end]),
+        _ => text.into_owned(),
+    }
+}
+
+/// `text` followed by spaces up to `width` characters (no `format!` width: it is bounded
+/// to 65 535 and panics beyond).
+fn pad(text: &str, width: usize) -> String {
+    let used = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
 
 /// `2027-11-21 (in 364 days)` / `2026-11-01 (expired 21 days ago)`.
 pub fn expiry(info: &CertInfo, now: OffsetDateTime) -> String {
@@ -40,14 +98,13 @@ pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
         .map(|e| {
             let cert = e.certificate.as_ref();
             [
-                e.alias.clone(),
+                cell(&e.alias),
                 e.entry_type.to_string(),
                 cert.map(|c| c.key.to_string())
                     .unwrap_or_else(|| "-".into()),
                 e.chain_length.to_string(),
                 cert.map(|c| expiry(c, now)).unwrap_or_else(|| "-".into()),
-                cert.map(|c| c.subject.clone())
-                    .unwrap_or_else(|| "-".into()),
+                cert.map(|c| cell(&c.subject)).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -64,7 +121,8 @@ pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
             if i == last {
                 out.push_str(cell);
             } else {
-                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+                out.push_str(&pad(cell, widths[i]));
+                out.push_str("  ");
             }
         }
         out.push('\n');
@@ -79,8 +137,8 @@ pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
 /// One certificate's details, indented.
 pub fn certificate(out: &mut String, info: &CertInfo, now: OffsetDateTime, indent: &str) {
     let rows = [
-        ("Subject", info.subject.clone()),
-        ("Issuer", info.issuer.clone()),
+        ("Subject", clean(&info.subject).into_owned()),
+        ("Issuer", clean(&info.issuer).into_owned()),
         ("Serial", info.serial.clone()),
         ("Valid from", iso(info.not_before)),
         (
@@ -106,7 +164,7 @@ pub fn certificate(out: &mut String, info: &CertInfo, now: OffsetDateTime, inden
 /// An entry's details: header lines, then each certificate of its chain.
 pub fn entry(summary: &EntrySummary, chain: &[CertInfo], now: OffsetDateTime) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Alias:        {}\n", summary.alias));
+    out.push_str(&format!("Alias:        {}\n", clean(&summary.alias)));
     out.push_str(&format!("Entry type:   {}\n", summary.entry_type));
     if let Some(created) = summary.created {
         out.push_str(&format!("Created:      {}\n", iso(created)));
@@ -124,8 +182,13 @@ pub fn entry(summary: &EntrySummary, chain: &[CertInfo], now: OffsetDateTime) ->
     out
 }
 
-/// Rows under a header, each column as wide as its widest cell, two spaces apart.
+/// Rows under a header, each column as wide as its widest cell, two spaces apart; cells
+/// go through [`cell`].
 pub fn columns(head: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
     let widths: Vec<usize> = (0..head.len())
         .map(|i| {
             rows.iter()
@@ -136,16 +199,30 @@ pub fn columns(head: &[&str], rows: &[Vec<String>]) -> String {
         })
         .collect();
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| pad(c, *w)).collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut out = line(head.to_vec());
-    for row in rows {
+    for row in &rows {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_long_cells_cut() {
+        assert_eq!(clean("plain"), "plain");
+        assert_eq!(clean("a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+        let long = "x".repeat(70_000);
+        let shown = cell(&long);
+        assert_eq!(shown.chars().count(), MAX_CELL);
+        assert!(shown.ends_with('…'));
+        // A table with a huge cell renders instead of panicking.
+        let out = columns(&["A", "B"], &[vec![long.clone(), "b".into()]]);
+        assert!(out.len() < 1000);
+    }
 }

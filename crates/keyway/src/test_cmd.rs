@@ -110,13 +110,28 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
 }
 
 pub(crate) fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: bool) -> String {
-    let red = |s: &str| {
-        if color {
-            format!("\x1b[1;31m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
+    let text = plain_report(url, outcome, insecure);
+    // What the partner sent (subjects, CA names, an HTTP excerpt) may hold control
+    // characters: escaped before any colour of ours is added.
+    let text = render::clean_lines(&text);
+    if !color {
+        return text.into_owned();
+    }
+    text.lines()
+        .map(|line| {
+            let mark = line.trim_start().trim_start_matches("- ");
+            if mark.starts_with("INSECURE") {
+                format!("\x1b[1;31m{line}\x1b[0m\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
+}
+
+/// The report without colour.
+fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
+    let red = |s: &str| s.to_string();
     let now = OffsetDateTime::now_utc();
     let mut out = String::new();
     if insecure {

@@ -940,3 +940,48 @@ fn prompts_on_a_terminal_without_echoing_the_password() {
         "{screen}"
     );
 }
+
+#[test]
+fn hostile_aliases_neither_panic_the_table_nor_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("alias-test", KeyKind::EcP256);
+    let huge = "a".repeat(70_000);
+    let bundle = format!(
+        "Bag Attributes\n    friendlyName: {huge}\n{}Bag Attributes\n    friendlyName: evil\u{1b}[2Jname\n{}",
+        chain.leaf_pem, chain.root_pem
+    );
+    let path = dir.path().join("hostile.pem");
+    std::fs::write(&path, bundle).unwrap();
+    for verbose in [false, true] {
+        let mut cmd = keyway();
+        cmd.args(["keystore", "list", s(&path)]);
+        if verbose {
+            cmd.arg("-v");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.contains('\u{1b}'),
+            "a raw escape reached the terminal"
+        );
+        assert!(text.contains("evil\\u{1b}[2Jname"), "{text}");
+        // The table cuts the long alias; the detail view (-v) shows it whole.
+        if !verbose {
+            assert!(text.len() < 20_000, "{} bytes", text.len());
+        }
+    }
+    // --json keeps them whole (JSON escapes the control character itself).
+    let out = keyway()
+        .args(["keystore", "list", s(&path), "--json"])
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    let aliases: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["alias"].as_str().unwrap())
+        .collect();
+    assert!(aliases.contains(&huge.as_str()));
+}

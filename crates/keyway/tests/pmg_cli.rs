@@ -249,3 +249,34 @@ fn a_bad_scenario_file_is_refused_whole_with_every_problem_named() {
     assert_eq!(code, 2);
     assert!(err.contains("missing.xml"), "{err}");
 }
+
+#[test]
+fn scenario_names_follow_the_one_naming_rule_and_never_panic_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, TestChain::new("r", KeyKind::EcP256).root_pem).unwrap();
+    let huge = "n".repeat(100_000);
+    for (name, expected) in [
+        ("../../etc/x", "must start with a letter or digit"),
+        ("a/../../etc/x", "contains '/'"),
+        ("two&#10;lines", "contains '\\n'"),
+        ("esc&#27;[2Jape", "contains '\\u{1b}'"),
+        (huge.as_str(), "longer than 64 characters"),
+    ] {
+        std::fs::write(
+            dir.path().join("names.xml"),
+            format!(r#"<scenarios><scenario name="{name}" baseurl="https://x.example/api"/></scenarios>"#),
+        )
+        .unwrap();
+        let before = snapshot(dir.path());
+        let (code, out, err) = run(keyway(dir.path(), &roots).args(["import", "pmg", "names.xml"]));
+        assert_eq!(code, 2, "{name:.40}: {out}{err}");
+        assert!(
+            err.contains(expected),
+            "{expected:?} missing from\n{err:.2000}"
+        );
+        assert!(!err.contains('\u{1b}') && !out.contains('\u{1b}'));
+        assert!(err.len() < 4000, "{} bytes of error", err.len());
+        assert_eq!(snapshot(dir.path()), before, "nothing may be written");
+    }
+}
