@@ -669,8 +669,12 @@ impl Config {
     /// The connector's TLS profile, passwords resolved. Errors name the file, the item
     /// and the field.
     pub fn profile_spec(&self, connector: &ConnectorDef) -> Result<ProfileSpec, ConfigErrors> {
+        let settings = settings_of(connector);
         let Some(name) = &connector.profile else {
-            return Ok(ProfileSpec::default());
+            return Ok(ProfileSpec {
+                settings,
+                ..ProfileSpec::default()
+            });
         };
         let (_, entry, policy) = &self.profiles[name];
         let mut errors = Vec::new();
@@ -768,6 +772,7 @@ impl Config {
             insecure: entry.insecure,
             connect_timeout: timeout(&entry.connect_timeout, defaults.connect_timeout),
             handshake_timeout: timeout(&entry.handshake_timeout, defaults.handshake_timeout),
+            settings,
         })
     }
 
@@ -880,6 +885,28 @@ fn base_dir(file: &Path) -> PathBuf {
     match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+/// What errors about definitions kept in keyway's store name as their file.
+pub fn store_label(database: &str) -> PathBuf {
+    PathBuf::from(format!("{STORE_LABEL}{database}"))
+}
+
+const STORE_LABEL: &str = "keyway store ";
+
+/// Where a connector's settings are made, for the fixes a diagnosis names.
+fn settings_of(connector: &ConnectorDef) -> keyway_tls::Settings {
+    if connector.file.to_string_lossy().starts_with(STORE_LABEL) {
+        keyway_tls::Settings::Store {
+            connector: connector.name.clone(),
+        }
+    } else {
+        keyway_tls::Settings::ConfigFile {
+            connector: connector.name.clone(),
+            profile: connector.profile.clone(),
+            file: connector.file.clone(),
+        }
     }
 }
 

@@ -48,7 +48,8 @@ mod xml;
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
     DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion,
-    SourceFile, StoreEntry, Stored, StoredKeystore, name_problem, shown_name, versions_from_flags,
+    SourceFile, StoreEntry, Stored, StoredKeystore, name_problem, shown_name, store_label,
+    versions_from_flags,
 };
 pub use connector::{
     BodyError, CallBody, CallError, CallRequest, CallResponse, Connector, MAX_BODY,

@@ -161,7 +161,8 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
     hex_colon(&Sha256::digest(der))
 }
 
-pub(crate) fn hex_colon(bytes: &[u8]) -> String {
+/// Bytes as upper-case hex pairs joined by colons (`AB:CD:…`), as keytool prints them.
+pub fn hex_colon(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02X}"))

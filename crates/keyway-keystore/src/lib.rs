@@ -42,7 +42,7 @@ mod reader;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use cert::{CertInfo, Certificate, KeyDescription, fingerprint_sha256};
+pub use cert::{CertInfo, Certificate, KeyDescription, fingerprint_sha256, hex_colon};
 pub use error::{Error, FileError};
 pub use key::PrivateKey;
 

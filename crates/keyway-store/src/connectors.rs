@@ -578,7 +578,7 @@ impl Store {
 
     /// What errors about stored definitions name as their file.
     fn config_label(&self) -> PathBuf {
-        PathBuf::from(format!("keyway store {}", self.name))
+        keyway_connect::store_label(&self.name)
     }
 
     async fn names(&self, query: &'static str) -> Result<Vec<String>, StoreError> {

@@ -158,6 +158,8 @@ fn ca_params(cn: &str) -> CertificateParams {
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
     params.not_after = OffsetDateTime::now_utc() + Duration::days(3650);
+    // As real CAs issue them: the issuer's key identifier in each certificate it signs.
+    params.use_authority_key_identifier_extension = true;
     params
 }
 
@@ -180,6 +182,8 @@ pub struct ChainOptions {
     pub extra_names: Vec<String>,
     /// The leaf's extended key usages; empty: no extension (any purpose).
     pub leaf_purposes: Vec<rcgen::ExtendedKeyUsagePurpose>,
+    /// Make the leaf a CA (basic constraints CA:TRUE), as a misconfigured server's is.
+    pub leaf_is_ca: bool,
 }
 
 impl Default for ChainOptions {
@@ -192,6 +196,7 @@ impl Default for ChainOptions {
             leaf_key_pem: None,
             extra_names: Vec::new(),
             leaf_purposes: Vec::new(),
+            leaf_is_ca: false,
         }
     }
 }
@@ -245,6 +250,10 @@ impl TestChain {
         params.not_after = now + Duration::days(options.leaf_days.1);
         params.serial_number = options.leaf_serial.clone().map(rcgen::SerialNumber::from);
         params.extended_key_usages = options.leaf_purposes.clone();
+        params.use_authority_key_identifier_extension = true;
+        if options.leaf_is_ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
         let (leaf, leaf_key_pem) = match &options.leaf_key_pem {
             Some(pem) => {
                 let spki = openssl_public_key(pem);

@@ -161,17 +161,32 @@ impl ServerCertVerifier for CapturingVerifier {
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
+        let refused = |refusal: crate::verify::Refusal| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(refusal),
+            )))
+        };
+        // The server's own certificate in the truststore is trusted as pinned.
+        let pinned = crate::verify::is_pinned(end_entity, &self.anchors);
         let verified =
-            self.inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+            match self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            {
+                Ok(verified) => verified,
+                Err(e) if pinned && crate::verify::is_ca_as_end_entity(&e) => {
+                    return crate::verify::verify_pinned(end_entity, Some(server_name), now)
+                        .map(|()| ServerCertVerified::assertion())
+                        .map_err(|e| match e {
+                            crate::verify::Pinned::Path(e) => e,
+                            crate::verify::Pinned::Refused(refusal) => refused(refusal),
+                        });
+                }
+                Err(e) => return Err(e),
+            };
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs());
-        crate::verify::keyway_checks(end_entity, intermediates, &self.anchors, at).map_err(
-            |refusal| {
-                rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
-                    Arc::new(refusal),
-                )))
-            },
-        )?;
+        let anchors = crate::verify::anchors_besides(end_entity, &self.anchors);
+        crate::verify::keyway_checks(end_entity, intermediates, &anchors, at).map_err(refused)?;
         Ok(verified)
     }
 
@@ -397,6 +412,7 @@ impl Run<'_> {
         self.warn_identity_dates(Some(&cause));
         Outcome::Failed(Diagnosis {
             cause,
+            settings: self.profile.settings.clone(),
             evidence: self.evidence,
             warnings: self.warnings,
             negotiated: None,
@@ -907,6 +923,7 @@ fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    run.evidence.server_chain_der = run.chain_der.clone();
     run.evidence.server_chain = run
         .chain_der
         .iter()
@@ -916,6 +933,25 @@ fn collect(run: &mut Run<'_>, captured: &Captured, profile: &Profile) {
         })
         .map(|c| c.info().clone())
         .collect();
+    run.evidence.root_key_identifier = run.chain_der.last().and_then(|der| {
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        cert.extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(aki) => aki
+                    .key_identifier
+                    .as_ref()
+                    .map(|k| keyway_keystore::hex_colon(k.0)),
+                _ => None,
+            })
+    });
+    run.evidence.pinned = !profile.insecure
+        && run.chain_der.first().is_some_and(|leaf| {
+            profile
+                .anchor_der
+                .iter()
+                .any(|a| a.as_ref() == leaf.as_slice())
+        });
     for warning in chain_warnings(&run.evidence.server_chain) {
         if !run.warnings.contains(&warning) {
             run.warnings.push(warning);
@@ -1352,6 +1388,14 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
             // webpki reports a CA used as a server certificate as an opaque "other"
             // error; the captured leaf says what it is.
             None => match chain.first() {
+                // A self-signed CA certificate (`openssl req -x509` makes them) is what
+                // JSSE users pin: importing it is the fix, as for any self-signed one.
+                Some(leaf) if leaf.is_ca && leaf.self_issued && chain.len() == 1 => {
+                    Cause::SelfSigned {
+                        cert: leaf.clone(),
+                        truststores: run.profile.truststore_names(),
+                    }
+                }
                 Some(leaf) if leaf.is_ca => Cause::CaAsServerCertificate { cert: leaf.clone() },
                 _ => detail(),
             },

@@ -713,8 +713,18 @@ pub struct Evidence {
     pub allowed_versions: VersionSet,
     /// The chain the server presented (captured before verification).
     pub server_chain: Vec<CertInfo>,
+    /// The same chain as DER, for saving it (`keyway test --save-chain`); not in JSON.
+    #[serde(skip)]
+    pub server_chain_der: Vec<Vec<u8>>,
+    /// Whether the server's certificate is itself in a truststore, and was trusted as
+    /// pinned (as JSSE and .NET trust it) rather than through a chain to a CA.
+    pub pinned: bool,
     /// Alerts received.
     pub alerts: Vec<String>,
+    /// The authority key identifier of the last certificate sent (hex with colons):
+    /// which root to ask the partner for, when the server leaves its root out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_key_identifier: Option<String>,
     /// Whether the server asked for a client certificate.
     pub client_cert_requested: bool,
     /// The CA names the server accepts for client certificates.
@@ -726,11 +736,38 @@ pub struct Evidence {
     pub probe: Option<ProbeReport>,
 }
 
+/// Where the settings a fix changes are made, so that each step names the flag of
+/// `keyway test`, the setting in keyway.toml or the command for a stored connector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Settings {
+    /// The options of `keyway test` (the default).
+    #[default]
+    TestCommand,
+    /// A connector defined in a keyway.toml file.
+    ConfigFile {
+        /// The connector.
+        connector: String,
+        /// Its TLS profile, if it has one.
+        profile: Option<String>,
+        /// The file.
+        file: std::path::PathBuf,
+    },
+    /// A connector kept in keyway's store (`keyway connector add`).
+    Store {
+        /// The connector.
+        connector: String,
+    },
+}
+
 /// A failure with its cause and evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     /// The cause.
     pub cause: Cause,
+    /// Where the settings the fix changes are made.
+    pub settings: Settings,
     /// Everything observed.
     pub evidence: Evidence,
     /// Lesser problems found on the way.
@@ -843,11 +880,277 @@ impl Outcome {
                 blame: Some(d.cause.blame()),
                 cause: Some(&d.cause),
                 evidence: &d.evidence,
-                remediation: d.cause.remediation(),
+                remediation: d.remediation(),
                 negotiated: d.negotiated.as_ref(),
                 warnings: &d.warnings,
                 insecure,
             },
         }
     }
+}
+
+/// The file name `keyway test --save-chain DIR` gives the `index`th certificate (from 0)
+/// of the chain a server sent: `1-partner.example.pem`, `2-partner-issuing-ca.pem`…
+pub fn chain_file_name(index: usize, cert: &CertInfo) -> String {
+    format!("{}-{}.pem", index + 1, slug(cert))
+}
+
+/// An alias for a certificate, from its common name: `partner-root-ca`.
+pub fn slug(cert: &CertInfo) -> String {
+    let name = cert
+        .subject
+        .split(", ")
+        .find_map(|part| part.strip_prefix("CN="))
+        .unwrap_or(&cert.subject);
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug
+        .trim_end_matches('-')
+        .chars()
+        .take(48)
+        .collect::<String>();
+    if slug.is_empty() {
+        "certificate".into()
+    } else {
+        slug
+    }
+}
+
+impl Diagnosis {
+    /// Concrete steps, naming the flag, setting or command of where the connector's
+    /// settings are made ([`Settings`]), the store, subject and fingerprint involved.
+    pub fn remediation(&self) -> Vec<String> {
+        let target = self.evidence.address.as_deref().unwrap_or("HOST:PORT");
+        match (&self.cause, &self.settings) {
+            (Cause::UntrustedRoot { root: Some(root), .. }, settings) => {
+                let position = self
+                    .evidence
+                    .server_chain
+                    .iter()
+                    .position(|c| c.sha256 == root.sha256)
+                    .unwrap_or(self.evidence.server_chain.len().saturating_sub(1));
+                trust_steps(root, Some(position), None, settings, target)
+            }
+            (Cause::SelfSigned { cert, .. }, settings) => {
+                let mut steps = trust_steps(cert, Some(0), None, settings, target);
+                steps.push("or ask the partner for a certificate from a CA you already trust".into());
+                steps
+            }
+            (
+                Cause::UntrustedRoot {
+                    root: None,
+                    root_subject,
+                    ..
+                },
+                settings,
+            ) => {
+                let asked = CertInfo {
+                    subject: root_subject.clone(),
+                    ..placeholder()
+                };
+                let key_id = self.evidence.root_key_identifier.as_deref();
+                trust_steps(&asked, None, key_id, settings, target)
+            }
+            (Cause::VersionMismatch { allowed, server }, settings) => {
+                let mut steps = vec![format!(
+                    "ask the partner to enable {allowed} on the server (it offers only {server})"
+                )];
+                if let Some(best) = server.highest().filter(|v| *v >= TlsVersion::Tls10) {
+                    let knob = match settings {
+                        Settings::TestCommand => format!("run the test with `--min-tls {}`", best.short()),
+                        Settings::ConfigFile { profile: Some(p), file, .. } => format!(
+                            "set lowest_version = \"{best}\" in [profiles.{p}] of {}",
+                            file.display()
+                        ),
+                        Settings::ConfigFile { connector, file, .. } => format!(
+                            "give connector {connector} a profile with lowest_version = \"{best}\" in {}",
+                            file.display()
+                        ),
+                        Settings::Store { connector } => format!(
+                            "store connector {connector} again with `--min-tls {}` (`keyway connector add {connector} --replace --min-tls {} …` with its other options as `keyway connector show {connector}` lists them)",
+                            best.short(), best.short()
+                        ),
+                    };
+                    steps.push(format!(
+                        "or, only if the partner cannot move: {knob}. {best} is deprecated (RFC 8996) and is spoken through keyway's legacy backend"
+                    ));
+                }
+                steps
+            }
+            (Cause::ClientCertRequired { acceptable_cas }, settings) => {
+                let issued_by = if acceptable_cas.is_empty() {
+                    "a CA the partner accepts".to_string()
+                } else {
+                    acceptable_cas.join(" or ")
+                };
+                vec![match settings {
+                    Settings::TestCommand => format!(
+                        "present a client certificate issued by {issued_by}: add `--keystore client.p12 --keystore-password …` (and `--alias` when it holds several keys)"
+                    ),
+                    Settings::ConfigFile { profile, file, .. } => format!(
+                        "give the connector's profile {} in {} a keystore = \"NAME\" whose key entry holds a client certificate issued by {issued_by}, with [keystores.NAME] path and password",
+                        profile.as_deref().unwrap_or("(none yet)"),
+                        file.display()
+                    ),
+                    Settings::Store { connector } => format!(
+                        "store the client certificate issued by {issued_by} (`keyway identity add NAME client.p12 --storepass …`) and store connector {connector} again with `--keystore NAME` (`keyway connector add {connector} --replace …`)"
+                    ),
+                }]
+            }
+            (
+                Cause::ClientCertRejected {
+                    sent,
+                    acceptable_cas,
+                    ..
+                },
+                settings,
+            ) if !acceptable_cas.is_empty() && !acceptable_cas.contains(&sent.issuer) => {
+                let cas = acceptable_cas.join(" or ");
+                let mut steps = self.cause.remediation();
+                steps.push(match settings {
+                    Settings::TestCommand => format!(
+                        "or present a client certificate issued by {cas}: `--keystore client.p12 --keystore-password …` (and `--alias` when it holds several keys)"
+                    ),
+                    Settings::ConfigFile { file, .. } => format!(
+                        "or give the connector's profile in {} a keystore whose certificate is issued by {cas}",
+                        file.display()
+                    ),
+                    Settings::Store { connector } => format!(
+                        "or store a client certificate issued by {cas} (`keyway identity add NAME client.p12 --storepass …`) and store connector {connector} again with `--keystore NAME`"
+                    ),
+                });
+                steps
+            }
+            (Cause::HostnameMismatch { presented, .. }, settings) if !presented.is_empty() => {
+                let name = &presented[0];
+                vec![
+                    "use the host name the certificate is issued for in the URL".to_string(),
+                    format!("or, when you connect by IP address or an alias: {}", server_name_knob(settings, name)),
+                ]
+            }
+            (Cause::UnrecognizedName { sent, served }, settings) if !served.is_empty() => vec![
+                format!(
+                    "connect with the name the server serves: {}",
+                    server_name_knob(settings, &served[0])
+                ),
+                format!("or ask the partner to serve {sent} (a virtual host or certificate for that name)"),
+            ],
+            (Cause::NoSharedCipher { allowed: Some(_) }, Settings::TestCommand) => vec![
+                "remove `--ciphers` to offer keyway's default suites, or add suites the server accepts".into(),
+            ],
+            (Cause::NoSharedCipher { allowed: Some(_) }, Settings::ConfigFile { profile: Some(p), file, .. }) => vec![format!(
+                "remove cipher_suites from [profiles.{p}] of {} to offer keyway's default suites, or add suites the server accepts",
+                file.display()
+            )],
+            _ => self.cause.remediation(),
+        }
+    }
+}
+
+/// The certificate fields a step about a certificate nobody has yet can leave empty.
+fn placeholder() -> CertInfo {
+    CertInfo {
+        subject: String::new(),
+        issuer: String::new(),
+        serial: String::new(),
+        not_before: time::OffsetDateTime::UNIX_EPOCH,
+        not_after: time::OffsetDateTime::UNIX_EPOCH,
+        sha256: String::new(),
+        key: keyway_keystore::KeyDescription {
+            algorithm: String::new(),
+            bits: None,
+            curve: None,
+        },
+        is_ca: true,
+        self_issued: true,
+    }
+}
+
+/// How to name a server name for SNI and the certificate check in `settings`.
+fn server_name_knob(settings: &Settings, name: &str) -> String {
+    match settings {
+        Settings::TestCommand => format!("add `--servername {name}`"),
+        Settings::ConfigFile {
+            profile: Some(p),
+            file,
+            ..
+        } => format!(
+            "set server_name = \"{name}\" in [profiles.{p}] of {}",
+            file.display()
+        ),
+        Settings::ConfigFile {
+            connector, file, ..
+        } => format!(
+            "give connector {connector} a profile with server_name = \"{name}\" in {}",
+            file.display()
+        ),
+        Settings::Store { connector } => format!(
+            "store connector {connector} again with `--server-name {name}` (`keyway connector add {connector} --replace …` with its other options)"
+        ),
+    }
+}
+
+/// How to get `cert` (the `position`th of the chain sent, or asked of the partner) and
+/// trust it where `settings` say trust is configured.
+fn trust_steps(
+    cert: &CertInfo,
+    position: Option<usize>,
+    key_id: Option<&str>,
+    settings: &Settings,
+    target: &str,
+) -> Vec<String> {
+    let alias = slug(cert);
+    let (get, file) = match position {
+        Some(n) => {
+            let file = chain_file_name(n, cert);
+            (
+                format!(
+                    "save the certificates the server sent: `keyway test {target} --save-chain DIR` writes {} (with the others) as DIR/{file}; check its SHA-256 {} with the partner",
+                    cert.subject, cert.sha256
+                ),
+                format!("DIR/{file}"),
+            )
+        }
+        None => (
+            format!(
+                "ask the partner for its root CA certificate {}{} and check its SHA-256 fingerprint with them",
+                cert.subject,
+                key_id
+                    .map(|k| format!(" (key identifier {k})"))
+                    .unwrap_or_default()
+            ),
+            format!("{alias}.pem"),
+        ),
+    };
+    let trust = match settings {
+        Settings::TestCommand => format!(
+            "then trust it: add `--truststore {file}` to the test (PEM needs no password), or import it into a truststore: `keyway keystore import-cert truststore.jks --alias {alias} --cert {file} --storepass …`"
+        ),
+        Settings::ConfigFile {
+            profile: Some(p),
+            file: config,
+            ..
+        } => format!(
+            "then trust it: import it into a truststore file of profile {p} (`keyway keystore import-cert FILE --alias {alias} --cert {file}`), or add [truststores.{alias}] path = \"{file}\" to {} and \"{alias}\" to the truststores of [profiles.{p}]",
+            config.display()
+        ),
+        Settings::ConfigFile {
+            connector,
+            file: config,
+            ..
+        } => format!(
+            "then trust it: add [truststores.{alias}] path = \"{file}\" and a profile with truststores = [\"{alias}\"] for connector {connector} in {}",
+            config.display()
+        ),
+        Settings::Store { connector } => format!(
+            "then trust it: `keyway truststore add {alias} {file}`, and store connector {connector} again with `--truststore {alias}` besides its other truststores (`keyway connector add {connector} --replace …`, its options as `keyway connector show {connector}` lists them)"
+        ),
+    };
+    vec![get, trust]
 }

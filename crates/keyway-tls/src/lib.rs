@@ -57,7 +57,8 @@ pub use alert::alert_name;
 pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
 pub use connect::{TestError, TestTarget, test};
 pub use diagnosis::{
-    Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Stage,
+    Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Settings, Stage,
+    chain_file_name, slug,
 };
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
 pub use probe::{

@@ -52,6 +52,17 @@ impl TlsVersion {
         }
     }
 
+    /// Its short form, as `--min-tls` takes it: `ssl3`, `1.0` … `1.3`.
+    pub fn short(self) -> &'static str {
+        match self {
+            TlsVersion::Ssl3 => "ssl3",
+            TlsVersion::Tls10 => "1.0",
+            TlsVersion::Tls11 => "1.1",
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
+        }
+    }
+
     /// Reads the names people and configurations use: `1.2`, `tls1.2`, `TLSv1.2`, `tls12`,
     /// `tls` (TLS 1.0, as in PMG-style flags), `TLSv1`, `ssl3`, `SSLv3`, `SSL 3.0`.
     pub fn parse(s: &str) -> Result<Self, PolicyError> {

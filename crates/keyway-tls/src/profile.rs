@@ -77,6 +77,8 @@ pub struct ProfileSpec {
     pub connect_timeout: Duration,
     /// Time for the TLS handshake and the first response.
     pub handshake_timeout: Duration,
+    /// Where these settings are made, for the fixes a diagnosis names.
+    pub settings: crate::diagnosis::Settings,
 }
 
 impl Default for ProfileSpec {
@@ -89,6 +91,7 @@ impl Default for ProfileSpec {
             insecure: false,
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
+            settings: crate::diagnosis::Settings::default(),
         }
     }
 }
@@ -189,6 +192,8 @@ pub struct Profile {
     pub connect_timeout: Duration,
     /// Handshake timeout.
     pub handshake_timeout: Duration,
+    /// Where these settings are made.
+    pub settings: crate::diagnosis::Settings,
 }
 
 impl Profile {
@@ -273,6 +278,7 @@ impl Profile {
             insecure: spec.insecure,
             connect_timeout: spec.connect_timeout,
             handshake_timeout: spec.handshake_timeout,
+            settings: spec.settings.clone(),
         })
     }
 

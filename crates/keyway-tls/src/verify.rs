@@ -107,11 +107,13 @@ pub enum Refusal {
     },
 }
 
-/// Validates `check.leaf` up to one of `check.anchors`.
+/// Validates `check.leaf` up to one of `check.anchors`. A leaf that is itself one of the
+/// anchors is trusted as pinned ([`verify_pinned`]).
 pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
     for (n, crl) in check.crls.iter().enumerate() {
         crl_usable(crl, check).map_err(|why| VerifyError::BadCrl { index: n + 1, why })?;
     }
+
     let mut roots = RootCertStore::empty();
     let (_, rejected) = roots.add_parsable_certificates(check.anchors.iter().cloned());
     if roots.is_empty() {
@@ -142,9 +144,18 @@ pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
                 .allow_unknown_revocation_status()
                 .build()
                 .map_err(|e| VerifyError::Anchors(e.to_string()))?;
-            verifier
-                .verify_server_cert(check.leaf, check.intermediates, &name, &[], now)
-                .map_err(VerifyError::Path)?;
+            match verifier.verify_server_cert(check.leaf, check.intermediates, &name, &[], now) {
+                Ok(_) => {}
+                // A CA certificate that is itself in the truststore: pinned, as JSSE
+                // trusts it; webpki refuses any CA as an end entity.
+                Err(e) if is_pinned(check.leaf, check.anchors) && is_ca_as_end_entity(&e) => {
+                    return verify_pinned(check.leaf, Some(&name), now).map_err(|e| match e {
+                        Pinned::Path(e) => VerifyError::Path(e),
+                        Pinned::Refused(r) => VerifyError::Refused(r),
+                    });
+                }
+                Err(e) => return Err(VerifyError::Path(e)),
+            }
         }
         Purpose::Client => {
             let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
@@ -157,8 +168,122 @@ pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
                 .map_err(VerifyError::Path)?;
         }
     }
-    keyway_checks(check.leaf, check.intermediates, check.anchors, check.at)
-        .map_err(VerifyError::Refused)
+    keyway_checks(
+        check.leaf,
+        check.intermediates,
+        &anchors_besides(check.leaf, check.anchors),
+        check.at,
+    )
+    .map_err(VerifyError::Refused)
+}
+
+/// Whether `leaf` is itself one of the `anchors` (the same DER): a certificate trusted
+/// as pinned, as JSSE and .NET trust a truststore entry that is the peer's certificate.
+pub fn is_pinned(leaf: &CertificateDer<'_>, anchors: &[CertificateDer<'_>]) -> bool {
+    anchors.iter().any(|a| a.as_ref() == leaf.as_ref())
+}
+
+/// `anchors` without `leaf` itself: a pinned certificate is trusted as itself, not as a
+/// CA, so the checks on the anchors that issued a path do not apply to it.
+pub(crate) fn anchors_besides<'a>(
+    leaf: &CertificateDer<'_>,
+    anchors: &[CertificateDer<'a>],
+) -> Vec<CertificateDer<'a>> {
+    anchors
+        .iter()
+        .filter(|a| a.as_ref() != leaf.as_ref())
+        .cloned()
+        .collect()
+}
+
+/// Whether webpki refused a CA certificate as an end entity.
+pub(crate) fn is_ca_as_end_entity(error: &rustls::Error) -> bool {
+    matches!(
+        error,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))
+            if matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity))
+    )
+}
+
+/// Why a pinned certificate was refused.
+#[derive(Debug)]
+pub(crate) enum Pinned {
+    /// Its dates or name, as webpki would report them for a chain.
+    Path(rustls::Error),
+    /// keyway's own checks.
+    Refused(Refusal),
+}
+
+/// A CA certificate that is itself in the truststore, which webpki refuses as an end
+/// entity: trusted as pinned (JSSE does, and trusting it was the administrator's
+/// explicit choice), with its dates, the name (when one is given), and keyway's checks
+/// on its key and serial. A pinned CA:FALSE certificate needs none of this: webpki
+/// accepts it as its own trust anchor.
+pub(crate) fn verify_pinned(
+    leaf: &CertificateDer<'_>,
+    name: Option<&ServerName<'_>>,
+    now: UnixTime,
+) -> Result<(), Pinned> {
+    use rustls::CertificateError as C;
+    let invalid = |e: C| Pinned::Path(rustls::Error::InvalidCertificate(e));
+    let (_, cert) =
+        X509Certificate::from_der(leaf.as_ref()).map_err(|_| invalid(C::BadEncoding))?;
+    let validity = cert.validity();
+    let seconds = |t: i64| UnixTime::since_unix_epoch(Duration::from_secs(t.max(0) as u64));
+    let at = now.as_secs() as i64;
+    if at > validity.not_after.timestamp() {
+        return Err(invalid(C::ExpiredContext {
+            time: now,
+            not_after: seconds(validity.not_after.timestamp()),
+        }));
+    }
+    if at < validity.not_before.timestamp() {
+        return Err(invalid(C::NotValidYetContext {
+            time: now,
+            not_before: seconds(validity.not_before.timestamp()),
+        }));
+    }
+    if let Some(name) = name {
+        let end_entity =
+            webpki::EndEntityCert::try_from(leaf).map_err(|_| invalid(C::BadEncoding))?;
+        end_entity
+            .verify_is_valid_for_subject_name(name)
+            .map_err(|_| invalid(C::NotValidForName))?;
+    }
+    strong_key(&cert).map_err(|detail| {
+        Pinned::Refused(Refusal::WeakKey {
+            subject: cert.subject().to_string(),
+            detail,
+        })
+    })?;
+    serial_ok(&cert).map_err(Pinned::Refused)
+}
+
+/// RFC 5280 §4.1.2.2: a serial is positive (not 0, not negative) and at most 20 octets.
+fn serial_ok(cert: &X509Certificate<'_>) -> Result<(), Refusal> {
+    let serial = cert.raw_serial();
+    if serial.iter().all(|b| *b == 0) {
+        return Err(Refusal::Malformed {
+            subject: cert.subject().to_string(),
+            detail: "has serial number 0 (RFC 5280 §4.1.2.2)".into(),
+        });
+    }
+    if serial.first().is_some_and(|b| b & 0x80 != 0) {
+        return Err(Refusal::Malformed {
+            subject: cert.subject().to_string(),
+            detail: "has a negative serial number (RFC 5280 §4.1.2.2)".into(),
+        });
+    }
+    if serial.len() > 20 {
+        return Err(Refusal::Malformed {
+            subject: cert.subject().to_string(),
+            detail: format!(
+                "has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
+                serial.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What keyway adds to webpki for connectors, on a path webpki accepted: usable trust
@@ -194,22 +319,7 @@ pub fn keyway_checks(
         .filter_map(|d| X509Certificate::from_der(d.as_ref()).ok().map(|(_, c)| c))
         .collect();
     for cert in std::iter::once(&leaf).chain(&intermediates) {
-        let serial = cert.raw_serial();
-        if serial.iter().all(|b| *b == 0) {
-            return Err(Refusal::Malformed {
-                subject: subject(cert),
-                detail: "has serial number 0 (RFC 5280 §4.1.2.2)".into(),
-            });
-        }
-        if serial.len() > 20 {
-            return Err(Refusal::Malformed {
-                subject: subject(cert),
-                detail: format!(
-                    "has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
-                    serial.len()
-                ),
-            });
-        }
+        serial_ok(cert)?;
     }
     // The anchors that can have issued something in this path.
     let issuers: Vec<_> = std::iter::once(&leaf)

@@ -189,9 +189,68 @@ fn self_signed_server_certificate_with_its_fingerprint() {
 #[test]
 fn a_ca_certificate_used_as_the_server_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let ca_leaf = TestChain::self_signed_ca_leaf("lazy-admin.test");
+    let chain = TestChain::build(
+        "lazy-admin",
+        &ChainOptions {
+            leaf_is_ca: true,
+            ..ChainOptions::default()
+        },
+    );
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let d = failed(run(
+        &server.address(),
+        &spec(truststore(dir.path(), &chain.root_pem), "lazy-admin.test"),
+    ));
+    let Cause::CaAsServerCertificate { cert } = &d.cause else {
+        panic!("{:?}", d.cause)
+    };
+    assert!(cert.is_ca && cert.subject.contains("lazy-admin"));
+    assert!(d.cause.remediation()[0].contains("CA:FALSE"));
+}
+
+#[test]
+fn a_server_certificate_in_the_truststore_is_trusted_as_pinned_with_its_dates_and_name_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    // Self-signed, CA:FALSE as modern tools make it, and CA:TRUE as `openssl req -x509`
+    // makes it by default: JSSE trusts either once it is in the truststore.
+    for partner in [
+        TestChain::self_signed_leaf("pinned.test"),
+        TestChain::self_signed_ca_leaf("pinned.test"),
+    ] {
+        let server = RustlsServer::start(
+            &partner,
+            ServerOptions {
+                send_intermediate: false,
+                ..ServerOptions::default()
+            },
+        );
+        let other = keyway_testkit::self_signed_pem("Another Root");
+        // Not trusted yet: self_signed, and the fix names the certificate to import.
+        let d = failed(run(
+            &server.address(),
+            &spec(truststore(dir.path(), &other), "pinned.test"),
+        ));
+        assert_eq!(d.cause.code(), "self_signed", "{}", d.cause.summary());
+        // The fix, applied: the certificate itself in the truststore.
+        let outcome = run(
+            &server.address(),
+            &spec(truststore(dir.path(), &partner.leaf_pem), "pinned.test"),
+        );
+        let Outcome::Connected { evidence, .. } = outcome else {
+            panic!("pinned certificate refused")
+        };
+        assert!(evidence.pinned);
+        // Its name is still checked.
+        let d = failed(run(
+            &server.address(),
+            &spec(truststore(dir.path(), &partner.leaf_pem), "other-name.test"),
+        ));
+        assert_eq!(d.cause.code(), "hostname_mismatch", "{}", d.cause.summary());
+    }
+    // And its dates.
+    let expired = TestChain::with_leaf_validity("pinned-old", KeyKind::EcP256, -400, -2);
     let server = RustlsServer::start(
-        &ca_leaf,
+        &expired,
         ServerOptions {
             send_intermediate: false,
             ..ServerOptions::default()
@@ -199,13 +258,14 @@ fn a_ca_certificate_used_as_the_server_certificate() {
     );
     let d = failed(run(
         &server.address(),
-        &spec(truststore(dir.path(), &ca_leaf.root_pem), "lazy-admin.test"),
+        &spec(truststore(dir.path(), &expired.leaf_pem), "pinned-old.test"),
     ));
-    let Cause::CaAsServerCertificate { cert } = &d.cause else {
-        panic!("{:?}", d.cause)
-    };
-    assert!(cert.is_ca && cert.subject.contains("lazy-admin.test"));
-    assert!(d.cause.remediation()[0].contains("CA:FALSE"));
+    assert_eq!(
+        d.cause.code(),
+        "certificate_expired",
+        "{}",
+        d.cause.summary()
+    );
 }
 
 #[test]

@@ -47,6 +47,7 @@ pub enum Command {
       --keystore client.p12 --keystore-password env:P12_PASS --alias acme-client
   keyway test https://legacy.bank.example/ --min-tls 1.1 --json
   keyway test https://10.1.2.3/ --servername api.partner.example --system-roots --truststore extra.pem
+  keyway test partner.example.com:443 --truststore partners.jks --save-chain presented/
 
 An https:// URL gets one GET request after the handshake; a 401 or other HTTP error is diagnosed;
 HOST:PORT tests TLS only. Without --truststore, the system roots are trusted.
@@ -208,6 +209,10 @@ pub struct TestArgs {
     /// DANGER: do not verify the server's certificate. Flagged in every output.
     #[arg(long)]
     pub insecure: bool,
+    /// Write the certificates the server sent, as PEM, into DIR (1-NAME.pem is its own,
+    /// then its issuers): to check their fingerprints and trust the one that belongs.
+    #[arg(long, value_name = "DIR")]
+    pub save_chain: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

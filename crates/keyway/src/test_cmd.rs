@@ -19,6 +19,9 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
     let spec = profile_spec(&args)?;
     let profile = Profile::load(&spec)?;
     let outcome = test(&target, &profile)?;
+    if let Some(dir) = &args.save_chain {
+        save_chain(dir, &outcome)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -39,6 +42,42 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
         TestOutcome::Connected { .. } => Outcome::Ok,
         TestOutcome::Failed(_) => Outcome::Problems,
     })
+}
+
+/// Writes each certificate the server sent as `DIR/N-NAME.pem` (the names the fixes
+/// refer to), and says so on stderr.
+fn save_chain(dir: &std::path::Path, outcome: &TestOutcome) -> Result<()> {
+    let evidence = match outcome {
+        TestOutcome::Connected { evidence, .. } => evidence,
+        TestOutcome::Failed(d) => &d.evidence,
+    };
+    if evidence.server_chain_der.is_empty() {
+        eprintln!("--save-chain: the server sent no certificates");
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "--save-chain {}: cannot create the directory",
+            dir.display()
+        )
+    })?;
+    for (n, (der, info)) in evidence
+        .server_chain_der
+        .iter()
+        .zip(&evidence.server_chain)
+        .enumerate()
+    {
+        let path = dir.join(keyway_tls::chain_file_name(n, info));
+        let cert = keyway_keystore::Certificate::from_der(der.clone(), "server certificate")?;
+        keyway_keystore::file::write_atomic(&path, cert.to_pem().as_bytes())?;
+        eprintln!(
+            "saved {} (SHA-256 {}) as {}",
+            render::clean(&info.subject),
+            info.sha256,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
@@ -106,6 +145,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
         insecure: args.insecure,
         connect_timeout: args.connect_timeout,
         handshake_timeout: args.timeout,
+        settings: keyway_tls::Settings::TestCommand,
     })
 }
 
@@ -182,7 +222,7 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
                 ));
             }
             out.push_str("Fix:\n");
-            for (n, step) in d.cause.remediation().iter().enumerate() {
+            for (n, step) in d.remediation().iter().enumerate() {
                 out.push_str(&format!("  {}. {step}\n", n + 1));
             }
             (&d.evidence, &d.warnings)
@@ -205,6 +245,9 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
                 c.sha256
             ));
         }
+    }
+    if evidence.pinned {
+        out.push_str("  trusted as pinned: the server's certificate is itself in the truststore\n");
     }
     for alert in &evidence.alerts {
         out.push_str(&format!("  alert received: {alert}\n"));

@@ -125,8 +125,19 @@ fn a_diagnosed_failure_is_exit_1_with_code_summary_blame_and_remediation() {
             .unwrap()
             .contains("cli-untrusted Root CA")
     );
+    // The fix names the root to ask for and the flag that trusts it.
     assert!(
-        v["remediation"][0].as_str().unwrap().contains("other.pem"),
+        v["remediation"][0]
+            .as_str()
+            .unwrap()
+            .contains("cli-untrusted Root CA"),
+        "{v}"
+    );
+    assert!(
+        v["remediation"][1]
+            .as_str()
+            .unwrap()
+            .contains("`--truststore cli-untrusted-root-ca.pem`"),
         "{v}"
     );
     assert_eq!(v["evidence"]["server_chain"].as_array().unwrap().len(), 2);
