@@ -549,7 +549,7 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if !open.wait_for(|cut| !*cut).await.is_ok() || to.write_all(&buf[..n]).await.is_err() {
+        if open.wait_for(|cut| !*cut).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
             return;
         }
     }
