@@ -98,6 +98,9 @@ pub struct Imported {
     pub config: ConfigFile,
     /// One entry per scenario, in the file's order.
     pub scenarios: Vec<ImportedScenario>,
+    /// What the file holds besides scenarios, not imported (the wrapping elements'
+    /// attributes, other elements), each with its path in the file.
+    pub not_imported: Vec<String>,
 }
 
 /// What one scenario became. Holds no password.
@@ -140,25 +143,14 @@ pub fn import(path: &Path, bytes: &[u8], options: ImportOptions) -> Result<Impor
     let mut file = ConfigFile::default();
     let mut scenarios = Vec::new();
     let mut env_names = BTreeSet::new();
-    let candidates: Vec<&xml::Element> = if root.name == "scenario" {
-        vec![&root]
-    } else {
-        root.children.iter().collect()
-    };
+    // Scenarios wherever they sit (real files wrap them, e.g.
+    // <configuration><scenarios><scenario …/></scenarios></configuration>); everything
+    // else is listed as not imported.
+    let mut candidates = Vec::new();
+    let mut not_imported = Vec::new();
+    find_scenarios(&root, "", &mut candidates, &mut not_imported);
     for (index, element) in candidates.into_iter().enumerate() {
-        let position = format!("element #{} <{}>", index + 1, element.name);
-        if element.name != "scenario" {
-            errors.push(error(
-                position,
-                "",
-                format!(
-                    "keyway imports <scenario> elements only; <{}> would be lost, so move it \
-                     out of the file or remove it",
-                    element.name
-                ),
-            ));
-            continue;
-        }
+        let position = format!("scenario #{}", index + 1);
         if !element.children.is_empty() || !element.text.trim().is_empty() {
             errors.push(error(
                 position.clone(),
@@ -310,7 +302,7 @@ pub fn import(path: &Path, bytes: &[u8], options: ImportOptions) -> Result<Impor
             String::new(),
             "",
             format!(
-                "no <scenario> element under <{}>; is this a PMG scenario file?",
+                "no <scenario> element in <{}>; is this a PMG scenario file?",
                 root.name
             ),
         ));
@@ -337,10 +329,57 @@ pub fn import(path: &Path, bytes: &[u8], options: ImportOptions) -> Result<Impor
         Ok(Imported {
             config: file,
             scenarios,
+            not_imported,
         })
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// Collects the `<scenario>` elements under `element` at any depth, and describes every
+/// other element (with its attributes and text) in `skipped`: `<configuration
+/// version="2">`, at the path it sits at.
+fn find_scenarios<'a>(
+    element: &'a xml::Element,
+    parent: &str,
+    found: &mut Vec<&'a xml::Element>,
+    skipped: &mut Vec<String>,
+) {
+    let path = format!("{parent}/{}", element.name);
+    if element.name == "scenario" {
+        found.push(element);
+        return;
+    }
+    let mut what = Vec::new();
+    if !element.attributes.is_empty() {
+        let names: Vec<&str> = element.attributes.iter().map(|(k, _)| k.as_str()).collect();
+        what.push(format!("attributes {}", names.join(", ")));
+    }
+    if !element.text.trim().is_empty() {
+        what.push("text".to_string());
+    }
+    let holds_scenarios = contains_scenario(element);
+    if !holds_scenarios {
+        skipped.push(format!(
+            "{path}: element{} (it holds no scenario)",
+            if what.is_empty() {
+                String::new()
+            } else {
+                format!(" and its {}", what.join(" and "))
+            }
+        ));
+        return;
+    }
+    if !what.is_empty() {
+        skipped.push(format!("{path}: its {}", what.join(" and ")));
+    }
+    for child in &element.children {
+        find_scenarios(child, &path, found, skipped);
+    }
+}
+
+fn contains_scenario(element: &xml::Element) -> bool {
+    element.name == "scenario" || element.children.iter().any(contains_scenario)
 }
 
 /// `pmg-tls1.0-tls1.1` for TLS 1.0 and 1.1.
@@ -434,11 +473,19 @@ pub fn export(config: &Config, names: &[String]) -> Result<Exported, ConfigError
             },
             None => (Default::default(), None),
         };
-        let accepted = policy.accepted();
+        // The versions as declared (an explicit list keeps its SSLv3, which the policy
+        // drops since it is never negotiated), else what the policy accepts.
+        let declared: keyway_tls::VersionSet = match entry.and_then(|e| e.versions.as_ref()) {
+            Some(list) => list
+                .iter()
+                .filter_map(|v| TlsVersion::parse(v).ok())
+                .collect(),
+            None => policy.accepted(),
+        };
         for (flag, version) in FLAGS {
             // tls13 only when enabled: the PMG format predates it.
-            if version != TlsVersion::Tls13 || accepted.contains(version) {
-                attributes.insert(flag, accepted.contains(version).to_string());
+            if version != TlsVersion::Tls13 || declared.contains(version) {
+                attributes.insert(flag, declared.contains(version).to_string());
             }
         }
         if let Some(entry) = entry {
@@ -634,10 +681,9 @@ mod tests {
         for expected in [
             ("scenario \"NoVersion\"", "tls12"),
             ("scenario \"Maybe\"", "tls12"),
-            ("element #4 <scenario>", "name"),
+            ("scenario #4", "name"),
             ("scenario \"Plain\"", "name"),
             ("scenario \"Orphan\"", "password"),
-            ("element #7 <other>", ""),
             ("scenario \"Plain\"", "baseurl"),
         ] {
             assert!(
@@ -705,5 +751,77 @@ extra = { adminport = "1", "bad name" = "x" }
             &["profile truststores", "kind = \"soap\"", "retries"]
         );
         assert!(export(&load(&file), &["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn scenarios_are_found_wherever_they_sit_and_the_rest_is_listed() {
+        let wrapped = r#"<configuration version="2"><meta owner="ops">x</meta>
+            <scenarios region="eu"><scenario name="A" baseurl="https://a.example/" tls12="true"/></scenarios>
+            <group><scenario name="B" baseurl="https://b.example/"/></group></configuration>"#;
+        let imported = import(
+            Path::new("w.xml"),
+            wrapped.as_bytes(),
+            ImportOptions::default(),
+        )
+        .unwrap();
+        let names: Vec<&str> = imported.scenarios.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!(
+            imported.not_imported,
+            [
+                "/configuration: its attributes version",
+                "/configuration/meta: element and its attributes owner and text (it holds no scenario)",
+                "/configuration/scenarios: its attributes region",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_flag_combination_comes_back_from_an_export_as_it_was_imported() {
+        for bits in 0u8..32 {
+            let flags: Vec<(&str, bool)> = FLAGS
+                .iter()
+                .enumerate()
+                .map(|(i, (flag, _))| (*flag, bits & (1 << i) != 0))
+                .collect();
+            let attributes: String = flags
+                .iter()
+                .map(|(flag, on)| format!(" {flag}=\"{on}\""))
+                .collect();
+            let file = format!(
+                r#"<scenarios><scenario name="S" baseurl="https://s.example/"{attributes}/></scenarios>"#
+            );
+            // Sets keyway refuses (none, only SSLv3, a gap) are refused at import.
+            let Ok(imported) = import(
+                Path::new("f.xml"),
+                file.as_bytes(),
+                ImportOptions::default(),
+            ) else {
+                continue;
+            };
+            let exported = export(&load(&imported.config), &[]).unwrap();
+            let again = import(
+                Path::new("back.xml"),
+                exported.xml.as_bytes(),
+                ImportOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                again.scenarios[0].versions, imported.scenarios[0].versions,
+                "{file}\n{}",
+                exported.xml
+            );
+            for (flag, on) in &flags {
+                let written = format!("{flag}=\"{on}\"");
+                // tls13="false" is left out: the format predates TLS 1.3.
+                if *flag != "tls13" || *on {
+                    assert!(
+                        exported.xml.contains(&written),
+                        "{written} in\n{}",
+                        exported.xml
+                    );
+                }
+            }
+        }
     }
 }

@@ -207,8 +207,12 @@ impl Serialize for VersionSet {
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PolicyWarning {
-    /// SSLv3 was allowed: keyway never negotiates it and treats it as TLS 1.0.
-    Ssl3NeverNegotiated,
+    /// SSLv3 was allowed: keyway never negotiates it. As a lowest allowable version it
+    /// behaves as TLS 1.0; in an explicit set it is dropped.
+    Ssl3NeverNegotiated {
+        /// What the policy accepts instead.
+        accepted: VersionSet,
+    },
     /// The policy allows TLS 1.0 or 1.1, deprecated by RFC 8996.
     DeprecatedVersions {
         /// The deprecated versions allowed.
@@ -219,14 +223,23 @@ pub enum PolicyWarning {
 impl fmt::Display for PolicyWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PolicyWarning::Ssl3NeverNegotiated => f.write_str(
-                "SSLv3 is accepted in the configuration but never negotiated (RFC 7568, POODLE): the connector behaves as if its lowest allowable version were TLS 1.0",
+            PolicyWarning::Ssl3NeverNegotiated { accepted } => write!(
+                f,
+                "SSLv3 is accepted in the configuration but never negotiated (RFC 7568, POODLE): the connector accepts {accepted}"
             ),
             PolicyWarning::DeprecatedVersions { versions } => write!(
                 f,
                 "{versions} {} deprecated (RFC 8996); allow {} only for partners that cannot move",
-                if versions.iter().count() == 1 { "is" } else { "are" },
-                if versions.iter().count() == 1 { "it" } else { "them" }
+                if versions.iter().count() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
+                if versions.iter().count() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             ),
         }
     }
@@ -318,7 +331,9 @@ impl TlsPolicy {
     pub fn lowest_allowable(lowest: TlsVersion) -> Self {
         let mut warnings = Vec::new();
         let low = if lowest == TlsVersion::Ssl3 {
-            warnings.push(PolicyWarning::Ssl3NeverNegotiated);
+            warnings.push(PolicyWarning::Ssl3NeverNegotiated {
+                accepted: VersionSet::range(TlsVersion::Tls10, TlsVersion::Tls13),
+            });
             TlsVersion::Tls10
         } else {
             lowest
@@ -351,7 +366,7 @@ impl TlsPolicy {
             if accepted.is_empty() {
                 return Err(PolicyError::OnlySsl3);
             }
-            warnings.push(PolicyWarning::Ssl3NeverNegotiated);
+            warnings.push(PolicyWarning::Ssl3NeverNegotiated { accepted });
         }
         if accepted.is_empty() {
             return Err(PolicyError::NoVersion);
@@ -481,7 +496,8 @@ mod tests {
         assert!(
             TlsPolicy::lowest_allowable(Ssl3)
                 .warnings()
-                .contains(&PolicyWarning::Ssl3NeverNegotiated)
+                .iter()
+                .any(|w| matches!(w, PolicyWarning::Ssl3NeverNegotiated { .. }))
         );
         assert!(
             !TlsPolicy::lowest_allowable(Ssl3).accepted().contains(Ssl3),
@@ -554,7 +570,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(p.accepted().to_string(), "TLS 1.0");
-        assert!(p.warnings().contains(&PolicyWarning::Ssl3NeverNegotiated));
+        assert!(p.warnings().iter().any(|w| {
+            w.to_string()
+                .ends_with(&format!("accepts {}", p.accepted()))
+        }));
         assert!(p.needs_legacy_backend());
     }
 

@@ -304,6 +304,41 @@ fn read_certs(path: &Path, password: Option<&str>) -> Result<Vec<Certificate>> {
     )?)
 }
 
+/// A truststore says whom to trust. A keystore's private key entries hold an identity
+/// (our own certificate and its issuers), and trusting that chain by accident would
+/// trust our own leaf and whatever its CA signs: refused unless asked for.
+fn refuse_key_entries(path: &Path, password: Option<&str>) -> Result<()> {
+    let bytes = file::read_bytes(path)?;
+    // A file that does not open here is left to read_certs, which says why.
+    let Ok(store) = keyway_keystore::Keystore::from_bytes(&bytes, None, password) else {
+        return Ok(());
+    };
+    let keys: Vec<String> = store
+        .entries()
+        .iter()
+        .filter(|e| e.entry_type() == keyway_keystore::EntryType::PrivateKey)
+        .map(|e| render::clean(&e.alias).into_owned())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let trusted = store.entries().len() - keys.len();
+    bail!(
+        "{}: holds private key entries ({}): their certificate chains are an identity to present, not CAs to trust. \
+         Add the partner CAs from a file of trusted certificates{}, or give --include-key-entries to trust those chains too",
+        path.display(),
+        keys.join(", "),
+        if trusted > 0 {
+            format!(
+                " (this one also holds {trusted} trusted certificate entr{}: `keyway keystore export FILE --alias ALIAS --out ca.pem` writes one)",
+                if trusted == 1 { "y" } else { "ies" }
+            )
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// `keyway truststore …`
 pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
     block_on(async {
@@ -367,6 +402,9 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
         .as_deref()
         .map(|p| secret::resolve(p, "--storepass"))
         .transpose()?;
+    if !args.include_key_entries {
+        refuse_key_entries(&args.file, password.as_deref().map(|p| p.as_str()))?;
+    }
     let certs = read_certs(&args.file, password.as_deref().map(|p| p.as_str()))?;
     let source = args.file.display().to_string();
     let store = open(&args.store).await?;

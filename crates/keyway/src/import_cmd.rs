@@ -63,6 +63,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             "file": args.file.display().to_string(),
             "out": args.out.display().to_string(),
             "connectors": scenarios,
+            "not_imported": imported.not_imported,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Outcome::Ok);
@@ -95,6 +96,12 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
     for line in crate::render::columns(&["NAME", "URL", "TLS", "USER"], &rows).lines() {
         println!("  {line}");
     }
+    if !imported.not_imported.is_empty() {
+        println!("Not imported (the file itself is left as it is; nothing of it is lost there):");
+        for what in &imported.not_imported {
+            println!("  {}", crate::render::clean(what));
+        }
+    }
     let kept: Vec<_> = imported
         .scenarios
         .iter()
@@ -105,7 +112,11 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             "Kept but not used by keyway (in each connector's `extra`; `keyway export pmg` writes them back):"
         );
         for s in kept {
-            println!("  {}: {}", s.name, s.kept.join(", "));
+            println!(
+                "  {}: {}",
+                crate::render::clean(&s.name),
+                crate::render::clean(&s.kept.join(", "))
+            );
         }
     }
     let env: Vec<_> = imported

@@ -467,3 +467,38 @@ fn audit_log_prune_is_for_administrators_refuses_the_future_and_is_audited() {
         .collect();
     assert_eq!(prunes, ["refused", "ok", "ok"], "{log}");
 }
+
+#[test]
+fn a_keystore_with_private_keys_is_not_made_a_truststore_by_accident() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let jks =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sample/partners.jks");
+    keyway(&data, None).arg("init").assert().success();
+    let refused = keyway(&data, None)
+        .args(["truststore", "add", "partners", jks.to_str().unwrap()])
+        .args(["--storepass", "changeit"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        err.contains("acme-client") && err.contains("--include-key-entries"),
+        "{err}"
+    );
+    assert!(err.contains("2 trusted certificate entries"), "{err}");
+    // Nothing was stored.
+    keyway(&data, None)
+        .args(["truststore", "show", "partners"])
+        .assert()
+        .code(2);
+    let out = keyway(&data, None)
+        .args(["truststore", "add", "partners", jks.to_str().unwrap()])
+        .args(["--storepass", "changeit", "--include-key-entries", "--json"])
+        .assert()
+        .success();
+    let stored = json(&out.get_output().stdout);
+    assert!(
+        stored["certificates"].as_array().unwrap().len() >= 3,
+        "{stored}"
+    );
+}

@@ -397,6 +397,10 @@ pub struct TruststoreAddArgs {
     /// With --replace: only if the truststore is still at this version.
     #[arg(long, value_name = "N", requires = "replace")]
     pub if_version: Option<i64>,
+    /// Trust the certificate chains of the file's private key entries too (a keystore's
+    /// own identity); without it such a file is refused.
+    #[arg(long)]
+    pub include_key_entries: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
