@@ -29,7 +29,7 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 #[non_exhaustive]
 pub enum CallError {
     /// The connector's configuration is incomplete (a password that cannot be resolved…).
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigErrors),
     /// The TLS profile cannot be used (a wrong keystore password, a missing alias…).
     #[error("profile of connector \"{connector}\": {problem}")]

@@ -101,7 +101,7 @@ impl Default for ProfileSpec {
 #[non_exhaustive]
 pub enum ProfileError {
     /// A store file could not be read or opened.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] FileError),
     /// A truststore holds no certificates.
     #[error("{path}: the truststore holds no certificates, so it can trust nothing")]

@@ -42,9 +42,9 @@ pub enum Command {
     Keystore(KeystoreCommand),
     /// Connect with a connector's exact TLS settings: what was negotiated, or the cause of the failure and the fix.
     #[command(after_help = concat!("Examples:
-  keyway test https://partner.example.com/api --truststore partners.jks --truststore-password changeit
+  keyway test https://partner.example.com/api --truststore partners.jks --truststore-storepass changeit
   keyway test partner.example.com:8443 --truststore partner-root.pem \\
-      --keystore client.p12 --keystore-password env:P12_PASS --alias acme-client
+      --keystore client.p12 --storepass env:P12_PASS --alias acme-client
   keyway test https://legacy.bank.example/ --min-tls 1.1 --json
   keyway test https://10.1.2.3/ --servername api.partner.example --system-roots --truststore extra.pem
   keyway test partner.example.com:443 --truststore partners.jks --save-chain presented/
@@ -165,7 +165,7 @@ pub struct TestArgs {
     #[arg(long, value_name = "TYPE", value_parser = parse_format)]
     pub truststore_type: Option<keyway_keystore::Format>,
     /// Truststore password (literal, env:VAR, file:PATH); a JKS is read without one.
-    #[arg(long, value_name = "PASSWORD")]
+    #[arg(long = "truststore-storepass", alias = "truststore-password", value_name = "PASSWORD")]
     pub truststore_password: Option<String>,
     /// Trust the system roots too (the default when no --truststore is given).
     #[arg(long)]
@@ -176,11 +176,12 @@ pub struct TestArgs {
     /// Expected keystore type.
     #[arg(long, value_name = "TYPE", value_parser = parse_format, requires = "keystore")]
     pub keystore_type: Option<keyway_keystore::Format>,
-    /// Keystore password (literal, env:VAR, file:PATH).
-    #[arg(long, value_name = "PASSWORD", requires = "keystore")]
+    /// Keystore password (literal, env:VAR, file:PATH); a PEM or DER identity whose key
+    /// is not encrypted needs none.
+    #[arg(long = "storepass", alias = "keystore-password", value_name = "PASSWORD", requires = "keystore")]
     pub keystore_password: Option<String>,
     /// Key password (default: the keystore password).
-    #[arg(long, value_name = "PASSWORD", requires = "keystore")]
+    #[arg(long = "keypass", alias = "key-password", value_name = "PASSWORD", requires = "keystore")]
     pub key_password: Option<String>,
     /// Alias of the client key (needed when the keystore holds several).
     #[arg(long, requires = "keystore")]

@@ -510,7 +510,7 @@ fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
         Ok(key) => key,
         Err(StoreError::KeyPasswordRequired { .. }) => {
             let what = format!("Passphrase for {}", args.key.display());
-            let pass = secret::obtain(args.key_passphrase.as_deref(), "--key-passphrase", &what)?;
+            let pass = secret::obtain(args.key_passphrase.as_deref(), "--keypass", &what)?;
             key_entry
                 .private_key(Some(&pass))
                 .map_err(|e| file::in_file(&args.key, e))?

@@ -27,7 +27,7 @@ pub fn key(command: KeyCommand) -> Result<Outcome> {
     let passphrase = passphrase(
         args.passphrase.as_deref(),
         args.no_passphrase,
-        "--passphrase",
+        "--keypass",
     )?;
     let key = generate(kind)?;
     write_secret(
@@ -179,7 +179,7 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
     use keyway_tls::{ChainCheck, Purpose, verify_chain};
     use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
     let certs = read_cert_file(&args.cert)?;
-    let password = secret::optional(args.truststore_password.as_deref(), "--truststore-password")?;
+    let password = secret::optional(args.truststore_password.as_deref(), "--truststore-storepass")?;
     let trust_bytes = file::read_bytes(&args.truststore)?;
     let anchors = read_certificates(
         &trust_bytes,
@@ -325,9 +325,9 @@ fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<Privat
     let bytes = file::read_bytes(path)?;
     let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
     let pass = match (passphrase, plain, encrypted) {
-        (Some(v), _, _) => Some(secret::resolve(v, "--key-passphrase")?),
+        (Some(v), _, _) => Some(secret::resolve(v, "--keypass")?),
         (None, false, true) => Some(secret::prompt(
-            "--key-passphrase",
+            "--keypass",
             &format!("Passphrase of {}", path.display()),
         )?),
         _ => None,

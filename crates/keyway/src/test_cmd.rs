@@ -100,7 +100,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
         policy = policy.with_cipher_suites(&names).context("--ciphers")?;
     }
     let truststore_password =
-        secret::optional(args.truststore_password.as_deref(), "--truststore-password")?;
+        secret::optional(args.truststore_password.as_deref(), "--truststore-storepass")?;
     let mut trust: Vec<TrustSource> = args
         .truststore
         .iter()
@@ -121,7 +121,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
                 None if !keyway_keystore::file::needs_password(path, args.keystore_type) => None,
                 given => Some(secret::obtain(
                     given,
-                    "--keystore-password",
+                    "--storepass",
                     &format!("Keystore password for {}", path.display()),
                 )?),
             };
@@ -131,7 +131,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
                 format: args.keystore_type,
                 store_password: password.map(|p| p.to_string()),
                 alias: args.alias.clone(),
-                key_password: secret::optional(args.key_password.as_deref(), "--key-password")?
+                key_password: secret::optional(args.key_password.as_deref(), "--keypass")?
                     .map(|p| p.to_string()),
             })
         }

@@ -66,7 +66,7 @@ pub struct KeyGenerateArgs {
     #[command(flatten)]
     pub out: OutArgs,
     /// Passphrase to encrypt the key with (literal, env:VAR, file:PATH).
-    #[arg(long, value_name = "PASSPHRASE", conflicts_with = "no_passphrase")]
+    #[arg(long = "keypass", alias = "passphrase", value_name = "PASSPHRASE", conflicts_with = "no_passphrase")]
     pub passphrase: Option<String>,
     /// Write the key unencrypted.
     #[arg(long)]
@@ -107,7 +107,7 @@ pub struct CsrCreateArgs {
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// The key's passphrase, when it is encrypted.
-    #[arg(long, value_name = "PASSPHRASE")]
+    #[arg(long = "keypass", alias = "key-passphrase", value_name = "PASSPHRASE")]
     pub key_passphrase: Option<String>,
     /// The key is not encrypted (no prompt for a passphrase).
     #[arg(long, conflicts_with = "key_passphrase")]
@@ -399,7 +399,7 @@ pub struct CertVerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub truststore: PathBuf,
     /// The truststore's password.
-    #[arg(long, value_name = "PASSWORD")]
+    #[arg(long = "truststore-storepass", alias = "truststore-password", value_name = "PASSWORD")]
     pub truststore_password: Option<String>,
     /// client or server.
     #[arg(long, default_value = "client")]
@@ -419,7 +419,7 @@ pub struct CertBundleArgs {
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// The key's passphrase.
-    #[arg(long, value_name = "PASSPHRASE")]
+    #[arg(long = "keypass", alias = "key-passphrase", value_name = "PASSPHRASE")]
     pub key_passphrase: Option<String>,
     /// The key is not encrypted.
     #[arg(long = "no-key-passphrase", conflicts_with = "key_passphrase")]
