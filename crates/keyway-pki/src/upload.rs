@@ -46,7 +46,7 @@ pub fn check_upload(
     }
     match pending {
         Some(Pending::Key(key)) if key.matches(cert) == Some(false) => problems.push(
-            "it is for another key than the pending one: the CA signed a different request, or this is another user's certificate".into(),
+            "its public key does not match the private key given: the CA signed a request made with another key, or this certificate belongs to someone else".into(),
         ),
         Some(Pending::Csr(csr)) if !same_public_key(cert, &csr.spki_der) => problems.push(
             "its public key is not the CSR's: the CA signed a different request".into(),

@@ -148,23 +148,35 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     .await?
                     .map(|ca| ca.issuing().info().subject.clone())
                     .unwrap_or_default();
-                let mut text = format!("{} certificate(s) issued by {issuing}\n", records.len());
-                for r in &records {
-                    let status = match &r.status {
-                        Status::Valid if r.not_after < OffsetDateTime::now_utc() => {
-                            "expired".to_string()
-                        }
-                        Status::Valid => "valid".to_string(),
-                        Status::Revoked { reason, .. } => format!("revoked ({reason})"),
-                    };
-                    text.push_str(&format!(
-                        "{}  {:<7} {:<22} until {}  owner {}  {}\n",
-                        r.serial,
-                        r.profile.to_string(),
-                        status,
-                        r.not_after.date(),
-                        r.owner.as_deref().unwrap_or("-"),
-                        r.subject
+                let count = records.len();
+                let mut text = format!(
+                    "{count} certificate{} issued by {issuing}\n",
+                    if count == 1 { "" } else { "s" }
+                );
+                let rows: Vec<Vec<String>> = records
+                    .iter()
+                    .map(|r| {
+                        let status = match &r.status {
+                            Status::Valid if r.not_after < OffsetDateTime::now_utc() => {
+                                "expired".to_string()
+                            }
+                            Status::Valid => "valid".to_string(),
+                            Status::Revoked { reason, .. } => format!("revoked ({reason})"),
+                        };
+                        vec![
+                            r.serial.clone(),
+                            r.profile.to_string(),
+                            status,
+                            r.not_after.date().to_string(),
+                            r.owner.clone().unwrap_or_else(|| "-".into()),
+                            r.subject.clone(),
+                        ]
+                    })
+                    .collect();
+                if !rows.is_empty() {
+                    text.push_str(&render::columns(
+                        &["SERIAL", "PROFILE", "STATUS", "UNTIL", "OWNER", "SUBJECT"],
+                        &rows,
                     ));
                 }
                 let records = records

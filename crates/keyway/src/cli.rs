@@ -165,7 +165,11 @@ pub struct TestArgs {
     #[arg(long, value_name = "TYPE", value_parser = parse_format)]
     pub truststore_type: Option<keyway_keystore::Format>,
     /// Truststore password (literal, env:VAR, file:PATH); a JKS is read without one.
-    #[arg(long = "truststore-storepass", alias = "truststore-password", value_name = "PASSWORD")]
+    #[arg(
+        long = "truststore-storepass",
+        alias = "truststore-password",
+        value_name = "PASSWORD"
+    )]
     pub truststore_password: Option<String>,
     /// Trust the system roots too (the default when no --truststore is given).
     #[arg(long)]
@@ -178,10 +182,20 @@ pub struct TestArgs {
     pub keystore_type: Option<keyway_keystore::Format>,
     /// Keystore password (literal, env:VAR, file:PATH); a PEM or DER identity whose key
     /// is not encrypted needs none.
-    #[arg(long = "storepass", alias = "keystore-password", value_name = "PASSWORD", requires = "keystore")]
+    #[arg(
+        long = "storepass",
+        alias = "keystore-password",
+        value_name = "PASSWORD",
+        requires = "keystore"
+    )]
     pub keystore_password: Option<String>,
     /// Key password (default: the keystore password).
-    #[arg(long = "keypass", alias = "key-password", value_name = "PASSWORD", requires = "keystore")]
+    #[arg(
+        long = "keypass",
+        alias = "key-password",
+        value_name = "PASSWORD",
+        requires = "keystore"
+    )]
     pub key_password: Option<String>,
     /// Alias of the client key (needed when the keystore holds several).
     #[arg(long, requires = "keystore")]

@@ -85,11 +85,15 @@ async fn add(args: IdentityAddArgs) -> Result<Outcome> {
         .map(|t| t.parse::<Format>().map_err(anyhow::Error::msg))
         .transpose()?;
     let content = file::read_bytes(&args.file)?;
-    let password = secret::obtain(
-        args.storepass.as_deref(),
-        "--storepass",
-        &format!("Password of {}", args.file.display()),
-    )?;
+    // A PEM or DER file whose key is not encrypted has no password to ask for.
+    let password = match args.storepass.as_deref() {
+        None if !file::needs_password(&args.file, format) => Default::default(),
+        given => secret::obtain(
+            given,
+            "--storepass",
+            &format!("Password of {}", args.file.display()),
+        )?,
+    };
     let key_password = args
         .keypass
         .as_deref()

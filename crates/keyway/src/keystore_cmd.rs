@@ -44,6 +44,8 @@ struct Opened {
     path: PathBuf,
     store: Keystore,
     storepass: Option<Password>,
+    /// Made by this command (said once it is written, not before it could be refused).
+    new: bool,
 }
 
 impl Opened {
@@ -102,6 +104,7 @@ fn open(args: &StoreArgs) -> Result<Opened> {
         path,
         store,
         storepass,
+        new: false,
     })
 }
 
@@ -134,11 +137,11 @@ fn open_or_create(args: &StoreArgs) -> Result<Opened> {
     } else {
         None
     };
-    eprintln!("{}: creating a new {format} store", args.file.display());
     Ok(Opened {
         path: args.file.clone(),
         store: Keystore::new(format),
         storepass,
+        new: true,
     })
 }
 
@@ -388,7 +391,7 @@ fn run_checks(
             None => push(
                 "key pair".into(),
                 CheckStatus::Warning,
-                format!("cannot check a {} key", key.description()),
+                format!("cannot check this {} key", key.description()),
             ),
         }
     }
@@ -421,11 +424,13 @@ fn report_change(
         })?;
     } else {
         println!("{message}");
+        let count = opened.store.entries().len();
         println!(
-            "{}: {}, {} entries",
+            "{}: {}{}, {count} {}",
             opened.path.display(),
+            if opened.new { "new " } else { "" },
             opened.store.format(),
-            opened.store.entries().len()
+            if count == 1 { "entry" } else { "entries" }
         );
     }
     Ok(Outcome::Ok)

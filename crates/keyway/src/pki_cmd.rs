@@ -24,11 +24,7 @@ pub fn key(command: KeyCommand) -> Result<Outcome> {
     let KeyCommand::Generate(args) = command;
     let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
     check_out(&args.out)?;
-    let passphrase = passphrase(
-        args.passphrase.as_deref(),
-        args.no_passphrase,
-        "--keypass",
-    )?;
+    let passphrase = passphrase(args.passphrase.as_deref(), args.no_passphrase, "--keypass")?;
     let key = generate(kind)?;
     write_secret(
         &args.out,
@@ -38,7 +34,7 @@ pub fn key(command: KeyCommand) -> Result<Outcome> {
         args.json,
         json!({"key": args.out.out, "type": kind.name(), "encrypted": passphrase.is_some()}),
         format!(
-            "Wrote a {kind} key to {}{}",
+            "Wrote the new {kind} key to {}{}",
             args.out.out.display(),
             if passphrase.is_some() {
                 " (encrypted)"
@@ -179,7 +175,10 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
     use keyway_tls::{ChainCheck, Purpose, verify_chain};
     use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
     let certs = read_cert_file(&args.cert)?;
-    let password = secret::optional(args.truststore_password.as_deref(), "--truststore-storepass")?;
+    let password = secret::optional(
+        args.truststore_password.as_deref(),
+        "--truststore-storepass",
+    )?;
     let trust_bytes = file::read_bytes(&args.truststore)?;
     let anchors = read_certificates(
         &trust_bytes,

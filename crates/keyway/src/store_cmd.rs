@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::io::BufRead;
 use std::sync::Arc;
 
+use std::io::IsTerminal;
+
 use anyhow::{Context as _, Result, bail};
 use keyway_pki::{Ca, CaInit, KeyType, PkiError, parse_subject};
 use keyway_store::{AuditQuery, Context, Location, NewUser, Permission, Store, User};
@@ -333,6 +335,13 @@ async fn passwd(args: UserPasswdArgs) -> Result<Outcome> {
     let password = if args.password_stdin {
         read_stdin_password()?
     } else {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "the new password for {} is needed and there is no terminal to ask on: give it on standard input with --password-stdin (printf '%s\\n' \"$PASSWORD\" | keyway user passwd {} --password-stdin)",
+                args.name,
+                args.name
+            );
+        }
         let first = prompt(
             "--password-stdin",
             &format!("new password for {}", args.name),

@@ -99,8 +99,10 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
             .collect();
         policy = policy.with_cipher_suites(&names).context("--ciphers")?;
     }
-    let truststore_password =
-        secret::optional(args.truststore_password.as_deref(), "--truststore-storepass")?;
+    let truststore_password = secret::optional(
+        args.truststore_password.as_deref(),
+        "--truststore-storepass",
+    )?;
     let mut trust: Vec<TrustSource> = args
         .truststore
         .iter()

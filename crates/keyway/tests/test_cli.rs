@@ -400,5 +400,5 @@ fn an_unencrypted_pem_identity_needs_no_password_and_no_terminal() {
         ])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("--keystore-password"));
+        .stderr(predicates::str::contains("--storepass"));
 }

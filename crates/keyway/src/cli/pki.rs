@@ -66,7 +66,12 @@ pub struct KeyGenerateArgs {
     #[command(flatten)]
     pub out: OutArgs,
     /// Passphrase to encrypt the key with (literal, env:VAR, file:PATH).
-    #[arg(long = "keypass", alias = "passphrase", value_name = "PASSPHRASE", conflicts_with = "no_passphrase")]
+    #[arg(
+        long = "keypass",
+        alias = "passphrase",
+        value_name = "PASSPHRASE",
+        conflicts_with = "no_passphrase"
+    )]
     pub passphrase: Option<String>,
     /// Write the key unencrypted.
     #[arg(long)]
@@ -399,7 +404,11 @@ pub struct CertVerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub truststore: PathBuf,
     /// The truststore's password.
-    #[arg(long = "truststore-storepass", alias = "truststore-password", value_name = "PASSWORD")]
+    #[arg(
+        long = "truststore-storepass",
+        alias = "truststore-password",
+        value_name = "PASSWORD"
+    )]
     pub truststore_password: Option<String>,
     /// client or server.
     #[arg(long, default_value = "client")]

@@ -1,0 +1,123 @@
+//! The small things a new user tripped over: counts in words, a key password nobody
+//! has, hints that name a flag the command takes, tables with their header, a store
+//! announced only once it is written.
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use keyway_testkit::{KeyKind, TestChain};
+
+fn keyway(data: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("keyway").unwrap();
+    cmd.env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env_remove("KEYWAY_STOREPASS")
+        .env_remove("KEYWAY_KEYPASS")
+        .env("KEYWAY_DATA_DIR", data)
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn out(cmd: &mut Command) -> (i32, String, String) {
+    let o = cmd.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn counts_tables_hints_and_passwords_read_as_a_person_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let chain = TestChain::new("wording", KeyKind::EcP256);
+    chain.write_pem(dir.path());
+
+    // One certificate imported: "1 entry", and "new" only once the file exists.
+    let (code, stdout, stderr) = out(keyway(&data).args([
+        "keystore",
+        "import-cert",
+        &at("trust.jks"),
+        "--alias",
+        "root",
+        "--cert",
+        &at("root.pem"),
+        "--storepass",
+        "changeit",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("new JKS, 1 entry"), "{stdout}");
+    // A key that does not match: refused, and no store is announced or made.
+    let other = TestChain::new("other", KeyKind::EcP256);
+    std::fs::write(at("other-key.pem"), &other.leaf_key_pem).unwrap();
+    let (code, stdout, stderr) = out(keyway(&data).args([
+        "keystore",
+        "import-key",
+        &at("client.jks"),
+        "--alias",
+        "c",
+        "--key",
+        &at("other-key.pem"),
+        "--cert",
+        &at("leaf.pem"),
+        "--storepass",
+        "changeit",
+    ]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        !stderr.contains("creating") && !stdout.contains("new JKS"),
+        "{stdout}{stderr}"
+    );
+    assert!(!Path::new(&at("client.jks")).exists());
+
+    // An unencrypted PEM identity: no password asked, none needed.
+    keyway(&data).arg("init").assert().success();
+    std::fs::write(
+        at("identity.pem"),
+        format!("{}{}", chain.leaf_key_pem, chain.chain_pem()),
+    )
+    .unwrap();
+    let (code, _, stderr) =
+        out(keyway(&data).args(["identity", "add", "acme", &at("identity.pem")]));
+    assert_eq!(code, 0, "{stderr}");
+
+    // `ca list` has its header row.
+    keyway(&data)
+        .args([
+            "ca",
+            "issue",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=w",
+            "--out",
+            &at("w.pem"),
+            "--no-passphrase",
+        ])
+        .assert()
+        .success();
+    let (_, stdout, _) = out(keyway(&data).args(["ca", "list"]));
+    assert!(stdout.contains("1 certificate issued by"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("SERIAL") && l.contains("SUBJECT")),
+        "{stdout}"
+    );
+
+    // `user passwd` without a terminal: the hint shows how --password-stdin is used.
+    keyway(&data)
+        .args(["user", "add", "alice"])
+        .assert()
+        .success();
+    let (code, _, stderr) = out(keyway(&data).args(["user", "passwd", "alice"]));
+    assert_eq!(code, 2);
+    assert!(!stderr.contains("--password-stdin PASSWORD"), "{stderr}");
+    assert!(
+        stderr.contains("| keyway user passwd alice --password-stdin"),
+        "{stderr}"
+    );
+}
