@@ -462,6 +462,17 @@ impl Run<'_> {
         }
     }
 
+    /// What a certificate refusal is diagnosed from.
+    fn facts(&self) -> ChainFacts<'_> {
+        ChainFacts {
+            chain: &self.evidence.server_chain,
+            chain_der: &self.chain_der,
+            name: &self.name,
+            truststores: self.profile.truststore_names(),
+            anchors: &self.profile.anchors,
+        }
+    }
+
     /// A client certificate outside its dates that did not cause the failure (the server
     /// did not ask for it, or something else failed first) is still worth a warning.
     fn warn_identity_dates(&mut self, cause: Option<&Cause>) {
@@ -886,7 +897,9 @@ fn legacy_test(
 fn legacy_cause(run: &mut Run<'_>, failure: crate::legacy::Failure) -> Cause {
     use crate::legacy::Failure;
     match failure {
-        Failure::Certificate(rustls::Error::InvalidCertificate(e)) => certificate_cause(run, &e),
+        Failure::Certificate(rustls::Error::InvalidCertificate(e)) => {
+            certificate_cause(&run.facts(), &e)
+        }
         Failure::Certificate(other) => Cause::HandshakeFailed {
             detail: format!(
                 "the server certificate was refused: {}",
@@ -1190,7 +1203,9 @@ fn diagnose(run: &mut Run<'_>, e: &std::io::Error, first: &[u8], after_handshake
             }
             alert_cause(run, alert).into()
         }
-        rustls::Error::InvalidCertificate(cert_error) => certificate_cause(run, cert_error).into(),
+        rustls::Error::InvalidCertificate(cert_error) => {
+            certificate_cause(&run.facts(), cert_error).into()
+        }
         rustls::Error::PeerIncompatible(_) => run.version_finding().unwrap_or_else(|| {
             Cause::HandshakeFailed {
                 detail: explain::rustls_error(error),
@@ -1305,9 +1320,61 @@ fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
     }
 }
 
+/// The cause of a chain [`crate::verify_chain`] refused, found as `keyway test` finds it
+/// (`incomplete_chain` naming the missing issuer, `hostname_mismatch` with the
+/// certificate's names, `certificate_expired` with its dates…): `chain` is the leaf and
+/// the intermediates as given, `truststore` the file the `anchors` come from. `None`
+/// when the refusal is not about the chain (a bad CRL, a bad name).
+pub fn chain_cause(
+    error: &crate::verify::VerifyError,
+    chain: &[Certificate],
+    name: Option<&str>,
+    truststore: &str,
+    anchors: &[Certificate],
+) -> Option<Cause> {
+    let infos: Vec<keyway_keystore::CertInfo> = chain.iter().map(|c| c.info().clone()).collect();
+    let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.der().to_vec()).collect();
+    let anchors: Vec<crate::profile::TrustAnchor> = anchors
+        .iter()
+        .map(|cert| crate::profile::TrustAnchor {
+            cert: cert.clone(),
+            store: truststore.to_string(),
+        })
+        .collect();
+    let facts = ChainFacts {
+        chain: &infos,
+        chain_der: &ders,
+        name: name.unwrap_or_default(),
+        truststores: vec![truststore.to_string()],
+        anchors: &anchors,
+    };
+    match error {
+        crate::verify::VerifyError::Path(rustls::Error::InvalidCertificate(e)) => {
+            Some(certificate_cause(&facts, e))
+        }
+        crate::verify::VerifyError::Refused(refusal) => refusal_cause(&facts, refusal),
+        _ => None,
+    }
+}
+
+/// What the cause of a refused chain is found from: the chain as sent, the name it was
+/// checked against, and the trust it was checked against.
+pub(crate) struct ChainFacts<'a> {
+    /// The chain as sent, parsed.
+    pub chain: &'a [keyway_keystore::CertInfo],
+    /// The same, DER.
+    pub chain_der: &'a [Vec<u8>],
+    /// The name checked.
+    pub name: &'a str,
+    /// The truststores, for the fix.
+    pub truststores: Vec<String>,
+    /// The anchors from truststore files, to name the one at fault.
+    pub anchors: &'a [crate::profile::TrustAnchor],
+}
+
 /// Tells certificate failures apart using the chain the server actually sent.
-fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
-    let chain = &run.evidence.server_chain;
+pub(crate) fn certificate_cause(facts: &ChainFacts<'_>, error: &CertificateError) -> Cause {
+    let chain = &facts.chain;
     let now = OffsetDateTime::now_utc();
     let detail = || Cause::HandshakeFailed {
         detail: format!(
@@ -1330,8 +1397,8 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
             .unwrap_or_else(detail),
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             Cause::HostnameMismatch {
-                requested: run.name.clone(),
-                presented: leaf_names(run),
+                requested: facts.name.to_string(),
+                presented: leaf_names(facts),
             }
         }
         CertificateError::UnsupportedSignatureAlgorithmContext {
@@ -1341,13 +1408,13 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
         | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
             signature_algorithm_id,
             ..
-        } => signature_cause(run, signature_algorithm_id, error).unwrap_or_else(detail),
+        } => signature_cause(facts, signature_algorithm_id, error).unwrap_or_else(detail),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             match chain.first() {
                 Some(leaf) => Cause::WrongCertificatePurpose {
                     cert: leaf.clone(),
                     required: "serverAuth".into(),
-                    presented: run
+                    presented: facts
                         .chain_der
                         .first()
                         .map(|der| extended_key_usages(der))
@@ -1357,7 +1424,7 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
             }
         }
         CertificateError::UnknownIssuer => {
-            let truststores = run.profile.truststore_names();
+            let truststores = facts.truststores.clone();
             match (chain.first(), chain.last()) {
                 (Some(leaf), _) if chain.len() == 1 && leaf.self_issued => Cause::SelfSigned {
                     cert: leaf.clone(),
@@ -1384,7 +1451,7 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
         }
         CertificateError::Other(other) => match other.0.downcast_ref::<Refusal>() {
             // keyway's own checks on top of webpki say what they refused.
-            Some(refusal) => refusal_cause(run, refusal).unwrap_or_else(detail),
+            Some(refusal) => refusal_cause(facts, refusal).unwrap_or_else(detail),
             // webpki reports a CA used as a server certificate as an opaque "other"
             // error; the captured leaf says what it is.
             None => match chain.first() {
@@ -1393,7 +1460,7 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
                 Some(leaf) if leaf.is_ca && leaf.self_issued && chain.len() == 1 => {
                     Cause::SelfSigned {
                         cert: leaf.clone(),
-                        truststores: run.profile.truststore_names(),
+                        truststores: facts.truststores.clone(),
                     }
                 }
                 Some(leaf) if leaf.is_ca => Cause::CaAsServerCertificate { cert: leaf.clone() },
@@ -1405,15 +1472,19 @@ fn certificate_cause(run: &Run<'_>, error: &CertificateError) -> Cause {
 }
 
 /// The certificate of the chain signed with the algorithm webpki refused, and why.
-fn signature_cause(run: &Run<'_>, algorithm_id: &[u8], error: &CertificateError) -> Option<Cause> {
+fn signature_cause(
+    facts: &ChainFacts<'_>,
+    algorithm_id: &[u8],
+    error: &CertificateError,
+) -> Option<Cause> {
     use x509_parser::der_parser::ber::parse_ber_oid;
     let oid = parse_ber_oid(algorithm_id).ok()?.1.as_oid_val().ok()?;
     // The first certificate from the leaf up whose signature uses it (a root the server
     // sends along is never checked, so it cannot be the one).
-    let position = run.chain_der.iter().position(|der| {
+    let position = facts.chain_der.iter().position(|der| {
         X509Certificate::from_der(der).is_ok_and(|(_, c)| c.signature_algorithm.algorithm == oid)
     })?;
-    let cert = run.evidence.server_chain.get(position)?.clone();
+    let cert = facts.chain.get(position)?.clone();
     let algorithm = explain::algorithm_name(&oid);
     const SUPPORTED: &str = "keyway (rustls-webpki) verifies RSA (PKCS#1 v1.5 and PSS) and ECDSA on P-256, P-384 and P-521 with SHA-256/384/512, and Ed25519";
     let reason = match (explain::weakness(&oid), error) {
@@ -1470,10 +1541,10 @@ fn extended_key_usages(der: &[u8]) -> Vec<String> {
 }
 
 /// The cause for a chain webpki accepted and keyway's own checks refused.
-fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
+pub(crate) fn refusal_cause(facts: &ChainFacts<'_>, refusal: &Refusal) -> Option<Cause> {
     Some(match refusal {
         Refusal::WeakKey { detail, .. } => Cause::WeakServerKey {
-            cert: run.evidence.server_chain.first()?.clone(),
+            cert: facts.chain.first()?.clone(),
             detail: detail.clone(),
         },
         Refusal::Malformed { subject, detail } => Cause::MalformedCertificate {
@@ -1481,7 +1552,7 @@ fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
             detail: detail.clone(),
         },
         Refusal::AnchorUnusable { detail, der, .. } => {
-            let from_file = run.profile.anchors.iter().find(|a| a.cert.der() == der);
+            let from_file = facts.anchors.iter().find(|a| a.cert.der() == der);
             let (anchor, store) = match from_file {
                 Some(a) => (a.cert.info().clone(), a.store.clone()),
                 None => (
@@ -1502,8 +1573,9 @@ fn refusal_cause(run: &Run<'_>, refusal: &Refusal) -> Option<Cause> {
 }
 
 /// The names the leaf is valid for: its SANs, or its CN when it has none.
-fn leaf_names(run: &Run<'_>) -> Vec<String> {
-    run.chain_der
+fn leaf_names(facts: &ChainFacts<'_>) -> Vec<String> {
+    facts
+        .chain_der
         .first()
         .map(|der| cert_names(der))
         .unwrap_or_default()

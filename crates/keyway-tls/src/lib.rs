@@ -55,7 +55,7 @@ mod verify;
 
 pub use alert::alert_name;
 pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
-pub use connect::{TestError, TestTarget, test};
+pub use connect::{TestError, TestTarget, chain_cause, test};
 pub use diagnosis::{
     Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Settings, Stage,
     chain_file_name, slug,

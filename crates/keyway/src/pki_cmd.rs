@@ -209,7 +209,8 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
         crls.push(CertificateRevocationListDer::from(der));
     }
     let der = |c: &Certificate| CertificateDer::from(c.der().to_vec());
-    let anchors: Vec<CertificateDer<'_>> = anchors.iter().map(der).collect();
+    let trusted = anchors;
+    let anchors: Vec<CertificateDer<'_>> = trusted.iter().map(der).collect();
     let intermediates: Vec<CertificateDer<'_>> = certs[1..].iter().map(der).collect();
     let leaf = der(&certs[0]);
     let check = ChainCheck {
@@ -236,10 +237,32 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Err(e) => {
+            // Named as `keyway test` names it, with the fix.
+            let truststore = args.truststore.display().to_string();
+            let cause =
+                keyway_tls::chain_cause(&e, &certs, args.name.as_deref(), &truststore, &trusted);
+            let (code, reason, fix) = match &cause {
+                Some(cause) => (Some(cause.code()), cause.summary(), cause.remediation()),
+                None => (None, e.to_string(), Vec::new()),
+            };
+            let mut text = format!(
+                "{}: NOT valid: {}{reason}",
+                render::clean(subject),
+                code.map(|c| format!("{c}: ")).unwrap_or_default()
+            );
+            for (n, step) in fix.iter().enumerate() {
+                text.push_str(&format!("\n  {}. {}", n + 1, render::clean(step)));
+            }
             report(
                 args.cert.json,
-                json!({"valid": false, "subject": subject, "reason": e.to_string()}),
-                format!("{subject}: NOT valid: {e}"),
+                json!({
+                    "valid": false,
+                    "subject": subject,
+                    "code": code,
+                    "reason": reason,
+                    "remediation": fix,
+                }),
+                text,
             )?;
             Ok(Outcome::Problems)
         }

@@ -379,3 +379,81 @@ fn mistakes_get_clear_errors_and_change_nothing() {
         "{e}"
     );
 }
+
+#[test]
+fn cert_verify_names_the_same_causes_as_keyway_test() {
+    use keyway_testkit::{KeyKind, TestChain};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let chain = TestChain::new("verify-partner", KeyKind::EcP256);
+    chain.write_pem(dir.path());
+    let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let verify = |cert: &str, name: &str| {
+        let out = keyway(&data)
+            .args(["cert", "verify", cert, "--truststore", &at("root.pem")])
+            .args(["--purpose", "server", "--name", name, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        keyway_testkit::assert_plain_words(&v);
+        v
+    };
+    // The leaf alone: its issuer is missing.
+    let v = verify(&at("leaf.pem"), "verify-partner.test");
+    assert_eq!(v["code"], "incomplete_chain", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("verify-partner Issuing CA"),
+        "{v}"
+    );
+    // The chain, checked against another name.
+    std::fs::write(
+        at("sent.pem"),
+        format!("{}{}", chain.leaf_pem, chain.intermediate_pem),
+    )
+    .unwrap();
+    let v = verify(&at("sent.pem"), "other.example");
+    assert_eq!(v["code"], "hostname_mismatch", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("verify-partner.test"),
+        "{v}"
+    );
+    // An expired leaf, with its date.
+    let old = TestChain::with_leaf_validity("verify-old", KeyKind::EcP256, -300, -2);
+    std::fs::write(at("root.pem"), &old.root_pem).unwrap();
+    std::fs::write(
+        at("old.pem"),
+        format!("{}{}", old.leaf_pem, old.intermediate_pem),
+    )
+    .unwrap();
+    let v = verify(&at("old.pem"), "verify-old.test");
+    assert_eq!(v["code"], "certificate_expired", "{v}");
+    assert!(!v["remediation"].as_array().unwrap().is_empty());
+    // The text says the same.
+    let text = fails(
+        keyway(&data).args([
+            "cert",
+            "verify",
+            &at("old.pem"),
+            "--truststore",
+            &at("root.pem"),
+            "--purpose",
+            "server",
+            "--name",
+            "verify-old.test",
+        ]),
+        1,
+    );
+    assert!(text.contains("NOT valid: certificate_expired"), "{text}");
+}
