@@ -55,7 +55,19 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         parse_subject("CN=keyway CA")?,
     )
     .await?;
-    let demo = demo_client(&store, &ctx, data_dir).await?;
+    // The demo client and sample integration: on a store this start made (or one a
+    // previous start gave them), never on one `keyway init` set up for real use, unless
+    // asked for (--demo); --no-demo never.
+    let demo_wanted = if args.no_demo {
+        false
+    } else {
+        args.demo || password.is_some() || store.user(&ctx, DEMO_USER).await.is_ok()
+    };
+    let demo = if demo_wanted {
+        demo_client(&store, &ctx, data_dir).await?
+    } else {
+        None
+    };
 
     let mut options = GatewayOptions {
         listen: args.listen,
@@ -86,7 +98,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         .first()
         .cloned()
         .unwrap_or_else(|| "localhost".into());
-    if options.server_keystore.is_none() {
+    if demo_wanted && options.server_keystore.is_none() {
         let fresh = demo.as_ref().and_then(|d| d.identity.as_ref());
         sample_integration(&store, &ctx, fresh, gateway.address, &host).await?;
         // Applied before the curl command that uses it is printed.

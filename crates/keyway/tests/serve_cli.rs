@@ -13,6 +13,10 @@ const KEY: &str = "5f2e3d4c5b6a79887766554433221100ffeeddccbbaa99887766554433221
 
 /// Starts the gateway on free ports and returns it with its first line of JSON.
 fn start(data: &std::path::Path) -> (Child, Value) {
+    start_with(data, &[])
+}
+
+fn start_with(data: &std::path::Path, extra: &[&str]) -> (Child, Value) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
         .args([
             "serve",
@@ -22,6 +26,7 @@ fn start(data: &std::path::Path) -> (Child, Value) {
             "127.0.0.1:0",
             "--json",
         ])
+        .args(extra)
         .env_remove("KEYWAY_DATABASE_URL")
         .env("KEYWAY_MASTER_KEY", KEY)
         .env("KEYWAY_DATA_DIR", data)
@@ -200,4 +205,46 @@ fn refusals_are_in_the_audit_log_before_they_are_answered_even_across_kill_9() {
         .map(|e| e["count"].as_i64().unwrap())
         .sum();
     assert_eq!(refused, 40, "refusals lost to kill -9: {log}");
+}
+
+#[test]
+fn a_store_keyway_init_made_gets_no_demo_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let keyway = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+            .args(args)
+            .env_remove("KEYWAY_DATABASE_URL")
+            .env("KEYWAY_MASTER_KEY", KEY)
+            .env("KEYWAY_DATA_DIR", &data)
+            .output()
+            .unwrap()
+    };
+    assert!(keyway(&["init"]).status.success());
+    let (child, started) = start(&data);
+    assert!(started["curl"].is_null(), "{started}");
+    assert_eq!(stop(child), 0);
+    assert!(!data.join("demo").exists());
+    let users = String::from_utf8(keyway(&["user", "list", "--json"]).stdout).unwrap();
+    assert!(!users.contains("\"demo\""), "{users}");
+    let integrations = keyway(&["integration", "list", "--json"]);
+    assert!(
+        !String::from_utf8_lossy(&integrations.stdout).contains("sample"),
+        "no sample integration"
+    );
+    // --demo asks for it.
+    let (child, started) = start_with(&data, &["--demo"]);
+    assert!(
+        started["curl"].as_str().unwrap().contains("--cert"),
+        "{started}"
+    );
+    assert_eq!(stop(child), 0);
+    assert!(data.join("demo").join("client.pem").exists());
+    // --no-demo on a fresh store: none.
+    let fresh = dir.path().join("fresh");
+    let (child, started) = start_with(&fresh, &["--no-demo"]);
+    assert!(started["curl"].is_null(), "{started}");
+    assert_eq!(started["admin_created"], true);
+    assert_eq!(stop(child), 0);
+    assert!(!fresh.join("demo").exists());
 }

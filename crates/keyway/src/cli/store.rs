@@ -78,6 +78,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(8192..))]
     pub max_header: u32,
+    /// Set up the demo client certificate (DATA/demo) and the sample integration even on
+    /// a store `keyway init` made; by default only a store this start makes gets them.
+    #[arg(long, conflicts_with = "no_demo")]
+    pub demo: bool,
+    /// Never set up the demo client or the sample integration.
+    #[arg(long)]
+    pub no_demo: bool,
     /// Most connections past their handshake at once; when all are taken, the oldest
     /// idle one is closed for a new one.
     #[arg(long, default_value_t = 1024, value_name = "N",
