@@ -113,7 +113,7 @@ async fn issue(
     let request = IssueRequest {
         profile: IssueProfile::Server,
         days: DAYS,
-        owner: Some("keyway gateway".into()),
+        owner: None,
     };
     let what = CaRequest::NewKey {
         key_type: KeyType::EcP256,

@@ -193,7 +193,10 @@ impl Store {
 
     /// Has keyway's CA certify `what` under `request` (client or server profile, days,
     /// owner), recording it before returning it; the key, when keyway made one, comes
-    /// back with it. Needs `manage_trust`.
+    /// back with it. Needs `manage_trust`. An owner must be an existing user, the
+    /// certificate a client one, and the actor allowed to manage that user's
+    /// certificates: it is then that user's certificate (`keyway user cert list`, the
+    /// gateway maps it to them), its key kept sealed when keyway made it.
     pub async fn ca_issue(
         &self,
         ctx: &Context,
@@ -202,7 +205,28 @@ impl Store {
     ) -> Result<(Option<PrivateKey>, Issued), StoreError> {
         self.authorize(ctx, Need::ManageTrust, None, "ca.issue", OBJECT.into())
             .await?;
+        if let Some(owner) = &request.owner {
+            self.authorize(
+                ctx,
+                Need::ManageOwn,
+                Some(owner),
+                "cert.issue",
+                format!("user {owner}"),
+            )
+            .await?;
+        }
         let result = async {
+            let owner_id = match &request.owner {
+                Some(owner) if request.profile != IssueProfile::Client => {
+                    return Err(StoreError::Invalid {
+                        field: "owner",
+                        given: owner.clone(),
+                        problem: "only a client certificate belongs to a user; give --owner with --profile client".into(),
+                    });
+                }
+                Some(owner) => Some(self.user_id(owner).await?),
+                None => None,
+            };
             let signer = self.signer().await?;
             let (key, issued) = match what {
                 CaRequest::Csr(csr) => (None, signer.sign_csr(&csr, request)?),
@@ -217,6 +241,17 @@ impl Store {
             };
             let mut tx = self.write().await?;
             self.insert_record(&mut tx, &issued.record).await?;
+            if let Some(user_id) = owner_id {
+                let sealed = key.as_ref().map(|k| self.seal_key(k)).transpose()?;
+                self.insert_certificate(
+                    &mut tx,
+                    user_id,
+                    crate::cert::CertOrigin::Issued,
+                    &issued.full_chain(),
+                    sealed,
+                )
+                .await?;
+            }
             let detail = issued_detail(&issued.record);
             self.audit_in(&mut tx, ctx, Event::ok("ca.issue", OBJECT.into(), detail))
                 .await?;

@@ -690,7 +690,7 @@ impl Store {
             .map_err(|e| self.db_error("looking up a certificate", e))
     }
 
-    async fn insert_certificate(
+    pub(crate) async fn insert_certificate(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         user_id: i64,
@@ -877,7 +877,7 @@ impl Store {
             .ok_or_else(|| crate::user::not_found_user(name))
     }
 
-    fn seal_key(&self, key: &PrivateKey) -> Result<String, StoreError> {
+    pub(crate) fn seal_key(&self, key: &PrivateKey) -> Result<String, StoreError> {
         self.master
             .seal(key.pkcs8_der(), KEY_PURPOSE)
             .map_err(|e| StoreError::MasterKey(e.to_string()))

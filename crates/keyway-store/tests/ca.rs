@@ -21,6 +21,7 @@ on_both!(
     users_certificates_are_issued_recorded_and_revoked_on_both_sides,
     anyone_certificates_by_csr_or_new_key_and_numbered_crls,
     a_ca_kept_in_a_directory_is_imported_once_with_its_records,
+    an_owner_is_a_user_and_the_certificate_becomes_theirs,
 );
 
 fn init(with_intermediate: bool) -> CaInit {
@@ -63,6 +64,15 @@ fn client(days: u32, owner: &str) -> IssueRequest {
         profile: IssueProfile::Client,
         days,
         owner: Some(owner.into()),
+    }
+}
+
+/// A client certificate that belongs to no keyway user (a partner system's).
+fn unowned(days: u32) -> IssueRequest {
+    IssueRequest {
+        profile: IssueProfile::Client,
+        days,
+        owner: None,
     }
 }
 
@@ -258,11 +268,7 @@ async fn anyone_certificates_by_csr_or_new_key_and_numbered_crls(backend: Backen
         keyway_pki::create_csr(&key, parse_subject("CN=partner-a").unwrap(), &[]).unwrap();
     let csr = keyway_pki::read_csr(csr_pem.as_bytes(), "partner-a.csr").unwrap();
     let (none, issued) = store
-        .ca_issue(
-            &trust,
-            CaRequest::Csr(csr.clone()),
-            &client(30, "partner A"),
-        )
+        .ca_issue(&trust, CaRequest::Csr(csr.clone()), &unowned(30))
         .await
         .unwrap();
     assert!(none.is_none());
@@ -351,7 +357,7 @@ async fn anyone_certificates_by_csr_or_new_key_and_numbered_crls(backend: Backen
         .map(|(_, d)| d)
         .collect();
     assert_eq!(issued.len(), 2);
-    assert!(issued[0].contains("CN=partner-a") && issued[0].contains("for partner A"));
+    assert!(issued[0].contains("CN=partner-a") && !issued[0].contains(" for "));
 }
 
 async fn a_ca_kept_in_a_directory_is_imported_once_with_its_records(backend: Backend) {
@@ -432,7 +438,7 @@ async fn a_ca_kept_in_a_directory_is_imported_once_with_its_records(backend: Bac
                 subject: subject("three"),
                 sans: vec![],
             },
-            &client(30, "carol"),
+            &unowned(30),
         )
         .await
         .unwrap();
@@ -457,4 +463,57 @@ fn openssl_crl(der: &[u8]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+async fn an_owner_is_a_user_and_the_certificate_becomes_theirs(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = setup(&fixture).await;
+    let admin = Context::local_admin();
+    store.create_ca(&admin, &init(false)).await.unwrap();
+    let new_key = || CaRequest::NewKey {
+        key_type: KeyType::EcP256,
+        subject: parse_subject("CN=alice-laptop").unwrap(),
+        sans: vec![],
+    };
+    // Nobody called ghost: refused, and nothing issued.
+    let e = store
+        .ca_issue(&admin, new_key(), &client(30, "ghost"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no user \"ghost\""), "{e}");
+    // A server certificate has no owner.
+    let server = IssueRequest {
+        profile: IssueProfile::Server,
+        days: 30,
+        owner: Some("alice".into()),
+    };
+    let e = store
+        .ca_issue(
+            &admin,
+            CaRequest::NewKey {
+                key_type: KeyType::EcP256,
+                subject: parse_subject("CN=gw").unwrap(),
+                sans: vec![San::parse("dns:gw.example").unwrap()],
+            },
+            &server,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--profile client"), "{e}");
+    assert!(store.ca_issued(&admin).await.unwrap().is_empty());
+    // alice's: listed as hers and mapped to her at the gateway.
+    let (_, issued) = store
+        .ca_issue(&admin, new_key(), &client(30, "alice"))
+        .await
+        .unwrap();
+    let listed = store.certificates(&admin, "alice").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let directory = store.gateway_directory().await.unwrap();
+    let sha = issued.record.sha256.replace(':', "").to_lowercase();
+    let owner = directory
+        .certificates
+        .iter()
+        .find(|(fp, _)| fp.replace(':', "").to_lowercase() == sha)
+        .map(|(_, o)| o.user.clone());
+    assert_eq!(owner.as_deref(), Some("alice"));
 }

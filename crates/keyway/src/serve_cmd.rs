@@ -53,6 +53,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         data_dir,
         "admin",
         parse_subject("CN=keyway CA")?,
+        false,
     )
     .await?;
     // The demo client and sample integration: on a store this start made (or one a

@@ -44,6 +44,7 @@ pub(crate) async fn initialize(
     data_dir: &std::path::Path,
     admin: &str,
     ca_subject: keyway_pki::DistinguishedName,
+    ca_intermediate: bool,
 ) -> Result<Initialized> {
     let (ca, ca_state) = match store.ca().await? {
         Some(ca) => (ca, "already there".to_string()),
@@ -61,7 +62,7 @@ pub(crate) async fn initialize(
                 let init = CaInit {
                     subject: ca_subject,
                     key_type: KeyType::default(),
-                    with_intermediate: false,
+                    with_intermediate: ca_intermediate,
                 };
                 (store.create_ca(ctx, &init).await?, "created".to_string())
             }
@@ -104,7 +105,15 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
             ca_state,
             ca_file,
             password,
-        } = initialize(&store, &ctx, data_dir, &args.admin, ca_subject).await?;
+        } = initialize(
+            &store,
+            &ctx,
+            data_dir,
+            &args.admin,
+            ca_subject,
+            args.ca_with_intermediate,
+        )
+        .await?;
         if store_args.data.json {
             println!(
                 "{}",

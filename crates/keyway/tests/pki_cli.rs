@@ -92,7 +92,8 @@ fn outside_ca_flow_key_csr_signed_bundle_verify_revoke() {
     let shown = ok(keyway(&data).args(["csr", "show", s(&p("client.csr"))]));
     assert!(shown.contains("Signature: verified"), "{shown}");
 
-    // 2. The CA signs it.
+    // 2. The CA signs it, for keyway user alice.
+    ok(keyway(&data).args(["user", "add", "alice"]));
     let signed = ok(keyway(&data).args([
         "ca",
         "sign",

@@ -121,3 +121,58 @@ fn counts_tables_hints_and_passwords_read_as_a_person_expects() {
         "{stderr}"
     );
 }
+
+#[test]
+fn init_can_make_the_ca_with_an_intermediate_and_owners_are_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    keyway(&data)
+        .args(["init", "--ca-with-intermediate"])
+        .assert()
+        .success();
+    keyway(&data)
+        .args(["ca", "cert", "--out", &at("ca.pem")])
+        .assert()
+        .success();
+    let pem = std::fs::read_to_string(at("ca.pem")).unwrap();
+    assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "{pem}");
+    // --owner names a keyway user; the certificate is then theirs.
+    let (code, _, stderr) = out(keyway(&data).args([
+        "ca",
+        "issue",
+        "--profile",
+        "client",
+        "--subject",
+        "CN=x",
+        "--owner",
+        "ghost",
+        "--out",
+        &at("x.pem"),
+        "--no-passphrase",
+    ]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no user \"ghost\""), "{stderr}");
+    keyway(&data)
+        .args(["user", "add", "alice"])
+        .assert()
+        .success();
+    keyway(&data)
+        .args([
+            "ca",
+            "issue",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=alice-laptop",
+            "--owner",
+            "alice",
+            "--out",
+            &at("alice.pem"),
+            "--no-passphrase",
+        ])
+        .assert()
+        .success();
+    let (_, stdout, _) = out(keyway(&data).args(["user", "cert", "list", "alice"]));
+    assert!(stdout.contains("CN=alice-laptop"), "{stdout}");
+}

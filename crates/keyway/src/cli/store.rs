@@ -33,6 +33,10 @@ pub struct InitArgs {
     /// The subject of keyway's CA, if it is created now.
     #[arg(long, default_value = "CN=keyway CA", value_name = "DN")]
     pub ca_subject: String,
+    /// Make keyway's CA a root and an issuing intermediate (the root key then stays
+    /// sealed), if it is created now.
+    #[arg(long)]
+    pub ca_with_intermediate: bool,
 }
 
 /// `keyway serve`
