@@ -130,8 +130,8 @@ impl CertInfo {
                 rest.len()
             ));
         }
-        let subject = cert.subject().to_string();
-        let issuer = cert.issuer().to_string();
+        let subject = distinguished_name(cert.subject());
+        let issuer = distinguished_name(cert.issuer());
         Ok(CertInfo {
             self_issued: subject == issuer,
             subject,
@@ -154,6 +154,47 @@ impl CertInfo {
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.not_before <= now && now <= self.not_after
     }
+}
+
+/// A distinguished name as people write it and keytool shows it: the common name first,
+/// then the rest from the most specific (RFC 4514 order: the reverse of the encoding),
+/// `CN=Legacy Bank Root, O=Legacy Bank, C=DE`. Attributes keyway has no short name for
+/// are shown by their dotted OID; values that are not text, as `#` and hex.
+pub fn distinguished_name(name: &x509_parser::x509::X509Name<'_>) -> String {
+    use x509_parser::objects::{oid_registry, oid2abbrev};
+    let mut rdns: Vec<(bool, String)> =
+        name.iter_rdn()
+            .map(|rdn| {
+                let mut common_name = false;
+                let text =
+                    rdn.iter()
+                        .map(|attr| {
+                            let oid = attr.attr_type();
+                            common_name |= oid.to_id_string() == "2.5.4.3";
+                            let key = oid2abbrev(oid, oid_registry())
+                                .map(str::to_string)
+                                .unwrap_or_else(|_| oid.to_id_string());
+                            let value = attr.as_str().map(str::to_string).unwrap_or_else(|_| {
+                                format!("#{}", hex_plain(attr.attr_value().data))
+                            });
+                            format!("{key}={value}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" + ");
+                (common_name, text)
+            })
+            .collect();
+    rdns.reverse();
+    // Stable: the common name moves to the front, the rest keeps its order.
+    rdns.sort_by_key(|(common_name, _)| !*common_name);
+    rdns.into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hex_plain(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 of `der` as upper-case hex pairs joined by colons.

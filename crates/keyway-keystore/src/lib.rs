@@ -42,7 +42,9 @@ mod reader;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use cert::{CertInfo, Certificate, KeyDescription, fingerprint_sha256, hex_colon};
+pub use cert::{
+    CertInfo, Certificate, KeyDescription, distinguished_name, fingerprint_sha256, hex_colon,
+};
 pub use error::{Error, FileError};
 pub use key::PrivateKey;
 

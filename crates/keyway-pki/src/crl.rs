@@ -61,7 +61,7 @@ pub fn read_crl(bytes: &[u8], source: &str) -> Result<CrlFile, PkiError> {
             .map_err(|e| malformed(format!("a date out of range ({e})")))
     };
     let file = CrlFile {
-        issuer: crl.issuer().to_string(),
+        issuer: keyway_keystore::distinguished_name(crl.issuer()),
         issuer_der: crl.issuer().as_raw().to_vec(),
         number: crl.crl_number().map(|n| n.to_bytes_be()),
         this_update: time(crl.last_update())?,

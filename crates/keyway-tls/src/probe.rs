@@ -452,7 +452,7 @@ fn handle_message(message: &[u8], offered: TlsVersion, flight: &mut Flight) -> S
 pub(crate) fn distinguished_name(der: &[u8]) -> String {
     use x509_parser::prelude::FromDer;
     match x509_parser::x509::X509Name::from_der(der) {
-        Ok((_, name)) => name.to_string(),
+        Ok((_, name)) => keyway_keystore::distinguished_name(&name),
         Err(_) => format!("(unparsable name, {} bytes)", der.len()),
     }
 }

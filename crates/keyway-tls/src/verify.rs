@@ -252,7 +252,7 @@ pub(crate) fn verify_pinned(
     }
     strong_key(&cert).map_err(|detail| {
         Pinned::Refused(Refusal::WeakKey {
-            subject: cert.subject().to_string(),
+            subject: keyway_keystore::distinguished_name(cert.subject()),
             detail,
         })
     })?;
@@ -264,19 +264,19 @@ fn serial_ok(cert: &X509Certificate<'_>) -> Result<(), Refusal> {
     let serial = cert.raw_serial();
     if serial.iter().all(|b| *b == 0) {
         return Err(Refusal::Malformed {
-            subject: cert.subject().to_string(),
+            subject: keyway_keystore::distinguished_name(cert.subject()),
             detail: "has serial number 0 (RFC 5280 §4.1.2.2)".into(),
         });
     }
     if serial.first().is_some_and(|b| b & 0x80 != 0) {
         return Err(Refusal::Malformed {
-            subject: cert.subject().to_string(),
+            subject: keyway_keystore::distinguished_name(cert.subject()),
             detail: "has a negative serial number (RFC 5280 §4.1.2.2)".into(),
         });
     }
     if serial.len() > 20 {
         return Err(Refusal::Malformed {
-            subject: cert.subject().to_string(),
+            subject: keyway_keystore::distinguished_name(cert.subject()),
             detail: format!(
                 "has a serial number of {} octets; RFC 5280 §4.1.2.2 allows 20",
                 serial.len()
@@ -300,7 +300,7 @@ pub fn keyway_checks(
         subject: "the end-entity certificate".into(),
         detail: format!("cannot be parsed: {e}"),
     })?;
-    let subject = |c: &X509Certificate<'_>| c.subject().to_string();
+    let subject = |c: &X509Certificate<'_>| keyway_keystore::distinguished_name(c.subject());
     strong_key(&leaf).map_err(|detail| Refusal::WeakKey {
         subject: subject(&leaf),
         detail,

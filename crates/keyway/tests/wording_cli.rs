@@ -176,3 +176,39 @@ fn init_can_make_the_ca_with_an_intermediate_and_owners_are_users() {
     let (_, stdout, _) = out(keyway(&data).args(["user", "cert", "list", "alice"]));
     assert!(stdout.contains("CN=alice-laptop"), "{stdout}");
 }
+
+#[test]
+fn distinguished_names_read_cn_first_whatever_their_encoding_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    // openssl encodes the subject in the order given: C, O, CN.
+    keyway_testkit::openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &at("k.pem"),
+        "-out",
+        &at("c.pem"),
+        "-days",
+        "30",
+        "-subj",
+        "/C=DE/O=Legacy Bank/OU=Treasury/CN=Legacy Bank Root",
+    ]);
+    let data = dir.path().join("data");
+    for args in [
+        vec!["keystore", "list", &at("c.pem")],
+        vec!["cert", "inspect", &at("c.pem")],
+    ] {
+        let (code, stdout, stderr) = out(keyway(&data).args(&args));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("CN=Legacy Bank Root, OU=Treasury, O=Legacy Bank, C=DE"),
+            "{args:?}: {stdout}"
+        );
+    }
+}
