@@ -167,7 +167,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                             r.serial.clone(),
                             r.profile.to_string(),
                             status,
-                            r.not_after.date().to_string(),
+                            render::until(r.not_after, OffsetDateTime::now_utc()),
                             r.owner.clone().unwrap_or_else(|| "-".into()),
                             r.subject.clone(),
                         ]
@@ -178,6 +178,16 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                         &["SERIAL", "PROFILE", "STATUS", "UNTIL", "OWNER", "SUBJECT"],
                         &rows,
                     ));
+                    // Only certificates still in force count: a revoked one's end
+                    // matters to nobody.
+                    let ends = records
+                        .iter()
+                        .filter(|r| matches!(r.status, Status::Valid))
+                        .map(|r| r.not_after);
+                    if let Some(summary) = render::expiry_summary(ends, OffsetDateTime::now_utc()) {
+                        text.push_str(&format!("\n{summary}\n"));
+                    }
+                    text = render::color_markers(&text, render::color_wanted());
                 }
                 let records = records
                     .iter()

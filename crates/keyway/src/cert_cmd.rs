@@ -142,7 +142,9 @@ async fn list(args: CertListArgs) -> Result<Outcome> {
         );
         return Ok(Outcome::Ok);
     }
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now_t = OffsetDateTime::now_utc();
+    let now = now_t.unix_timestamp();
+    let at = |unix: i64| OffsetDateTime::from_unix_timestamp(unix).ok();
     if certs.is_empty() {
         println!("{} has no client certificate", args.name);
     } else {
@@ -153,19 +155,24 @@ async fn list(args: CertListArgs) -> Result<Outcome> {
                     short(&c.sha256),
                     c.state(now).to_string(),
                     origin(c),
-                    date(c.not_after),
+                    at(c.not_after)
+                        .map(|end| render::until(end, now_t))
+                        .unwrap_or_else(|| date(c.not_after)),
                     c.key_type.clone(),
                     c.subject.clone(),
                 ]
             })
             .collect();
-        print!(
-            "{}",
-            render::columns(
-                &["SHA-256", "STATE", "ORIGIN", "UNTIL", "KEY", "SUBJECT"],
-                &rows
-            )
+        let mut text = render::columns(
+            &["SHA-256", "STATE", "ORIGIN", "UNTIL", "KEY", "SUBJECT"],
+            &rows,
         );
+        if let Some(summary) =
+            render::expiry_summary(certs.iter().filter_map(|c| at(c.not_after)), now_t)
+        {
+            text.push_str(&format!("\n{summary}\n"));
+        }
+        print!("{}", render::color_markers(&text, render::color_wanted()));
     }
     for p in &pending {
         println!(
@@ -406,6 +413,7 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
         refuse_key_entries(&args.file, password.as_deref().map(|p| p.as_str()))?;
     }
     let certs = read_certs(&args.file, password.as_deref().map(|p| p.as_str()))?;
+    render::warn_dates(certs.iter().map(Certificate::info));
     let source = args.file.display().to_string();
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
@@ -482,14 +490,22 @@ fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Resul
         found.version,
         found.certificates.len()
     );
+    let now = OffsetDateTime::now_utc();
+    let mut text = String::new();
     for cert in &found.certificates {
         let info = cert.info();
-        println!(
-            "    {}\n      SHA-256 {}, until {}",
-            info.subject,
+        text.push_str(&format!(
+            "    {}\n      SHA-256 {}, until {}\n",
+            render::clean(&info.subject),
             info.sha256,
-            info.not_after.date()
-        );
+            render::until(info.not_after, now)
+        ));
     }
+    if let Some(summary) =
+        render::expiry_summary(found.certificates.iter().map(|c| c.info().not_after), now)
+    {
+        text.push_str(&format!("  {summary}\n"));
+    }
+    print!("{}", render::color_markers(&text, render::color_wanted()));
     Ok(Outcome::Ok)
 }

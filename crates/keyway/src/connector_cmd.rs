@@ -1,7 +1,7 @@
 //! `keyway connector list|show|test|call|soap`: a keyway.toml → connectors → calls, with
 //! the TLS diagnosis when a call cannot connect.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -207,7 +207,7 @@ async fn diagnose(connector: &Connector) -> Result<TestOutcome> {
 fn print_tls(url: &str, outcome: &TestOutcome, insecure: bool) {
     print!(
         "{}",
-        crate::test_cmd::human(url, outcome, insecure, std::io::stdout().is_terminal())
+        crate::test_cmd::human(url, outcome, insecure, crate::render::color_wanted())
     );
 }
 

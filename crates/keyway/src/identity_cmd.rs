@@ -32,7 +32,7 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                             {
                                 Some(c) => (
                                     c.info().subject.clone(),
-                                    c.info().not_after.date().to_string(),
+                                    render::until(c.info().not_after, OffsetDateTime::now_utc()),
                                 ),
                                 None => ("-".into(), "-".into()),
                             };
@@ -46,13 +46,19 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                             ]
                         })
                         .collect();
-                    print!(
-                        "{}",
-                        render::columns(
-                            &["NAME", "TYPE", "ALIAS", "UNTIL", "VERSION", "SUBJECT"],
-                            &rows
-                        )
+                    let mut text = render::columns(
+                        &["NAME", "TYPE", "ALIAS", "UNTIL", "VERSION", "SUBJECT"],
+                        &rows,
                     );
+                    let ends = stores.iter().filter_map(|k| {
+                        k.key_entry()
+                            .and_then(|e| e.chain.first())
+                            .map(|c| c.info().not_after)
+                    });
+                    if let Some(summary) = render::expiry_summary(ends, OffsetDateTime::now_utc()) {
+                        text.push_str(&format!("\n{summary}\n"));
+                    }
+                    print!("{}", render::color_markers(&text, render::color_wanted()));
                 }
                 Ok(Outcome::Ok)
             }
@@ -116,6 +122,9 @@ async fn add(args: IdentityAddArgs) -> Result<Outcome> {
     } else {
         store.add_keystore(&ctx, &args.name, keystore).await?
     };
+    if let Some(entry) = saved.key_entry() {
+        render::warn_dates(entry.chain.iter().map(|c| c.info()));
+    }
     let done = if args.replace { "replaced" } else { "added" };
     print_keystore(&saved, args.store.data.json, Some(done))
 }
@@ -203,9 +212,12 @@ fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Res
             let info = cert.info();
             println!(
                 "      {}\n        SHA-256 {}, until {}",
-                info.subject,
+                render::clean(&info.subject),
                 info.sha256,
-                info.not_after.date()
+                render::color_markers(
+                    &render::until(info.not_after, OffsetDateTime::now_utc()),
+                    render::color_wanted()
+                )
             );
         }
     }

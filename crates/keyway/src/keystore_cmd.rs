@@ -195,7 +195,10 @@ fn list(args: ListArgs) -> Result<Outcome> {
         }
     );
     if n > 0 {
-        print!("{}", render::table(&entries, now));
+        print!(
+            "{}",
+            render::color_markers(&render::table(&entries, now), render::color_wanted())
+        );
     }
     if args.verbose {
         for (summary, entry) in entries.iter().zip(store.entries()) {
@@ -459,6 +462,7 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>> {
 fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     let mut opened = open_or_create(&args.store)?;
     let certs = read_certificates(&args.cert)?;
+    render::warn_dates(certs.iter().map(Certificate::info));
     let aliases: Vec<String> = match certs.len() {
         0 => bail!("{}: contains no certificate", args.cert.display()),
         1 => vec![args.alias.clone()],
@@ -523,6 +527,7 @@ fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
         Err(e) => return Err(file::in_file(&args.key, e).into()),
     };
     let certs = read_certificates(&args.cert)?;
+    render::warn_dates(certs.iter().map(Certificate::info));
     opened
         .store
         .add_private_key(&args.alias, key, certs)

@@ -62,6 +62,104 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
+/// Certificates ending within this many days are flagged in lists.
+pub const SOON_DAYS: i64 = 30;
+
+/// An end date as lists show it: `2027-11-21`, `2026-12-20 SOON (14 days)` within
+/// [`SOON_DAYS`], `2026-11-01 EXPIRED` after it. The words are the marker on any output;
+/// [`color_markers`] colours them on a terminal.
+pub fn until(not_after: OffsetDateTime, now: OffsetDateTime) -> String {
+    let days = (not_after - now).whole_days();
+    let date = not_after.date();
+    if not_after < now {
+        format!("{date} EXPIRED")
+    } else if days < SOON_DAYS {
+        format!("{date} SOON ({days} day{})", plural(days))
+    } else {
+        date.to_string()
+    }
+}
+
+/// The summary under a list: `1 expired, 2 expire within 30 days`; `None` when all are
+/// fine.
+pub fn expiry_summary(
+    ends: impl IntoIterator<Item = OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let (mut expired, mut soon) = (0, 0);
+    for end in ends {
+        if end < now {
+            expired += 1;
+        } else if (end - now).whole_days() < SOON_DAYS {
+            soon += 1;
+        }
+    }
+    let mut parts = Vec::new();
+    if expired > 0 {
+        parts.push(format!("{expired} expired"));
+    }
+    if soon > 0 {
+        parts.push(format!(
+            "{soon} expire{} within {SOON_DAYS} days",
+            if soon == 1 { "s" } else { "" }
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Says on stderr which of `certs` are outside their validity now: an import goes on
+/// (an expired CA may still be needed to read old signatures), but nobody should be
+/// surprised by it later.
+pub fn warn_dates<'a>(certs: impl IntoIterator<Item = &'a CertInfo>) {
+    let now = OffsetDateTime::now_utc();
+    for info in certs {
+        if info.not_after < now {
+            eprintln!(
+                "warning: {} expired on {}; a connection that relies on it will fail",
+                clean(&info.subject),
+                info.not_after.date()
+            );
+        } else if info.not_before > now {
+            eprintln!(
+                "warning: {} is not valid until {}",
+                clean(&info.subject),
+                info.not_before.date()
+            );
+        }
+    }
+}
+
+/// Whether colour is wanted on stdout: a terminal, and `NO_COLOR` unset or empty.
+pub fn color_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `EXPIRED` and `FAILED` in red, `SOON` in yellow, `CONNECTED` in green, when `color`.
+/// Applied to text already [`clean`]ed, so the only escapes are these.
+pub fn color_markers(text: &str, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for (word, code) in [(" EXPIRED", "1;31"), (" SOON", "33")] {
+        out = out.replace(word, &format!(" \x1b[{code}m{}\x1b[0m", &word[1..]));
+    }
+    out.lines()
+        .map(|line| {
+            if let Some(rest) = line.strip_prefix("FAILED") {
+                format!("\x1b[1;31mFAILED\x1b[0m{rest}")
+            } else if let Some(rest) = line.strip_prefix("CONNECTED") {
+                format!("\x1b[1;32mCONNECTED\x1b[0m{rest}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if text.ends_with('\n') { "\n" } else { "" }
+}
+
 /// `2027-11-21 (in 364 days)` / `2026-11-01 (expired 21 days ago)`.
 pub fn expiry(info: &CertInfo, now: OffsetDateTime) -> String {
     format!("{} ({})", info.not_after.date(), expiry_words(info, now))
@@ -103,7 +201,8 @@ pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
                 cert.map(|c| c.key.to_string())
                     .unwrap_or_else(|| "-".into()),
                 e.chain_length.to_string(),
-                cert.map(|c| expiry(c, now)).unwrap_or_else(|| "-".into()),
+                cert.map(|c| marked_expiry(c, now))
+                    .unwrap_or_else(|| "-".into()),
                 cert.map(|c| cell(&c.subject)).unwrap_or_else(|| "-".into()),
             ]
         })
@@ -131,7 +230,25 @@ pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
     for row in &rows {
         line(row);
     }
+    let ends = entries
+        .iter()
+        .filter_map(|e| e.certificate.as_ref().map(|c| c.not_after));
+    if let Some(summary) = expiry_summary(ends, now) {
+        out.push_str(&format!("\n{summary}\n"));
+    }
     out
+}
+
+/// [`expiry`] with the list marker: `… (expired 21 days ago) EXPIRED`, `… SOON`.
+fn marked_expiry(info: &CertInfo, now: OffsetDateTime) -> String {
+    let text = expiry(info, now);
+    if info.not_after < now {
+        format!("{text} EXPIRED")
+    } else if info.days_until_expiry(now) < SOON_DAYS {
+        format!("{text} SOON")
+    } else {
+        text
+    }
 }
 
 /// One certificate's details, indented.

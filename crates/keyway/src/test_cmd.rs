@@ -1,8 +1,6 @@
 //! `keyway test URL`: arguments → a checked profile → the connectivity test → the
 //! outcome in words or JSON.
 
-use std::io::IsTerminal;
-
 use anyhow::{Context, Result};
 use keyway_tls::{
     IdentitySpec, Outcome as TestOutcome, Profile, ProfileSpec, TestTarget, TlsPolicy, TlsVersion,
@@ -34,7 +32,7 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
                 &args.url,
                 &outcome,
                 profile.insecure,
-                std::io::stdout().is_terminal()
+                render::color_wanted()
             )
         );
     }
@@ -159,6 +157,7 @@ pub(crate) fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: boo
     if !color {
         return text.into_owned();
     }
+    let text = render::color_markers(&text, true);
     text.lines()
         .map(|line| {
             let mark = line.trim_start().trim_start_matches("- ");

@@ -212,3 +212,86 @@ fn distinguished_names_read_cn_first_whatever_their_encoding_order() {
         );
     }
 }
+
+#[test]
+fn lists_flag_expired_and_soon_ending_certificates_and_imports_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let old = TestChain::with_leaf_validity("gone", KeyKind::EcP256, -300, -3);
+    let soon = TestChain::with_leaf_validity("soon", KeyKind::EcP256, -300, 10);
+    let fine = TestChain::new("fine", KeyKind::EcP256);
+    std::fs::write(
+        at("mixed.pem"),
+        format!("{}{}{}", old.leaf_pem, soon.leaf_pem, fine.leaf_pem),
+    )
+    .unwrap();
+    // The file's list: markers on the rows, a summary line; no colour without a terminal.
+    let (code, stdout, _) = out(keyway(&data).args(["keystore", "list", &at("mixed.pem")]));
+    assert_eq!(code, 0);
+    let row = |cn: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!("CN={cn}")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row("gone").contains("EXPIRED"), "{stdout}");
+    assert!(row("soon").contains("SOON"), "{stdout}");
+    assert!(!row("fine").contains("EXPIRED") && !row("fine").contains("SOON"));
+    assert!(
+        stdout.contains("1 expired, 1 expires within 30 days"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'));
+    // Importing it into the store warns about the expired one, and the list flags it.
+    keyway(&data).arg("init").assert().success();
+    let (code, _, stderr) =
+        out(keyway(&data).args(["truststore", "add", "mixed", &at("mixed.pem")]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: CN=gone") && stderr.contains("expired on"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = out(keyway(&data).args(["truststore", "show", "mixed"]));
+    assert!(
+        stdout.contains("EXPIRED") && stdout.contains("1 expired, 1 expires within 30 days"),
+        "{stdout}"
+    );
+    // JSON carries the dates to decide on.
+    let (_, stdout, _) = out(keyway(&data).args(["keystore", "list", &at("mixed.pem"), "--json"]));
+    assert!(stdout.contains("not_after"), "{stdout}");
+}
+
+#[test]
+fn markers_are_coloured_on_a_terminal_unless_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = TestChain::with_leaf_validity("gone", KeyKind::EcP256, -300, -3);
+    let file = dir.path().join("old.pem");
+    std::fs::write(&file, &old.leaf_pem).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("keyway");
+    // `script` gives the command a real terminal.
+    let on_terminal = |no_color: bool| {
+        let mut cmd = std::process::Command::new(keyway_testkit::tool("script"));
+        cmd.args(["-qec"])
+            .arg(format!(
+                "{} keystore list {}",
+                bin.display(),
+                file.display()
+            ))
+            .arg("/dev/null");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("\u{1b}[1;31mEXPIRED"), "{coloured:?}");
+    let plain = on_terminal(true);
+    assert!(
+        plain.contains("EXPIRED") && !plain.contains("\u{1b}[1;31m"),
+        "{plain:?}"
+    );
+}
