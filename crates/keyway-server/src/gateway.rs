@@ -649,15 +649,46 @@ async fn serve_connection(
     }
 }
 
-/// The TLS handshake, within `timeout`.
+/// The TLS handshake, within `timeout`. A failure is logged (at debug: without a
+/// client certificate or with one the verifier refused and logged already, every
+/// scanner's probe would otherwise fill the log).
 async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
     timeout: Duration,
 ) -> Option<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
+    let peer = tcp.peer_addr().ok();
     match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => Some(Box::new(tls)),
-        _ => None,
+        Ok(Err(e)) => {
+            let why = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(rustls::Error::NoCertificatesPresented) => {
+                    tracing::info!(
+                        from = %peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+                        "refused a handshake: the client presented no certificate"
+                    );
+                    return None;
+                }
+                Some(inner) => keyway_tls::explain::rustls_error(inner),
+                None => e.to_string(),
+            };
+            tracing::debug!(
+                from = %peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+                "handshake failed: {why}"
+            );
+            None
+        }
+        Err(_) => {
+            tracing::debug!(
+                from = %peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+                "handshake not finished within {} ms",
+                timeout.as_millis()
+            );
+            None
+        }
     }
 }
 
@@ -1062,6 +1093,21 @@ async fn handle(
             } else {
                 Outcome::Refused
             };
+            if refusal.status.is_server_error() {
+                // The reason of a 502 starts with its correlation id, the one the caller got.
+                let (id, why) = match refusal.reason.split_once(": ") {
+                    Some((id, why)) if refusal.status == StatusCode::BAD_GATEWAY => (id, why),
+                    _ => ("-", refusal.reason.as_str()),
+                };
+                tracing::warn!(
+                    integration = %shown(name),
+                    user = user.as_deref().unwrap_or("-"),
+                    certificate = %peer.fingerprint,
+                    correlation_id = id,
+                    "answered {}: {why}",
+                    refusal.status.as_u16()
+                );
+            }
             let detail = format!(
                 "certificate {} from {}: {} ({})",
                 peer.fingerprint,

@@ -112,7 +112,12 @@ impl ClientVerifier {
         }
     }
 
-    fn refuse(&self, error: CertificateError) -> Error {
+    fn refuse(&self, fingerprint: &str, error: CertificateError) -> Error {
+        tracing::warn!(
+            certificate = %fingerprint,
+            "refused a client certificate in the handshake: {}",
+            keyway_tls::explain::certificate_error(&error)
+        );
         let counter = match error {
             CertificateError::Revoked => &self.counts.revoked,
             CertificateError::Expired
@@ -156,7 +161,7 @@ impl ClientCertVerifier for ClientVerifier {
         let trust = self.current();
         let fp = fingerprint(end_entity);
         if trust.revoked.contains(&fp) {
-            return Err(self.refuse(CertificateError::Revoked));
+            return Err(self.refuse(&fp, CertificateError::Revoked));
         }
         let chained = match &trust.chained {
             Some(verifier) => verifier.verify_client_cert(end_entity, intermediates, now),
@@ -172,20 +177,25 @@ impl ClientCertVerifier for ClientVerifier {
                 if trust.registered.contains(&fp) =>
             {
                 let cert = Certificate::from_der(end_entity.to_vec(), "client certificate")
-                    .map_err(|_| self.refuse(CertificateError::BadEncoding))?;
+                    .map_err(|_| self.refuse(&fp, CertificateError::BadEncoding))?;
                 let info = cert.info();
                 let now = now.as_secs() as i64;
                 if now > info.not_after.unix_timestamp() {
-                    return Err(self.refuse(CertificateError::Expired));
+                    return Err(self.refuse(&fp, CertificateError::Expired));
                 }
                 if now < info.not_before.unix_timestamp() {
-                    return Err(self.refuse(CertificateError::NotValidYet));
+                    return Err(self.refuse(&fp, CertificateError::NotValidYet));
                 }
                 self.counts.accepted.fetch_add(1, Ordering::Relaxed);
                 Ok(ClientCertVerified::assertion())
             }
-            Err(Error::InvalidCertificate(e)) => Err(self.refuse(e)),
+            Err(Error::InvalidCertificate(e)) => Err(self.refuse(&fp, e)),
             Err(e) => {
+                tracing::warn!(
+                    certificate = %fp,
+                    "refused a client certificate in the handshake: {}",
+                    keyway_tls::explain::rustls_error(&e)
+                );
                 self.counts.untrusted.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }

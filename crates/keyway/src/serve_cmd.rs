@@ -37,7 +37,22 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
     runtime.block_on(run(args))
 }
 
+/// One line per event on stderr, filtered as `RUST_LOG` says (default: `info`, e.g.
+/// `RUST_LOG=warn` or `RUST_LOG=keyway_server=debug`); colour only on a terminal.
+fn start_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
 async fn run(args: ServeArgs) -> Result<Outcome> {
+    start_logging();
     let location = Location {
         data_dir: args.store.data.data_dir.clone(),
         database_url: args.store.database.clone(),
@@ -176,9 +191,16 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
             "  partners call /integrations/NAME/…: `keyway config import keyway.toml` brings connectors and integrations; `keyway user grant USER invoke:NAME` lets a user call one"
         );
     }
+    tracing::info!(
+        "gateway started on {} (database {})",
+        gateway.address,
+        store.database()
+    );
     wait_for_stop(&gateway).await?;
+    tracing::info!("stopping: requests in flight may finish for up to 10 s");
     gateway.shutdown(Duration::from_secs(10)).await;
     store.close().await;
+    tracing::info!("stopped");
     Ok(Outcome::Ok)
 }
 

@@ -248,3 +248,109 @@ fn a_store_keyway_init_made_gets_no_demo_unless_asked() {
     assert_eq!(stop(child), 0);
     assert!(!fresh.join("demo").exists());
 }
+
+#[test]
+fn serve_logs_refusals_server_errors_and_its_start_and_stop_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, started) = start(&data);
+    let curl = started["curl"].as_str().unwrap().to_string();
+    let (command, url) = curl.rsplit_once(' ').unwrap();
+    let base = url.split("/integrations/").next().unwrap().to_string();
+    let keyway = |args: &[&str]| {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+            .args(args)
+            .env_remove("KEYWAY_DATABASE_URL")
+            .env("KEYWAY_MASTER_KEY", KEY)
+            .env("KEYWAY_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // An integration whose partner is down: 502 with a correlation id.
+    keyway(&[
+        "connector",
+        "add",
+        "down",
+        "--url",
+        "https://127.0.0.1:1/api",
+    ]);
+    keyway(&["integration", "add", "down", "--connector", "down"]);
+    keyway(&["user", "grant", "demo", "invoke:down"]);
+    let mut id = String::new();
+    for _ in 0..50 {
+        let head = sh(&format!(
+            "{command} --silent --output /dev/null --dump-header - {base}/integrations/down/x"
+        ));
+        if let Some(line) = head.lines().find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("x-keyway-correlation-id:")
+        }) {
+            id = line.split_once(':').unwrap().1.trim().to_string();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!id.is_empty(), "no 502 with a correlation id");
+    // No client certificate; an untrusted one.
+    let port = base.rsplit(':').next().unwrap();
+    let no_cert = Command::new("curl")
+        .args(["--silent", "--cacert"])
+        .arg(data.join("ca.pem"))
+        .arg(format!("https://localhost:{port}/whoami"))
+        .output()
+        .unwrap();
+    assert!(!no_cert.status.success());
+    let stranger = dir.path().join("stranger");
+    keyway_testkit::openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &format!("{}.key", stranger.display()),
+        "-out",
+        &format!("{}.pem", stranger.display()),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=stranger",
+    ]);
+    let refused = Command::new("curl")
+        .args(["--silent", "--cacert"])
+        .arg(data.join("ca.pem"))
+        .arg("--cert")
+        .arg(format!("{}.pem", stranger.display()))
+        .arg("--key")
+        .arg(format!("{}.key", stranger.display()))
+        .arg(format!("https://localhost:{port}/whoami"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr_pipe = child.stderr.take().unwrap();
+    assert_eq!(stop(child), 0);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr_pipe), &mut log).unwrap();
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in\n{log}"))
+            .to_string()
+    };
+    assert!(line("gateway started on").contains("INFO"));
+    assert!(line("answered 502").contains(&id), "{log}");
+    line("the client presented no certificate");
+    assert!(
+        line("refused a client certificate").contains("certificate="),
+        "{log}"
+    );
+    line("stopped");
+    assert!(log.lines().all(|l| !l.trim().is_empty() || l.is_empty()));
+}
