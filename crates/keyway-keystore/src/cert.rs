@@ -136,7 +136,16 @@ impl CertInfo {
             self_issued: subject == issuer,
             subject,
             issuer,
-            serial: cert.raw_serial_as_string().to_uppercase(),
+            // Without the sign byte DER adds (a leading 00): the serial as CAs and keyway's
+            // own records write it, in the one notation of serials.
+            serial: {
+                let raw = cert.raw_serial();
+                let first = raw
+                    .iter()
+                    .position(|b| *b != 0)
+                    .unwrap_or(raw.len().saturating_sub(1));
+                hex_colon(&raw[first.min(raw.len())..])
+            },
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
             sha256: fingerprint_sha256(der),
@@ -200,6 +209,32 @@ fn hex_plain(bytes: &[u8]) -> String {
 /// SHA-256 of `der` as upper-case hex pairs joined by colons.
 pub fn fingerprint_sha256(der: &[u8]) -> String {
     hex_colon(&Sha256::digest(der))
+}
+
+/// Hex text in any notation (`abcd01`, `AB:CD:01`) in the one keyway shows fingerprints
+/// and serials in: upper-case pairs joined by colons (`AB:CD:01`).
+pub fn colon_hex(text: &str) -> String {
+    let digits: String = text
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let padded = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits
+    };
+    padded
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Serializes hex text in the [`colon_hex`] notation.
+pub fn serialize_colon_hex<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&colon_hex(text))
 }
 
 /// Bytes as upper-case hex pairs joined by colons (`AB:CD:…`), as keytool prints them.

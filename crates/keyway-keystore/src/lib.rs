@@ -43,7 +43,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 pub use cert::{
-    CertInfo, Certificate, KeyDescription, distinguished_name, fingerprint_sha256, hex_colon,
+    CertInfo, Certificate, KeyDescription, colon_hex, distinguished_name, fingerprint_sha256,
+    hex_colon, serialize_colon_hex,
 };
 pub use error::{Error, FileError};
 pub use key::PrivateKey;
@@ -220,6 +221,8 @@ pub struct EntrySummary {
     pub certificate: Option<CertInfo>,
     /// Number of certificates in the chain (1 for a trusted certificate).
     pub chain_length: usize,
+    /// Every certificate of the chain, its own first.
+    pub chain: Vec<CertInfo>,
     /// The key protection, for private keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_protection: Option<&'static str>,
@@ -266,6 +269,7 @@ impl Entry {
             created: self.created,
             certificate: self.certificate().map(|c| c.info().clone()),
             chain_length: self.chain().len(),
+            chain: self.chain().iter().map(|c| c.info().clone()).collect(),
             key_protection: match &self.content {
                 EntryContent::PrivateKey { key, .. } => Some(key.protection()),
                 _ => None,

@@ -1244,7 +1244,7 @@ async fn whoami(state: &State, peer: &Peer, headers: &HeaderMap) -> Response<Bod
     may_invoke.sort();
     json(&serde_json::json!({
         "user": owner.user,
-        "certificate_sha256": peer.fingerprint,
+        "certificate_sha256": keyway_keystore::colon_hex(&peer.fingerprint),
         "may_invoke": may_invoke,
     }))
 }

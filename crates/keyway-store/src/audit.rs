@@ -48,6 +48,7 @@ pub struct AuditEntry {
     /// Its position in the log (increasing).
     pub id: i64,
     /// When, in seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub at: i64,
     /// Who (`local-admin` or a user name).
     pub actor: String,
@@ -65,6 +66,7 @@ pub struct AuditEntry {
     /// certificate repeated (until [`crate::gateway::REPEAT_WINDOW`] after `at`).
     pub count: i64,
     /// When it last happened, when `count` is more than 1 (seconds since the epoch).
+    #[serde(serialize_with = "crate::rfc3339_opt")]
     pub last_at: Option<i64>,
 }
 

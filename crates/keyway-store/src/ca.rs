@@ -50,6 +50,7 @@ pub struct StoredCa {
     /// `created` or `imported from DIR`.
     pub origin: String,
     /// Stored at, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// The number the next CRL gets.
     pub next_crl_number: i64,
@@ -291,11 +292,8 @@ impl Store {
         self.authorize(ctx, Need::ManageTrust, None, "ca.revoke", object.clone())
             .await?;
         let result = async {
-            let record = self.record(&wanted).await?.ok_or_else(|| {
-                StoreError::Pki(PkiError::UnknownSerial {
-                    serial: serial.to_string(),
-                })
-            })?;
+            let record = self.resolve_record(serial).await?;
+            let wanted = normalize_serial(&record.serial);
             if let Status::Revoked { at, .. } = record.status {
                 return Err(StoreError::Pki(PkiError::AlreadyRevoked {
                     serial: record.serial,
@@ -549,6 +547,46 @@ impl Store {
             action: "reading keyway's CA".into(),
             problem,
         })
+    }
+
+    /// The issued certificate a serial or SHA-256 names: whole, or a unique prefix of at
+    /// least 8 hex digits (colons and case do not matter), as `user cert` takes them.
+    async fn resolve_record(&self, given: &str) -> Result<IssuedRecord, StoreError> {
+        let digits: String = given
+            .chars()
+            .filter(|c| !matches!(c, ':' | ' ' | '-'))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid {
+                field: "serial",
+                given: given.chars().take(100).collect(),
+                problem: "give the serial or SHA-256 `keyway ca list` shows (colons and case do not matter), or at least its first 8 hex digits".into(),
+            });
+        }
+        let serial = normalize_serial(&digits);
+        let rows = sqlx::query(select_issued!(
+            "WHERE serial LIKE $1 OR sha256 LIKE $2 ORDER BY serial"
+        ))
+        .bind(format!("{serial}%"))
+        .bind(format!("{digits}%"))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading an issued certificate", e))?;
+        match rows.as_slice() {
+            [row] => self.record_of(row),
+            [] => Err(StoreError::Pki(PkiError::UnknownSerial {
+                serial: given.to_string(),
+            })),
+            more => Err(StoreError::Invalid {
+                field: "serial",
+                given: given.to_string(),
+                problem: format!(
+                    "matches {} certificates keyway's CA issued: give more digits",
+                    more.len()
+                ),
+            }),
+        }
     }
 
     async fn record(&self, serial: &str) -> Result<Option<IssuedRecord>, StoreError> {

@@ -43,6 +43,7 @@ impl CertOrigin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Revocation {
     /// Seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub at: i64,
     /// The RFC 5280 reason, as the CLI names it.
     pub reason: String,
@@ -54,6 +55,7 @@ pub struct ClientCertificate {
     /// Whose it is.
     pub user: String,
     /// SHA-256 of the certificate, upper-case hex pairs joined by colons.
+    #[serde(serialize_with = "keyway_keystore::serialize_colon_hex")]
     pub sha256: String,
     /// Uploaded or issued by keyway's CA.
     pub origin: CertOrigin,
@@ -62,10 +64,13 @@ pub struct ClientCertificate {
     /// Issuer.
     pub issuer: String,
     /// Serial number, hex.
+    #[serde(serialize_with = "keyway_keystore::serialize_colon_hex")]
     pub serial: String,
     /// Start of validity, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub not_before: i64,
     /// End of validity, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub not_after: i64,
     /// The key's algorithm and size.
     pub key_type: String,
@@ -74,6 +79,7 @@ pub struct ClientCertificate {
     /// Set once revoked.
     pub revoked: Option<Revocation>,
     /// Stored at, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Increases with every change.
     pub version: i64,
@@ -112,6 +118,7 @@ pub struct PendingKey {
     /// The CSR, PEM: what goes to the CA.
     pub csr: String,
     /// Made at, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
 }
 
@@ -149,8 +156,10 @@ pub struct CertificateOwner {
     /// Set once the certificate was revoked.
     pub revoked: Option<Revocation>,
     /// Start of validity, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub not_before: i64,
     /// End of validity, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub not_after: i64,
 }
 

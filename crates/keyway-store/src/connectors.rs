@@ -42,8 +42,10 @@ pub struct StoredProfile {
     /// What `[profiles.NAME]` in a keyway.toml would say.
     pub definition: ProfileEntry,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change.
     pub version: i64,
@@ -59,8 +61,10 @@ pub struct StoredConnector {
     /// The basic-auth user name, if it authenticates.
     pub username: Option<String>,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change.
     pub version: i64,
@@ -98,8 +102,10 @@ pub struct Integration {
     /// Whether callers must also send their password (basic auth) with their certificate.
     pub require_password: bool,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change.
     pub version: i64,

@@ -24,6 +24,7 @@ pub struct StoredCrl {
     /// When it was issued, seconds since the Unix epoch.
     pub this_update: i64,
     /// When the next one is due, if it says.
+    #[serde(serialize_with = "crate::rfc3339_opt")]
     pub next_update: Option<i64>,
     /// How many certificates it revokes.
     pub revoked: i64,
@@ -32,6 +33,7 @@ pub struct StoredCrl {
     /// What it was read from.
     pub source: String,
     /// When it was imported, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every import for the issuer.
     pub version: i64,

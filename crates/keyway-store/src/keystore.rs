@@ -135,8 +135,10 @@ pub struct StoredKeystore {
     /// What it was read from.
     pub source: String,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change.
     pub version: i64,

@@ -459,6 +459,20 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Serializes seconds since the Unix epoch as an RFC 3339 UTC time: the JSON contract
+/// has one form for times (`docs/json.md`).
+pub(crate) fn rfc3339<S: serde::Serializer>(at: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&iso(*at))
+}
+
+/// [`rfc3339`] for an optional time (`null` when there is none).
+pub(crate) fn rfc3339_opt<S: serde::Serializer>(at: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_str(&iso(*at)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Seconds since the Unix epoch as an RFC 3339 UTC time, for messages.
 pub(crate) fn iso(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)

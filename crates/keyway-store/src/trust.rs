@@ -22,8 +22,10 @@ pub struct Truststore {
     #[serde(serialize_with = "details")]
     pub certificates: Vec<Certificate>,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change.
     pub version: i64,

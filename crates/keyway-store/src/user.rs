@@ -28,8 +28,10 @@ pub struct User {
     /// What the user may do, sorted.
     pub permissions: Vec<Permission>,
     /// Created, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub created_at: i64,
     /// Last changed, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub updated_at: i64,
     /// Increases with every change; give it back to change the user only if nobody else
     /// did in between.

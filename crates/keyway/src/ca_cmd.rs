@@ -246,6 +246,15 @@ fn record_json(record: &IssuedRecord) -> Result<serde_json::Value> {
     let mut json = serde_json::to_value(record)?;
     if let Some(o) = json.as_object_mut() {
         o.remove("certificate");
+        // The one notation of serials and fingerprints (docs/json.md).
+        o.insert(
+            "serial".into(),
+            json!(keyway_keystore::colon_hex(&record.serial)),
+        );
+        o.insert(
+            "sha256".into(),
+            json!(keyway_keystore::colon_hex(&record.sha256)),
+        );
     }
     Ok(json)
 }

@@ -67,9 +67,10 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Config> {
 /// What `list` and `show` say about a connector, without secrets.
 fn summary(config: &Config, def: &ConnectorDef) -> Value {
     let profile = def.profile.as_deref().and_then(|p| config.profile_entry(p));
+    // TLS versions are always a list of names in JSON ("TLS 1.2", "TLS 1.3").
     let versions = profile
-        .map(|(_, policy)| policy.accepted().to_string())
-        .unwrap_or_else(|| keyway_tls::TlsPolicy::default().accepted().to_string());
+        .map(|(_, policy)| policy.accepted())
+        .unwrap_or_else(|| keyway_tls::TlsPolicy::default().accepted());
     let (truststores, keystore) = match profile {
         Some((entry, _)) => (entry.truststores.clone(), entry.keystore.clone()),
         None => (Vec::new(), None),
@@ -110,6 +111,15 @@ async fn list(args: ListArgs) -> Result<Outcome> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
+        // A list of TLS versions reads as the policy prints it: "TLS 1.2–1.3".
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| {
+                i.as_str()
+                    .and_then(|n| keyway_tls::TlsVersion::parse(n).ok())
+            })
+            .collect::<keyway_tls::VersionSet>()
+            .to_string(),
         other => other.to_string(),
     };
     let table: Vec<Vec<String>> = rows
@@ -163,6 +173,15 @@ async fn show(args: NameArgs) -> Result<Outcome> {
             Value::Object(m) => m
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             other => other.to_string(),

@@ -114,7 +114,7 @@ fn list_and_show_describe_connectors_without_their_passwords() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["user"], "svc-orders");
     assert_eq!(v["password"], "(inline, hidden)");
-    assert_eq!(v["tls_versions"], "TLS 1.2–1.3");
+    assert_eq!(v["tls_versions"], serde_json::json!(["TLS 1.2", "TLS 1.3"]));
     assert!(!out.contains("s3cret"), "{out}");
     let (code, _, err) = run(keyway(&s.config).args(["connector", "show", "nope"]));
     assert_eq!(code, 2);

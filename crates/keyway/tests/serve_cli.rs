@@ -98,7 +98,8 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
         serde_json::from_str(&sh(&format!("{whoami} --silent --show-error"))).unwrap();
     assert_eq!(answer["user"], "demo");
     assert_eq!(answer["may_invoke"], serde_json::json!(["sample"]));
-    assert_eq!(answer["certificate_sha256"].as_str().unwrap().len(), 64);
+    // The one notation of fingerprints: upper-case hex pairs joined by colons.
+    assert_eq!(answer["certificate_sha256"].as_str().unwrap().len(), 95);
 
     // Without a client certificate curl gets no answer.
     let port = started["listen"]

@@ -85,7 +85,10 @@ fn init_imports_the_ca_an_older_keyway_kept_in_the_data_directory() {
         .assert()
         .success();
     let records = json(&out.get_output().stdout);
-    assert_eq!(records["certificates"][0]["serial"], issued.record.serial);
+    assert_eq!(
+        records["certificates"][0]["serial"],
+        keyway_keystore::colon_hex(&issued.record.serial)
+    );
     assert_eq!(records["certificates"][0]["status"], "revoked");
     let crl = dir.path().join("ca.crl");
     keyway(&data, None)
