@@ -108,7 +108,8 @@ pub enum Refusal {
 }
 
 /// Validates `check.leaf` up to one of `check.anchors`. A leaf that is itself one of the
-/// anchors is trusted as pinned ([`verify_pinned`]).
+/// anchors is trusted as pinned, as JSSE trusts a truststore entry that is the peer's own
+/// certificate: its dates, name, key and serial still checked.
 pub fn verify_chain(check: &ChainCheck<'_>) -> Result<(), VerifyError> {
     for (n, crl) in check.crls.iter().enumerate() {
         crl_usable(crl, check).map_err(|why| VerifyError::BadCrl { index: n + 1, why })?;
