@@ -949,3 +949,42 @@ mod debug_shape_tests {
         }
     }
 }
+
+/// Fails the test unless `value` is valid against `docs/json/{kind}.schema.json`, the
+/// JSON contract of keyway's `--json` outputs (`docs/json.md`), listing every error.
+pub fn assert_json_kind(kind: &str, value: &serde_json::Value) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json");
+    let mut registry = jsonschema::Registry::new();
+    for entry in std::fs::read_dir(&dir).expect("docs/json") {
+        let path = entry.expect("docs/json entry").path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.ends_with(".schema.json") {
+            continue;
+        }
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read schema"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        registry = registry
+            .add(format!("https://keyway.invalid/json/{name}"), schema)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let registry = registry.prepare().expect("schemas fit together");
+    let wanted =
+        serde_json::json!({"$ref": format!("https://keyway.invalid/json/{kind}.schema.json")});
+    let validator = jsonschema::options()
+        .with_registry(&registry)
+        .build(&wanted)
+        .unwrap_or_else(|e| panic!("docs/json/{kind}.schema.json: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{kind}: the output breaks its schema:\n{}\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}

@@ -53,6 +53,7 @@ fn start_logging() {
 
 async fn run(args: ServeArgs) -> Result<Outcome> {
     start_logging();
+    let signals = Signals::listen()?;
     let location = Location {
         data_dir: args.store.data.data_dir.clone(),
         database_url: args.store.database.clone(),
@@ -196,7 +197,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
         gateway.address,
         store.database()
     );
-    wait_for_stop(&gateway).await?;
+    wait_for_stop(&gateway, signals).await?;
     tracing::info!("stopping: requests in flight may finish for up to 10 s");
     gateway.shutdown(Duration::from_secs(10)).await;
     store.close().await;
@@ -340,10 +341,28 @@ async fn sample_integration(
 }
 
 /// Until SIGTERM or Ctrl-C; SIGHUP makes the gateway read the store again at once.
-async fn wait_for_stop(gateway: &Gateway) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+/// The signals `serve` stops and reloads on, listened for from before the start line is
+/// printed: a SIGTERM sent as soon as it appears must stop the gateway cleanly, not kill it.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            hangup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+        })
+    }
+}
+
+async fn wait_for_stop(gateway: &Gateway, signals: Signals) -> Result<()> {
+    let Signals {
+        mut terminate,
+        mut hangup,
+    } = signals;
     loop {
         tokio::select! {
             _ = terminate.recv() => return Ok(()),

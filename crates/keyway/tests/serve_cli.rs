@@ -44,6 +44,7 @@ fn start_with(data: &std::path::Path, extra: &[&str]) -> (Child, Value) {
         let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
         panic!("no start line ({e}): {line:?} {err}")
     });
+    keyway_testkit::assert_json_kind("serve", &started);
     (child, started)
 }
 
@@ -97,6 +98,7 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     let answer: Value =
         serde_json::from_str(&sh(&format!("{whoami} --silent --show-error"))).unwrap();
     assert_eq!(answer["user"], "demo");
+    keyway_testkit::assert_json_kind("whoami", &answer);
     assert_eq!(answer["may_invoke"], serde_json::json!(["sample"]));
     // The one notation of fingerprints: upper-case hex pairs joined by colons.
     assert_eq!(answer["certificate_sha256"].as_str().unwrap().len(), 95);

@@ -12,9 +12,17 @@ fn keyway() -> Command {
     cmd
 }
 
+/// The report, checked against its schema (docs/json: test-report, or error).
 fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let kind = if v.get("error").is_some() {
+        "error"
+    } else {
+        "test-report"
+    };
+    keyway_testkit::assert_json_kind(kind, &v);
+    v
 }
 
 #[test]
