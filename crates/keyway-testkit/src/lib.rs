@@ -926,30 +926,6 @@ pub fn assert_plain_words(json: &serde_json::Value) {
     walk(json, "$");
 }
 
-#[cfg(test)]
-mod debug_shape_tests {
-    use super::debug_shape;
-
-    #[test]
-    fn finds_what_a_debug_dump_leaves_and_passes_sentences() {
-        for dump in [
-            "UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9, 42] }",
-            "received fatal alert: Some(UnknownCA)",
-            "bytes [0x06, 0x08]",
-            "Foo { bar: 1 }",
-        ] {
-            assert!(debug_shape(dump).is_some(), "{dump}");
-        }
-        for words in [
-            "the server sent the alert unrecognized_name (112)",
-            "the chain [leaf, root] is out of order",
-            "None of the suites exists",
-        ] {
-            assert_eq!(debug_shape(words), None, "{words}");
-        }
-    }
-}
-
 /// Fails the test unless `value` is valid against `docs/json/{kind}.schema.json`, the
 /// JSON contract of keyway's `--json` outputs (`docs/json.md`), listing every error.
 pub fn assert_json_kind(kind: &str, value: &serde_json::Value) {
@@ -987,4 +963,28 @@ pub fn assert_json_kind(kind: &str, value: &serde_json::Value) {
         errors.join("\n"),
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+#[cfg(test)]
+mod debug_shape_tests {
+    use super::debug_shape;
+
+    #[test]
+    fn finds_what_a_debug_dump_leaves_and_passes_sentences() {
+        for dump in [
+            "UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9, 42] }",
+            "received fatal alert: Some(UnknownCA)",
+            "bytes [0x06, 0x08]",
+            "Foo { bar: 1 }",
+        ] {
+            assert!(debug_shape(dump).is_some(), "{dump}");
+        }
+        for words in [
+            "the server sent the alert unrecognized_name (112)",
+            "the chain [leaf, root] is out of order",
+            "None of the suites exists",
+        ] {
+            assert_eq!(debug_shape(words), None, "{words}");
+        }
+    }
 }
