@@ -146,6 +146,9 @@ pub struct TestChain {
     pub leaf_der: Vec<u8>,
     /// Root certificate, DER.
     pub root_der: Vec<u8>,
+    /// The root again with the same key and subject and a validity from yesterday for
+    /// ten years, as a CA renews its root (PEM).
+    pub renewed_root_pem: String,
 }
 
 fn ca_params(cn: &str) -> CertificateParams {
@@ -230,6 +233,10 @@ impl TestChain {
     pub fn build(name: &str, options: &ChainOptions) -> Self {
         let now = OffsetDateTime::now_utc();
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("root key");
+        let renewed_root_pem = ca_params(&format!("{name} Root CA"))
+            .self_signed(&root_key)
+            .expect("renewed root")
+            .pem();
         let mut root_params = ca_params(&format!("{name} Root CA"));
         root_params.not_before = now + Duration::days(options.root_days.0);
         root_params.not_after = now + Duration::days(options.root_days.1);
@@ -273,6 +280,7 @@ impl TestChain {
             leaf_key_pem,
             leaf_der: leaf.der().to_vec(),
             root_der: root.der().to_vec(),
+            renewed_root_pem,
         }
     }
 
@@ -824,6 +832,7 @@ impl TestChain {
             leaf_key_pem: read("leaf.key"),
             leaf_der: der(&read("leaf.pem")),
             root_der: der(&read("ca.pem")),
+            renewed_root_pem: read("ca.pem"),
         }
     }
 
@@ -856,6 +865,7 @@ impl TestChain {
             leaf_key_pem: key.serialize_pem(),
             leaf_der: cert.der().to_vec(),
             root_der: cert.der().to_vec(),
+            renewed_root_pem: cert.pem(),
         }
     }
 }

@@ -1339,6 +1339,7 @@ pub fn chain_cause(
         .map(|cert| crate::profile::TrustAnchor {
             cert: cert.clone(),
             store: truststore.to_string(),
+            alias: None,
         })
         .collect();
     let facts = ChainFacts {
@@ -1553,19 +1554,21 @@ pub(crate) fn refusal_cause(facts: &ChainFacts<'_>, refusal: &Refusal) -> Option
         },
         Refusal::AnchorUnusable { detail, der, .. } => {
             let from_file = facts.anchors.iter().find(|a| a.cert.der() == der);
-            let (anchor, store) = match from_file {
-                Some(a) => (a.cert.info().clone(), a.store.clone()),
+            let (anchor, store, alias) = match from_file {
+                Some(a) => (a.cert.info().clone(), a.store.clone(), a.alias.clone()),
                 None => (
                     keyway_keystore::Certificate::from_der(der.clone(), "trust anchor")
                         .ok()?
                         .info()
                         .clone(),
                     "the system roots".to_string(),
+                    None,
                 ),
             };
             Cause::TrustAnchorUnusable {
                 anchor,
                 store,
+                alias,
                 detail: detail.clone(),
             }
         }

@@ -130,6 +130,8 @@ pub enum Cause {
         anchor: CertInfo,
         /// The truststore it came from.
         store: String,
+        /// Its alias there, when the truststore is a file with aliases.
+        alias: Option<String>,
         /// What is wrong with it.
         detail: String,
     },
@@ -391,6 +393,7 @@ impl Cause {
                 anchor,
                 store,
                 detail,
+                ..
             } => format!(
                 "the chain leads to the trust anchor {} from {store}, which {detail}",
                 anchor.subject
@@ -573,12 +576,25 @@ impl Cause {
             Cause::MalformedCertificate { subject, .. } => vec![format!(
                 "ask the partner to have {subject} reissued by its CA: RFC 5280 forbids what this certificate does"
             )],
-            Cause::TrustAnchorUnusable { anchor, store, .. } => vec![
+            Cause::TrustAnchorUnusable {
+                anchor,
+                store,
+                alias: Some(alias),
+                ..
+            } => vec![
                 format!(
-                    "replace {} (SHA-256 {}) in {store} with the CA's current root certificate, checking its fingerprint with the partner: keyway keystore delete STORE --alias ALIAS, then keyway keystore import-cert STORE --alias ALIAS --cert FILE",
-                    anchor.subject, anchor.sha256
+                    "get the CA's current root certificate for {} from the partner (the same name and key, new dates) and check its SHA-256 with them",
+                    anchor.subject
+                ),
+                format!(
+                    "replace the old one (SHA-256 {}) in {store}: `keyway keystore delete {store} --alias {alias}`, then `keyway keystore import-cert {store} --alias {alias} --cert new-root.pem` (a JKS or PKCS#12 truststore: add --storepass)",
+                    anchor.sha256
                 ),
             ],
+            Cause::TrustAnchorUnusable { anchor, store, .. } => vec![format!(
+                "replace {} (SHA-256 {}) in {store} with the CA's current root certificate, checking its fingerprint with the partner",
+                anchor.subject, anchor.sha256
+            )],
             Cause::HostnameMismatch { presented, .. } => {
                 let mut steps = vec!["use the host name the certificate is issued for in the connector's URL".to_string()];
                 if let Some(name) = presented.first() {

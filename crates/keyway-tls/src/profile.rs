@@ -134,6 +134,8 @@ pub struct TrustAnchor {
     pub cert: Certificate,
     /// The store it came from (file path, or "system roots").
     pub store: String,
+    /// Its alias in a truststore file, when it has one.
+    pub alias: Option<String>,
 }
 
 /// The identity a profile presents.
@@ -228,6 +230,7 @@ impl Profile {
                                 anchors.push(TrustAnchor {
                                     cert: cert.clone(),
                                     store: path.display().to_string(),
+                                    alias: Some(entry.alias.clone()),
                                 });
                             }
                         }
@@ -247,6 +250,7 @@ impl Profile {
                         anchors.push(TrustAnchor {
                             cert: cert.clone(),
                             store: name.clone(),
+                            alias: None,
                         });
                     }
                 }

@@ -967,6 +967,7 @@ fn expired_trust_anchor_is_unusable_and_names_its_truststore() {
         anchor,
         store: named,
         detail,
+        ..
     } = &d.cause
     else {
         panic!("{:?}", d.cause)

@@ -446,3 +446,95 @@ fn a_stored_connector_gets_the_commands_to_run_and_running_them_works() {
     let (code, report) = connector_test(dir.path(), "shop");
     assert_eq!(code, 0, "{report}");
 }
+
+#[test]
+fn an_expired_root_in_the_truststore_replaced_as_the_fix_says_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = keyway_testkit::TestChain::build(
+        "fix-old-root",
+        &keyway_testkit::ChainOptions {
+            root_days: (-3650, -10),
+            ..keyway_testkit::ChainOptions::default()
+        },
+    );
+    let server = RustlsServer::start(&chain, ServerOptions::default());
+    let trust = dir.path().join("trust.jks");
+    let root = write(dir.path(), "old-root.pem", &chain.root_pem);
+    keyway()
+        .args([
+            "keystore",
+            "import-cert",
+            trust.to_str().unwrap(),
+            "--alias",
+            "partner-root",
+        ])
+        .args(["--cert", &root, "--storepass", "changeit"])
+        .assert()
+        .success();
+    let args = strings(&[
+        &server.address(),
+        "--truststore",
+        trust.to_str().unwrap(),
+        "--truststore-storepass",
+        "changeit",
+        "--servername",
+        "fix-old-root.test",
+    ]);
+    let (code, report) = test(&args);
+    assert_eq!(
+        (code, report["code"].as_str()),
+        (1, Some("trust_anchor_unusable"))
+    );
+    let fix = fix(&report);
+    // The partner gives the renewed root; the two commands, as printed, plus the password.
+    write(dir.path(), "new-root.pem", &chain.renewed_root_pem);
+    for prefix in ["keyway keystore delete", "keyway keystore import-cert"] {
+        let command = quoted(&fix, prefix);
+        let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+        keyway()
+            .current_dir(dir.path())
+            .args(&words)
+            .args(["--storepass", "changeit"])
+            .assert()
+            .success();
+    }
+    let (code, report) = test(&args);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn a_cipher_list_the_server_refuses_removed_as_the_fix_says_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("fix-ciphers", KeyKind::EcP256);
+    // TLS 1.2 only, so the suite list decides.
+    let server = RustlsServer::start(
+        &chain,
+        ServerOptions {
+            versions: vec![&rustls::version::TLS12],
+            ..ServerOptions::default()
+        },
+    );
+    let root = write(dir.path(), "root.pem", &chain.root_pem);
+    let base = strings(&[
+        &server.address(),
+        "--truststore",
+        &root,
+        "--servername",
+        "fix-ciphers.test",
+    ]);
+    let mut args = base.clone();
+    // An RSA suite against an ECDSA certificate: nothing in common.
+    args.extend(strings(&[
+        "--ciphers",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ]));
+    let (code, report) = test(&args);
+    assert_eq!(
+        (code, report["code"].as_str()),
+        (1, Some("no_shared_cipher")),
+        "{report}"
+    );
+    assert!(fix(&report).contains("remove `--ciphers`"), "{report}");
+    let (code, report) = test(&base);
+    assert_eq!(code, 0, "{report}");
+}
