@@ -22,6 +22,7 @@ pub struct StoredCrl {
     /// CRL number in hex; `-` when it has none.
     pub number: String,
     /// When it was issued, seconds since the Unix epoch.
+    #[serde(serialize_with = "crate::rfc3339")]
     pub this_update: i64,
     /// When the next one is due, if it says.
     #[serde(serialize_with = "crate::rfc3339_opt")]

@@ -168,6 +168,157 @@ fn every_json_output_follows_its_schema() {
             &at("pmg.toml"),
         ],
     );
+    // Keystore files, certificates, keys and CSRs.
+    let copy = at("copy.jks");
+    std::fs::copy(&sample, &copy).unwrap();
+    checked(
+        &data,
+        "keystore-entry",
+        &[
+            "keystore",
+            "inspect",
+            &copy,
+            "--alias",
+            "partner-root",
+            "--storepass",
+            "changeit",
+        ],
+    );
+    checked(
+        &data,
+        "keystore-change",
+        &[
+            "keystore",
+            "rename",
+            &copy,
+            "--alias",
+            "legacy-bank",
+            "--to",
+            "lb",
+            "--storepass",
+            "changeit",
+        ],
+    );
+    checked(
+        &data,
+        "keystore-change",
+        &[
+            "keystore",
+            "import-cert",
+            &at("new.jks"),
+            "--alias",
+            "r",
+            "--cert",
+            &at("root.pem"),
+            "--storepass",
+            "changeit",
+        ],
+    );
+    checked(&data, "cert-inspect", &["cert", "inspect", &at("leaf.pem")]);
+    checked(
+        &data,
+        "cert-verify",
+        &[
+            "cert",
+            "verify",
+            &at("leaf.pem"),
+            "--truststore",
+            &at("root.pem"),
+            "--purpose",
+            "server",
+            "--name",
+            "contract.test",
+        ],
+    );
+    checked(
+        &data,
+        "key-generate",
+        &["key", "generate", "--out", &at("g.key"), "--no-passphrase"],
+    );
+    checked(
+        &data,
+        "csr",
+        &[
+            "csr",
+            "create",
+            "--key",
+            &at("g.key"),
+            "--no-passphrase",
+            "--subject",
+            "CN=g",
+            "--out",
+            &at("g.csr"),
+        ],
+    );
+    checked(&data, "csr", &["csr", "show", &at("g.csr")]);
+
+    // keyway's CA, keystores and integrations in the store, CRLs.
+    let issued = checked(
+        &data,
+        "issued",
+        &[
+            "ca",
+            "issue",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=q",
+            "--out",
+            &at("q.pem"),
+            "--no-passphrase",
+        ],
+    );
+    let serial = issued["serial"].as_str().unwrap().replace(':', "");
+    checked(
+        &data,
+        "issued",
+        &[
+            "ca",
+            "sign",
+            &at("g.csr"),
+            "--profile",
+            "client",
+            "--out",
+            &at("g.pem"),
+        ],
+    );
+    checked(
+        &data,
+        "issued",
+        &["ca", "revoke", &serial[..8], "--reason", "superseded"],
+    );
+    std::fs::write(
+        at("identity.pem"),
+        format!("{}{}", chain.leaf_key_pem, chain.chain_pem()),
+    )
+    .unwrap();
+    checked(
+        &data,
+        "identity",
+        &["identity", "add", "acme", &at("identity.pem")],
+    );
+    checked(&data, "identity-list", &["identity", "list"]);
+    checked(
+        &data,
+        "integration",
+        &["integration", "add", "orders", "--connector", "shop"],
+    );
+    checked(&data, "integration-list", &["integration", "list"]);
+    let partner_ca = keyway_testkit::TestCa::new("contract-clients");
+    std::fs::write(at("clients-ca.pem"), partner_ca.pem()).unwrap();
+    std::fs::write(at("clients.crl"), partner_ca.crl(1, &[], 0, 7)).unwrap();
+    keyway(&data)
+        .args([
+            "truststore",
+            "add",
+            "partner-clients",
+            &at("clients-ca.pem"),
+        ])
+        .assert()
+        .success();
+    checked(&data, "crl-import", &["crl", "import", &at("clients.crl")]);
+    checked(&data, "crl-list", &["crl", "list"]);
+
     let log = checked(&data, "audit-log", &["audit-log"]);
     assert!(!log.as_array().unwrap().is_empty());
     checked(
