@@ -1057,6 +1057,18 @@ impl Diagnosis {
                 ),
                 format!("or ask the partner to serve {sent} (a virtual host or certificate for that name)"),
             ],
+            (Cause::HttpUnauthorized { challenge, .. }, Settings::TestCommand) => {
+                let scheme = challenge
+                    .as_deref()
+                    .and_then(|c| c.split_whitespace().next())
+                    .unwrap_or("the scheme the partner names");
+                vec![
+                    "TLS works, and the server wants credentials: `keyway test` sends none, so this is as far as it goes".into(),
+                    format!(
+                        "give the connector the credentials agreed with the partner ({scheme}): `auth = {{ username = \"…\", password = {{ env = \"…\" }} }}` in its keyway.toml entry, or `keyway connector add NAME --replace … --username … --password-stdin`; then `keyway connector test NAME` checks them"
+                    ),
+                ]
+            }
             (Cause::NoSharedCipher { allowed: Some(_) }, Settings::TestCommand) => vec![
                 "remove `--ciphers` to offer keyway's default suites, or add suites the server accepts".into(),
             ],
