@@ -22,7 +22,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::connect::{Captured, client_config, is_placeholder_name, provider, verifier};
+use crate::config::{Captured, client_config, is_placeholder_name, provider, verifier};
 use crate::diagnosis::Backend;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeTarget, probe};
@@ -316,7 +316,7 @@ impl TlsClient {
             error,
         };
         if is_placeholder_name(host) {
-            return Err(dns(crate::connect::PLACEHOLDER_NAME.into()));
+            return Err(dns(crate::config::PLACEHOLDER_NAME.into()));
         }
         match tokio::net::lookup_host((host, port)).await {
             Ok(addresses) => {

@@ -11,30 +11,26 @@
 //! talked to with an older version, and SSL 3.0 is never negotiated.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
 
 use keyway_keystore::Certificate;
-use rustls::client::ResolvesClientCert;
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::sign::CertifiedKey;
-use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
-    SignatureScheme,
-};
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, ClientConfig, ClientConnection};
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::cause::{ChainFacts, cert_names, certificate_cause, chain_warnings};
+use crate::config::{
+    Captured, PLACEHOLDER_NAME, client_config, is_placeholder_name, provider, verifier,
+};
 use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome, Stage};
 use crate::explain;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use crate::profile::{Profile, Validity};
 use crate::tap::Tap;
-use crate::verify::Refusal;
 
 /// Certificates expiring within this many days are warned about.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -122,236 +118,8 @@ impl TestTarget {
     }
 }
 
-/// What the verifier and the client-certificate resolver saw during the handshake.
-#[derive(Debug, Default)]
-pub(crate) struct Captured {
-    chain: Mutex<Vec<Vec<u8>>>,
-    /// CA names from the CertificateRequest, when the server sent one.
-    requested: Mutex<Option<Vec<String>>>,
-    sent: Mutex<bool>,
-}
-
-#[derive(Debug)]
-pub(crate) struct CapturingVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    /// Every trusted root, for keyway's checks on top of webpki.
-    anchors: Arc<Vec<CertificateDer<'static>>>,
-    insecure: bool,
-    captured: Arc<Captured>,
-}
-
-impl ServerCertVerifier for CapturingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.to_vec())
-            .collect();
-        *self
-            .captured
-            .chain
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = chain;
-        if self.insecure {
-            return Ok(ServerCertVerified::assertion());
-        }
-        let refused = |refusal: crate::verify::Refusal| {
-            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
-                Arc::new(refusal),
-            )))
-        };
-        // The server's own certificate in the truststore is trusted as pinned.
-        let pinned = crate::verify::is_pinned(end_entity, &self.anchors);
-        let verified =
-            match self
-                .inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-            {
-                Ok(verified) => verified,
-                Err(e) if pinned && crate::verify::is_ca_as_end_entity(&e) => {
-                    return crate::verify::verify_pinned(end_entity, Some(server_name), now)
-                        .map(|()| ServerCertVerified::assertion())
-                        .map_err(|e| match e {
-                            crate::verify::Pinned::Path(e) => e,
-                            crate::verify::Pinned::Refused(refusal) => refused(refusal),
-                        });
-                }
-                Err(e) => return Err(e),
-            };
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs());
-        let anchors = crate::verify::anchors_besides(end_entity, &self.anchors);
-        crate::verify::keyway_checks(end_entity, intermediates, &anchors, at).map_err(refused)?;
-        Ok(verified)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-#[derive(Debug)]
-struct CapturingResolver {
-    identity: Option<Arc<CertifiedKey>>,
-    captured: Arc<Captured>,
-}
-
-impl ResolvesClientCert for CapturingResolver {
-    fn resolve(&self, hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        let names = hints
-            .iter()
-            .map(|h| crate::probe::distinguished_name(&as_name_der(h)))
-            .collect();
-        *self
-            .captured
-            .requested
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(names);
-        *self.captured.sent.lock().unwrap_or_else(|e| e.into_inner()) = self.identity.is_some();
-        self.identity.clone()
-    }
-
-    fn has_certs(&self) -> bool {
-        // Always true, so that a CertificateRequest reaches `resolve` and is recorded.
-        true
-    }
-}
-
-/// A DistinguishedName as DER: some rustls versions hand it over with its outer SEQUENCE,
-/// some without; use it as is when it is one complete SEQUENCE, else wrap it.
-fn as_name_der(hint: &[u8]) -> Vec<u8> {
-    use x509_parser::prelude::X509Name;
-    match X509Name::from_der(hint) {
-        Ok((rest, _)) if rest.is_empty() && hint.first() == Some(&0x30) => hint.to_vec(),
-        _ => wrap_sequence(hint),
-    }
-}
-
-fn wrap_sequence(body: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
-    match body.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n if n <= 0xFF => out.extend_from_slice(&[0x81, n as u8]),
-        n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(body);
-    out
-}
-
 /// How many of the server's first bytes are kept for `not_tls`.
 const FIRST_BYTES: usize = 64;
-
-pub(crate) fn provider() -> rustls::crypto::CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
-}
-
-pub(crate) fn client_config(
-    profile: &Profile,
-    captured: &Arc<Captured>,
-    http: bool,
-) -> Result<ClientConfig, TestError> {
-    let mut provider = provider();
-    if let Some(names) = profile.policy.cipher_suites() {
-        let ids: Vec<u16> = names
-            .iter()
-            .filter_map(|n| tls_parser::TlsCipherSuite::from_name(n).map(|s| s.id.0))
-            .collect();
-        provider
-            .cipher_suites
-            .retain(|s| ids.contains(&u16::from(s.suite())));
-    }
-    let provider = Arc::new(provider);
-    let verifier = verifier(profile, captured, &provider)?;
-    let mut versions = Vec::new();
-    if profile.policy.accepted().contains(TlsVersion::Tls12) {
-        versions.push(&rustls::version::TLS12);
-    }
-    if profile.policy.accepted().contains(TlsVersion::Tls13) {
-        versions.push(&rustls::version::TLS13);
-    }
-    let identity = match &profile.identity {
-        Some(id) => {
-            let chain = id
-                .chain
-                .iter()
-                .map(|c| CertificateDer::from(c.der().to_vec()))
-                .collect();
-            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key.pkcs8_der().to_vec()));
-            let signer = provider.key_provider.load_private_key(key).map_err(|e| {
-                TestError::Config(format!(
-                    "client key of alias \"{}\": {}",
-                    id.alias,
-                    explain::rustls_error(&e)
-                ))
-            })?;
-            Some(Arc::new(CertifiedKey::new(chain, signer)))
-        }
-        None => None,
-    };
-    let resolver = Arc::new(CapturingResolver {
-        identity,
-        captured: captured.clone(),
-    });
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
-        .map_err(|e| TestError::Config(explain::rustls_error(&e)))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_client_cert_resolver(resolver);
-    if http {
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    }
-    Ok(config)
-}
-
-/// The server-certificate verifier both backends use: webpki over the profile's roots,
-/// then keyway's own checks (`verify::keyway_checks`), capturing the chain as sent.
-pub(crate) fn verifier(
-    profile: &Profile,
-    captured: &Arc<Captured>,
-    provider: &Arc<rustls::crypto::CryptoProvider>,
-) -> Result<Arc<CapturingVerifier>, TestError> {
-    let inner =
-        WebPkiServerVerifier::builder_with_provider(profile.roots.clone(), provider.clone())
-            .build()
-            .map_err(|e| {
-                use rustls::client::VerifierBuilderError as V;
-                TestError::Config(match e {
-                    V::NoRootAnchors => "the truststores hold no usable trust anchor".into(),
-                    V::InvalidCrl(_) => "a certificate revocation list is invalid".into(),
-                    _ => "the certificate verifier could not be built".into(),
-                })
-            })?;
-    Ok(Arc::new(CapturingVerifier {
-        inner,
-        anchors: profile.anchor_der.clone(),
-        insecure: profile.insecure,
-        captured: captured.clone(),
-    }))
-}
 
 /// What the evidence says about a failed rustls attempt.
 #[expect(
@@ -680,7 +448,8 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         return legacy_test(run, tcp, &name_to_check, versions);
     }
     let captured = Arc::new(Captured::default());
-    let config = client_config(profile, &captured, target.http_path.is_some())?;
+    let config =
+        client_config(profile, &captured, target.http_path.is_some()).map_err(TestError::Config)?;
     let server_name =
         ServerName::try_from(name_to_check.clone()).map_err(|_| TestError::BadTarget {
             given: name_to_check.clone(),
@@ -794,16 +563,6 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, Cause> {
     }
 }
 
-/// Why a name under `.invalid` has no address.
-pub(crate) const PLACEHOLDER_NAME: &str =
-    "names under .invalid never resolve (RFC 6761); it is a placeholder";
-
-/// Whether `host` is under `.invalid` (RFC 6761 §6.4).
-pub(crate) fn is_placeholder_name(host: &str) -> bool {
-    let label = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
-    label.eq_ignore_ascii_case("invalid")
-}
-
 /// Opens the TCP connection, with the handshake timeout set on it; a failure is the cause.
 #[expect(
     clippy::result_large_err,
@@ -844,7 +603,8 @@ fn legacy_test(
     let profile = run.profile;
     let target = run.target;
     let captured = Arc::new(Captured::default());
-    let verifier = verifier(profile, &captured, &Arc::new(provider()))?;
+    let verifier =
+        verifier(profile, &captured, &Arc::new(provider())).map_err(TestError::Config)?;
     let http = target.http_path.is_some();
     let attempt = crate::legacy::connect(tcp, profile, name, versions, verifier, http);
     // OpenSSL answers a CertificateRequest by itself, with our certificate when we have one.
@@ -1318,342 +1078,6 @@ fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
             },
         },
     }
-}
-
-/// The cause of a chain [`crate::verify_chain`] refused, found as `keyway test` finds it
-/// (`incomplete_chain` naming the missing issuer, `hostname_mismatch` with the
-/// certificate's names, `certificate_expired` with its dates…): `chain` is the leaf and
-/// the intermediates as given, `truststore` the file the `anchors` come from. `None`
-/// when the refusal is not about the chain (a bad CRL, a bad name).
-pub fn chain_cause(
-    error: &crate::verify::VerifyError,
-    chain: &[Certificate],
-    name: Option<&str>,
-    truststore: &str,
-    anchors: &[Certificate],
-) -> Option<Cause> {
-    let infos: Vec<keyway_keystore::CertInfo> = chain.iter().map(|c| c.info().clone()).collect();
-    let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.der().to_vec()).collect();
-    let anchors: Vec<crate::profile::TrustAnchor> = anchors
-        .iter()
-        .map(|cert| crate::profile::TrustAnchor {
-            cert: cert.clone(),
-            store: truststore.to_string(),
-            alias: None,
-        })
-        .collect();
-    let facts = ChainFacts {
-        chain: &infos,
-        chain_der: &ders,
-        name: name.unwrap_or_default(),
-        truststores: vec![truststore.to_string()],
-        anchors: &anchors,
-    };
-    match error {
-        crate::verify::VerifyError::Path(rustls::Error::InvalidCertificate(e)) => {
-            Some(certificate_cause(&facts, e))
-        }
-        crate::verify::VerifyError::Refused(refusal) => refusal_cause(&facts, refusal),
-        _ => None,
-    }
-}
-
-/// What the cause of a refused chain is found from: the chain as sent, the name it was
-/// checked against, and the trust it was checked against.
-pub(crate) struct ChainFacts<'a> {
-    /// The chain as sent, parsed.
-    pub chain: &'a [keyway_keystore::CertInfo],
-    /// The same, DER.
-    pub chain_der: &'a [Vec<u8>],
-    /// The name checked.
-    pub name: &'a str,
-    /// The truststores, for the fix.
-    pub truststores: Vec<String>,
-    /// The anchors from truststore files, to name the one at fault.
-    pub anchors: &'a [crate::profile::TrustAnchor],
-}
-
-/// Tells certificate failures apart using the chain the server actually sent.
-pub(crate) fn certificate_cause(facts: &ChainFacts<'_>, error: &CertificateError) -> Cause {
-    let chain = &facts.chain;
-    let now = OffsetDateTime::now_utc();
-    let detail = || Cause::HandshakeFailed {
-        detail: format!(
-            "keyway refused the server's certificate: {}",
-            explain::certificate_error(error)
-        ),
-        stage: Stage::Handshake,
-        alert: None,
-    };
-    match error {
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => chain
-            .iter()
-            .find(|c| c.not_after < now)
-            .map(|c| Cause::CertificateExpired { cert: c.clone() })
-            .unwrap_or_else(detail),
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => chain
-            .iter()
-            .find(|c| c.not_before > now)
-            .map(|c| Cause::CertificateNotYetValid { cert: c.clone() })
-            .unwrap_or_else(detail),
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            Cause::HostnameMismatch {
-                requested: facts.name.to_string(),
-                presented: leaf_names(facts),
-            }
-        }
-        CertificateError::UnsupportedSignatureAlgorithmContext {
-            signature_algorithm_id,
-            ..
-        }
-        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
-            signature_algorithm_id,
-            ..
-        } => signature_cause(facts, signature_algorithm_id, error).unwrap_or_else(detail),
-        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-            match chain.first() {
-                Some(leaf) => Cause::WrongCertificatePurpose {
-                    cert: leaf.clone(),
-                    required: "serverAuth".into(),
-                    presented: facts
-                        .chain_der
-                        .first()
-                        .map(|der| extended_key_usages(der))
-                        .unwrap_or_default(),
-                },
-                None => detail(),
-            }
-        }
-        CertificateError::UnknownIssuer => {
-            let truststores = facts.truststores.clone();
-            match (chain.first(), chain.last()) {
-                (Some(leaf), _) if chain.len() == 1 && leaf.self_issued => Cause::SelfSigned {
-                    cert: leaf.clone(),
-                    truststores,
-                },
-                (_, Some(last)) if last.self_issued => Cause::UntrustedRoot {
-                    root_subject: last.subject.clone(),
-                    root: Some(last.clone()),
-                    truststores,
-                },
-                // Servers usually leave their root out: a chain ending at a CA names the root.
-                (_, Some(last)) if last.is_ca => Cause::UntrustedRoot {
-                    root_subject: last.issuer.clone(),
-                    root: None,
-                    truststores,
-                },
-                // A chain that stops at a leaf lacks the intermediate that issued it.
-                (_, Some(last)) => Cause::IncompleteChain {
-                    last: last.clone(),
-                    missing_issuer: last.issuer.clone(),
-                },
-                _ => detail(),
-            }
-        }
-        CertificateError::Other(other) => match other.0.downcast_ref::<Refusal>() {
-            // keyway's own checks on top of webpki say what they refused.
-            Some(refusal) => refusal_cause(facts, refusal).unwrap_or_else(detail),
-            // webpki reports a CA used as a server certificate as an opaque "other"
-            // error; the captured leaf says what it is.
-            None => match chain.first() {
-                // A self-signed CA certificate (`openssl req -x509` makes them) is what
-                // JSSE users pin: importing it is the fix, as for any self-signed one.
-                Some(leaf) if leaf.is_ca && leaf.self_issued && chain.len() == 1 => {
-                    Cause::SelfSigned {
-                        cert: leaf.clone(),
-                        truststores: facts.truststores.clone(),
-                    }
-                }
-                Some(leaf) if leaf.is_ca => Cause::CaAsServerCertificate { cert: leaf.clone() },
-                _ => detail(),
-            },
-        },
-        _ => detail(),
-    }
-}
-
-/// The certificate of the chain signed with the algorithm webpki refused, and why.
-fn signature_cause(
-    facts: &ChainFacts<'_>,
-    algorithm_id: &[u8],
-    error: &CertificateError,
-) -> Option<Cause> {
-    use x509_parser::der_parser::ber::parse_ber_oid;
-    let oid = parse_ber_oid(algorithm_id).ok()?.1.as_oid_val().ok()?;
-    // The first certificate from the leaf up whose signature uses it (a root the server
-    // sends along is never checked, so it cannot be the one).
-    let position = facts.chain_der.iter().position(|der| {
-        X509Certificate::from_der(der).is_ok_and(|(_, c)| c.signature_algorithm.algorithm == oid)
-    })?;
-    let cert = facts.chain.get(position)?.clone();
-    let algorithm = explain::algorithm_name(&oid);
-    const SUPPORTED: &str = "keyway (rustls-webpki) verifies RSA (PKCS#1 v1.5 and PSS) and ECDSA on P-256, P-384 and P-521 with SHA-256/384/512, and Ed25519";
-    let reason = match (explain::weakness(&oid), error) {
-        (Some(weak), _) => weak.to_string(),
-        (
-            None,
-            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
-                public_key_algorithm_id,
-                ..
-            },
-        ) => format!(
-            "its issuer's key is {}, which keyway cannot verify: {SUPPORTED}",
-            explain::algorithm_identifier_name(public_key_algorithm_id)
-        ),
-        (None, _) => format!("{SUPPORTED}; nothing else"),
-    };
-    Some(Cause::UnsupportedSignatureAlgorithm {
-        cert,
-        algorithm,
-        reason,
-    })
-}
-
-/// The extended key usages of a DER certificate by name (empty: none, or no extension).
-fn extended_key_usages(der: &[u8]) -> Vec<String> {
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return Vec::new();
-    };
-    let Ok(Some(eku)) = cert.extended_key_usage() else {
-        return Vec::new();
-    };
-    let eku = eku.value;
-    let mut names = Vec::new();
-    for (known, name) in [
-        (eku.any, "anyExtendedKeyUsage"),
-        (eku.server_auth, "serverAuth"),
-        (eku.client_auth, "clientAuth"),
-        (eku.code_signing, "codeSigning"),
-        (eku.email_protection, "emailProtection"),
-        (eku.time_stamping, "timeStamping"),
-        (eku.ocsp_signing, "OCSPSigning"),
-    ] {
-        if known {
-            names.push(name.to_string());
-        }
-    }
-    names.extend(eku.other.iter().map(|oid| {
-        let dotted = oid.to_id_string();
-        explain::eku_name(&dotted)
-            .map(str::to_string)
-            .unwrap_or(dotted)
-    }));
-    names
-}
-
-/// The cause for a chain webpki accepted and keyway's own checks refused.
-pub(crate) fn refusal_cause(facts: &ChainFacts<'_>, refusal: &Refusal) -> Option<Cause> {
-    Some(match refusal {
-        Refusal::WeakKey { detail, .. } => Cause::WeakServerKey {
-            cert: facts.chain.first()?.clone(),
-            detail: detail.clone(),
-        },
-        Refusal::Malformed { subject, detail } => Cause::MalformedCertificate {
-            subject: subject.clone(),
-            detail: detail.clone(),
-        },
-        Refusal::AnchorUnusable { detail, der, .. } => {
-            let from_file = facts.anchors.iter().find(|a| a.cert.der() == der);
-            let (anchor, store, alias) = match from_file {
-                Some(a) => (a.cert.info().clone(), a.store.clone(), a.alias.clone()),
-                None => (
-                    keyway_keystore::Certificate::from_der(der.clone(), "trust anchor")
-                        .ok()?
-                        .info()
-                        .clone(),
-                    "the system roots".to_string(),
-                    None,
-                ),
-            };
-            Cause::TrustAnchorUnusable {
-                anchor,
-                store,
-                alias,
-                detail: detail.clone(),
-            }
-        }
-    })
-}
-
-/// The names the leaf is valid for: its SANs, or its CN when it has none.
-fn leaf_names(facts: &ChainFacts<'_>) -> Vec<String> {
-    facts
-        .chain_der
-        .first()
-        .map(|der| cert_names(der))
-        .unwrap_or_default()
-}
-
-/// The names a DER certificate is valid for: its SANs, or its CN when it has none.
-fn cert_names(der: &[u8]) -> Vec<String> {
-    let names = subject_alt_names(der);
-    if !names.is_empty() {
-        return names;
-    }
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return Vec::new();
-    };
-    cert.subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok().map(str::to_string))
-        .collect()
-}
-
-/// Warnings about a chain that verified but is sent badly: out of order, or with a
-/// certificate that belongs to no path. keyway and browsers cope; older clients do not.
-fn chain_warnings(chain: &[keyway_keystore::CertInfo]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for (i, cert) in chain.iter().enumerate().skip(1) {
-        let issues_another = chain
-            .iter()
-            .enumerate()
-            .any(|(j, other)| j != i && other.issuer == cert.subject);
-        if !issues_another {
-            warnings.push(format!(
-                "the server sends {} (certificate {} of {}), which issued nothing in its chain: keyway ignores it, but some clients fail on it; ask the partner to remove it",
-                cert.subject,
-                i + 1,
-                chain.len()
-            ));
-        }
-    }
-    for pair in chain.windows(2) {
-        let (cert, next) = (&pair[0], &pair[1]);
-        if !cert.self_issued
-            && next.subject != cert.issuer
-            && chain.iter().any(|c| c.subject == cert.issuer)
-        {
-            warnings.push(format!(
-                "the server sends its chain out of order ({} does not follow {}, which it issued): keyway and browsers reorder it, older Java and .NET clients may not; ask the partner to send the leaf first, then each issuer in turn",
-                cert.issuer, cert.subject
-            ));
-            break;
-        }
-    }
-    warnings
-}
-
-/// Subject alternative names (DNS names and IP addresses) of a DER certificate.
-fn subject_alt_names(der: &[u8]) -> Vec<String> {
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return Vec::new();
-    };
-    let Ok(Some(san)) = cert.subject_alternative_name() else {
-        return Vec::new();
-    };
-    san.value
-        .general_names
-        .iter()
-        .filter_map(|n| match n {
-            GeneralName::DNSName(d) => Some(d.to_string()),
-            GeneralName::IPAddress(ip) => match ip.len() {
-                4 => Some(IpAddr::from(<[u8; 4]>::try_from(*ip).ok()?).to_string()),
-                16 => Some(IpAddr::from(<[u8; 16]>::try_from(*ip).ok()?).to_string()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
 }
 
 fn printable(bytes: &[u8]) -> String {

@@ -27,6 +27,12 @@
 //!   anchors, key strength, serials), run against the x509-limbo vectors; [`test()`] runs
 //!   the same [`keyway_checks`] after webpki on both backends.
 //!
+//! Inside: `config` builds the TLS configuration both paths share (verifier, resolver,
+//! versions); `client` is the everyday connection path and depends on `config` only;
+//! `connect` runs the connectivity test; `cause` finds the cause of a refused chain from
+//! the chain itself, beside `diagnosis`, which holds the causes and their fixes; `explain`
+//! puts library errors into words.
+//!
 //! What it does not do (yet): revocation checks during `test()`, the server side. It
 //! never knows about the store or HTTP servers.
 //!
@@ -42,7 +48,9 @@
 //! ```
 
 mod alert;
+mod cause;
 mod client;
+mod config;
 mod connect;
 mod diagnosis;
 pub mod explain;
@@ -54,8 +62,9 @@ mod tap;
 mod verify;
 
 pub use alert::alert_name;
+pub use cause::chain_cause;
 pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
-pub use connect::{TestError, TestTarget, chain_cause, test};
+pub use connect::{TestError, TestTarget, test};
 pub use diagnosis::{
     Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Settings, Stage,
     chain_file_name, slug,
