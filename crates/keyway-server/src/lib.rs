@@ -12,11 +12,14 @@
 //!   the next handshake within [`GatewayOptions::reload_every`], without a restart; on
 //!   PostgreSQL another node's change arrives at once by LISTEN/NOTIFY
 //!   ([`Gateway::reload`] forces a re-read, e.g. on SIGHUP).
-//! - Requests to `/integrations/NAME/…`: an unregistered certificate or a disabled user
-//!   gets a generic 403; a basic-auth header must carry the same user's password (401
-//!   otherwise; required when the integration says so; checks bounded and locked out
-//!   after repeated failures, see `password.rs`); a path with dot-segments that leave the
-//!   connector's base path is a 400 (`path.rs`); without `invoke:NAME`, 403. The
+//! - Requests to `/integrations/NAME/…` are decided by a pure function of the request
+//!   and the directory read from the store (`decide.rs`, typed refusals): an
+//!   unregistered certificate, a disabled user or a revoked certificate gets a generic
+//!   403; a path with dot-segments that leave the connector's base path is a 400
+//!   (`path.rs`); a basic-auth header must name the certificate's user (401), and is
+//!   required when the integration says so; without `invoke:NAME` (the store's rule,
+//!   `GatewayDirectory::may_invoke`), 403. Only then is a password checked (bounded,
+//!   locked out after repeated failures, see `password.rs`). The
 //!   request goes to the connector minus hop-by-hop headers and the caller's credentials,
 //!   plus `X-Forwarded-For` and `X-Keyway-User`; the body is streamed to the partner
 //!   (at most [`GatewayOptions::max_body`]) and the partner's answer comes back
@@ -38,12 +41,20 @@
 //! What it leaves to others: users, certificates and connectors (keyway-store),
 //! outbound calls (keyway-connect).
 
+mod admin;
+mod connection;
+mod decide;
+mod forward;
 mod gateway;
 mod identity;
 mod limits;
+mod metrics;
 mod park;
 mod password;
 mod path;
+mod record;
+mod reload;
+mod request;
 mod verifier;
 
 pub use gateway::{Gateway, GatewayOptions};

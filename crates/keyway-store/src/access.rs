@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::StoreError;
+use crate::{GatewayDirectory, StoreError};
 
 /// What a user may do.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,6 +196,42 @@ pub(crate) fn allows(
     if allowed { Ok(()) } else { Err(reason.into()) }
 }
 
+/// Why the gateway refuses a caller an integration ([`GatewayDirectory::may_invoke`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvokeDenied {
+    /// The user is disabled: they may run nothing.
+    UserDisabled,
+    /// The user does not hold `invoke:INTEGRATION` (or no longer exists).
+    Lacks(Permission),
+}
+
+impl fmt::Display for InvokeDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvokeDenied::UserDisabled => f.write_str("the user is disabled"),
+            InvokeDenied::Lacks(permission) => write!(f, "the user lacks {permission}"),
+        }
+    }
+}
+
+impl GatewayDirectory {
+    /// Whether `user` may run `integration` through the gateway: enabled, and holding
+    /// `invoke:INTEGRATION`. The gateway's permission check, here with all the others.
+    pub fn may_invoke(&self, user: &str, integration: &str) -> Result<(), InvokeDenied> {
+        let lacks = || InvokeDenied::Lacks(Permission::Invoke(integration.to_string()));
+        let user = self.users.get(user).ok_or_else(lacks)?;
+        if !user.enabled {
+            return Err(InvokeDenied::UserDisabled);
+        }
+        let holds = user
+            .permissions
+            .iter()
+            .any(|p| matches!(p, Permission::Invoke(name) if name == integration));
+        if holds { Ok(()) } else { Err(lacks()) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +279,39 @@ mod tests {
         assert!(allows(&alice, &connectors, Need::ManageTrust, None).is_err());
         assert!(allows(&alice, &[Permission::ManageTrust], Need::ManageTrust, None).is_ok());
         assert!(allows(&Actor::LocalAdmin, &[], Need::ManageTrust, None).is_ok());
+    }
+
+    fn user(name: &str, enabled: bool, permissions: &[&str]) -> crate::User {
+        crate::User {
+            name: name.into(),
+            display_name: name.into(),
+            enabled,
+            has_password: false,
+            permissions: permissions.iter().map(|p| p.parse().unwrap()).collect(),
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn invoking_needs_an_enabled_user_holding_that_integration() {
+        let mut directory = GatewayDirectory::default();
+        for u in [
+            user("alice", true, &["invoke:orders"]),
+            user("bob", false, &["invoke:orders"]),
+            user("carol", true, &["invoke:orders-v2", "manage_connectors"]),
+        ] {
+            directory.users.insert(u.name.clone(), u);
+        }
+        assert_eq!(directory.may_invoke("alice", "orders"), Ok(()));
+        assert_eq!(
+            directory.may_invoke("bob", "orders"),
+            Err(InvokeDenied::UserDisabled)
+        );
+        let lacks = directory.may_invoke("carol", "orders").unwrap_err();
+        assert_eq!(lacks.to_string(), "the user lacks invoke:orders");
+        assert!(directory.may_invoke("alice", "invoices").is_err());
+        assert!(directory.may_invoke("nobody", "orders").is_err());
     }
 }

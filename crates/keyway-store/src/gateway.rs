@@ -35,10 +35,23 @@ type OwnerRow = (String, String, i64, Option<i64>, Option<String>, i64, i64);
 pub struct GatewayDirectory {
     /// Registered certificates by SHA-256 (lower-case hex), with their owners.
     pub certificates: HashMap<String, CertificateOwner>,
-    /// Every user, with their permissions.
-    pub users: Vec<User>,
-    /// Every integration.
-    pub integrations: Vec<Integration>,
+    /// Every user by name, with their permissions.
+    pub users: HashMap<String, User>,
+    /// Every integration by name.
+    pub integrations: HashMap<String, Integration>,
+}
+
+impl GatewayDirectory {
+    /// The owner of the certificate with SHA-256 `fingerprint` (lower-case hex), if it
+    /// is registered.
+    pub fn owner(&self, fingerprint: &str) -> Option<&CertificateOwner> {
+        self.certificates.get(fingerprint)
+    }
+
+    /// Integration `name`, if there is one.
+    pub fn integration(&self, name: &str) -> Option<&Integration> {
+        self.integrations.get(name)
+    }
 }
 
 /// One decision of the gateway, for the audit log.
@@ -209,8 +222,14 @@ impl Store {
         let admin = Context::local_admin();
         Ok(GatewayDirectory {
             certificates,
-            users: self.users(&admin).await?,
-            integrations: self.integrations(&admin).await?,
+            users: (self.users(&admin).await?)
+                .into_iter()
+                .map(|u| (u.name.clone(), u))
+                .collect(),
+            integrations: (self.integrations(&admin).await?)
+                .into_iter()
+                .map(|i| (i.name.clone(), i))
+                .collect(),
         })
     }
 

@@ -54,7 +54,7 @@ use keyway_pki::MasterKey;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use access::{Actor, Context, Permission};
+pub use access::{Actor, Context, InvokeDenied, Permission};
 pub use audit::{AuditEntry, AuditQuery, Outcome, Retention};
 pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{

@@ -1,0 +1,159 @@
+//! The audit trail of the gateway's decisions: queued by requests, written in batches by
+//! one task; refusals wait until theirs is written. And the retention that keeps the
+//! audit log from growing without end.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyway_store::{Context, GatewayRecord, Outcome, Retention, Store};
+use tokio::sync::{mpsc, watch};
+
+use crate::gateway::{Peer, STORE_WITHIN, State};
+
+/// Applies the audit retention at start and then hourly, as the local administrator
+/// from `gateway`: every pruning is an `audit.prune` entry naming what went.
+pub(crate) async fn retention_loop(
+    store: Arc<Store>,
+    retention: Retention,
+    mut stopped: watch::Receiver<bool>,
+) {
+    if retention.keep_days.is_none() && retention.max_rows.is_none() {
+        return;
+    }
+    let ctx = Context {
+        origin: "gateway".into(),
+        ..Context::local_admin()
+    };
+    loop {
+        // Failures (the store away) are tried again at the next hour.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(600),
+            store.apply_retention(&ctx, retention),
+        )
+        .await;
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+/// A decision on its way to the audit log; `written` is told once it is (refusals wait
+/// for that before they are answered).
+pub(crate) struct Pending {
+    record: GatewayRecord,
+    written: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How long a refusal waits for its audit record to be written before it is answered
+/// anyway (the record is then written when the store allows).
+pub(crate) const DURABLE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Writes decisions to the audit log in batches (one transaction each). Answered
+/// requests do not wait for the disk: a crash loses at most the last batch interval
+/// (50 ms) of them. Refusals are written before they are answered, at once.
+pub(crate) async fn record_loop(
+    store: Arc<Store>,
+    mut pending: mpsc::UnboundedReceiver<Pending>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::new();
+    let mut waiting = Vec::new();
+    loop {
+        let stopping = tokio::select! {
+            _ = stopped.changed() => true,
+            received = pending.recv() => match received {
+                Some(p) => {
+                    batch.push(p.record);
+                    waiting.extend(p.written);
+                    false
+                }
+                None => true,
+            },
+        };
+        while let Ok(p) = pending.try_recv() {
+            batch.push(p.record);
+            waiting.extend(p.written);
+        }
+        // Refusals are waiting on this write: no pause after it.
+        let urgent = !waiting.is_empty();
+        // A database gone silent must not hold the writer: the batch stays and is tried
+        // again.
+        let written = !batch.is_empty()
+            && matches!(
+                tokio::time::timeout(STORE_WITHIN, store.record_gateway(&batch)).await,
+                Ok(Ok(_))
+            );
+        if written {
+            batch.clear();
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
+        // While the database cannot be written, keep at most this many (the oldest go;
+        // refusals waiting on them are let go too).
+        const KEPT: usize = 100_000;
+        if batch.len() > KEPT {
+            batch.drain(..batch.len() - KEPT);
+            waiting.clear();
+        }
+        if stopping {
+            return;
+        }
+        if !urgent || !written {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub(crate) fn record(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    action: &str,
+    object: String,
+    outcome: Outcome,
+    detail: String,
+) {
+    let record = GatewayRecord {
+        user,
+        origin: peer.origin.clone(),
+        action: action.into(),
+        object,
+        outcome,
+        detail,
+        repeat_key: None,
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: None,
+    });
+}
+
+/// A refusal for the audit log: the receiver completes once it is written. Repeats of
+/// it (the same `repeat` key: certificate, action, object, status) count up on one row.
+pub(crate) fn record_durably(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    (action, object): (&str, String),
+    outcome: Outcome,
+    detail: String,
+    repeat: String,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, written) = tokio::sync::oneshot::channel();
+    let record = GatewayRecord {
+        user,
+        origin: peer.origin.clone(),
+        action: action.into(),
+        object,
+        outcome,
+        detail,
+        repeat_key: Some(repeat),
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: Some(done),
+    });
+    written
+}
