@@ -16,8 +16,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::gateway::{Body, State};
-use crate::request::{empty, text};
+use crate::respond::{Body, empty, text};
+use crate::state::State;
 
 /// How long the store has to answer before the gateway calls itself not ready.
 pub(crate) const READY_WITHIN: Duration = Duration::from_millis(800);
@@ -81,7 +81,7 @@ pub(crate) async fn admin_loop(
                         "/metrics" => Response::builder()
                             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
                             .body(
-                                Full::new(Bytes::from(state.metrics_text()))
+                                Full::new(Bytes::from(metrics_text(&state)))
                                     .map_err(|never| match never {})
                                     .boxed(),
                             )
@@ -100,4 +100,15 @@ pub(crate) async fn admin_loop(
                 .await;
         });
     }
+}
+
+/// Everything `/metrics` shows.
+fn metrics_text(state: &State) -> String {
+    let (handshaking, _) = state.connections.sizes();
+    state.metrics.text(
+        &state.verifier.counts,
+        handshaking,
+        &state.connections.counts,
+        &state.passwords.counts,
+    )
 }

@@ -22,9 +22,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use crate::gateway::{Body, GatewayOptions, Peer, State};
+use crate::options::GatewayOptions;
 use crate::park::{Activity, Guarded, Tracked};
 use crate::request::handle;
+use crate::respond::Body;
+use crate::state::{Peer, State};
 use crate::verifier::fingerprint;
 
 pub(crate) async fn accept_loop(

@@ -12,7 +12,8 @@ use hyper::body::Incoming;
 use keyway_connect::{CallBody, CallRequest};
 
 use crate::decide::{Reason, Refusal, Route};
-use crate::gateway::{Body, Peer, State};
+use crate::respond::Body;
+use crate::state::{Peer, State};
 
 /// Sends `request` through the connector of `route`'s integration; the partner's answer,
 /// or why there is none.

@@ -4,9 +4,13 @@
 //! key entry of a keystore the administrator names (a certificate from a public or
 //! corporate CA), which is theirs to renew.
 
+use std::sync::Arc;
+
 use keyway_keystore::{Certificate, PrivateKey};
 use keyway_pki::{IssueProfile, IssueRequest, KeyType, San, parse_subject};
 use keyway_store::{CaRequest, Context, NewKeystore, Store};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::GatewayError;
 
@@ -135,4 +139,49 @@ async fn issue(
         }
     }
     Ok((key, chain))
+}
+
+/// The server certificate, swapped in whole when it is renewed or replaced.
+#[derive(Debug)]
+pub(crate) struct ServerCert {
+    pub(crate) current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCert {
+    pub(crate) fn get(&self) -> Arc<CertifiedKey> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set(&self, key: Arc<CertifiedKey>) {
+        match self.current.write() {
+            Ok(mut current) => *current = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServerCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.get())
+    }
+}
+
+pub(crate) fn certified(
+    key: &keyway_keystore::PrivateKey,
+    chain: &[keyway_keystore::Certificate],
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<Arc<CertifiedKey>, GatewayError> {
+    CertifiedKey::from_der(
+        chain
+            .iter()
+            .map(|c| CertificateDer::from(c.der().to_vec()))
+            .collect(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec())),
+        provider,
+    )
+    .map(Arc::new)
+    .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))
 }

@@ -49,16 +49,20 @@ mod gateway;
 mod identity;
 mod limits;
 mod metrics;
+mod options;
 mod park;
 mod password;
 mod path;
 mod record;
 mod reload;
 mod request;
+mod respond;
+mod state;
 mod verifier;
 
-pub use gateway::{Gateway, GatewayOptions};
+pub use gateway::Gateway;
 pub use identity::KEYSTORE as SERVER_KEYSTORE;
+pub use options::GatewayOptions;
 pub use password::PasswordLimits;
 
 /// Why the gateway cannot start.

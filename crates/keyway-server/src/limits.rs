@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -255,6 +256,10 @@ impl Drop for Admitted {
         self.connections.table().remove(self.id);
     }
 }
+
+/// How long a read or write of the store may take before the gateway gives up on it
+/// (and tries again later): a database gone silent holds no task for longer.
+pub(crate) const STORE_WITHIN: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

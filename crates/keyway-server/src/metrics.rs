@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::gateway::State;
+use crate::limits::LimitCounts;
+use crate::password::CheckCounts;
+use crate::verifier::HandshakeCounts;
 
 /// Requests by integration and status, and handshakes, for `/metrics`.
 #[derive(Default)]
@@ -48,17 +50,18 @@ impl Histogram {
     }
 }
 
-impl State {
+impl Metrics {
+    /// One answered request for `integration` (a known name or `(unknown)`).
     pub(crate) fn count(&self, integration: &str, status: StatusCode, took: Duration) {
         // The names are copied only the first time they are seen.
-        if let Ok(mut requests) = self.metrics.requests.lock() {
+        if let Ok(mut requests) = self.requests.lock() {
             let by_status = match requests.get_mut(integration) {
                 Some(by_status) => by_status,
                 None => requests.entry(integration.to_string()).or_default(),
             };
             *by_status.entry(status.as_u16()).or_default() += 1;
         }
-        if let Ok(mut latency) = self.metrics.latency.lock() {
+        if let Ok(mut latency) = self.latency.lock() {
             match latency.get_mut(integration) {
                 Some(histogram) => histogram.observe(took.as_secs_f64()),
                 None => {
@@ -70,8 +73,15 @@ impl State {
         }
     }
 
-    pub(crate) fn metrics_text(&self) -> String {
-        let counts = &self.verifier.counts;
+    /// The Prometheus exposition of these figures and the counts kept elsewhere: the
+    /// verifier's handshakes, the connection budget's, the password gate's.
+    pub(crate) fn text(
+        &self,
+        counts: &HandshakeCounts,
+        handshaking: usize,
+        limits: &LimitCounts,
+        checks: &CheckCounts,
+    ) -> String {
         let mut out = String::from(
             "# HELP keyway_handshakes_total Client handshakes by outcome.\n# TYPE keyway_handshakes_total counter\n",
         );
@@ -87,7 +97,7 @@ impl State {
             ));
         }
         out.push_str("# HELP keyway_requests_total Requests by integration and status.\n# TYPE keyway_requests_total counter\n");
-        if let Ok(requests) = self.metrics.requests.lock() {
+        if let Ok(requests) = self.requests.lock() {
             let counts = requests.iter().flat_map(|(integration, by_status)| {
                 by_status
                     .iter()
@@ -100,7 +110,7 @@ impl State {
             }
         }
         out.push_str("# HELP keyway_request_seconds Time to answer, by integration.\n# TYPE keyway_request_seconds histogram\n");
-        if let Ok(latency) = self.metrics.latency.lock() {
+        if let Ok(latency) = self.latency.lock() {
             for (integration, histogram) in latency.iter() {
                 let mut cumulative = 0;
                 for (le, count) in BUCKETS.iter().zip(histogram.buckets) {
@@ -117,15 +127,13 @@ impl State {
         }
         out.push_str(&format!(
             "# HELP keyway_handshake_failures_total Handshakes that failed or timed out.\n# TYPE keyway_handshake_failures_total counter\nkeyway_handshake_failures_total {}\n",
-            self.metrics.handshake_failures.load(Ordering::Relaxed)
+            self.handshake_failures.load(Ordering::Relaxed)
         ));
-        let (handshaking, _) = self.connections.sizes();
         out.push_str(&format!(
             "# HELP keyway_connections Client connections: in their handshake, past it (open), and parked between requests.\n# TYPE keyway_connections gauge\nkeyway_connections{{state=\"handshake\"}} {handshaking}\nkeyway_connections{{state=\"open\"}} {}\nkeyway_connections{{state=\"parked\"}} {}\n",
-            self.metrics.open.load(Ordering::Relaxed),
-            self.metrics.parked.load(Ordering::Relaxed)
+            self.open.load(Ordering::Relaxed),
+            self.parked.load(Ordering::Relaxed)
         ));
-        let limits = &self.connections.counts;
         out.push_str("# HELP keyway_connections_closed_total Connections closed to make room: the oldest handshake, an idle connection of a client over its share, an idle connection when all were taken; refused: nothing idle could make room.\n# TYPE keyway_connections_closed_total counter\n");
         for (reason, value) in [
             ("handshake_budget", &limits.handshake_evicted),
@@ -138,7 +146,6 @@ impl State {
                 value.load(Ordering::Relaxed)
             ));
         }
-        let checks = &self.passwords.counts;
         out.push_str("# HELP keyway_password_checks_total Basic-auth password checks by outcome (remembered: verified earlier, no hashing; locked_out and busy: refused without hashing).\n# TYPE keyway_password_checks_total counter\n");
         for (outcome, value) in [
             ("verified", &checks.verified),
@@ -153,7 +160,7 @@ impl State {
             ));
         }
         out.push_str("# HELP keyway_certificate_expiry_days Days until the earliest certificate of each kind ends.\n# TYPE keyway_certificate_expiry_days gauge\n");
-        if let Ok(days) = self.metrics.expiry_days.lock() {
+        if let Ok(days) = self.expiry_days.lock() {
             for (kind, days) in days.iter() {
                 out.push_str(&format!(
                     "keyway_certificate_expiry_days{{kind=\"{kind}\"}} {days}\n"
@@ -163,24 +170,9 @@ impl State {
         out
     }
 
-    /// Days left of the server certificate, keyway's CA and the earliest client
-    /// certificate in use.
-    pub(crate) async fn refresh_expiry(&self) {
-        let now = time::OffsetDateTime::now_utc();
-        let days = |end: time::OffsetDateTime| (end - now).whole_days();
-        let mut found = BTreeMap::new();
-        if let Some(leaf) = self.server_cert.get().cert.first()
-            && let Ok(cert) = keyway_keystore::Certificate::from_der(leaf.to_vec(), "server")
-        {
-            found.insert("server", days(cert.info().not_after));
-        }
-        if let Ok(Some(ca)) = self.store.ca().await {
-            found.insert("ca", days(ca.issuing().info().not_after));
-        }
-        if let Ok(Some(end)) = self.store.earliest_client_expiry().await {
-            found.insert("client", (end - now.unix_timestamp()) / 86_400);
-        }
-        if let Ok(mut current) = self.metrics.expiry_days.lock() {
+    /// Sets the days left of the earliest certificate of each kind.
+    pub(crate) fn set_expiry_days(&self, found: BTreeMap<&'static str, i64>) {
+        if let Ok(mut current) = self.expiry_days.lock() {
             *current = found;
         }
     }

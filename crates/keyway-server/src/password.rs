@@ -141,7 +141,7 @@ impl PasswordGate {
         }
         let permit = self.hashing.acquire().await;
         let checked = tokio::time::timeout(
-            crate::gateway::STORE_WITHIN,
+            crate::limits::STORE_WITHIN,
             store.check_password(user, password),
         )
         .await

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_store::{Context, GatewayRecord, Outcome, Retention, Store};
+use keyway_store::{Context, GatewayRecord, Retention, Store};
 use tokio::sync::{mpsc, watch};
 
-use crate::gateway::{Peer, STORE_WITHIN, State};
+use crate::limits::STORE_WITHIN;
 
 /// Applies the audit retention at start and then hourly, as the local administrator
 /// from `gateway`: every pruning is an `audit.prune` entry naming what went.
@@ -41,8 +41,8 @@ pub(crate) async fn retention_loop(
 /// A decision on its way to the audit log; `written` is told once it is (refusals wait
 /// for that before they are answered).
 pub(crate) struct Pending {
-    record: GatewayRecord,
-    written: Option<tokio::sync::oneshot::Sender<()>>,
+    pub record: GatewayRecord,
+    pub written: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// How long a refusal waits for its audit record to be written before it is answered
@@ -104,56 +104,4 @@ pub(crate) async fn record_loop(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-pub(crate) fn record(
-    state: &State,
-    user: Option<String>,
-    peer: &Peer,
-    action: &str,
-    object: String,
-    outcome: Outcome,
-    detail: String,
-) {
-    let record = GatewayRecord {
-        user,
-        origin: peer.origin.clone(),
-        action: action.into(),
-        object,
-        outcome,
-        detail,
-        repeat_key: None,
-    };
-    let _ = state.records.send(Pending {
-        record,
-        written: None,
-    });
-}
-
-/// A refusal for the audit log: the receiver completes once it is written. Repeats of
-/// it (the same `repeat` key: certificate, action, object, status) count up on one row.
-pub(crate) fn record_durably(
-    state: &State,
-    user: Option<String>,
-    peer: &Peer,
-    (action, object): (&str, String),
-    outcome: Outcome,
-    detail: String,
-    repeat: String,
-) -> tokio::sync::oneshot::Receiver<()> {
-    let (done, written) = tokio::sync::oneshot::channel();
-    let record = GatewayRecord {
-        user,
-        origin: peer.origin.clone(),
-        action: action.into(),
-        object,
-        outcome,
-        detail,
-        repeat_key: Some(repeat),
-    };
-    let _ = state.records.send(Pending {
-        record,
-        written: Some(done),
-    });
-    written
 }

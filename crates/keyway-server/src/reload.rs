@@ -2,6 +2,7 @@
 //! a wake-up by LISTEN/NOTIFY) swaps in trust, the directory and the server certificate
 //! without a restart.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,8 +11,10 @@ use tokio::sync::watch;
 
 use crate::GatewayError;
 use crate::admin::READY_WITHIN;
-use crate::gateway::{GatewayOptions, STORE_WITHIN, State, certified};
-use crate::identity::server_identity;
+use crate::identity::{certified, server_identity};
+use crate::limits::STORE_WITHIN;
+use crate::options::GatewayOptions;
+use crate::state::State;
 
 /// Polls the store's stamp; on a change, swaps in the new trust and forgets the
 /// connectors (rebuilt on their next use).
@@ -23,7 +26,7 @@ pub(crate) async fn reload_loop(
 ) {
     let mut last = state.store.gateway_stamp().await.ok();
     let mut renewal_checked = std::time::Instant::now();
-    state.refresh_expiry().await;
+    refresh_expiry(&state).await;
     loop {
         tokio::select! {
             _ = stopped.changed() => return,
@@ -54,7 +57,7 @@ pub(crate) async fn reload_loop(
                     state.server_cert.set(new);
                 }
             }
-            state.refresh_expiry().await;
+            refresh_expiry(&state).await;
         }
         if Some(stamp) == last {
             state.ready.store(true, Ordering::Relaxed);
@@ -100,4 +103,24 @@ pub(crate) async fn listen_loop(state: Arc<State>, mut stopped: watch::Receiver<
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
+}
+
+/// Days left of the server certificate, keyway's CA and the earliest client
+/// certificate in use.
+pub(crate) async fn refresh_expiry(state: &State) {
+    let now = time::OffsetDateTime::now_utc();
+    let days = |end: time::OffsetDateTime| (end - now).whole_days();
+    let mut found = BTreeMap::new();
+    if let Some(leaf) = state.server_cert.get().cert.first()
+        && let Ok(cert) = keyway_keystore::Certificate::from_der(leaf.to_vec(), "server")
+    {
+        found.insert("server", days(cert.info().not_after));
+    }
+    if let Ok(Some(ca)) = state.store.ca().await {
+        found.insert("ca", days(ca.issuing().info().not_after));
+    }
+    if let Ok(Some(end)) = state.store.earliest_client_expiry().await {
+        found.insert("client", (end - now.unix_timestamp()) / 86_400);
+    }
+    state.metrics.set_expiry_days(found);
 }

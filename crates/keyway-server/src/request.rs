@@ -10,32 +10,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use keyway_store::Outcome;
+use keyway_store::{GatewayRecord, Outcome};
 use zeroize::Zeroizing;
 
 use crate::decide::{Facts, Reason, Refusal, caller, decide, password};
 use crate::forward::{declared_length, forward};
-use crate::gateway::{Body, Peer, State};
 use crate::password::Verdict;
-use crate::record::{DURABLE_WITHIN, record, record_durably};
-
-pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(
-            Full::new(Bytes::from_static(body.as_bytes()))
-                .map_err(|never| match never {})
-                .boxed(),
-        )
-        .unwrap_or_else(|_| Response::new(empty()))
-}
-
-pub(crate) fn empty() -> Body {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed()
-}
+use crate::record::{DURABLE_WITHIN, Pending};
+use crate::respond::{Body, empty, json, text};
+use crate::state::{Peer, State};
 
 pub(crate) async fn handle(
     state: Arc<State>,
@@ -117,7 +100,9 @@ pub(crate) async fn handle(
             refusal_response(&refusal)
         }
     };
-    state.count(label, response.status(), started.elapsed());
+    state
+        .metrics
+        .count(label, response.status(), started.elapsed());
     Ok(response)
 }
 
@@ -305,17 +290,6 @@ async fn audit_refusal(
     let _ = tokio::time::timeout(DURABLE_WITHIN, written).await;
 }
 
-pub(crate) fn json(value: &serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(
-            Full::new(Bytes::from(value.to_string() + "\n"))
-                .map_err(|never| match never {})
-                .boxed(),
-        )
-        .unwrap_or_else(|_| Response::new(empty()))
-}
-
 fn refusal_response(refusal: &Refusal) -> Response<Body> {
     let mut response = refusal_body(refusal);
     if let Some(seconds) = refusal.reason.retry_after() {
@@ -363,4 +337,57 @@ fn refusal_body(refusal: &Refusal) -> Response<Body> {
         }
         _ => text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
     }
+}
+
+/// An answered request for the audit log: queued, written with the next batch.
+fn record(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    action: &str,
+    object: String,
+    outcome: Outcome,
+    detail: String,
+) {
+    let record = GatewayRecord {
+        user,
+        origin: peer.origin.clone(),
+        action: action.into(),
+        object,
+        outcome,
+        detail,
+        repeat_key: None,
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: None,
+    });
+}
+
+/// A refusal for the audit log: the receiver completes once it is written. Repeats of
+/// it (the same `repeat` key: certificate, action, object, status) count up on one row.
+fn record_durably(
+    state: &State,
+    user: Option<String>,
+    peer: &Peer,
+    (action, object): (&str, String),
+    outcome: Outcome,
+    detail: String,
+    repeat: String,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, written) = tokio::sync::oneshot::channel();
+    let record = GatewayRecord {
+        user,
+        origin: peer.origin.clone(),
+        action: action.into(),
+        object,
+        outcome,
+        detail,
+        repeat_key: Some(repeat),
+    };
+    let _ = state.records.send(Pending {
+        record,
+        written: Some(done),
+    });
+    written
 }
