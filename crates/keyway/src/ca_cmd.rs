@@ -1,22 +1,21 @@
 //! `keyway ca …`: keyway's CA in the store. Checks, signing, records and auditing happen
 //! in keyway-store; this module reads arguments and files, writes files and prints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use keyway_keystore::{Certificate, file};
 use keyway_pki::{CaInit, IssueRequest, IssuedRecord, KeyType, Status, parse_subject, read_csr};
-use keyway_store::{CaRequest, StoredCa};
+use keyway_store::CaRequest;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cli::pki::{CaCommand, IssueArgs};
-use crate::pki_cmd::{check_out, identity_format, identity_password, report, sans, write_identity};
-use crate::store_cmd::{block_on, context, open};
-use crate::{Outcome, render};
-
-/// The file in the data directory that gets keyway's CA certificates, for clients.
-pub const CA_FILE: &str = "ca.pem";
+use crate::files::{check_out, identity_format, identity_password, write_ca_file, write_identity};
+use crate::output::report;
+use crate::pki_cmd::sans;
+use crate::session::{block_on, context, open};
+use crate::{Outcome, output};
 
 /// `keyway ca …`
 pub fn ca(command: CaCommand) -> Result<Outcome> {
@@ -130,13 +129,13 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                 report(
                     args.store.data.json,
                     json!({"crl": args.out.out, "number": crl.number, "revoked": crl.revoked,
-                           "next_update": render::iso(crl.next_update)}),
+                           "next_update": output::iso(crl.next_update)}),
                     format!(
                         "Wrote CRL number {} listing {} revoked certificate(s) to {}; next update due {}",
                         crl.number,
                         crl.revoked,
                         args.out.out.display(),
-                        render::iso(crl.next_update)
+                        output::iso(crl.next_update)
                     ),
                 )
             }
@@ -167,14 +166,14 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                             r.serial.clone(),
                             r.profile.to_string(),
                             status,
-                            render::until(r.not_after, OffsetDateTime::now_utc()),
+                            output::until(r.not_after, OffsetDateTime::now_utc()),
                             r.owner.clone().unwrap_or_else(|| "-".into()),
                             r.subject.clone(),
                         ]
                     })
                     .collect();
                 if !rows.is_empty() {
-                    text.push_str(&render::columns(
+                    text.push_str(&output::columns(
                         &["SERIAL", "PROFILE", "STATUS", "UNTIL", "OWNER", "SUBJECT"],
                         &rows,
                     ));
@@ -184,10 +183,10 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                         .iter()
                         .filter(|r| matches!(r.status, Status::Valid))
                         .map(|r| r.not_after);
-                    if let Some(summary) = render::expiry_summary(ends, OffsetDateTime::now_utc()) {
+                    if let Some(summary) = output::expiry_summary(ends, OffsetDateTime::now_utc()) {
                         text.push_str(&format!("\n{summary}\n"));
                     }
-                    text = render::color_markers(&text, render::color_wanted());
+                    text = output::color_markers(&text, output::color_wanted());
                 }
                 let records = records
                     .iter()
@@ -222,15 +221,6 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
             }
         }
     })
-}
-
-/// Writes keyway's CA certificates (issuing CA, then root) to `DIR/ca.pem`, replacing
-/// an older copy: what clients are given to trust keyway's server certificate.
-pub fn write_ca_file(data_dir: &Path, ca: &StoredCa) -> Result<PathBuf> {
-    let path = data_dir.join(CA_FILE);
-    let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
-    file::write_atomic(&path, pem.as_bytes())?;
-    Ok(path)
 }
 
 fn issue_request(args: &IssueArgs) -> Result<IssueRequest> {

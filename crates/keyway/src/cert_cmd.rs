@@ -16,9 +16,10 @@ use crate::cli::store::{
     CertCsrArgs, CertDownloadArgs, CertIssueArgs, CertListArgs, CertRevokeArgs, CertShowArgs,
     CertUploadArgs, TruststoreAddArgs, TruststoreCommand, TruststoreExportArgs, UserCertCommand,
 };
-use crate::pki_cmd::{identity_format, identity_password, write_identity};
-use crate::store_cmd::{block_on, context, open};
-use crate::{render, secret};
+use crate::files::refuse_existing;
+use crate::files::{identity_format, identity_password, write_identity};
+use crate::session::{block_on, context, open};
+use crate::{output, secret};
 
 /// `keyway user cert …`, inside `keyway user`'s runtime.
 pub async fn user_cert(command: UserCertCommand) -> Result<Outcome> {
@@ -156,23 +157,23 @@ async fn list(args: CertListArgs) -> Result<Outcome> {
                     c.state(now).to_string(),
                     origin(c),
                     at(c.not_after)
-                        .map(|end| render::until(end, now_t))
+                        .map(|end| output::until(end, now_t))
                         .unwrap_or_else(|| date(c.not_after)),
                     c.key_type.clone(),
                     c.subject.clone(),
                 ]
             })
             .collect();
-        let mut text = render::columns(
+        let mut text = output::columns(
             &["SHA-256", "STATE", "ORIGIN", "UNTIL", "KEY", "SUBJECT"],
             &rows,
         );
         if let Some(summary) =
-            render::expiry_summary(certs.iter().filter_map(|c| at(c.not_after)), now_t)
+            output::expiry_summary(certs.iter().filter_map(|c| at(c.not_after)), now_t)
         {
             text.push_str(&format!("\n{summary}\n"));
         }
-        print!("{}", render::color_markers(&text, render::color_wanted()));
+        print!("{}", output::color_markers(&text, output::color_wanted()));
     }
     for p in &pending {
         println!(
@@ -324,7 +325,7 @@ fn refuse_key_entries(path: &Path, password: Option<&str>) -> Result<()> {
         .entries()
         .iter()
         .filter(|e| e.entry_type() == keyway_keystore::EntryType::PrivateKey)
-        .map(|e| render::clean(&e.alias).into_owned())
+        .map(|e| output::clean(&e.alias).into_owned())
         .collect();
     if keys.is_empty() {
         return Ok(());
@@ -373,7 +374,7 @@ pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
                         .collect();
                     print!(
                         "{}",
-                        render::columns(
+                        output::columns(
                             &["NAME", "CERTIFICATES", "CHANGED", "VERSION", "FROM"],
                             &rows
                         )
@@ -413,7 +414,7 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
         refuse_key_entries(&args.file, password.as_deref().map(|p| p.as_str()))?;
     }
     let certs = read_certs(&args.file, password.as_deref().map(|p| p.as_str()))?;
-    render::warn_dates(certs.iter().map(Certificate::info));
+    output::warn_dates(certs.iter().map(Certificate::info));
     let source = args.file.display().to_string();
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
@@ -431,12 +432,7 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
 }
 
 async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
-    if args.out.exists() && !args.force {
-        bail!(
-            "{}: already exists; choose another --out or give --force to replace it",
-            args.out.display()
-        );
-    }
+    refuse_existing(&args.out, args.force)?;
     let ext = args
         .out
         .extension()
@@ -496,16 +492,16 @@ fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Resul
         let info = cert.info();
         text.push_str(&format!(
             "    {}\n      SHA-256 {}, until {}\n",
-            render::clean(&info.subject),
+            output::clean(&info.subject),
             info.sha256,
-            render::until(info.not_after, now)
+            output::until(info.not_after, now)
         ));
     }
     if let Some(summary) =
-        render::expiry_summary(found.certificates.iter().map(|c| c.info().not_after), now)
+        output::expiry_summary(found.certificates.iter().map(|c| c.info().not_after), now)
     {
         text.push_str(&format!("  {summary}\n"));
     }
-    print!("{}", render::color_markers(&text, render::color_wanted()));
+    print!("{}", output::color_markers(&text, output::color_wanted()));
     Ok(Outcome::Ok)
 }

@@ -17,9 +17,9 @@ use zeroize::Zeroizing;
 
 use crate::cli::config::{ConfigCommand, ConfigExportArgs, ConfigImportArgs, IntegrationCommand};
 use crate::cli::connector::{ConnectorAddArgs, ConnectorRemoveArgs};
-use crate::import_cmd::write_private;
-use crate::store_cmd::{block_on, context, open};
-use crate::{Outcome, render};
+use crate::files::write_private;
+use crate::session::{block_on, context, open};
+use crate::{Outcome, output};
 
 /// `keyway config …`
 pub fn config(command: ConfigCommand) -> Result<Outcome> {
@@ -446,7 +446,7 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                         .collect();
                     print!(
                         "{}",
-                        render::columns(
+                        output::columns(
                             &[
                                 "NAME",
                                 "CONNECTOR",
@@ -526,7 +526,7 @@ fn print_integration(i: &Integration, json: bool) -> Result<Outcome> {
 /// `keyway connector add`: a connector in the store with a profile of its own.
 pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
     let password = if args.password_stdin {
-        Some(crate::store_cmd::read_stdin_password()?)
+        Some(crate::session::read_stdin_password()?)
     } else {
         None
     };

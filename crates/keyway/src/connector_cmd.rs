@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Outcome;
 use crate::cli::connector::{CallArgs, ConfigArg, ConnectorCommand, ListArgs, NameArgs, SoapArgs};
-use crate::store_cmd::{block_on, context, open};
+use crate::session::{block_on, context, open};
 
 /// Runs a connector command.
 pub fn run(command: ConnectorCommand) -> Result<Outcome> {
@@ -141,7 +141,7 @@ async fn list(args: ListArgs) -> Result<Outcome> {
         .collect();
     print!(
         "{}",
-        crate::render::columns(
+        crate::output::columns(
             &[
                 "NAME",
                 "KIND",
@@ -226,7 +226,7 @@ async fn diagnose(connector: &Connector) -> Result<TestOutcome> {
 fn print_tls(url: &str, outcome: &TestOutcome, insecure: bool) {
     print!(
         "{}",
-        crate::test_cmd::human(url, outcome, insecure, crate::render::color_wanted())
+        crate::test_cmd::human(url, outcome, insecure, crate::output::color_wanted())
     );
 }
 

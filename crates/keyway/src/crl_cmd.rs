@@ -7,8 +7,8 @@ use keyway_store::{CrlImport, StoredCrl};
 use time::OffsetDateTime;
 
 use crate::cli::store::CrlCommand;
-use crate::store_cmd::{block_on, context, open};
-use crate::{Outcome, render};
+use crate::session::{block_on, context, open};
+use crate::{Outcome, output};
 
 /// `keyway crl …`
 pub fn crl(command: CrlCommand) -> Result<Outcome> {
@@ -65,7 +65,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                         .collect();
                     print!(
                         "{}",
-                        render::columns(
+                        output::columns(
                             &["ISSUER", "NUMBER", "REVOKED", "ISSUED", "NEXT", "STATE"],
                             &rows
                         )

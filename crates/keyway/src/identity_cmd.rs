@@ -8,9 +8,10 @@ use keyway_store::{NewKeystore, StoredKeystore};
 use time::OffsetDateTime;
 
 use crate::cli::store::{IdentityAddArgs, IdentityCommand, IdentityExportArgs};
-use crate::pki_cmd::{identity_format, identity_password, write_identity};
-use crate::store_cmd::{block_on, context, open};
-use crate::{Outcome, render, secret};
+use crate::files::refuse_existing;
+use crate::files::{identity_format, identity_password, write_identity};
+use crate::session::{block_on, context, open};
+use crate::{Outcome, output, secret};
 
 /// `keyway identity …`
 pub fn identity(command: IdentityCommand) -> Result<Outcome> {
@@ -32,7 +33,7 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                             {
                                 Some(c) => (
                                     c.info().subject.clone(),
-                                    render::until(c.info().not_after, OffsetDateTime::now_utc()),
+                                    output::until(c.info().not_after, OffsetDateTime::now_utc()),
                                 ),
                                 None => ("-".into(), "-".into()),
                             };
@@ -46,7 +47,7 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                             ]
                         })
                         .collect();
-                    let mut text = render::columns(
+                    let mut text = output::columns(
                         &["NAME", "TYPE", "ALIAS", "UNTIL", "VERSION", "SUBJECT"],
                         &rows,
                     );
@@ -55,10 +56,10 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                             .and_then(|e| e.chain.first())
                             .map(|c| c.info().not_after)
                     });
-                    if let Some(summary) = render::expiry_summary(ends, OffsetDateTime::now_utc()) {
+                    if let Some(summary) = output::expiry_summary(ends, OffsetDateTime::now_utc()) {
                         text.push_str(&format!("\n{summary}\n"));
                     }
-                    print!("{}", render::color_markers(&text, render::color_wanted()));
+                    print!("{}", output::color_markers(&text, output::color_wanted()));
                 }
                 Ok(Outcome::Ok)
             }
@@ -123,7 +124,7 @@ async fn add(args: IdentityAddArgs) -> Result<Outcome> {
         store.add_keystore(&ctx, &args.name, keystore).await?
     };
     if let Some(entry) = saved.key_entry() {
-        render::warn_dates(entry.chain.iter().map(|c| c.info()));
+        output::warn_dates(entry.chain.iter().map(|c| c.info()));
     }
     let done = if args.replace { "replaced" } else { "added" };
     print_keystore(&saved, args.store.data.json, Some(done))
@@ -134,12 +135,7 @@ async fn export(args: IdentityExportArgs) -> Result<Outcome> {
     let as_stored = out.password.is_none() && out.out_type.is_none() && !out.no_passphrase;
     // Checked before the export is made (and audited).
     let new_file = if as_stored {
-        if out.out.exists() && !out.force {
-            bail!(
-                "{}: already exists; choose another --out or give --force to replace it",
-                out.out.display()
-            );
-        }
+        refuse_existing(&out.out, out.force)?;
         None
     } else {
         let format = identity_format(out)?;
@@ -212,11 +208,11 @@ fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Res
             let info = cert.info();
             println!(
                 "      {}\n        SHA-256 {}, until {}",
-                render::clean(&info.subject),
+                output::clean(&info.subject),
                 info.sha256,
-                render::color_markers(
-                    &render::until(info.not_after, OffsetDateTime::now_utc()),
-                    render::color_wanted()
+                output::color_markers(
+                    &output::until(info.not_after, OffsetDateTime::now_utc()),
+                    output::color_wanted()
                 )
             );
         }

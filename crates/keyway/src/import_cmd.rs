@@ -1,15 +1,14 @@
 //! `keyway import pmg` and `keyway export pmg`: connectors from and to PMG-style scenario
 //! files. Passwords go into files readable by their owner only and never to the terminal.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use keyway_connect::Kind;
 use keyway_connect::pmg::{self, ImportOptions, PasswordStyle};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::connector::{ExportCommand, ImportCommand};
+use crate::files::{refuse_existing, write_private};
 
 /// Runs `keyway import …`.
 pub fn import(command: ImportCommand) -> Result<Outcome> {
@@ -93,13 +92,13 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             ]
         })
         .collect();
-    for line in crate::render::columns(&["NAME", "URL", "TLS", "USER"], &rows).lines() {
+    for line in crate::output::columns(&["NAME", "URL", "TLS", "USER"], &rows).lines() {
         println!("  {line}");
     }
     if !imported.not_imported.is_empty() {
         println!("Not imported (the file itself is left as it is; nothing of it is lost there):");
         for what in &imported.not_imported {
-            println!("  {}", crate::render::clean(what));
+            println!("  {}", crate::output::clean(what));
         }
     }
     let kept: Vec<_> = imported
@@ -114,8 +113,8 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
         for s in kept {
             println!(
                 "  {}: {}",
-                crate::render::clean(&s.name),
-                crate::render::clean(&s.kept.join(", "))
+                crate::output::clean(&s.name),
+                crate::output::clean(&s.kept.join(", "))
             );
         }
     }
@@ -149,7 +148,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
 pub fn export(command: ExportCommand) -> Result<Outcome> {
     let ExportCommand::Pmg(args) = command;
     refuse_existing(&args.out, args.force)?;
-    let config = crate::store_cmd::block_on(crate::connector_cmd::load_config(&args.config))?;
+    let config = crate::session::block_on(crate::connector_cmd::load_config(&args.config))?;
     let exported = pmg::export(&config, &args.connectors)?;
     write_private(&args.out, exported.xml.as_bytes())?;
     println!(
@@ -165,27 +164,4 @@ pub fn export(command: ExportCommand) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
-}
-
-fn refuse_existing(out: &Path, force: bool) -> Result<()> {
-    if out.exists() && !force {
-        bail!(
-            "{} exists and keyway will not overwrite it: give another --out, or --force to replace it",
-            out.display()
-        );
-    }
-    Ok(())
-}
-
-/// Writes atomically, readable by its owner only (it may hold passwords): a new file is
-/// created 0600, and a file being replaced is made 0600 before the new content goes in.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    #[cfg(unix)]
-    if path.is_file() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("making {} readable by its owner only", path.display()))?;
-    }
-    keyway_keystore::file::write_atomic(path, bytes)?;
-    Ok(())
 }

@@ -15,8 +15,10 @@ use crate::cli::{
     CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, InspectArgs,
     KeystoreCommand, ListArgs, OutStoreArgs, PasswdArgs, RenameArgs, StoreArgs,
 };
+use crate::files::refuse_existing;
+use crate::output::print_json;
 use crate::secret::{self, Password};
-use crate::{Outcome, render};
+use crate::{Outcome, output};
 
 /// Runs one keystore command.
 pub fn run(command: KeystoreCommand) -> Result<Outcome> {
@@ -155,11 +157,6 @@ fn format_from_extension(path: &Path) -> Option<Format> {
     }
 }
 
-fn print_json(value: &impl Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
 #[derive(Serialize)]
 struct Listing<'a> {
     file: &'a Path,
@@ -197,13 +194,13 @@ fn list(args: ListArgs) -> Result<Outcome> {
     if n > 0 {
         print!(
             "{}",
-            render::color_markers(&render::table(&entries, now), render::color_wanted())
+            output::color_markers(&output::table(&entries, now), output::color_wanted())
         );
     }
     if args.verbose {
         for (summary, entry) in entries.iter().zip(store.entries()) {
             let chain: Vec<CertInfo> = entry.chain().iter().map(|c| c.info().clone()).collect();
-            println!("\n{}", render::entry(summary, &chain, now).trim_end());
+            println!("\n{}", output::entry(summary, &chain, now).trim_end());
         }
     }
     Ok(Outcome::Ok)
@@ -280,7 +277,7 @@ fn inspect(args: InspectArgs) -> Result<Outcome> {
             problems: args.check.then_some(failed),
         })?;
     } else {
-        print!("{}", render::entry(&entry.summary(), &chain, now));
+        print!("{}", output::entry(&entry.summary(), &chain, now));
         if let Some(key) = &key {
             println!("Private key:  {}", key.description());
         }
@@ -328,7 +325,7 @@ fn run_checks(
     for (n, cert) in chain.iter().enumerate() {
         let info = cert.info();
         let name = format!("certificate {} validity", n + 1);
-        let words = render::expiry_words(info, now);
+        let words = output::expiry_words(info, now);
         let status = if !info.is_valid_at(now) {
             CheckStatus::Fail
         } else if info.days_until_expiry(now) < warn_days {
@@ -462,7 +459,7 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>> {
 fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     let mut opened = open_or_create(&args.store)?;
     let certs = read_certificates(&args.cert)?;
-    render::warn_dates(certs.iter().map(Certificate::info));
+    output::warn_dates(certs.iter().map(Certificate::info));
     let aliases: Vec<String> = match certs.len() {
         0 => bail!("{}: contains no certificate", args.cert.display()),
         1 => vec![args.alias.clone()],
@@ -527,7 +524,7 @@ fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
         Err(e) => return Err(file::in_file(&args.key, e).into()),
     };
     let certs = read_certificates(&args.cert)?;
-    render::warn_dates(certs.iter().map(Certificate::info));
+    output::warn_dates(certs.iter().map(Certificate::info));
     opened
         .store
         .add_private_key(&args.alias, key, certs)
@@ -645,16 +642,6 @@ fn passwd(args: PasswdArgs) -> Result<Outcome> {
     )
 }
 
-fn check_output(out: &OutStoreArgs) -> Result<()> {
-    if out.out.exists() && !out.force {
-        bail!(
-            "{}: already exists; choose another --out or give --force to replace it",
-            out.out.display()
-        );
-    }
-    Ok(())
-}
-
 /// Options for writing a new store of `format`, with the source's store password as default.
 fn out_options(
     out: &OutStoreArgs,
@@ -691,7 +678,7 @@ fn out_options(
 }
 
 fn export(args: ExportArgs) -> Result<Outcome> {
-    check_output(&args.out)?;
+    refuse_existing(&args.out.out, args.out.force)?;
     let opened = open(&args.store)?;
     let entry = opened
         .store
@@ -783,7 +770,7 @@ fn report_export(
 }
 
 fn convert(args: ConvertArgs) -> Result<Outcome> {
-    check_output(&args.out)?;
+    refuse_existing(&args.out.out, args.out.force)?;
     let mut opened = open(&args.store)?;
     let keypass = secret::optional(args.keypass.keypass.as_deref(), "--keypass")?;
     let storepass = opened.storepass.clone();

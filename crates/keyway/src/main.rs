@@ -24,14 +24,16 @@ mod cli;
 mod config_cmd;
 mod connector_cmd;
 mod crl_cmd;
+mod files;
 mod identity_cmd;
 mod import_cmd;
 mod keystore_cmd;
+mod output;
 mod pki_cmd;
 mod probe_cmd;
-mod render;
 mod secret;
 mod serve_cmd;
+mod session;
 mod store_cmd;
 mod test_cmd;
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
+use keyway_keystore::{Certificate, PrivateKey, file};
 use keyway_pki::{
     CertDetails, IssueProfile, KeyType, Pending, San, check_upload, create_csr, generate, key_pem,
     parse_subject, read_certificates, read_csr, read_private_key,
@@ -13,11 +13,12 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cli::pki::{
-    CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, IdentityOutArgs,
-    KeyCommand, OutArgs,
+    CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, KeyCommand,
 };
+use crate::files::{check_out, identity_format, identity_password, write_identity, write_private};
+use crate::output::report;
 use crate::secret;
-use crate::{Outcome, render};
+use crate::{Outcome, output};
 
 /// `keyway key …`
 pub fn key(command: KeyCommand) -> Result<Outcome> {
@@ -26,8 +27,8 @@ pub fn key(command: KeyCommand) -> Result<Outcome> {
     check_out(&args.out)?;
     let passphrase = passphrase(args.passphrase.as_deref(), args.no_passphrase, "--keypass")?;
     let key = generate(kind)?;
-    write_secret(
-        &args.out,
+    write_private(
+        &args.out.out,
         key_pem(&key, passphrase.as_deref().map(|p| p.as_str()))?.as_bytes(),
     )?;
     report(
@@ -136,9 +137,9 @@ fn inspect(args: &CertFileArgs) -> Result<Outcome> {
             d.info.subject,
             d.info.issuer,
             d.info.serial,
-            render::iso(d.info.not_before),
-            render::iso(d.info.not_after),
-            render::expiry_words(cert.info(), now)
+            output::iso(d.info.not_before),
+            output::iso(d.info.not_after),
+            output::expiry_words(cert.info(), now)
         ));
         if !d.sans.is_empty() {
             text.push_str(&format!("SANs:           {}\n", d.sans.join(", ")));
@@ -247,11 +248,11 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
             };
             let mut text = format!(
                 "{}: NOT valid: {}{reason}",
-                render::clean(subject),
+                output::clean(subject),
                 code.map(|c| format!("{c}: ")).unwrap_or_default()
             );
             for (n, step) in fix.iter().enumerate() {
-                text.push_str(&format!("\n  {}. {}", n + 1, render::clean(step)));
+                text.push_str(&format!("\n  {}. {}", n + 1, output::clean(step)));
             }
             report(
                 args.cert.json,
@@ -359,105 +360,4 @@ fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<Privat
         pass.as_deref().map(|p| p.as_str()),
         &path.display().to_string(),
     )?)
-}
-
-pub(crate) fn check_out(out: &OutArgs) -> Result<()> {
-    refuse_existing(&out.out, out.force)
-}
-
-fn refuse_existing(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
-        bail!(
-            "{}: already exists; choose another --out or give --force to replace it",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-/// Writes a private key file with mode 0600.
-fn write_secret(out: &OutArgs, bytes: &[u8]) -> Result<()> {
-    file::write_atomic(&out.out, bytes)?;
-    owner_only(&out.out)
-}
-
-/// Mode 0600: the file holds a private key.
-fn owner_only(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("{}: cannot restrict its permissions", path.display()))
-}
-
-pub(crate) fn identity_format(out: &IdentityOutArgs) -> Result<Format> {
-    refuse_existing(&out.out, out.force)?;
-    let by_name = || {
-        let ext = out.out.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "p12" | "pfx" => Some(Format::Pkcs12),
-            "jks" => Some(Format::Jks),
-            "pem" | "crt" => Some(Format::Pem),
-            _ => None,
-        }
-    };
-    match out.out_type.as_deref() {
-        Some("pkcs12") => Ok(Format::Pkcs12),
-        Some("jks") => Ok(Format::Jks),
-        Some("pem") => Ok(Format::Pem),
-        _ => by_name().with_context(|| {
-            format!(
-                "{}: say which type to write with --out-type pkcs12|jks|pem (or use a .p12, .jks or .pem name)",
-                out.out.display()
-            )
-        }),
-    }
-}
-
-pub(crate) fn identity_password(
-    out: &IdentityOutArgs,
-    format: Format,
-) -> Result<Option<secret::Password>> {
-    match (out.password.as_deref(), format, out.no_passphrase) {
-        (Some(v), _, _) => Ok(Some(secret::resolve(v, "--password")?)),
-        (None, Format::Pem, true) => Ok(None),
-        (None, Format::Pem, false) => Ok(Some(secret::prompt(
-            "--password",
-            "Passphrase for the key in the PEM file (or give --no-passphrase)",
-        )?)),
-        (None, _, true) => {
-            bail!("--no-passphrase is for PEM output; a {format} file needs --password")
-        }
-        (None, _, false) => Ok(Some(secret::prompt(
-            "--password",
-            &format!("Password for the new {format} file {}", out.out.display()),
-        )?)),
-    }
-}
-
-pub(crate) fn write_identity(
-    out: &IdentityOutArgs,
-    format: Format,
-    password: Option<&str>,
-    key: PrivateKey,
-    chain: Vec<Certificate>,
-) -> Result<()> {
-    let mut store = Keystore::new(format);
-    store.add_private_key(&out.alias, key, chain)?;
-    let options = WriteOptions {
-        store_password: password
-            .filter(|_| format != Format::Pem)
-            .map(str::to_string),
-        key_password: password.map(str::to_string),
-        pkcs12_legacy: false,
-    };
-    file::save(&out.out, &store, format, &options)?;
-    owner_only(&out.out)
-}
-
-pub(crate) fn report(json: bool, value: serde_json::Value, text: String) -> Result<Outcome> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("{text}");
-    }
-    Ok(Outcome::Ok)
 }

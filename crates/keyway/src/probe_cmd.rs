@@ -6,7 +6,7 @@ use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use time::OffsetDateTime;
 
 use crate::cli::ProbeArgs;
-use crate::{Outcome, render};
+use crate::{Outcome, output};
 
 /// Runs the probe and prints the report.
 pub fn run(args: ProbeArgs) -> Result<Outcome> {
@@ -50,7 +50,7 @@ fn human(report: &ProbeReport, now: OffsetDateTime) -> String {
                 "     valid:   {} to {} ({})\n",
                 info.not_before.date(),
                 info.not_after.date(),
-                render::expiry_words(info, now)
+                output::expiry_words(info, now)
             ));
             out.push_str(&format!("     SHA-256: {}\n", info.sha256));
         }

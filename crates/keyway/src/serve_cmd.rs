@@ -19,8 +19,9 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::cli::store::ServeArgs;
-use crate::import_cmd::write_private;
-use crate::store_cmd::{Initialized, context, initialize};
+use crate::files::write_private;
+use crate::session::context;
+use crate::store_cmd::{Initialized, initialize};
 
 /// The user whose client certificate the first start writes for trying the gateway.
 const DEMO_USER: &str = "demo";

@@ -2,26 +2,23 @@
 //! and audit log from the command line. Checks and auditing happen in keyway-store; this
 //! module reads arguments and prints.
 
-use std::cell::RefCell;
-use std::io::BufRead;
-use std::sync::Arc;
-
 use std::io::IsTerminal;
 
 use anyhow::{Context as _, Result, bail};
 use keyway_pki::{Ca, CaInit, KeyType, PkiError, parse_subject};
-use keyway_store::{AuditQuery, Context, Location, NewUser, Permission, Store, User};
+use keyway_store::{AuditQuery, Context, NewUser, Permission, Store, User};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::Outcome;
-use crate::ca_cmd::write_ca_file;
 use crate::cli::store::{
-    AuditLogArgs, InitArgs, StoreArgs, UserAddArgs, UserCommand, UserNameArgs, UserPasswdArgs,
+    AuditLogArgs, InitArgs, UserAddArgs, UserCommand, UserNameArgs, UserPasswdArgs,
     UserPermissionArgs,
 };
-use crate::render;
+use crate::files::write_ca_file;
+use crate::output;
 use crate::secret::{Password, prompt};
+use crate::session::{block_on, context, open, read_stdin_password};
 
 /// The length of the first administrator's generated password.
 const ADMIN_PASSWORD_CHARS: usize = 24;
@@ -191,7 +188,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
                         .collect();
                     print!(
                         "{}",
-                        render::columns(
+                        output::columns(
                             &["USER", "STATE", "PASSWORD", "PERMISSIONS", "DISPLAY NAME"],
                             &rows
                         )
@@ -239,7 +236,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
             .map(|e| {
                 vec![
                     OffsetDateTime::from_unix_timestamp(e.at)
-                        .map(render::iso)
+                        .map(output::iso)
                         .unwrap_or_else(|_| e.at.to_string()),
                     e.actor.clone(),
                     e.origin.clone(),
@@ -254,7 +251,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
                             "{} (×{n}, the last at {})",
                             e.detail,
                             OffsetDateTime::from_unix_timestamp(last)
-                                .map(render::iso)
+                                .map(output::iso)
                                 .unwrap_or_else(|_| last.to_string())
                         ),
                         _ => e.detail.clone(),
@@ -264,7 +261,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
             .collect();
         print!(
             "{}",
-            render::columns(
+            output::columns(
                 &[
                     "WHEN", "ACTOR", "FROM", "ACTION", "OBJECT", "OUTCOME", "DETAIL"
                 ],
@@ -281,7 +278,7 @@ fn audit_prune(args: crate::cli::store::AuditPruneArgs) -> Result<Outcome> {
         let store = open(&args.store).await?;
         let removed = store.prune_audit(&context(&args.store), before).await?;
         let when = OffsetDateTime::from_unix_timestamp(before)
-            .map(render::iso)
+            .map(output::iso)
             .unwrap_or_else(|_| before.to_string());
         if args.store.data.json {
             println!(
@@ -403,7 +400,7 @@ fn print_user(user: &User, json: bool, done: Option<&str>) -> Result<Outcome> {
     }
     let time = |t: i64| {
         OffsetDateTime::from_unix_timestamp(t)
-            .map(render::iso)
+            .map(output::iso)
             .unwrap_or_else(|_| t.to_string())
     };
     println!(
@@ -429,63 +426,6 @@ fn permissions(user: &User) -> String {
         .map(Permission::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-thread_local! {
-    /// The stores this command opened, closed by [`block_on`] when it ends.
-    static OPENED: RefCell<Vec<Arc<Store>>> = const { RefCell::new(Vec::new()) };
-}
-
-pub(crate) async fn open(args: &StoreArgs) -> Result<Arc<Store>> {
-    let location = Location {
-        data_dir: args.data.data_dir.clone(),
-        database_url: args.database.clone(),
-    };
-    let store = Arc::new(Store::open(&location, args.data.master_key.as_deref()).await?);
-    OPENED.with(|opened| opened.borrow_mut().push(store.clone()));
-    Ok(store)
-}
-
-/// Runs a store command, then closes the stores it opened — whether it succeeded or
-/// not — so SQLite folds its write-ahead log back into `keyway.db` and removes it: the
-/// database file alone is then a complete copy for a backup.
-pub(crate) fn block_on<T>(command: impl Future<Output = Result<T>>) -> Result<T> {
-    runtime()?.block_on(async {
-        let result = command.await;
-        let opened = OPENED.with(|opened| std::mem::take(&mut *opened.borrow_mut()));
-        for store in opened {
-            store.close().await;
-        }
-        result
-    })
-}
-
-pub(crate) fn context(args: &StoreArgs) -> Context {
-    match &args.as_user {
-        Some(user) => Context::user(user, "cli"),
-        None => Context::local_admin(),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-pub(crate) fn read_stdin_password() -> Result<Password> {
-    let mut line = Password::default();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("--password-stdin: cannot read standard input")?;
-    let end = line.trim_end_matches(['\r', '\n']).len();
-    line.truncate(end);
-    if line.is_empty() {
-        bail!("--password-stdin: standard input held no password (give it as one line)");
-    }
-    Ok(line)
 }
 
 /// A random password of letters and digits.

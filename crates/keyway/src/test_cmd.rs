@@ -9,7 +9,7 @@ use keyway_tls::{
 use time::OffsetDateTime;
 
 use crate::cli::TestArgs;
-use crate::{Outcome, render, secret};
+use crate::{Outcome, output, secret};
 
 /// Runs the test and prints the result.
 pub fn run(args: TestArgs) -> Result<Outcome> {
@@ -32,7 +32,7 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
                 &args.url,
                 &outcome,
                 profile.insecure,
-                render::color_wanted()
+                output::color_wanted()
             )
         );
     }
@@ -70,7 +70,7 @@ fn save_chain(dir: &std::path::Path, outcome: &TestOutcome) -> Result<()> {
         keyway_keystore::file::write_atomic(&path, cert.to_pem().as_bytes())?;
         eprintln!(
             "saved {} (SHA-256 {}) as {}",
-            render::clean(&info.subject),
+            output::clean(&info.subject),
             info.sha256,
             path.display()
         );
@@ -153,11 +153,11 @@ pub(crate) fn human(url: &str, outcome: &TestOutcome, insecure: bool, color: boo
     let text = plain_report(url, outcome, insecure);
     // What the partner sent (subjects, CA names, an HTTP excerpt) may hold control
     // characters: escaped before any colour of ours is added.
-    let text = render::clean_lines(&text);
+    let text = output::clean_lines(&text);
     if !color {
         return text.into_owned();
     }
-    let text = render::color_markers(&text, true);
+    let text = output::color_markers(&text, true);
     text.lines()
         .map(|line| {
             let mark = line.trim_start().trim_start_matches("- ");
@@ -242,7 +242,7 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
                 n + 1,
                 c.subject,
                 c.issuer,
-                render::expiry_words(c, now),
+                output::expiry_words(c, now),
                 c.sha256
             ));
         }

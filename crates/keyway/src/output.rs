@@ -1,4 +1,5 @@
-//! Human output: tables and detail blocks. JSON goes through serde, not through here.
+//! What commands print: tables and detail blocks for people, colour when wanted, and
+//! JSON (through serde) for `--json`.
 //!
 //! Text that comes from outside (aliases, subjects, names, a partner's answers) may hold
 //! control characters (an escape sequence in a PEM `friendlyName` would drive the
@@ -10,6 +11,8 @@ use std::borrow::Cow;
 use keyway_keystore::{CertInfo, EntrySummary};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::Outcome;
 
 /// The widest a table cell is shown; longer ones end in `…` (whole in `--json`).
 pub const MAX_CELL: usize = 120;
@@ -324,6 +327,20 @@ pub fn columns(head: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+pub fn report(json: bool, value: serde_json::Value, text: String) -> anyhow::Result<Outcome> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{text}");
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 #[cfg(test)]
