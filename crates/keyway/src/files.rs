@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
 use keyway_store::StoredCa;
 
-use crate::cli::pki::{IdentityOutArgs, OutArgs};
+use crate::args::{IdentityOutArgs, OutArgs};
 use crate::secret;
 
 /// The file in the data directory that gets keyway's CA certificates, for clients.

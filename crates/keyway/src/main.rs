@@ -18,24 +18,14 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod ca_cmd;
-mod cert_cmd;
+#[macro_use]
+mod args;
 mod cli;
-mod config_cmd;
-mod connector_cmd;
-mod crl_cmd;
+mod commands;
 mod files;
-mod identity_cmd;
-mod import_cmd;
-mod keystore_cmd;
 mod output;
-mod pki_cmd;
-mod probe_cmd;
 mod secret;
-mod serve_cmd;
 mod session;
-mod store_cmd;
-mod test_cmd;
 
 use std::process::ExitCode;
 
@@ -76,25 +66,25 @@ fn main() -> ExitCode {
 
 fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        cli::Command::Keystore(command) => keystore_cmd::run(command),
-        cli::Command::Probe(args) => probe_cmd::run(args),
-        cli::Command::Test(args) => test_cmd::run(args),
-        cli::Command::Key(command) => pki_cmd::key(command),
-        cli::Command::Csr(command) => pki_cmd::csr(command),
-        cli::Command::Ca(command) => ca_cmd::ca(command),
-        cli::Command::Cert(command) => pki_cmd::cert(command),
-        cli::Command::Connector(command) => connector_cmd::run(command),
-        cli::Command::Import(command) => import_cmd::import(command),
-        cli::Command::Export(command) => import_cmd::export(command),
-        cli::Command::Init(args) => store_cmd::init(args),
-        cli::Command::User(command) => store_cmd::user(command),
-        cli::Command::AuditLog(args) => store_cmd::audit_log(args),
-        cli::Command::Truststore(command) => cert_cmd::truststore(command),
-        cli::Command::Identity(command) => identity_cmd::identity(command),
-        cli::Command::Crl(command) => crl_cmd::crl(command),
-        cli::Command::Config(command) => config_cmd::config(command),
-        cli::Command::Integration(command) => config_cmd::integration(command),
-        cli::Command::Serve(args) => serve_cmd::serve(args),
+        cli::Command::Keystore(command) => commands::keystore::run(command),
+        cli::Command::Probe(args) => commands::probe::run(args),
+        cli::Command::Test(args) => commands::test::run(args),
+        cli::Command::Key(command) => commands::key::key(command),
+        cli::Command::Csr(command) => commands::csr::csr(command),
+        cli::Command::Ca(command) => commands::ca::ca(command),
+        cli::Command::Cert(command) => commands::cert::cert(command),
+        cli::Command::Connector(command) => commands::connector::run(command),
+        cli::Command::Import(command) => commands::import::import(command),
+        cli::Command::Export(command) => commands::import::export(command),
+        cli::Command::Init(args) => commands::init::init(args),
+        cli::Command::User(command) => commands::user::user(command),
+        cli::Command::AuditLog(args) => commands::audit_log::audit_log(args),
+        cli::Command::Truststore(command) => commands::truststore::truststore(command),
+        cli::Command::Identity(command) => commands::identity::identity(command),
+        cli::Command::Crl(command) => commands::crl::crl(command),
+        cli::Command::Config(command) => commands::config::config(command),
+        cli::Command::Integration(command) => commands::integration::integration(command),
+        cli::Command::Serve(args) => commands::serve::serve(args),
     }
 }
 

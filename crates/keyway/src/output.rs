@@ -187,6 +187,13 @@ fn plural(n: i64) -> &'static str {
 }
 
 /// ISO-8601 / RFC 3339, UTC.
+/// The day of a Unix time (`2026-12-06`); `-` for none.
+pub fn date(unix: Option<i64>) -> String {
+    unix.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
 pub fn iso(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use keyway_store::{Context, Location, Store};
 
-use crate::cli::store::StoreArgs;
+use crate::args::StoreArgs;
 use crate::secret::Password;
 
 thread_local! {

@@ -1,402 +1,22 @@
-//! `keyway keystore …`: each command validates its arguments, opens the store, does
-//! one thing, and writes the store back atomically when it changed.
+//! The keystore commands that change a file or write a new one: import, delete, rename,
+//! passwd, export, convert.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use keyway_keystore::{
-    CertInfo, Certificate, EntryContent, EntrySummary, EntryType, Error as StoreError, Format,
-    Keystore, PrivateKey, WriteOptions, detect_format, file,
+    Certificate, EntryContent, EntryType, Error as StoreError, Format, Keystore, WriteOptions, file,
 };
 use serde::Serialize;
-use time::OffsetDateTime;
 
-use crate::cli::{
-    CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, InspectArgs,
-    KeystoreCommand, ListArgs, OutStoreArgs, PasswdArgs, RenameArgs, StoreArgs,
+use super::{
+    CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, Opened,
+    OutStoreArgs, PasswdArgs, RenameArgs, open, open_or_create,
 };
 use crate::files::refuse_existing;
 use crate::output::print_json;
 use crate::secret::{self, Password};
 use crate::{Outcome, output};
-
-/// Runs one keystore command.
-pub fn run(command: KeystoreCommand) -> Result<Outcome> {
-    use crate::cli::store::IdentityCommand;
-    use crate::identity_cmd;
-    match command {
-        KeystoreCommand::List(args) => list(args),
-        KeystoreCommand::Inspect(args) => inspect(args),
-        KeystoreCommand::ImportCert(args) => import_cert(args),
-        KeystoreCommand::ImportKey(args) => import_key(args),
-        KeystoreCommand::Delete(args) => delete(args),
-        KeystoreCommand::Rename(args) => rename(args),
-        KeystoreCommand::Passwd(args) => passwd(args),
-        KeystoreCommand::Export(args) => export(args),
-        KeystoreCommand::Convert(args) => convert(args),
-        // The keystores kept in keyway's store.
-        KeystoreCommand::Add(args) => identity_cmd::identity(IdentityCommand::Add(args)),
-        KeystoreCommand::Show(args) => identity_cmd::identity(IdentityCommand::Show(args)),
-        KeystoreCommand::Remove(args) => identity_cmd::identity(IdentityCommand::Remove(args)),
-    }
-}
-
-/// A store read from disk with the password that opened it.
-struct Opened {
-    path: PathBuf,
-    store: Keystore,
-    storepass: Option<Password>,
-    /// Made by this command (said once it is written, not before it could be refused).
-    new: bool,
-}
-
-impl Opened {
-    fn in_file(&self, e: StoreError) -> anyhow::Error {
-        file::in_file(&self.path, e).into()
-    }
-
-    /// Writes the store back in its own format, keeping a legacy PKCS#12 legacy.
-    fn save(&self) -> Result<()> {
-        let options = WriteOptions {
-            store_password: self.storepass.as_deref().map(|p| p.to_string()),
-            key_password: None,
-            pkcs12_legacy: self.store.pkcs12_legacy(),
-        };
-        file::save(&self.path, &self.store, self.store.format(), &options)?;
-        Ok(())
-    }
-
-    fn key_password(&self, keypass: Option<&str>) -> Result<Option<Password>> {
-        Ok(secret::optional(keypass, "--keypass")?.or_else(|| self.storepass.clone()))
-    }
-}
-
-fn open(args: &StoreArgs) -> Result<Opened> {
-    let path = args.file.clone();
-    let bytes = file::read_bytes(&path)?;
-    let format = detect_format(&bytes).map_err(|e| file::in_file(&path, e))?;
-    let storepass = if format.has_store_password() {
-        let what = format!("Store password for {} ({format})", path.display());
-        let pass = secret::obtain(args.storepass.as_deref(), "--storepass", &what)?;
-        // An empty answer at the prompt lists a JKS without checking it, as keytool does.
-        if pass.is_empty()
-            && args.storepass.is_none()
-            && matches!(format, Format::Jks | Format::Jceks)
-        {
-            None
-        } else {
-            Some(pass)
-        }
-    } else {
-        secret::optional(args.storepass.as_deref(), "--storepass")?
-    };
-    let store = Keystore::from_bytes(
-        &bytes,
-        args.storetype,
-        storepass.as_deref().map(String::as_str),
-    )
-    .map_err(|e| file::in_file(&path, e))?;
-    if !store.integrity_verified() {
-        eprintln!(
-            "warning: {}: no store password given, so the integrity of this {format} store was NOT verified",
-            path.display()
-        );
-    }
-    Ok(Opened {
-        path,
-        store,
-        storepass,
-        new: false,
-    })
-}
-
-/// Opens the store, or starts an empty one when the file does not exist yet.
-fn open_or_create(args: &StoreArgs) -> Result<Opened> {
-    if args.file.exists() {
-        return open(args);
-    }
-    let format = match args.storetype {
-        Some(format) => format,
-        None => format_from_extension(&args.file).with_context(|| {
-            format!(
-                "{} does not exist and its name does not say which format to create: give --storetype jks|pkcs12|pem",
-                args.file.display()
-            )
-        })?,
-    };
-    if format == Format::Jceks {
-        bail!(
-            "keyway does not create JCEKS stores (Java itself deprecates them): use --storetype jks or pkcs12"
-        );
-    }
-    let storepass = if format.has_store_password() {
-        let what = format!("Password for the new store {}", args.file.display());
-        Some(secret::obtain(
-            args.storepass.as_deref(),
-            "--storepass",
-            &what,
-        )?)
-    } else {
-        None
-    };
-    Ok(Opened {
-        path: args.file.clone(),
-        store: Keystore::new(format),
-        storepass,
-        new: true,
-    })
-}
-
-fn format_from_extension(path: &Path) -> Option<Format> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    match ext.as_str() {
-        "jks" | "keystore" | "truststore" => Some(Format::Jks),
-        "p12" | "pfx" | "pkcs12" => Some(Format::Pkcs12),
-        "pem" | "crt" => Some(Format::Pem),
-        _ => None,
-    }
-}
-
-#[derive(Serialize)]
-struct Listing<'a> {
-    file: &'a Path,
-    format: Format,
-    integrity_verified: bool,
-    entries: Vec<EntrySummary>,
-}
-
-fn list(args: ListArgs) -> Result<Outcome> {
-    let opened = open(&args.store)?;
-    let store = &opened.store;
-    let entries: Vec<EntrySummary> = store.entries().iter().map(|e| e.summary()).collect();
-    if args.store.json {
-        print_json(&Listing {
-            file: &opened.path,
-            format: store.format(),
-            integrity_verified: store.integrity_verified(),
-            entries,
-        })?;
-        return Ok(Outcome::Ok);
-    }
-    let now = OffsetDateTime::now_utc();
-    let n = entries.len();
-    println!(
-        "{}: {}, {n} entr{}{}\n",
-        opened.path.display(),
-        store.format(),
-        if n == 1 { "y" } else { "ies" },
-        if store.integrity_verified() && store.format().has_store_password() {
-            " (integrity verified)"
-        } else {
-            ""
-        }
-    );
-    if n > 0 {
-        print!(
-            "{}",
-            output::color_markers(&output::table(&entries, now), output::color_wanted())
-        );
-    }
-    if args.verbose {
-        for (summary, entry) in entries.iter().zip(store.entries()) {
-            let chain: Vec<CertInfo> = entry.chain().iter().map(|c| c.info().clone()).collect();
-            println!("\n{}", output::entry(summary, &chain, now).trim_end());
-        }
-    }
-    Ok(Outcome::Ok)
-}
-
-/// One `--check` result.
-#[derive(Debug, Serialize)]
-struct Check {
-    check: String,
-    status: CheckStatus,
-    detail: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum CheckStatus {
-    Ok,
-    Warning,
-    Fail,
-}
-
-#[derive(Serialize)]
-struct Inspection<'a> {
-    file: &'a Path,
-    format: Format,
-    #[serde(flatten)]
-    entry: EntrySummary,
-    chain: Vec<CertInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private_key: Option<keyway_keystore::KeyDescription>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    checks: Vec<Check>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    problems: Option<usize>,
-}
-
-fn inspect(args: InspectArgs) -> Result<Outcome> {
-    let opened = open(&args.store)?;
-    let entry = opened
-        .store
-        .entry(&args.alias)
-        .map_err(|e| opened.in_file(e))?;
-    let now = OffsetDateTime::now_utc();
-    let chain: Vec<CertInfo> = entry.chain().iter().map(|c| c.info().clone()).collect();
-    let key = if entry.entry_type() == EntryType::PrivateKey
-        && (args.check || args.keypass.keypass.is_some())
-    {
-        let keypass = opened.key_password(args.keypass.keypass.as_deref())?;
-        Some(
-            entry
-                .private_key(keypass.as_deref().map(String::as_str))
-                .map_err(|e| opened.in_file(e))?,
-        )
-    } else {
-        None
-    };
-    let checks = if args.check {
-        run_checks(entry.chain(), key.as_ref(), now, args.warn_days)
-    } else {
-        Vec::new()
-    };
-    let failed = checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Fail)
-        .count();
-    if args.store.json {
-        print_json(&Inspection {
-            file: &opened.path,
-            format: opened.store.format(),
-            entry: entry.summary(),
-            chain,
-            private_key: key.as_ref().map(PrivateKey::description),
-            checks,
-            problems: args.check.then_some(failed),
-        })?;
-    } else {
-        print!("{}", output::entry(&entry.summary(), &chain, now));
-        if let Some(key) = &key {
-            println!("Private key:  {}", key.description());
-        }
-        if args.check {
-            println!("Checks:");
-            for check in &checks {
-                let tag = match check.status {
-                    CheckStatus::Ok => "ok     ",
-                    CheckStatus::Warning => "warning",
-                    CheckStatus::Fail => "FAIL   ",
-                };
-                println!("  {tag} {}: {}", check.check, check.detail);
-            }
-            println!(
-                "{}",
-                if failed == 0 {
-                    "All checks passed.".to_string()
-                } else {
-                    format!("{failed} check(s) failed.")
-                }
-            );
-        }
-    }
-    Ok(if failed > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
-    })
-}
-
-fn run_checks(
-    chain: &[Certificate],
-    key: Option<&PrivateKey>,
-    now: OffsetDateTime,
-    warn_days: i64,
-) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let mut push = |check: String, status, detail: String| {
-        checks.push(Check {
-            check,
-            status,
-            detail,
-        })
-    };
-    for (n, cert) in chain.iter().enumerate() {
-        let info = cert.info();
-        let name = format!("certificate {} validity", n + 1);
-        let words = output::expiry_words(info, now);
-        let status = if !info.is_valid_at(now) {
-            CheckStatus::Fail
-        } else if info.days_until_expiry(now) < warn_days {
-            CheckStatus::Warning
-        } else {
-            CheckStatus::Ok
-        };
-        push(name, status, format!("{words} ({})", info.subject));
-    }
-    for pair in chain.windows(2) {
-        let (child, parent) = (&pair[0], &pair[1]);
-        let ok = child.is_signed_by(parent);
-        push(
-            "chain link".into(),
-            if ok {
-                CheckStatus::Ok
-            } else {
-                CheckStatus::Fail
-            },
-            if ok {
-                format!(
-                    "{} is signed by {}",
-                    child.info().subject,
-                    parent.info().subject
-                )
-            } else {
-                format!(
-                    "{} is NOT signed by the next certificate, {} (chain out of order or wrong issuer)",
-                    child.info().subject,
-                    parent.info().subject
-                )
-            },
-        );
-    }
-    if let Some(last) = chain.last()
-        && !last.info().self_issued
-    {
-        push(
-            "chain end".into(),
-            CheckStatus::Warning,
-            format!(
-                "the chain ends at {}, issued by {}, which is not included",
-                last.info().subject,
-                last.info().issuer
-            ),
-        );
-    }
-    if let (Some(key), Some(leaf)) = (key, chain.first()) {
-        match key.matches(leaf) {
-            Some(true) => push(
-                "key pair".into(),
-                CheckStatus::Ok,
-                "the private key matches certificate 1".into(),
-            ),
-            Some(false) => push(
-                "key pair".into(),
-                CheckStatus::Fail,
-                format!(
-                    "the private key does NOT match certificate 1 ({})",
-                    leaf.info().subject
-                ),
-            ),
-            None => push(
-                "key pair".into(),
-                CheckStatus::Warning,
-                format!("cannot check this {} key", key.description()),
-            ),
-        }
-    }
-    checks
-}
 
 #[derive(Serialize)]
 struct Changed<'a> {
@@ -456,7 +76,7 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>> {
         .collect())
 }
 
-fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
+pub(super) fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     let mut opened = open_or_create(&args.store)?;
     let certs = read_certificates(&args.cert)?;
     output::warn_dates(certs.iter().map(Certificate::info));
@@ -504,7 +124,7 @@ fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     )
 }
 
-fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
+pub(super) fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
     let mut opened = open_or_create(&args.store)?;
     let key_source = file::load(&args.key, None, None)?;
     let key_entry = key_source
@@ -567,7 +187,7 @@ fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
     )
 }
 
-fn delete(args: DeleteArgs) -> Result<Outcome> {
+pub(super) fn delete(args: DeleteArgs) -> Result<Outcome> {
     let mut opened = open(&args.store)?;
     let removed = opened
         .store
@@ -584,7 +204,7 @@ fn delete(args: DeleteArgs) -> Result<Outcome> {
     )
 }
 
-fn rename(args: RenameArgs) -> Result<Outcome> {
+pub(super) fn rename(args: RenameArgs) -> Result<Outcome> {
     let mut opened = open(&args.store)?;
     opened
         .store
@@ -595,7 +215,7 @@ fn rename(args: RenameArgs) -> Result<Outcome> {
     report_change(&opened, args.store.json, "rename", vec![args.to], message)
 }
 
-fn passwd(args: PasswdArgs) -> Result<Outcome> {
+pub(super) fn passwd(args: PasswdArgs) -> Result<Outcome> {
     let mut opened = open(&args.store)?;
     let format = opened.store.format();
     let mut message = Vec::new();
@@ -677,7 +297,7 @@ fn out_options(
     })
 }
 
-fn export(args: ExportArgs) -> Result<Outcome> {
+pub(super) fn export(args: ExportArgs) -> Result<Outcome> {
     refuse_existing(&args.out.out, args.out.force)?;
     let opened = open(&args.store)?;
     let entry = opened
@@ -769,7 +389,7 @@ fn report_export(
     Ok(Outcome::Ok)
 }
 
-fn convert(args: ConvertArgs) -> Result<Outcome> {
+pub(super) fn convert(args: ConvertArgs) -> Result<Outcome> {
     refuse_existing(&args.out.out, args.out.force)?;
     let mut opened = open(&args.store)?;
     let keypass = secret::optional(args.keypass.keypass.as_deref(), "--keypass")?;

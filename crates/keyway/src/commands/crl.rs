@@ -1,14 +1,69 @@
 //! `keyway crl …`: CRLs of outside CAs whose client certificates the gateway accepts.
-//! Checking and keeping them is keyway-store's; this module reads the file and prints.
 
 use anyhow::Result;
+use clap::{Args, Subcommand};
 use keyway_keystore::file;
 use keyway_store::{CrlImport, StoredCrl};
 use time::OffsetDateTime;
 
-use crate::cli::store::CrlCommand;
+use crate::args::StoreArgs;
+use crate::commands::truststore::TruststoreListArgs;
 use crate::session::{block_on, context, open};
 use crate::{Outcome, output};
+
+/// `keyway crl`
+#[derive(Debug, Subcommand)]
+pub enum CrlCommand {
+    /// Import an outside CA's CRL (PEM or DER); the gateway refuses the certificates it
+    /// lists from the next handshake on.
+    #[command(after_help = "Examples:
+  keyway crl import partner-ca.crl
+  curl -sf http://pki.partner.example/client-ca.crl -o p.crl && keyway crl import p.crl
+
+The CRL must be signed by a CA in a truststore (the one given to `keyway serve
+--client-truststore`) whose subject is the CRL's issuer. One CRL per issuer is kept: a
+newer one (higher CRL number) replaces it, an older one is refused, the same one again
+changes nothing. keyway's own CA needs no import: its revocations apply at once. Needs
+manage_trust.
+
+Exit codes: 0 imported or unchanged, 2 refused (not a CRL, unknown or wrong signer, older).")]
+    Import(CrlImportArgs),
+    /// List the imported CRLs: issuer, number, dates, how many certificates each revokes.
+    #[command(after_help = "Example:\n  keyway crl list --json")]
+    List(TruststoreListArgs),
+    /// Remove an issuer's CRL: its certificates are no longer checked against it.
+    #[command(after_help = "Example:\n  keyway crl remove 'CN=Partner Client CA, O=Acme'")]
+    Remove(CrlRemoveArgs),
+}
+
+impl CrlCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            CrlCommand::Import(a) => &a.store,
+            CrlCommand::List(a) => &a.store,
+            CrlCommand::Remove(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway crl import FILE`
+#[derive(Debug, Args)]
+pub struct CrlImportArgs {
+    /// The CRL file (PEM `X509 CRL` or DER).
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway crl remove ISSUER`
+#[derive(Debug, Args)]
+pub struct CrlRemoveArgs {
+    /// The issuer, as `keyway crl list` prints it.
+    pub issuer: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// `keyway crl …`
 pub fn crl(command: CrlCommand) -> Result<Outcome> {
@@ -57,8 +112,8 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                                 c.issuer.clone(),
                                 c.number.clone(),
                                 c.revoked.to_string(),
-                                date(Some(c.this_update)),
-                                date(c.next_update),
+                                output::date(Some(c.this_update)),
+                                output::date(c.next_update),
                                 freshness(c, now),
                             ]
                         })
@@ -89,20 +144,14 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
     })
 }
 
-fn date(at: Option<i64>) -> String {
-    at.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
-        .map(|t| t.date().to_string())
-        .unwrap_or_else(|| "-".into())
-}
-
 /// Whether a newer CRL is due: what is listed still applies either way.
 fn freshness(crl: &StoredCrl, now: OffsetDateTime) -> String {
     match crl.next_update {
         Some(next) if next < now.unix_timestamp() => format!(
             "overdue since {}: still applied; import the CA's newer CRL",
-            date(Some(next))
+            output::date(Some(next))
         ),
-        Some(next) => format!("current until {}", date(Some(next))),
+        Some(next) => format!("current until {}", output::date(Some(next))),
         None => "current (it names no next update)".into(),
     }
 }

@@ -1,25 +1,90 @@
-//! `keyway config import|export` (a keyway.toml into keyway's store and back) and
-//! `keyway integration …`. Checks, sealing and auditing happen in keyway-store; this
-//! module reads and writes the files.
+//! `keyway config import|export`: a keyway.toml into the store and back.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
 use keyway_connect::{
     AuthEntry, Config, ConfigFile, ConnectorEntry, IntegrationEntry, KeystoreEntry, SecretRef,
     StoreEntry,
 };
 use keyway_keystore::{Certificate, file};
-use keyway_store::{Integration, NewConnector, NewIntegration, NewKeystore, Save};
+use keyway_store::{NewConnector, NewIntegration, NewKeystore, Save};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::cli::config::{ConfigCommand, ConfigExportArgs, ConfigImportArgs, IntegrationCommand};
-use crate::cli::connector::{ConnectorAddArgs, ConnectorRemoveArgs};
+use crate::Outcome;
+use crate::args::StoreArgs;
+use crate::commands::integration::integration_entry;
 use crate::files::write_private;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output};
+
+/// `keyway config`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Store what a keyway.toml (or a directory of them) describes: truststores,
+    /// keystores, profiles, connectors and integrations.
+    #[command(after_help = "Examples:
+  keyway config import keyway.toml
+  keyway config import /etc/keyway/conf.d --replace
+
+The whole configuration is checked first (as `keyway connector list --config` does), then
+every truststore and keystore file is read and every password resolved (env:, file:), and
+nothing is stored unless all of it is good. Names the store has already are refused unless
+--replace. Truststores and keystores need manage_trust; the rest manage_connectors.
+
+Exit codes: 0 imported, 2 refused (a problem in the configuration or its files, a name
+taken without --replace, a missing permission).")]
+    Import(ConfigImportArgs),
+    /// Write what the store holds as a keyway.toml with its truststore, keystore and
+    /// password files beside it.
+    #[command(after_help = "Example:
+  keyway config export --out exported/
+
+Writes DIR/keyway.toml, DIR/truststores/NAME.pem, DIR/keystores/NAME.p12|jks|… (as they
+were stored) and DIR/secrets/*.pass (mode 0600) with the passwords the file refers to, so
+`keyway config import DIR/keyway.toml` elsewhere makes the same store. An audited export;
+needs manage_connectors and manage_trust.
+
+Exit codes: 0 written, 2 refused (DIR not empty without --force, a missing permission).")]
+    Export(ConfigExportArgs),
+}
+
+impl ConfigCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            ConfigCommand::Import(a) => &a.store,
+            ConfigCommand::Export(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway config import`
+#[derive(Debug, Args)]
+pub struct ConfigImportArgs {
+    /// A keyway.toml, or a directory of *.toml files.
+    pub path: PathBuf,
+    /// Replace what the store already holds under the same names.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway config export`
+#[derive(Debug, Args)]
+pub struct ConfigExportArgs {
+    /// The directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write into a directory that is not empty, replacing files of the same names.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// `keyway config …`
 pub fn config(command: ConfigCommand) -> Result<Outcome> {
@@ -94,7 +159,7 @@ fn prepare(config: &Config) -> Result<Prepared> {
 }
 
 async fn import(args: ConfigImportArgs) -> Result<Outcome> {
-    let config = crate::connector_cmd::load(&args.path)?;
+    let config = crate::commands::connector::load(&args.path)?;
     let prepared = prepare(&config)?;
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
@@ -383,277 +448,6 @@ async fn export(args: ConfigExportArgs) -> Result<Outcome> {
             out.connectors.len(),
             integrations.len(),
             dir.join("secrets").display()
-        );
-    }
-    Ok(Outcome::Ok)
-}
-
-fn integration_entry(i: &Integration) -> IntegrationEntry {
-    IntegrationEntry {
-        connector: i.connector.clone(),
-        description: i.description.clone(),
-        require_password: i.require_password,
-    }
-}
-
-/// `keyway integration …`
-pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
-    block_on(async {
-        match command {
-            IntegrationCommand::Add(args) => {
-                let store = open(&args.store).await?;
-                let save = if args.replace {
-                    Save::Replace(args.if_version)
-                } else {
-                    Save::Add
-                };
-                let integration = NewIntegration {
-                    connector: args.connector.clone(),
-                    description: args.description.clone(),
-                    require_password: args.require_password,
-                };
-                let saved = store
-                    .save_integration(&context(&args.store), &args.name, integration, save)
-                    .await?;
-                print_integration(&saved, args.store.data.json)
-            }
-            IntegrationCommand::List(args) => {
-                let store = open(&args.store).await?;
-                let all = store.integrations(&context(&args.store)).await?;
-                if args.store.data.json {
-                    println!("{}", serde_json::to_string_pretty(&all)?);
-                } else if all.is_empty() {
-                    println!(
-                        "no integrations (`keyway integration add NAME --connector C` makes one)"
-                    );
-                } else {
-                    let rows: Vec<Vec<String>> = all
-                        .iter()
-                        .map(|i| {
-                            vec![
-                                i.name.clone(),
-                                i.connector.clone(),
-                                if i.require_password {
-                                    "certificate + password"
-                                } else {
-                                    "certificate"
-                                }
-                                .into(),
-                                i.version.to_string(),
-                                i.description.clone(),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &[
-                                "NAME",
-                                "CONNECTOR",
-                                "CALLERS NEED",
-                                "VERSION",
-                                "DESCRIPTION"
-                            ],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Outcome::Ok)
-            }
-            IntegrationCommand::Show(args) => {
-                let store = open(&args.store).await?;
-                let ctx = context(&args.store);
-                // Reading needs manage_connectors, like the listing.
-                let found = store
-                    .integrations(&ctx)
-                    .await?
-                    .into_iter()
-                    .find(|i| i.name == args.name);
-                match found {
-                    Some(i) => print_integration(&i, args.store.data.json),
-                    None => Err(store.find_integration(&args.name).await.err().map_or_else(
-                        || anyhow::anyhow!("no integration \"{}\"", args.name),
-                        Into::into,
-                    )),
-                }
-            }
-            IntegrationCommand::Remove(args) => {
-                let store = open(&args.store).await?;
-                store
-                    .remove_definition(
-                        &context(&args.store),
-                        "integration",
-                        &args.name,
-                        args.if_version,
-                    )
-                    .await?;
-                if args.store.data.json {
-                    println!("{}", json!({"removed": args.name}));
-                } else {
-                    println!("integration {}: removed", args.name);
-                }
-                Ok(Outcome::Ok)
-            }
-        }
-    })
-}
-
-fn print_integration(i: &Integration, json: bool) -> Result<Outcome> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(i)?);
-        return Ok(Outcome::Ok);
-    }
-    println!(
-        "integration {}\n  calls:        connector {}\n  callers need: a client certificate{} and invoke:{}\n  description:  {}\n  version:      {}",
-        i.name,
-        i.connector,
-        if i.require_password {
-            " and their password"
-        } else {
-            ""
-        },
-        i.name,
-        if i.description.is_empty() {
-            "-"
-        } else {
-            &i.description
-        },
-        i.version
-    );
-    Ok(Outcome::Ok)
-}
-
-/// `keyway connector add`: a connector in the store with a profile of its own.
-pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
-    let password = if args.password_stdin {
-        Some(crate::session::read_stdin_password()?)
-    } else {
-        None
-    };
-    let store = open(&args.store).await?;
-    let ctx = context(&args.store);
-    if let (Some(keystore), Some(alias)) = (&args.keystore, &args.alias) {
-        let stored = store.keystore(&ctx, keystore).await?;
-        if &stored.alias != alias {
-            bail!(
-                "keystore {keystore} presents alias \"{}\", not \"{alias}\": store it again choosing that key (`keyway keystore add {keystore} FILE --alias {alias} --replace`)",
-                stored.alias
-            );
-        }
-    }
-    let lowest_version = args.min_tls.as_deref().map(|v| {
-        if v.starts_with(|c: char| c.is_ascii_digit()) {
-            format!("TLS {v}")
-        } else {
-            v.to_string()
-        }
-    });
-    let profile = keyway_connect::ProfileEntry {
-        truststores: args.truststores.clone(),
-        keystore: args.keystore.clone(),
-        lowest_version,
-        server_name: args.server_name.clone(),
-        ..keyway_connect::ProfileEntry::default()
-    };
-    let profile_existed = store
-        .profiles(&ctx)
-        .await?
-        .iter()
-        .any(|p| p.name == args.name);
-    let profile_save = if profile_existed && args.replace {
-        Save::Replace(None)
-    } else {
-        Save::Add
-    };
-    store
-        .save_profile(&ctx, &args.name, profile, profile_save)
-        .await?;
-    let definition = ConnectorEntry {
-        kind: args.kind.clone(),
-        url: args.url.clone(),
-        profile: Some(args.name.clone()),
-        ..ConnectorEntry::default()
-    };
-    let connector = NewConnector {
-        definition,
-        auth: args.username.clone().zip(password),
-    };
-    let save = if args.replace {
-        Save::Replace(args.if_version)
-    } else {
-        Save::Add
-    };
-    let saved = match store
-        .save_connector(&ctx, &args.name, connector, save)
-        .await
-    {
-        Ok(saved) => saved,
-        Err(e) => {
-            // Leave no profile behind for a connector that was not stored.
-            if !profile_existed {
-                let _ = store
-                    .remove_definition(&ctx, "profile", &args.name, None)
-                    .await;
-            }
-            return Err(e.into());
-        }
-    };
-    if args.store.data.json {
-        println!("{}", serde_json::to_string_pretty(&saved)?);
-    } else {
-        println!(
-            "connector {}: stored ({} {}, profile {}{}), version {}",
-            saved.name,
-            saved.definition.kind,
-            saved.definition.url,
-            args.name,
-            saved
-                .username
-                .as_deref()
-                .map(|u| format!(", basic auth as {u}"))
-                .unwrap_or_default(),
-            saved.version
-        );
-    }
-    Ok(Outcome::Ok)
-}
-
-/// `keyway connector remove`: the connector, and its own profile when nothing else uses
-/// it.
-pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Outcome> {
-    let store = open(&args.store).await?;
-    let ctx = context(&args.store);
-    let own_profile = store
-        .connectors(&ctx)
-        .await?
-        .into_iter()
-        .find(|c| c.name == args.name)
-        .and_then(|c| c.definition.profile)
-        .filter(|p| p == &args.name);
-    store
-        .remove_definition(&ctx, "connector", &args.name, args.if_version)
-        .await?;
-    let profile_removed = match own_profile {
-        Some(profile) => store
-            .remove_definition(&ctx, "profile", &profile, None)
-            .await
-            .is_ok(),
-        None => false,
-    };
-    if args.store.data.json {
-        println!(
-            "{}",
-            json!({"removed": args.name, "profile_removed": profile_removed})
-        );
-    } else {
-        println!(
-            "connector {}: removed{}",
-            args.name,
-            if profile_removed {
-                ", with its profile"
-            } else {
-                ""
-            }
         );
     }
     Ok(Outcome::Ok)

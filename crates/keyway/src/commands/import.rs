@@ -1,14 +1,106 @@
-//! `keyway import pmg` and `keyway export pmg`: connectors from and to PMG-style scenario
-//! files. Passwords go into files readable by their owner only and never to the terminal.
+//! `keyway import pmg` and `keyway export pmg`: connectors from and to another tool's files.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 use keyway_connect::Kind;
 use keyway_connect::pmg::{self, ImportOptions, PasswordStyle};
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::connector::{ExportCommand, ImportCommand};
+use crate::commands::connector::ConfigArg;
 use crate::files::{refuse_existing, write_private};
+
+/// `keyway import`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Turn a PMG-style scenario file into connectors (a new keyway.toml).
+    #[command(
+        after_help = "Each <scenario name=… baseurl=… username=… password=… tls=… tls11=… tls12=… ssl3=…/>
+becomes a connector: baseurl its URL, username/password its basic auth, and the flags
+(tls = TLS 1.0) an explicit version set in a shared profile pmg-…. Every other attribute
+(adminport, domain, locale, …) is kept in the connector's `extra` table and listed, so
+`keyway export pmg` writes it back. Imported connectors trust the system roots (which
+honour SSL_CERT_FILE); add truststores = [...] to a pmg-… profile to trust a partner CA.
+
+Passwords are never printed. By default they are written into the output file, which is
+created readable by its owner only; --password-env writes { env = \"KEYWAY_PMG_<NAME>_PASSWORD\" }
+references instead and lists the variables to set.
+
+The output file is not overwritten unless --force is given; to keep an existing
+keyway.toml, write a second file into a config directory (--out conf.d/pmg.toml) and
+point --config at the directory.
+
+Examples:
+  keyway import pmg scenarios.xml
+  keyway import pmg scenarios.xml --out conf.d/pmg.toml --kind soap --password-env
+
+Exit codes: 0 imported, 2 the file has problems (each named with its scenario and
+attribute; nothing is written) or the output exists."
+    )]
+    Pmg(ImportPmgArgs),
+}
+
+/// `import pmg`
+#[derive(Debug, Args)]
+pub struct ImportPmgArgs {
+    /// The scenario file (XML).
+    pub file: PathBuf,
+    /// The configuration file to write.
+    #[arg(long, default_value = "keyway.toml")]
+    pub out: PathBuf,
+    /// The kind of the connectors (the file does not say).
+    #[arg(long, default_value = "rest", value_parser = ["rest", "soap"])]
+    pub kind: String,
+    /// Write passwords as environment-variable references, not values.
+    #[arg(long)]
+    pub password_env: bool,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output: what each scenario became (no passwords).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keyway export`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write connectors as a PMG-style scenario file.
+    #[command(
+        after_help = "The attributes come back in PMG's order (name adminport domain password username
+baseurl locale tls tls11 tls12 ssl3, then tls13 when enabled, then any other kept
+attribute), so an imported file exports unchanged. Settings the format has no place for
+(truststores, client certificates, headers, retries, …) are listed and left out.
+Passwords are resolved (inline, environment or file) and written: the output is created
+readable by its owner only, and is never printed.
+
+Examples:
+  keyway export pmg --out scenarios.xml
+  keyway export pmg --config conf.d --connector PMG_Test --connector Legacy --out two.xml
+
+Exit codes: 0 exported, 2 a connector cannot be exported (e.g. its password cannot be
+resolved), the configuration has problems, or the output exists."
+    )]
+    Pmg(ExportPmgArgs),
+}
+
+/// `export pmg`
+#[derive(Debug, Args)]
+pub struct ExportPmgArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The scenario file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Export only this connector; repeatable (default: all, in file order).
+    #[arg(long = "connector", value_name = "NAME")]
+    pub connectors: Vec<String>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
 
 /// Runs `keyway import …`.
 pub fn import(command: ImportCommand) -> Result<Outcome> {
@@ -148,7 +240,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
 pub fn export(command: ExportCommand) -> Result<Outcome> {
     let ExportCommand::Pmg(args) = command;
     refuse_existing(&args.out, args.force)?;
-    let config = crate::session::block_on(crate::connector_cmd::load_config(&args.config))?;
+    let config = crate::session::block_on(crate::commands::connector::load_config(&args.config))?;
     let exported = pmg::export(&config, &args.connectors)?;
     write_private(&args.out, exported.xml.as_bytes())?;
     println!(

@@ -1,5 +1,4 @@
-//! `keyway serve`: initialise the store if it is new, make a demo client certificate,
-//! start keyway-server's gateway and run until SIGTERM or Ctrl-C.
+//! `keyway serve`: the inbound gateway, with a demo on a fresh data directory.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -7,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use keyway_connect::{ConnectorEntry, ProfileEntry};
 use keyway_keystore::Certificate;
 use keyway_pki::{KeyType, parse_subject};
@@ -18,13 +18,94 @@ use keyway_store::{
 use serde_json::json;
 
 use crate::Outcome;
-use crate::cli::store::ServeArgs;
+use crate::args::StoreArgs;
+use crate::commands::init::{Initialized, initialize};
 use crate::files::write_private;
 use crate::session::context;
-use crate::store_cmd::{Initialized, initialize};
+
+/// `keyway serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where partners connect.
+    #[arg(long, default_value = "0.0.0.0:8443", value_name = "ADDRESS")]
+    pub listen: std::net::SocketAddr,
+    /// Health and Prometheus metrics over plain HTTP.
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDRESS")]
+    pub admin: std::net::SocketAddr,
+    /// No health and metrics listener.
+    #[arg(long)]
+    pub no_admin: bool,
+    /// A name the server certificate is for; repeat for several (default: localhost,
+    /// 127.0.0.1 and this machine's host name).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Serve the key entry of this keystore in the store (`keyway identity add`), e.g. a
+    /// certificate from a public or corporate CA, instead of one issued by keyway's CA.
+    #[arg(long, value_name = "NAME", conflicts_with = "hosts")]
+    pub server_keystore: Option<String>,
+    /// A truststore in the store whose CAs may issue client certificates (besides
+    /// keyway's CA); repeat for several.
+    #[arg(long = "client-truststore", value_name = "NAME")]
+    pub client_truststores: Vec<String>,
+    /// Time for a client to finish its TLS handshake, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 5, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub handshake_timeout: u64,
+    /// Time for a client to send a request's headers, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub header_timeout: u64,
+    /// How long a connection may stay open between requests, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 75, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+    /// Largest request body forwarded, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Largest request head (request line and headers), in bytes; at least 8192.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_header: u32,
+    /// Set up the demo client certificate (DATA/demo) and the sample integration even on
+    /// a store `keyway init` made; by default only a store this start makes gets them.
+    #[arg(long, conflicts_with = "no_demo")]
+    pub demo: bool,
+    /// Never set up the demo client or the sample integration.
+    #[arg(long)]
+    pub no_demo: bool,
+    /// Most connections past their handshake at once; when all are taken, the oldest
+    /// idle one is closed for a new one.
+    #[arg(long, default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Most connections of one client certificate; over it, its oldest idle one is
+    /// closed for its new one.
+    #[arg(long, default_value_t = 64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_client: u64,
+    /// Most connections from one address; 0: no limit (behind a proxy that hides the
+    /// callers' addresses).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections_per_address: usize,
+    /// Remove audit entries older than this many days (hourly; each pruning is audited).
+    #[arg(long, default_value_t = 400, value_name = "DAYS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_keep_days: u64,
+    /// Keep at most this many audit entries (the oldest go).
+    #[arg(long, default_value_t = 5_000_000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1000..))]
+    pub audit_max_rows: u64,
+    /// Most connections still in their TLS handshake; over it, the oldest is closed.
+    #[arg(long, default_value_t = 128, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_handshakes: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// The user whose client certificate the first start writes for trying the gateway.
 const DEMO_USER: &str = "demo";
+
 /// The integration (and connector, profile, truststore, keystore) the first start sets
 /// up for trying the gateway: it calls the gateway's own `/echo`.
 const SAMPLE: &str = "sample";

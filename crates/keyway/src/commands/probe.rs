@@ -1,12 +1,29 @@
-//! `keyway probe HOST:PORT`: which versions a server speaks, its chain, and whether it
-//! asks for a client certificate.
+//! `keyway probe`: which TLS versions a server speaks, its chain, and whether it asks for
+//! a client certificate.
 
 use anyhow::Result;
+use clap::Args;
 use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use time::OffsetDateTime;
 
-use crate::cli::ProbeArgs;
+use crate::args::parse_duration;
 use crate::{Outcome, output};
+
+/// `keyway probe`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The server, as `HOST:PORT` or `[IPv6]:PORT`.
+    pub target: String,
+    /// SNI to send (default: the host, when it is a name).
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Connect and answer timeout per version, e.g. 5s, 500ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Runs the probe and prints the report.
 pub fn run(args: ProbeArgs) -> Result<Outcome> {

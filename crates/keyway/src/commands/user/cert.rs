@@ -1,25 +1,209 @@
-//! `keyway user cert …` and `keyway truststore …`: users' client certificates and the
-//! named truststores in the store. Checks, sealing and auditing happen in keyway-store;
-//! this module reads files and arguments, writes files and prints.
-
-use std::path::Path;
+//! `keyway user cert …`: a user's client certificates: a key and CSR for an outside CA,
+//! upload of the signed certificate, issue by keyway's CA, list, show, download, revoke.
 
 use anyhow::{Context as _, Result, bail};
-use keyway_keystore::{Certificate, Format, Keystore, WriteOptions, file};
+use clap::{Args, Subcommand};
+use keyway_keystore::{Certificate, file};
 use keyway_pki::{KeyType, Reason};
-use keyway_store::{CertOrigin, ClientCertificate, Truststore, Upload};
+use keyway_store::{CertOrigin, ClientCertificate, Upload};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::Outcome;
-use crate::cli::store::{
-    CertCsrArgs, CertDownloadArgs, CertIssueArgs, CertListArgs, CertRevokeArgs, CertShowArgs,
-    CertUploadArgs, TruststoreAddArgs, TruststoreCommand, TruststoreExportArgs, UserCertCommand,
-};
-use crate::files::refuse_existing;
+use crate::args::{IdentityOutArgs, StoreArgs};
+use crate::commands::truststore::read_certs;
 use crate::files::{identity_format, identity_password, write_identity};
-use crate::session::{block_on, context, open};
-use crate::{output, secret};
+use crate::session::{context, open};
+use crate::{Outcome, output};
+
+/// `keyway user cert …`
+#[derive(Debug, Subcommand)]
+pub enum UserCertCommand {
+    /// Generate a key pair for the user and a CSR to send to a CA; the key stays sealed in
+    /// the store until the signed certificate is uploaded.
+    #[command(after_help = "Examples:
+  keyway user cert csr alice --subject \"CN=alice,O=Acme\" --out alice.csr
+  keyway user cert csr alice --key-type rsa-3072 --as alice     # needs manage_personal_setup
+
+Key types: ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519.
+Exit codes: 0 made, 2 refused (no such user, bad subject, missing permission).")]
+    Csr(CertCsrArgs),
+    /// Store the certificate a CA signed for the user's CSR (or, with --key-elsewhere, a
+    /// certificate whose key the user keeps elsewhere).
+    #[command(after_help = "Examples:
+  keyway user cert upload alice --cert alice-signed.pem --truststore partner-cas
+  keyway user cert upload alice --cert alice.pem --chain issuing-ca.pem --truststore partner-cas
+  keyway user cert upload alice --cert laptop.pem --truststore partner-cas --key-elsewhere
+
+The certificate must be for one of the user's pending key pairs (`keyway user cert list`),
+chain to a CA in the named truststore (`keyway truststore add`), be valid now, be an
+end-entity certificate and allow clientAuth; every failed check is listed.
+Exit codes: 0 stored, 2 refused (a failed check, another user's key, a duplicate).")]
+    Upload(CertUploadArgs),
+    /// Have keyway's CA issue a key and client certificate for the user, written as
+    /// PKCS#12, JKS or PEM.
+    #[command(after_help = "Examples:
+  keyway user cert issue alice --out alice.p12 --password env:P12_PASS
+  keyway user cert issue alice --subject \"CN=alice,O=Acme\" --days 90 --out alice.jks --password changeit
+
+The key is also kept, sealed, in the store (`keyway user cert download` writes it again).
+The CA is the one `keyway init` made in the data directory.
+Exit codes: 0 issued, 2 refused.")]
+    Issue(CertIssueArgs),
+    /// List the user's certificates and the key pairs waiting for a signed certificate.
+    #[command(after_help = "Example:\n  keyway user cert list alice --json")]
+    List(CertListArgs),
+    /// Show one certificate (by SHA-256 fingerprint: colons and case do not matter, the
+    /// first 8 digits are enough when unique).
+    #[command(after_help = "Examples:
+  keyway user cert show alice 3F:2A:9C:0D:…
+  keyway user cert show alice 3f2a9c0d --pem > alice.pem")]
+    Show(CertShowArgs),
+    /// Write the user's key and certificate chain as PKCS#12, JKS or PEM (an audited export).
+    #[command(after_help = "Examples:
+  keyway user cert download alice 3f2a9c0d --out alice.p12 --password env:P12_PASS
+  keyway user cert download alice 3f2a9c0d --out alice.pem --no-passphrase
+
+Exit codes: 0 written, 2 refused (revoked, key kept elsewhere, missing permission).")]
+    Download(CertDownloadArgs),
+    /// Revoke one of the user's certificates: the gateway refuses it from then on, and a
+    /// certificate keyway's CA issued is on its next CRL.
+    #[command(after_help = "Examples:
+  keyway user cert revoke alice 3f2a9c0d --reason keyCompromise
+  keyway user cert revoke alice 3F:2A:9C:0D:… --reason superseded
+
+Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+cessationOfOperation, privilegeWithdrawn.
+Exit codes: 0 revoked, 2 refused (already revoked, unknown fingerprint).")]
+    Revoke(CertRevokeArgs),
+}
+
+impl UserCertCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            UserCertCommand::Csr(a) => &a.store,
+            UserCertCommand::Upload(a) => &a.store,
+            UserCertCommand::Issue(a) => &a.store,
+            UserCertCommand::List(a) => &a.store,
+            UserCertCommand::Show(a) => &a.store,
+            UserCertCommand::Download(a) => &a.store,
+            UserCertCommand::Revoke(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway user cert csr`
+#[derive(Debug, Args)]
+pub struct CertCsrArgs {
+    /// The user.
+    pub name: String,
+    /// The subject to ask for (default `CN=NAME`).
+    #[arg(long, value_name = "DN")]
+    pub subject: Option<String>,
+    /// The key type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    /// Write the CSR here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert upload`
+#[derive(Debug, Args)]
+pub struct CertUploadArgs {
+    /// The user.
+    pub name: String,
+    /// The signed certificate (PEM or DER); further certificates in the file are taken
+    /// as its chain.
+    #[arg(long, value_name = "FILE")]
+    pub cert: std::path::PathBuf,
+    /// Intermediate CA certificates the CA sent with it.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<std::path::PathBuf>,
+    /// The truststore holding the CA it must chain to.
+    #[arg(long, value_name = "NAME")]
+    pub truststore: String,
+    /// The certificate's private key is kept elsewhere: store the certificate alone.
+    #[arg(long)]
+    pub key_elsewhere: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert issue`
+#[derive(Debug, Args)]
+pub struct CertIssueArgs {
+    /// The user.
+    pub name: String,
+    /// The subject (default `CN=NAME`).
+    #[arg(long, value_name = "DN")]
+    pub subject: Option<String>,
+    /// Validity in days (bounded by the CA's own).
+    #[arg(long, default_value_t = keyway_pki::DEFAULT_DAYS)]
+    pub days: u32,
+    /// The key type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert list`
+#[derive(Debug, Args)]
+pub struct CertListArgs {
+    /// The user.
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert show`
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// Print the certificate and its chain as PEM instead.
+    #[arg(long)]
+    pub pem: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert download`
+#[derive(Debug, Args)]
+pub struct CertDownloadArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway user cert revoke`
+#[derive(Debug, Args)]
+pub struct CertRevokeArgs {
+    /// The user.
+    pub name: String,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// Why (RFC 5280 reason).
+    #[arg(long, default_value = "unspecified")]
+    pub reason: String,
+    /// Revoke only if the certificate is still at this version.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// `keyway user cert …`, inside `keyway user`'s runtime.
 pub async fn user_cert(command: UserCertCommand) -> Result<Outcome> {
@@ -131,7 +315,7 @@ async fn issue(args: CertIssueArgs) -> Result<Outcome> {
     print_cert(&cert, args.store.data.json, Some(&done))
 }
 
-async fn list(args: CertListArgs) -> Result<Outcome> {
+pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
     let certs = store.certificates(&ctx, &args.name).await?;
@@ -158,7 +342,7 @@ async fn list(args: CertListArgs) -> Result<Outcome> {
                     origin(c),
                     at(c.not_after)
                         .map(|end| output::until(end, now_t))
-                        .unwrap_or_else(|| date(c.not_after)),
+                        .unwrap_or_else(|| output::date(Some(c.not_after))),
                     c.key_type.clone(),
                     c.subject.clone(),
                 ]
@@ -180,7 +364,7 @@ async fn list(args: CertListArgs) -> Result<Outcome> {
             "waiting for a signed certificate: {} ({}, CSR made {}); `keyway user cert upload {} --cert SIGNED.pem --truststore NAME`",
             p.subject,
             p.key_type,
-            date(p.created_at),
+            output::date(Some(p.created_at)),
             args.name
         );
     }
@@ -251,7 +435,7 @@ fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Resul
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let state = match &cert.revoked {
-        Some(r) => format!("revoked {} ({})", date(r.at), r.reason),
+        Some(r) => format!("revoked {} ({})", output::date(Some(r.at)), r.reason),
         None => cert.state(now).to_string(),
     };
     let chain: Vec<String> = cert
@@ -265,8 +449,8 @@ fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Resul
         cert.issuer,
         cert.sha256,
         cert.serial,
-        date(cert.not_before),
-        date(cert.not_after),
+        output::date(Some(cert.not_before)),
+        output::date(Some(cert.not_after)),
         origin(cert),
         cert.key_type,
         if cert.has_private_key {
@@ -294,214 +478,4 @@ fn origin(cert: &ClientCertificate) -> String {
 /// The first 8 bytes of a fingerprint, lower-case without colons: enough to name it.
 fn short(sha256: &str) -> String {
     sha256.replace(':', "").to_ascii_lowercase()[..16].to_string()
-}
-
-fn date(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| t.date().to_string())
-        .unwrap_or_else(|_| unix.to_string())
-}
-
-/// Every certificate in `path` (PEM, DER, JKS, PKCS#12).
-fn read_certs(path: &Path, password: Option<&str>) -> Result<Vec<Certificate>> {
-    let bytes = file::read_bytes(path)?;
-    Ok(keyway_pki::read_certificates(
-        &bytes,
-        password,
-        &path.display().to_string(),
-    )?)
-}
-
-/// A truststore says whom to trust. A keystore's private key entries hold an identity
-/// (our own certificate and its issuers), and trusting that chain by accident would
-/// trust our own leaf and whatever its CA signs: refused unless asked for.
-fn refuse_key_entries(path: &Path, password: Option<&str>) -> Result<()> {
-    let bytes = file::read_bytes(path)?;
-    // A file that does not open here is left to read_certs, which says why.
-    let Ok(store) = keyway_keystore::Keystore::from_bytes(&bytes, None, password) else {
-        return Ok(());
-    };
-    let keys: Vec<String> = store
-        .entries()
-        .iter()
-        .filter(|e| e.entry_type() == keyway_keystore::EntryType::PrivateKey)
-        .map(|e| output::clean(&e.alias).into_owned())
-        .collect();
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let trusted = store.entries().len() - keys.len();
-    bail!(
-        "{}: holds private key entries ({}): their certificate chains are an identity to present, not CAs to trust. \
-         Add the partner CAs from a file of trusted certificates{}, or give --include-key-entries to trust those chains too",
-        path.display(),
-        keys.join(", "),
-        if trusted > 0 {
-            format!(
-                " (this one also holds {trusted} trusted certificate entr{}: `keyway keystore export FILE --alias ALIAS --out ca.pem` writes one)",
-                if trusted == 1 { "y" } else { "ies" }
-            )
-        } else {
-            String::new()
-        }
-    )
-}
-
-/// `keyway truststore …`
-pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
-    block_on(async {
-        match command {
-            TruststoreCommand::Add(args) => truststore_add(args).await,
-            TruststoreCommand::List(args) => {
-                let store = open(&args.store).await?;
-                let stores = store.truststores(&context(&args.store)).await?;
-                if args.store.data.json {
-                    println!("{}", serde_json::to_string_pretty(&stores)?);
-                } else if stores.is_empty() {
-                    println!("no truststores (`keyway truststore add NAME FILE` makes one)");
-                } else {
-                    let rows: Vec<Vec<String>> = stores
-                        .iter()
-                        .map(|t| {
-                            vec![
-                                t.name.clone(),
-                                t.certificates.len().to_string(),
-                                date(t.updated_at),
-                                t.version.to_string(),
-                                t.source.clone(),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &["NAME", "CERTIFICATES", "CHANGED", "VERSION", "FROM"],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Outcome::Ok)
-            }
-            TruststoreCommand::Show(args) => {
-                let store = open(&args.store).await?;
-                let found = store.truststore(&context(&args.store), &args.name).await?;
-                print_truststore(&found, args.store.data.json, None)
-            }
-            TruststoreCommand::Remove(args) => {
-                let store = open(&args.store).await?;
-                store
-                    .remove_truststore(&context(&args.store), &args.name, args.if_version)
-                    .await?;
-                if args.store.data.json {
-                    println!("{}", json!({"removed": args.name}));
-                } else {
-                    println!("truststore {}: removed", args.name);
-                }
-                Ok(Outcome::Ok)
-            }
-            TruststoreCommand::Export(args) => truststore_export(args).await,
-        }
-    })
-}
-
-async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
-    let password = args
-        .storepass
-        .as_deref()
-        .map(|p| secret::resolve(p, "--storepass"))
-        .transpose()?;
-    if !args.include_key_entries {
-        refuse_key_entries(&args.file, password.as_deref().map(|p| p.as_str()))?;
-    }
-    let certs = read_certs(&args.file, password.as_deref().map(|p| p.as_str()))?;
-    output::warn_dates(certs.iter().map(Certificate::info));
-    let source = args.file.display().to_string();
-    let store = open(&args.store).await?;
-    let ctx = context(&args.store);
-    let saved = if args.replace {
-        store
-            .replace_truststore(&ctx, &args.name, certs, &source, args.if_version)
-            .await?
-    } else {
-        store
-            .add_truststore(&ctx, &args.name, certs, &source)
-            .await?
-    };
-    let done = if args.replace { "replaced" } else { "added" };
-    print_truststore(&saved, args.store.data.json, Some(done))
-}
-
-async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
-    refuse_existing(&args.out, args.force)?;
-    let ext = args
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let format = match ext.as_deref() {
-        Some("jks") => Format::Jks,
-        Some("p12" | "pfx") => Format::Pkcs12,
-        Some("pem" | "crt") => Format::Pem,
-        _ => bail!(
-            "{}: name it .pem, .jks or .p12 to say which type to write",
-            args.out.display()
-        ),
-    };
-    let password = match (&args.storepass, format) {
-        (Some(p), _) => Some(secret::resolve(p, "--storepass")?),
-        (None, Format::Pem) => None,
-        (None, _) => Some(secret::prompt(
-            "--storepass",
-            &format!("Password for the new {format} file {}", args.out.display()),
-        )?),
-    };
-    let store = open(&args.store).await?;
-    let found = store.truststore(&context(&args.store), &args.name).await?;
-    let mut written = Keystore::new(format);
-    for (i, cert) in found.certificates.iter().enumerate() {
-        written.add_trusted_cert(&format!("{}-{}", args.name, i + 1), cert.clone())?;
-    }
-    let options = WriteOptions {
-        store_password: password.as_deref().map(|p| p.to_string()),
-        key_password: None,
-        pkcs12_legacy: false,
-    };
-    file::save(&args.out, &written, format, &options)?;
-    let done = format!("written to {}", args.out.display());
-    print_truststore(&found, args.store.data.json, Some(&done))
-}
-
-fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Result<Outcome> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(found)?);
-        return Ok(Outcome::Ok);
-    }
-    if let Some(done) = done {
-        println!("truststore {}: {done}", found.name);
-    }
-    println!(
-        "  from:    {}\n  changed: {} (version {})\n  {} certificate(s):",
-        found.source,
-        date(found.updated_at),
-        found.version,
-        found.certificates.len()
-    );
-    let now = OffsetDateTime::now_utc();
-    let mut text = String::new();
-    for cert in &found.certificates {
-        let info = cert.info();
-        text.push_str(&format!(
-            "    {}\n      SHA-256 {}, until {}\n",
-            output::clean(&info.subject),
-            info.sha256,
-            output::until(info.not_after, now)
-        ));
-    }
-    if let Some(summary) =
-        output::expiry_summary(found.certificates.iter().map(|c| c.info().not_after), now)
-    {
-        text.push_str(&format!("  {summary}\n"));
-    }
-    print!("{}", output::color_markers(&text, output::color_wanted()));
-    Ok(Outcome::Ok)
 }

@@ -1,17 +1,116 @@
 //! `keyway identity …`: named keystores in the store, the key and chain a connector
-//! presents for two-way TLS. Checks, sealing and auditing happen in keyway-store; this
-//! module reads files and arguments, writes files and prints.
+//! presents for two-way TLS.
 
 use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
 use keyway_keystore::{Format, file};
 use keyway_store::{NewKeystore, StoredKeystore};
 use time::OffsetDateTime;
 
-use crate::cli::store::{IdentityAddArgs, IdentityCommand, IdentityExportArgs};
-use crate::files::refuse_existing;
-use crate::files::{identity_format, identity_password, write_identity};
+use crate::args::StoreArgs;
+use crate::commands::truststore::TruststoreListArgs;
+use crate::files::{identity_format, identity_password, refuse_existing, write_identity};
 use crate::session::{block_on, context, open};
 use crate::{Outcome, output, secret};
+
+/// `keyway identity`
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Store a keystore file (PKCS#12, JKS, JCEKS, PEM) with its passwords, sealed.
+    #[command(after_help = "Examples:
+  keyway identity add acme acme-client.p12 --storepass env:P12_PASS
+  keyway identity add legacy partner.jks --storepass file:jks.pass --keypass env:KEY_PASS --alias orders
+  keyway identity add acme acme-client-2027.p12 --storepass env:P12_PASS --replace --if-version 1
+
+The file must open with its password and hold a private key entry; the one connectors
+present is --alias, or the only key. Its key must open with --keypass (default: the store
+password). The file and passwords are sealed with the master key; the certificates are
+kept in plain for listings and expiry warnings. Needs manage_trust.
+
+Exit codes: 0 stored, 2 refused (wrong password, no key, several keys and no --alias, name taken without --replace).")]
+    Add(IdentityAddArgs),
+    /// List the stored keystores: name, type, the alias presented, its subject and expiry.
+    #[command(after_help = "Example:\n  keyway identity list --json")]
+    List(TruststoreListArgs),
+    /// Show a stored keystore's entries and their certificates.
+    #[command(after_help = "Example:\n  keyway identity show acme")]
+    Show(IdentityNameArgs),
+    /// Remove a stored keystore.
+    #[command(after_help = "Example:\n  keyway identity remove acme --if-version 2")]
+    Remove(IdentityNameArgs),
+    /// Write a stored keystore out: the file as it was stored, or the presented key and
+    /// chain as a new PKCS#12, JKS or PEM file.
+    #[command(after_help = "Examples:
+  keyway identity export acme --out acme.p12                         # as stored, same password
+  keyway identity export acme --out acme.jks --password changeit     # the key entry, as a new JKS
+
+An audited export; needs manage_trust.")]
+    Export(IdentityExportArgs),
+}
+
+impl IdentityCommand {
+    /// Where it acts, and as whom.
+    pub fn store(&self) -> &StoreArgs {
+        match self {
+            IdentityCommand::Add(a) => &a.store,
+            IdentityCommand::List(a) => &a.store,
+            IdentityCommand::Show(a) | IdentityCommand::Remove(a) => &a.store,
+            IdentityCommand::Export(a) => &a.store,
+        }
+    }
+}
+
+/// `keyway identity add`
+#[derive(Debug, Args)]
+pub struct IdentityAddArgs {
+    /// The keystore's name, as connectors refer to it.
+    pub name: String,
+    /// The keystore file.
+    pub file: std::path::PathBuf,
+    /// The store password: a value, env:VAR or file:PATH; prompted for when left out.
+    #[arg(long, value_name = "PASSWORD")]
+    pub storepass: Option<String>,
+    /// The key password, when it differs from the store password (JKS).
+    #[arg(long, value_name = "PASSWORD")]
+    pub keypass: Option<String>,
+    /// The key entry to present; may be left out when the file holds one key.
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// The file's type (jks, jceks, pkcs12, pem); detected when left out.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub store_type: Option<String>,
+    /// Replace an existing keystore of that name (a renewed certificate).
+    #[arg(long)]
+    pub replace: bool,
+    /// With --replace: only if the keystore is still at this version.
+    #[arg(long, value_name = "N", requires = "replace")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway identity show|remove NAME`
+#[derive(Debug, Args)]
+pub struct IdentityNameArgs {
+    /// The keystore.
+    pub name: String,
+    /// Remove only if the keystore is still at this version.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `keyway identity export`
+#[derive(Debug, Args)]
+pub struct IdentityExportArgs {
+    /// The keystore.
+    pub name: String,
+    #[command(flatten)]
+    pub out: crate::args::IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// `keyway identity …`
 pub fn identity(command: IdentityCommand) -> Result<Outcome> {

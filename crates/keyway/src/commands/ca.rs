@@ -1,21 +1,196 @@
-//! `keyway ca …`: keyway's CA in the store. Checks, signing, records and auditing happen
-//! in keyway-store; this module reads arguments and files, writes files and prints.
+//! `keyway ca …`: keyway's own CA in the store: init, sign CSRs, issue, revoke, CRLs, list.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use clap::{Args, Subcommand};
 use keyway_keystore::{Certificate, file};
 use keyway_pki::{CaInit, IssueRequest, IssuedRecord, KeyType, Status, parse_subject, read_csr};
 use keyway_store::CaRequest;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::cli::pki::{CaCommand, IssueArgs};
+use crate::args::{IdentityOutArgs, OutArgs, StoreArgs, sans};
 use crate::files::{check_out, identity_format, identity_password, write_ca_file, write_identity};
 use crate::output::report;
-use crate::pki_cmd::sans;
 use crate::session::{block_on, context, open};
 use crate::{Outcome, output};
+
+/// `keyway ca`
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create keyway's CA in the store (`keyway init` does it with the defaults).
+    #[command(after_help = "Examples:
+  keyway ca init --subject \"CN=Acme keyway CA,O=Acme\" --with-intermediate
+  keyway ca init --database postgres://keyway@db/keyway
+
+The CA (root certificate, keys sealed with the master key, the record of everything it
+issues) is kept in the store, so every node of a shared database signs with the same CA.
+The master key is DIR/master.key (mode 0600, created on first use) unless KEYWAY_MASTER_KEY
+is set: back it up apart from the database; without it the CA keys cannot be opened.
+With --with-intermediate, an intermediate signs and the root key stays sealed.
+DIR/ca.pem gets the CA certificates, to give to clients. Needs manage_trust.
+
+Exit codes: 0 created, 2 refused (the store has a CA already, missing permission).")]
+    Init(CaInitArgs),
+    /// Sign a CSR made elsewhere (openssl req, keytool -certreq, keyway csr create).
+    #[command(after_help = "Examples:
+  keyway ca sign partner-a.csr --profile client --owner alice --out partner-a.pem
+  keyway ca sign gw.csr --profile server --days 90 --out gw.pem
+
+Only the CSR's subject, key and (server profile) SANs are used; key usage, extended key
+usage and basic constraints come from the profile. --out gets the certificate followed by
+the CA chain.
+
+Exit codes: 0 signed, 2 usage or input error (bad CSR signature, validity beyond the CA).")]
+    Sign(CaSignArgs),
+    /// Generate a key and issue its certificate in one step, written as PKCS#12, JKS or PEM.
+    #[command(after_help = "Examples:
+  keyway ca issue --profile client --subject CN=partner-a --owner alice --out partner-a.p12 --password env:P12_PASS
+  keyway ca issue --profile client --subject CN=java-client --out client.jks --password changeit
+  keyway ca issue --profile server --subject CN=gw --san dns:gw.acme.example --out gw.pem --no-passphrase
+
+The output type follows the extension (.p12/.pfx, .jks, .pem) or --out-type.
+
+Exit codes: 0 issued, 2 usage or input error.")]
+    Issue(CaIssueArgs),
+    /// Revoke a certificate the CA issued; the next CRL lists it.
+    #[command(after_help = "Examples:
+  keyway ca revoke 3f2a9c0d1e… --reason keyCompromise
+  keyway ca revoke 00:3F:2A:9C:… --reason superseded
+
+Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+cessationOfOperation, privilegeWithdrawn.
+
+Exit codes: 0 revoked, 2 usage or input error (unknown serial, already revoked).")]
+    Revoke(CaRevokeArgs),
+    /// Write a CRL signed by the CA, listing every revoked certificate.
+    #[command(after_help = "Examples:
+  keyway ca crl --out ca.crl
+  keyway ca crl --out ca.crl.der --der --days 1
+
+Exit codes: 0 written, 2 usage or input error.")]
+    Crl(CaCrlArgs),
+    /// List the certificates the CA issued.
+    #[command(after_help = "Examples:
+  keyway ca list
+  keyway ca list --json
+
+Exit codes: 0 listed, 2 usage or input error (no CA).")]
+    List(CaListArgs),
+    /// Write the CA's certificates (issuing CA, then root) for truststores.
+    #[command(after_help = "Examples:
+  keyway ca cert --out keyway-ca.pem
+
+Exit codes: 0 written, 2 usage or input error.")]
+    Cert(CaCertArgs),
+}
+
+/// `ca init`
+#[derive(Debug, Args)]
+pub struct CaInitArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The root's subject.
+    #[arg(long, default_value = "CN=keyway Root CA")]
+    pub subject: String,
+    /// The CA keys' type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    /// Let an intermediate do the signing.
+    #[arg(long)]
+    pub with_intermediate: bool,
+}
+
+/// What every issuing command takes.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// client (EKU clientAuth) or server (EKU serverAuth, SANs required).
+    #[arg(long, default_value = "client")]
+    pub profile: String,
+    /// Validity in days (bounded by the CA's own).
+    #[arg(long, default_value_t = keyway_pki::DEFAULT_DAYS)]
+    pub days: u32,
+    /// Who the certificate is for, for the record.
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+/// `ca sign`
+#[derive(Debug, Args)]
+pub struct CaSignArgs {
+    /// The CSR (PEM or DER).
+    pub csr: PathBuf,
+    #[command(flatten)]
+    pub issue: IssueArgs,
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ca issue`
+#[derive(Debug, Args)]
+pub struct CaIssueArgs {
+    #[command(flatten)]
+    pub issue: IssueArgs,
+    /// Subject, e.g. "CN=partner-a,O=Acme".
+    #[arg(long)]
+    pub subject: String,
+    /// Subject alternative name; repeat for several.
+    #[arg(long)]
+    pub san: Vec<String>,
+    /// Key type.
+    #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
+    pub key_type: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ca revoke`
+#[derive(Debug, Args)]
+pub struct CaRevokeArgs {
+    /// The serial (hex, colons allowed), as `keyway ca list` shows it.
+    pub serial: String,
+    /// Why.
+    #[arg(long, default_value = "unspecified")]
+    pub reason: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ca crl`
+#[derive(Debug, Args)]
+pub struct CaCrlArgs {
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Days until the next update.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Write DER instead of PEM.
+    #[arg(long)]
+    pub der: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ca list`
+#[derive(Debug, Args)]
+pub struct CaListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ca cert`
+#[derive(Debug, Args)]
+pub struct CaCertArgs {
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
 
 /// `keyway ca …`
 pub fn ca(command: CaCommand) -> Result<Outcome> {

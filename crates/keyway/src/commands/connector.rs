@@ -1,11 +1,22 @@
-//! `keyway connector …` arguments.
+//! `keyway connector …`: the REST and SOAP connectors of a keyway.toml or of the store:
+//! list, show, add and remove (`connector/edit.rs`), call and soap (`connector/call.rs`),
+//! test (`connector/check.rs`).
+
+mod call;
+mod check;
+mod edit;
 
 use std::path::PathBuf;
 
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use keyway_connect::{Config, Connector, ConnectorDef, Kind};
+use serde_json::{Value, json};
 
-use crate::cli::pki::DataDirArgs;
-use crate::cli::store::StoreArgs;
+use self::edit::{ConnectorAddArgs, ConnectorRemoveArgs};
+use crate::Outcome;
+use crate::args::{DataDirArgs, StoreArgs};
+use crate::session::{block_on, context, open};
 
 const CONFIG_HELP: &str = "A keyway.toml, or a directory of *.toml files [default: ./keyway.toml if there is one, else the connectors in keyway's store]";
 
@@ -91,61 +102,6 @@ without --replace, a missing permission).")]
         after_help = "Example:\n  keyway connector remove orders --if-version 2\n\nRefused while an integration uses it."
     )]
     Remove(ConnectorRemoveArgs),
-}
-
-/// `connector add`
-#[derive(Debug, Args)]
-pub struct ConnectorAddArgs {
-    /// The connector's name.
-    pub name: String,
-    /// The base URL, `https://host[:port][/path]`.
-    #[arg(long)]
-    pub url: String,
-    /// rest or soap.
-    #[arg(long, default_value = "rest", value_parser = ["rest", "soap"])]
-    pub kind: String,
-    /// A truststore kept in the store; repeat for several (none: the system roots).
-    #[arg(long = "truststore", value_name = "NAME")]
-    pub truststores: Vec<String>,
-    /// A keystore kept in the store whose key is presented (two-way TLS).
-    #[arg(long, value_name = "NAME")]
-    pub keystore: Option<String>,
-    /// With --keystore: the key entry it must present (chosen when the keystore was added).
-    #[arg(long, requires = "keystore")]
-    pub alias: Option<String>,
-    /// Lowest allowable TLS version: SSLv3, 1.0, 1.1, 1.2 (default) or 1.3.
-    #[arg(long, value_name = "VERSION")]
-    pub min_tls: Option<String>,
-    /// The name to send as SNI and check the certificate against, instead of the URL's
-    /// host (an endpoint reached by IP address or another name).
-    #[arg(long, value_name = "NAME")]
-    pub server_name: Option<String>,
-    /// Basic-auth user name.
-    #[arg(long, requires = "password_stdin")]
-    pub username: Option<String>,
-    /// Read the basic-auth password from the first line of standard input.
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-    /// Replace a connector of that name.
-    #[arg(long)]
-    pub replace: bool,
-    /// With --replace: only if the connector is still at this version.
-    #[arg(long, value_name = "N", requires = "replace")]
-    pub if_version: Option<i64>,
-    #[command(flatten)]
-    pub store: StoreArgs,
-}
-
-/// `connector remove`
-#[derive(Debug, Args)]
-pub struct ConnectorRemoveArgs {
-    /// The connector.
-    pub name: String,
-    /// Only if the connector is still at this version.
-    #[arg(long, value_name = "N")]
-    pub if_version: Option<i64>,
-    #[command(flatten)]
-    pub store: StoreArgs,
 }
 
 /// `--config`, or where keyway's store is.
@@ -290,92 +246,188 @@ pub struct SoapArgs {
     pub json: bool,
 }
 
-/// `keyway import`
-#[derive(Debug, Subcommand)]
-pub enum ImportCommand {
-    /// Turn a PMG-style scenario file into connectors (a new keyway.toml).
-    #[command(
-        after_help = "Each <scenario name=… baseurl=… username=… password=… tls=… tls11=… tls12=… ssl3=…/>
-becomes a connector: baseurl its URL, username/password its basic auth, and the flags
-(tls = TLS 1.0) an explicit version set in a shared profile pmg-…. Every other attribute
-(adminport, domain, locale, …) is kept in the connector's `extra` table and listed, so
-`keyway export pmg` writes it back. Imported connectors trust the system roots (which
-honour SSL_CERT_FILE); add truststores = [...] to a pmg-… profile to trust a partner CA.
-
-Passwords are never printed. By default they are written into the output file, which is
-created readable by its owner only; --password-env writes { env = \"KEYWAY_PMG_<NAME>_PASSWORD\" }
-references instead and lists the variables to set.
-
-The output file is not overwritten unless --force is given; to keep an existing
-keyway.toml, write a second file into a config directory (--out conf.d/pmg.toml) and
-point --config at the directory.
-
-Examples:
-  keyway import pmg scenarios.xml
-  keyway import pmg scenarios.xml --out conf.d/pmg.toml --kind soap --password-env
-
-Exit codes: 0 imported, 2 the file has problems (each named with its scenario and
-attribute; nothing is written) or the output exists."
-    )]
-    Pmg(ImportPmgArgs),
+/// Runs a connector command.
+pub fn run(command: ConnectorCommand) -> Result<Outcome> {
+    block_on(async {
+        match command {
+            ConnectorCommand::List(args) => list(args).await,
+            ConnectorCommand::Show(args) => show(args).await,
+            ConnectorCommand::Test(args) => check::test(args).await,
+            ConnectorCommand::Call(args) => call::call(args).await,
+            ConnectorCommand::Soap(args) => call::soap(args).await,
+            ConnectorCommand::Add(args) => edit::connector_add(args).await,
+            ConnectorCommand::Remove(args) => edit::connector_remove(args).await,
+        }
+    })
 }
 
-/// `import pmg`
-#[derive(Debug, Args)]
-pub struct ImportPmgArgs {
-    /// The scenario file (XML).
-    pub file: PathBuf,
-    /// The configuration file to write.
-    #[arg(long, default_value = "keyway.toml")]
-    pub out: PathBuf,
-    /// The kind of the connectors (the file does not say).
-    #[arg(long, default_value = "rest", value_parser = ["rest", "soap"])]
-    pub kind: String,
-    /// Write passwords as environment-variable references, not values.
-    #[arg(long)]
-    pub password_env: bool,
-    /// Replace the output file if it exists.
-    #[arg(long)]
-    pub force: bool,
-    /// JSON output: what each scenario became (no passwords).
-    #[arg(long)]
-    pub json: bool,
+/// The connectors of `--config`, else of `./keyway.toml` when there is one, else of
+/// keyway's store.
+pub(crate) async fn load_config(arg: &ConfigArg) -> Result<Config> {
+    match arg.file() {
+        Some(path) => load(&path),
+        None => {
+            let store_args = arg.store_args();
+            // Not a reason to create a store: say where connectors can come from.
+            let database = store_args.data.data_dir.join(keyway_store::DATABASE_FILE);
+            if store_args.database.is_none() && !database.exists() {
+                bail!(
+                    "no keyway.toml here and no keyway store at {}: give --config FILE (or set KEYWAY_CONFIG), or --data-dir DIR / --database URL of a store (`keyway init` makes one, `keyway config import` fills it)",
+                    database.display()
+                );
+            }
+            let store = open(&store_args).await?;
+            Ok(store.connector_config(&context(&store_args)).await?)
+        }
+    }
 }
 
-/// `keyway export`
-#[derive(Debug, Subcommand)]
-pub enum ExportCommand {
-    /// Write connectors as a PMG-style scenario file.
-    #[command(
-        after_help = "The attributes come back in PMG's order (name adminport domain password username
-baseurl locale tls tls11 tls12 ssl3, then tls13 when enabled, then any other kept
-attribute), so an imported file exports unchanged. Settings the format has no place for
-(truststores, client certificates, headers, retries, …) are listed and left out.
-Passwords are resolved (inline, environment or file) and written: the output is created
-readable by its owner only, and is never printed.
-
-Examples:
-  keyway export pmg --out scenarios.xml
-  keyway export pmg --config conf.d --connector PMG_Test --connector Legacy --out two.xml
-
-Exit codes: 0 exported, 2 a connector cannot be exported (e.g. its password cannot be
-resolved), the configuration has problems, or the output exists."
-    )]
-    Pmg(ExportPmgArgs),
+pub(crate) fn load(path: &std::path::Path) -> Result<Config> {
+    if !path.exists() {
+        bail!(
+            "{}: no such file or directory (give --config FILE, or set KEYWAY_CONFIG)",
+            path.display()
+        );
+    }
+    Ok(Config::load(path)?)
 }
 
-/// `export pmg`
-#[derive(Debug, Args)]
-pub struct ExportPmgArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
-    /// The scenario file to write.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Export only this connector; repeatable (default: all, in file order).
-    #[arg(long = "connector", value_name = "NAME")]
-    pub connectors: Vec<String>,
-    /// Replace the output file if it exists.
-    #[arg(long)]
-    pub force: bool,
+/// What `list` and `show` say about a connector, without secrets.
+fn summary(config: &Config, def: &ConnectorDef) -> Value {
+    let profile = def.profile.as_deref().and_then(|p| config.profile_entry(p));
+    // TLS versions are always a list of names in JSON ("TLS 1.2", "TLS 1.3").
+    let versions = profile
+        .map(|(_, policy)| policy.accepted())
+        .unwrap_or_else(|| keyway_tls::TlsPolicy::default().accepted());
+    let (truststores, keystore) = match profile {
+        Some((entry, _)) => (entry.truststores.clone(), entry.keystore.clone()),
+        None => (Vec::new(), None),
+    };
+    json!({
+        "name": def.name,
+        "kind": def.kind,
+        "url": def.url_text.trim(),
+        "file": def.file.display().to_string(),
+        "profile": def.profile,
+        "tls_versions": versions,
+        "truststores": if truststores.is_empty() { json!(["system roots"]) } else { json!(truststores) },
+        "keystore": keystore,
+        "user": def.auth.as_ref().map(|(u, _)| u),
+        "password": def.auth.as_ref().map(|(_, p)| p.describe()),
+        "headers": def.headers.iter().map(|(n, v)| (n.to_string(), Value::String(v.to_str().unwrap_or("(binary)").to_string()))).collect::<serde_json::Map<_, _>>(),
+        "timeout": humantime::format_duration(def.timeout).to_string(),
+        "retries": def.retries,
+        "redirects": def.redirects,
+        "test_path": def.test_path,
+        "soap_version": (def.kind == Kind::Soap).then_some(def.soap_version),
+        "test_action": def.test_action,
+        "unmapped_attributes": def.extra,
+    })
+}
+
+async fn list(args: ListArgs) -> Result<Outcome> {
+    let config = load_config(&args.config).await?;
+    let rows: Vec<Value> = config.connectors().map(|c| summary(&config, c)).collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(Outcome::Ok);
+    }
+    if rows.is_empty() {
+        println!("no connectors in {}", args.config.source());
+        return Ok(Outcome::Ok);
+    }
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        // A list of TLS versions reads as the policy prints it: "TLS 1.2–1.3".
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| {
+                i.as_str()
+                    .and_then(|n| keyway_tls::TlsVersion::parse(n).ok())
+            })
+            .collect::<keyway_tls::VersionSet>()
+            .to_string(),
+        other => other.to_string(),
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            [
+                "name",
+                "kind",
+                "url",
+                "profile",
+                "tls_versions",
+                "keystore",
+                "user",
+            ]
+            .iter()
+            .map(|k| text(&r[*k]))
+            .collect()
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::output::columns(
+            &[
+                "NAME",
+                "KIND",
+                "URL",
+                "PROFILE",
+                "TLS",
+                "CLIENT CERT",
+                "USER"
+            ],
+            &table
+        )
+    );
+    Ok(Outcome::Ok)
+}
+
+async fn show(args: NameArgs) -> Result<Outcome> {
+    let config = load_config(&args.config).await?;
+    let def = config.connector(&args.name).map_err(anyhow::Error::msg)?;
+    let s = summary(&config, def);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(Outcome::Ok);
+    }
+    for (key, value) in s.as_object().into_iter().flatten() {
+        let shown = match value {
+            Value::Null => continue,
+            Value::Object(m) if m.is_empty() => continue,
+            Value::String(v) => v.clone(),
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        println!("{:<20} {shown}", format!("{}:", key.replace('_', " ")));
+    }
+    if !def.extra.is_empty() {
+        println!(
+            "note: {} imported attribute(s) keyway does not use are kept: {}",
+            def.extra.len(),
+            def.extra.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn build(args_config: &ConfigArg, name: &str) -> Result<Connector> {
+    let config = load_config(args_config).await?;
+    let def = config.connector(name).map_err(anyhow::Error::msg)?.clone();
+    Ok(Connector::new(&config, &def)?)
 }

@@ -1,88 +1,131 @@
-//! `keyway key`, `csr` and `cert`: each validates its arguments, calls keyway-pki,
-//! writes its output (never over an existing file unless --force) and reports.
+//! `keyway cert inspect|fingerprint|verify|bundle`: certificate files.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use keyway_keystore::{Certificate, PrivateKey, file};
-use keyway_pki::{
-    CertDetails, IssueProfile, KeyType, Pending, San, check_upload, create_csr, generate, key_pem,
-    parse_subject, read_certificates, read_csr, read_private_key,
-};
+use clap::{Args, Subcommand};
+use keyway_keystore::{Certificate, file};
+use keyway_pki::{CertDetails, IssueProfile, Pending, check_upload, read_certificates};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::cli::pki::{
-    CertBundleArgs, CertCommand, CertFileArgs, CertVerifyArgs, CsrCommand, KeyCommand,
-};
-use crate::files::{check_out, identity_format, identity_password, write_identity, write_private};
+use crate::args::IdentityOutArgs;
+use crate::commands::csr::load_key;
+use crate::files::{identity_format, identity_password, write_identity};
 use crate::output::report;
-use crate::secret;
-use crate::{Outcome, output};
+use crate::{Outcome, output, secret};
 
-/// `keyway key …`
-pub fn key(command: KeyCommand) -> Result<Outcome> {
-    let KeyCommand::Generate(args) = command;
-    let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
-    check_out(&args.out)?;
-    let passphrase = passphrase(args.passphrase.as_deref(), args.no_passphrase, "--keypass")?;
-    let key = generate(kind)?;
-    write_private(
-        &args.out.out,
-        key_pem(&key, passphrase.as_deref().map(|p| p.as_str()))?.as_bytes(),
-    )?;
-    report(
-        args.json,
-        json!({"key": args.out.out, "type": kind.name(), "encrypted": passphrase.is_some()}),
-        format!(
-            "Wrote the new {kind} key to {}{}",
-            args.out.out.display(),
-            if passphrase.is_some() {
-                " (encrypted)"
-            } else {
-                " (NOT encrypted)"
-            }
-        ),
-    )
+/// `keyway cert`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show everything a certificate says.
+    #[command(after_help = "Examples:
+  keyway cert inspect partner.pem
+  keyway cert inspect client.p12 --password env:P12_PASS --json
+
+Reads PEM (every certificate in it), DER, PKCS#12 and JKS.
+
+Exit codes: 0 shown, 1 a certificate is expired or not yet valid, 2 usage or input error.")]
+    Inspect(CertFileArgs),
+    /// Check a certificate against a truststore, as a TLS peer would.
+    #[command(after_help = "Examples:
+  keyway cert verify partner-a.pem --truststore keyway-ca.pem
+  keyway cert verify gw.pem --truststore partners.jks --truststore-password changeit --purpose server --name gw.acme.example
+  keyway cert verify partner-a.pem --truststore keyway-ca.pem --crl ca.crl
+
+The first certificate of FILE is checked; the others are used as intermediates.
+
+Exit codes: 0 valid, 1 not valid (the reason is printed), 2 usage or input error.")]
+    Verify(CertVerifyArgs),
+    /// Print the SHA-256 (and SHA-1) fingerprints.
+    #[command(after_help = "Examples:
+  keyway cert fingerprint partner-root.pem
+
+Exit codes: 0 printed, 2 usage or input error.")]
+    Fingerprint(CertFileArgs),
+    /// Put a key, its certificate and chain into a PKCS#12, JKS or PEM file, after checking
+    /// that they belong together (the upload of a CA-signed certificate).
+    #[command(after_help = "Examples:
+  keyway cert bundle --key partner-a.key --key-passphrase env:KEY_PASS --cert partner-a.pem \\
+      --ca issuing-ca.pem --ca root-ca.pem --out partner-a.p12 --password env:P12_PASS
+  keyway cert bundle --key client.key --no-passphrase --cert signed.pem --chain chain.pem --out client.jks --password changeit
+
+Checks before anything is written: the certificate is for this key, it chains to the CA
+certificates given (--ca, --chain, or those in --cert), it is valid now, it is not a CA, and
+(with --purpose client, the default) it allows clientAuth.
+
+Exit codes: 0 written, 2 a check failed or usage or input error.")]
+    Bundle(CertBundleArgs),
 }
 
-/// `keyway csr …`
-pub fn csr(command: CsrCommand) -> Result<Outcome> {
-    match command {
-        CsrCommand::Create(args) => {
-            let subject = parse_subject(&args.subject)?;
-            let sans = sans(&args.san)?;
-            check_out(&args.out)?;
-            let key = load_key(
-                &args.key,
-                args.key_passphrase.as_deref(),
-                args.no_passphrase,
-            )?;
-            let pem = create_csr(&key, subject, &sans)?;
-            file::write_atomic(&args.out.out, pem.as_bytes())?;
-            let csr = read_csr(pem.as_bytes(), "the new CSR")?;
-            report(
-                args.json,
-                json!({"csr": args.out.out, "subject": csr.subject, "sans": csr.sans, "key": csr.key.to_string()}),
-                format!(
-                    "Wrote the CSR for {} ({}) to {}; send it to your CA",
-                    csr.subject,
-                    csr.key,
-                    args.out.out.display()
-                ),
-            )
-        }
-        CsrCommand::Show(args) => {
-            let bytes = file::read_bytes(&args.file)?;
-            let csr = read_csr(&bytes, &args.file.display().to_string())?;
-            let mut text = format!("Subject:   {}\nKey:       {}\n", csr.subject, csr.key);
-            if !csr.sans.is_empty() {
-                text.push_str(&format!("SANs:      {}\n", csr.sans.join(", ")));
-            }
-            text.push_str("Signature: verified");
-            report(args.json, serde_json::to_value(&csr)?, text)
-        }
-    }
+/// A certificate file.
+#[derive(Debug, Args)]
+pub struct CertFileArgs {
+    /// PEM, DER, PKCS#12 or JKS.
+    pub file: PathBuf,
+    /// Password, for PKCS#12 and JKS.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cert verify`
+#[derive(Debug, Args)]
+pub struct CertVerifyArgs {
+    #[command(flatten)]
+    pub cert: CertFileArgs,
+    /// The truststore (PEM, DER, PKCS#12, JKS).
+    #[arg(long, value_name = "FILE")]
+    pub truststore: PathBuf,
+    /// The truststore's password.
+    #[arg(
+        long = "truststore-storepass",
+        alias = "truststore-password",
+        value_name = "PASSWORD"
+    )]
+    pub truststore_password: Option<String>,
+    /// client or server.
+    #[arg(long, default_value = "client")]
+    pub purpose: String,
+    /// The host name a server certificate must be valid for (server purpose).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// CRLs to check revocation against (PEM or DER); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
+}
+
+/// `cert bundle`
+#[derive(Debug, Args)]
+pub struct CertBundleArgs {
+    /// The private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The key's passphrase.
+    #[arg(long = "keypass", alias = "key-passphrase", value_name = "PASSPHRASE")]
+    pub key_passphrase: Option<String>,
+    /// The key is not encrypted.
+    #[arg(long = "no-key-passphrase", conflicts_with = "key_passphrase")]
+    pub plain_key: bool,
+    /// The certificate the CA returned (PEM or DER; a chain after it is used too).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Intermediate certificates.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    /// CA certificates the certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// client (requires clientAuth) or server.
+    #[arg(long, default_value = "client")]
+    pub purpose: String,
+    #[command(flatten)]
+    pub out: IdentityOutArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `keyway cert …`
@@ -323,41 +366,5 @@ fn read_cert_file(args: &CertFileArgs) -> Result<Vec<Certificate>> {
         &bytes,
         password.as_deref().map(|p| p.as_str()),
         &args.file.display().to_string(),
-    )?)
-}
-
-pub(crate) fn sans(given: &[String]) -> Result<Vec<San>> {
-    Ok(given
-        .iter()
-        .map(|s| San::parse(s))
-        .collect::<Result<_, _>>()?)
-}
-
-fn passphrase(given: Option<&str>, plain: bool, option: &str) -> Result<Option<secret::Password>> {
-    match (given, plain) {
-        (_, true) => Ok(None),
-        (Some(v), false) => Ok(Some(secret::resolve(v, option)?)),
-        (None, false) => Ok(Some(secret::prompt(
-            option,
-            "Passphrase for the new key (or give --no-passphrase)",
-        )?)),
-    }
-}
-
-fn load_key(path: &Path, passphrase: Option<&str>, plain: bool) -> Result<PrivateKey> {
-    let bytes = file::read_bytes(path)?;
-    let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
-    let pass = match (passphrase, plain, encrypted) {
-        (Some(v), _, _) => Some(secret::resolve(v, "--keypass")?),
-        (None, false, true) => Some(secret::prompt(
-            "--keypass",
-            &format!("Passphrase of {}", path.display()),
-        )?),
-        _ => None,
-    };
-    Ok(read_private_key(
-        &bytes,
-        pass.as_deref().map(|p| p.as_str()),
-        &path.display().to_string(),
     )?)
 }

@@ -1,15 +1,98 @@
-//! `keyway test URL`: arguments → a checked profile → the connectivity test → the
-//! outcome in words or JSON.
+//! `keyway test`: a connection with a connector's exact TLS settings; what was negotiated,
+//! or the diagnosed cause with its evidence and fix.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use keyway_tls::{
     IdentitySpec, Outcome as TestOutcome, Profile, ProfileSpec, TestTarget, TlsPolicy, TlsVersion,
     TrustSource, test,
 };
 use time::OffsetDateTime;
 
-use crate::cli::TestArgs;
+use crate::args::{parse_duration, parse_format};
 use crate::{Outcome, output, secret};
+
+/// `keyway test`
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// `https://HOST[:PORT][/PATH]` or `HOST:PORT`.
+    pub url: String,
+    /// A truststore (JKS, JCEKS, PKCS#12, PEM); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub truststore: Vec<PathBuf>,
+    /// Expected truststore type (detected from the bytes otherwise).
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    pub truststore_type: Option<keyway_keystore::Format>,
+    /// Truststore password (literal, env:VAR, file:PATH); a JKS is read without one.
+    #[arg(
+        long = "truststore-storepass",
+        alias = "truststore-password",
+        value_name = "PASSWORD"
+    )]
+    pub truststore_password: Option<String>,
+    /// Trust the system roots too (the default when no --truststore is given).
+    #[arg(long)]
+    pub system_roots: bool,
+    /// Keystore with the client certificate to present (two-way TLS).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+    /// Expected keystore type.
+    #[arg(long, value_name = "TYPE", value_parser = parse_format, requires = "keystore")]
+    pub keystore_type: Option<keyway_keystore::Format>,
+    /// Keystore password (literal, env:VAR, file:PATH); a PEM or DER identity whose key
+    /// is not encrypted needs none.
+    #[arg(
+        long = "storepass",
+        alias = "keystore-password",
+        value_name = "PASSWORD",
+        requires = "keystore"
+    )]
+    pub keystore_password: Option<String>,
+    /// Key password (default: the keystore password).
+    #[arg(
+        long = "keypass",
+        alias = "key-password",
+        value_name = "PASSWORD",
+        requires = "keystore"
+    )]
+    pub key_password: Option<String>,
+    /// Alias of the client key (needed when the keystore holds several).
+    #[arg(long, requires = "keystore")]
+    pub alias: Option<String>,
+    /// Lowest allowable version: ssl3, 1.0, 1.1, 1.2 (default), 1.3.
+    #[arg(long, value_name = "VERSION", conflicts_with = "tls_versions")]
+    pub min_tls: Option<String>,
+    /// Explicit versions instead: e.g. tls11,tls12 or TLSv1.2,TLSv1.3.
+    #[arg(long, value_name = "LIST")]
+    pub tls_versions: Option<String>,
+    /// Highest version to accept.
+    #[arg(long, value_name = "VERSION")]
+    pub max_tls: Option<String>,
+    /// Cipher suites (IANA names, comma-separated), in preference order.
+    #[arg(long, value_name = "LIST")]
+    pub ciphers: Option<String>,
+    /// Name for SNI and certificate verification instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// TCP connect timeout.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: std::time::Duration,
+    /// Timeout for the handshake and the first response.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+    /// DANGER: do not verify the server's certificate. Flagged in every output.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Write the certificates the server sent, as PEM, into DIR (1-NAME.pem is its own,
+    /// then its issuers): to check their fingerprints and trust the one that belongs.
+    #[arg(long, value_name = "DIR")]
+    pub save_chain: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Runs the test and prints the result.
 pub fn run(args: TestArgs) -> Result<Outcome> {
@@ -276,7 +359,7 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
             out.push_str(&format!(
                 "    {:<8} {}\n",
                 v.version.name(),
-                crate::probe_cmd::describe(&v.outcome)
+                crate::commands::probe::describe(&v.outcome)
             ));
         }
     }
