@@ -44,9 +44,6 @@ pub struct DataDirArgs {
         value_name = "HEX"
     )]
     pub master_key: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// An output file: never replaced unless asked.

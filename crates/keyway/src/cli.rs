@@ -1,20 +1,17 @@
-//! The command line's top: the nouns, each run by its module under `commands/`, and the
-//! exit codes.
+//! The command line's top: the global `--json` and the nouns, each run by its module
+//! under `commands/`.
 
 use clap::{Parser, Subcommand};
 
-use crate::commands;
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  the command ran and found a problem (e.g. `inspect --check` on an expired certificate)
-  2  usage or input error (bad arguments, unreadable file, wrong password)";
+use crate::{commands, exit};
 
 /// keyway: TLS connectivity for integration connectors.
 #[derive(Debug, Parser)]
-#[command(name = "keyway", version, about, after_help = EXIT_CODES)]
+#[command(name = "keyway", version, about, after_help = exit::HELP)]
 pub struct Cli {
+    /// Print JSON instead of text (an error too, as `{"error": …}`).
+    #[arg(long, global = true)]
+    pub json: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -137,90 +134,4 @@ SIGTERM or Ctrl-C: stop accepting, finish requests in flight (up to 10 s), exit 
 
 Exit codes: 0 stopped on a signal, 2 cannot start (port in use, store unreadable).")]
     Serve(commands::serve::ServeArgs),
-}
-
-impl Cli {
-    /// Whether the command asked for JSON output (errors are then printed as JSON too).
-    pub fn json_requested(&self) -> bool {
-        let command = match &self.command {
-            Command::Keystore(command) => command,
-            Command::Probe(args) => return args.json,
-            Command::Test(args) => return args.json,
-            Command::Key(commands::key::KeyCommand::Generate(a)) => return a.json,
-            Command::Csr(commands::csr::CsrCommand::Create(a)) => return a.json,
-            Command::Csr(commands::csr::CsrCommand::Show(a)) => return a.json,
-            Command::Ca(command) => {
-                use commands::ca::CaCommand as C;
-                return match command {
-                    C::Init(a) => a.store.data.json,
-                    C::Sign(a) => a.store.data.json,
-                    C::Issue(a) => a.store.data.json,
-                    C::Revoke(a) => a.store.data.json,
-                    C::Crl(a) => a.store.data.json,
-                    C::List(a) => a.store.data.json,
-                    C::Cert(a) => a.store.data.json,
-                };
-            }
-            Command::Cert(command) => {
-                use commands::cert::CertCommand as C;
-                return match command {
-                    C::Inspect(a) | C::Fingerprint(a) => a.json,
-                    C::Verify(a) => a.cert.json,
-                    C::Bundle(a) => a.json,
-                };
-            }
-            Command::Connector(command) => {
-                use commands::connector::ConnectorCommand as C;
-                return match command {
-                    C::List(a) => a.json,
-                    C::Show(a) | C::Test(a) => a.json,
-                    C::Call(a) => a.json,
-                    C::Soap(a) => a.json,
-                    C::Add(a) => a.store.data.json,
-                    C::Remove(a) => a.store.data.json,
-                };
-            }
-            Command::Import(commands::import::ImportCommand::Pmg(a)) => return a.json,
-            Command::Export(_) => return false,
-            Command::Init(a) => return a.store.data.json,
-            Command::AuditLog(a) => {
-                return match &a.command {
-                    Some(commands::audit_log::AuditLogCommand::Prune(p)) => p.store.data.json,
-                    None => a.store.data.json,
-                };
-            }
-            Command::User(command) => {
-                use commands::user::UserCommand as C;
-                return match command {
-                    C::Add(a) => a.store.data.json,
-                    C::List(a) => a.store.data.json,
-                    C::Show(a) | C::Disable(a) | C::Enable(a) => a.store.data.json,
-                    C::Passwd(a) => a.store.data.json,
-                    C::Grant(a) | C::RevokePermission(a) => a.store.data.json,
-                    C::Cert(command) => command.store().data.json,
-                };
-            }
-            Command::Truststore(command) => return command.store().data.json,
-            Command::Identity(command) => return command.store().data.json,
-            Command::Crl(command) => return command.store().data.json,
-            Command::Config(command) => return command.store().data.json,
-            Command::Integration(command) => return command.store().data.json,
-            Command::Serve(args) => return args.store.data.json,
-        };
-        let store = match command {
-            commands::keystore::KeystoreCommand::List(a) => &a.store,
-            commands::keystore::KeystoreCommand::Inspect(a) => &a.store,
-            commands::keystore::KeystoreCommand::ImportCert(a) => &a.store,
-            commands::keystore::KeystoreCommand::ImportKey(a) => &a.store,
-            commands::keystore::KeystoreCommand::Delete(a) => &a.store,
-            commands::keystore::KeystoreCommand::Rename(a) => &a.store,
-            commands::keystore::KeystoreCommand::Passwd(a) => &a.store,
-            commands::keystore::KeystoreCommand::Export(a) => &a.store,
-            commands::keystore::KeystoreCommand::Convert(a) => &a.store,
-            commands::keystore::KeystoreCommand::Add(a) => return a.store.data.json,
-            commands::keystore::KeystoreCommand::Show(a)
-            | commands::keystore::KeystoreCommand::Remove(a) => return a.store.data.json,
-        };
-        store.json
-    }
 }

@@ -1,13 +1,9 @@
 //! The `keyway` command line: TLS connectivity for integration connectors.
 //!
-//! This binary is glue: it parses arguments, calls the library crates, prints human
-//! text or JSON, and maps the result to a documented exit code:
-//!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success |
-//! | 1 | the command ran and found a problem (e.g. `keystore inspect --check` on an expired certificate) |
-//! | 2 | usage or input error: bad arguments, unreadable file, wrong password |
+//! This binary is glue: it parses arguments (`cli.rs`; each noun's own in
+//! `commands/<noun>.rs`, shared groups in `args.rs`), calls the library crates through a
+//! store session (`session.rs`), prints text or JSON (`output.rs`), writes files only
+//! the way `files.rs` does, and maps the result to a documented exit code (`exit.rs`).
 //!
 //! ```text
 //! keyway keystore list testdata/sample/partners.jks --storepass changeit
@@ -22,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod args;
 mod cli;
 mod commands;
+mod exit;
 mod files;
 mod output;
 mod secret;
@@ -31,37 +28,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// What a command that ran to the end found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything as expected: exit 0.
-    Ok,
-    /// The command ran and found a problem it reported: exit 1.
-    Problems,
-}
-
-/// Exit code for a usage or input error.
-const EXIT_ERROR: u8 = 2;
-
-/// Exit code when standard output was closed under us (as a shell reports SIGPIPE).
-const EXIT_CLOSED_PIPE: i32 = 141;
+use crate::exit::Outcome;
 
 fn main() -> ExitCode {
-    quiet_on_closed_stdout();
+    exit::quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
-    let json = cli.json_requested();
-    match run(cli) {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Problems) => ExitCode::from(1),
-        Err(err) => {
-            if json {
-                let body = serde_json::json!({ "error": format!("{err:#}") });
-                println!("{body}");
-            }
-            eprintln!("error: {err:#}");
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    output::set_json(cli.json);
+    exit::code(run(cli))
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
@@ -86,23 +59,4 @@ fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Integration(command) => commands::integration::integration(command),
         cli::Command::Serve(args) => commands::serve::serve(args),
     }
-}
-
-/// `keyway … | head -1`: once the reader is gone, printing fails with EPIPE and `print!`
-/// panics. Like any Unix tool, stop quietly instead (Rust ignores SIGPIPE, and resetting
-/// it needs unsafe code).
-fn quiet_on_closed_stdout() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(EXIT_CLOSED_PIPE);
-        }
-        default(info);
-    }));
 }

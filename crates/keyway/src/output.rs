@@ -7,12 +7,26 @@
 //! cut to [`MAX_CELL`] characters with an ellipsis ([`cell`]); `--json` has them whole.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use keyway_keystore::{CertInfo, EntrySummary};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::Outcome;
+use crate::exit::Outcome;
+
+/// Whether `--json` was given: set once by `main`, read by every command.
+static JSON: OnceLock<bool> = OnceLock::new();
+
+/// Records `--json` for the whole run.
+pub fn set_json(on: bool) {
+    let _ = JSON.set(on);
+}
+
+/// Whether the command prints JSON instead of text.
+pub fn json() -> bool {
+    JSON.get().copied().unwrap_or(false)
+}
 
 /// The widest a table cell is shown; longer ones end in `…` (whole in `--json`).
 pub const MAX_CELL: usize = 120;

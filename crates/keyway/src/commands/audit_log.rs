@@ -6,8 +6,9 @@ use keyway_store::AuditQuery;
 use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
+use crate::exit::Outcome;
+use crate::output;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output};
 
 /// `keyway audit-log prune`
 #[derive(Debug, Subcommand)]
@@ -67,7 +68,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
             limit: Some(args.limit),
         };
         let entries = store.audit_log(&context(&args.store), &query).await?;
-        if args.store.data.json {
+        if output::json() {
             println!("{}", serde_json::to_string_pretty(&entries)?);
             return Ok(Outcome::Ok);
         }
@@ -120,7 +121,7 @@ fn audit_prune(args: AuditPruneArgs) -> Result<Outcome> {
         let when = OffsetDateTime::from_unix_timestamp(before)
             .map(output::iso)
             .unwrap_or_else(|_| before.to_string());
-        if args.store.data.json {
+        if output::json() {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({

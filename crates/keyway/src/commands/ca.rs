@@ -11,10 +11,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::args::{IdentityOutArgs, OutArgs, StoreArgs, sans};
+use crate::exit::Outcome;
 use crate::files::{check_out, identity_format, identity_password, write_ca_file, write_identity};
+use crate::output;
 use crate::output::report;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output};
 
 /// `keyway ca`
 #[derive(Debug, Subcommand)]
@@ -223,7 +224,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     ));
                 }
                 report(
-                    data.json,
+                    output::json(),
                     json!({
                         "database": store.database(),
                         "root": ca.root.info(),
@@ -248,7 +249,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     .map(Certificate::to_pem)
                     .collect();
                 file::write_atomic(&args.out.out, pem.as_bytes())?;
-                issued_report(args.store.data.json, &issued.record, &args.out.out)
+                issued_report(output::json(), &issued.record, &args.out.out)
             }
             CaCommand::Issue(args) => {
                 let request = issue_request(&args.issue)?;
@@ -274,7 +275,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     key,
                     issued.full_chain(),
                 )?;
-                issued_report(args.store.data.json, &issued.record, &args.out.out)
+                issued_report(output::json(), &issued.record, &args.out.out)
             }
             CaCommand::Revoke(args) => {
                 let reason = args.reason.parse().map_err(anyhow::Error::msg)?;
@@ -283,7 +284,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     .ca_revoke(&context(&args.store), &args.serial, reason)
                     .await?;
                 report(
-                    args.store.data.json,
+                    output::json(),
                     record_json(&record)?,
                     format!(
                         "Revoked {} (serial {}, {reason}); publish a new CRL: keyway ca crl --out ca.crl",
@@ -302,7 +303,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                 };
                 file::write_atomic(&args.out.out, &bytes)?;
                 report(
-                    args.store.data.json,
+                    output::json(),
                     json!({"crl": args.out.out, "number": crl.number, "revoked": crl.revoked,
                            "next_update": output::iso(crl.next_update)}),
                     format!(
@@ -368,7 +369,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                     .map(record_json)
                     .collect::<Result<Vec<_>>>()?;
                 report(
-                    args.store.data.json,
+                    output::json(),
                     json!({"certificates": records}),
                     text.trim_end().to_string(),
                 )
@@ -385,7 +386,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                 let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
                 file::write_atomic(&args.out.out, pem.as_bytes())?;
                 report(
-                    args.store.data.json,
+                    output::json(),
                     json!({"out": args.out.out, "root": ca.root.info()}),
                     format!(
                         "Wrote the CA certificates to {}; add them to the truststores that must trust keyway's certificates (root SHA-256 {})",

@@ -11,9 +11,10 @@ use time::OffsetDateTime;
 
 use crate::args::IdentityOutArgs;
 use crate::commands::csr::load_key;
+use crate::exit::Outcome;
 use crate::files::{identity_format, identity_password, write_identity};
 use crate::output::report;
-use crate::{Outcome, output, secret};
+use crate::{output, secret};
 
 /// `keyway cert`
 #[derive(Debug, Subcommand)]
@@ -66,9 +67,6 @@ pub struct CertFileArgs {
     /// Password, for PKCS#12 and JKS.
     #[arg(long, value_name = "PASSWORD")]
     pub password: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `cert verify`
@@ -123,9 +121,6 @@ pub struct CertBundleArgs {
     pub purpose: String,
     #[command(flatten)]
     pub out: IdentityOutArgs,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyway cert …`
@@ -154,7 +149,7 @@ pub fn cert(command: CertCommand) -> Result<Outcome> {
                     |d| json!({"subject": d.info.subject, "sha256": d.info.sha256, "sha1": d.sha1}),
                 )
                 .collect();
-            report(args.json, json!(json), text)
+            report(output::json(), json!(json), text)
         }
         CertCommand::Verify(args) => verify(&args),
         CertCommand::Bundle(args) => bundle(&args),
@@ -208,7 +203,7 @@ fn inspect(args: &CertFileArgs) -> Result<Outcome> {
         details.push(d);
     }
     report(
-        args.json,
+        output::json(),
         json!({"certificates": details}),
         text.trim_end().to_string(),
     )?;
@@ -270,7 +265,7 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
     match verify_chain(&check) {
         Ok(()) => {
             report(
-                args.cert.json,
+                output::json(),
                 json!({"valid": true, "subject": subject}),
                 format!(
                     "{subject}: valid for {} use against {}",
@@ -298,7 +293,7 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
                 text.push_str(&format!("\n  {}. {}", n + 1, output::clean(step)));
             }
             report(
-                args.cert.json,
+                output::json(),
                 json!({
                     "valid": false,
                     "subject": subject,
@@ -347,7 +342,7 @@ fn bundle(args: &CertBundleArgs) -> Result<Outcome> {
         checked.chain.clone(),
     )?;
     report(
-        args.json,
+        output::json(),
         json!({"out": args.out.out, "alias": args.out.alias, "chain": checked.chain.iter().map(|c| c.info()).collect::<Vec<_>>()}),
         format!(
             "Checked and wrote {} with its chain of {} to {} (alias {})",

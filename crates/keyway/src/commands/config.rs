@@ -14,10 +14,11 @@ use keyway_store::{NewConnector, NewIntegration, NewKeystore, Save};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::Outcome;
 use crate::args::StoreArgs;
 use crate::commands::integration::integration_entry;
+use crate::exit::Outcome;
 use crate::files::write_private;
+use crate::output;
 use crate::session::{block_on, context, open};
 
 /// `keyway config`
@@ -49,16 +50,6 @@ needs manage_connectors and manage_trust.
 
 Exit codes: 0 written, 2 refused (DIR not empty without --force, a missing permission).")]
     Export(ConfigExportArgs),
-}
-
-impl ConfigCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            ConfigCommand::Import(a) => &a.store,
-            ConfigCommand::Export(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway config import`
@@ -303,7 +294,7 @@ async fn import(args: ConfigImportArgs) -> Result<Outcome> {
         "integrations": prepared.integrations.len(),
         "replaced": taken,
     });
-    if args.store.data.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&counts)?);
     } else {
         println!(
@@ -436,7 +427,7 @@ async fn export(args: ConfigExportArgs) -> Result<Outcome> {
         "connectors": out.connectors.len(),
         "integrations": integrations.len(),
     });
-    if args.store.data.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&counts)?);
     } else {
         println!(

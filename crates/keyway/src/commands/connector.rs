@@ -14,8 +14,9 @@ use keyway_connect::{Config, Connector, ConnectorDef, Kind};
 use serde_json::{Value, json};
 
 use self::edit::{ConnectorAddArgs, ConnectorRemoveArgs};
-use crate::Outcome;
 use crate::args::{DataDirArgs, StoreArgs};
+use crate::exit::Outcome;
+use crate::output;
 use crate::session::{block_on, context, open};
 
 const CONFIG_HELP: &str = "A keyway.toml, or a directory of *.toml files [default: ./keyway.toml if there is one, else the connectors in keyway's store]";
@@ -145,7 +146,6 @@ impl ConfigArg {
             data: DataDirArgs {
                 data_dir: self.data_dir.clone(),
                 master_key: self.master_key.clone(),
-                json: false,
             },
             database: self.database.clone(),
             as_user: self.as_user.clone(),
@@ -175,9 +175,6 @@ impl ConfigArg {
 pub struct ListArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A connector's name.
@@ -187,9 +184,6 @@ pub struct NameArgs {
     pub name: String,
     #[command(flatten)]
     pub config: ConfigArg,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `connector call`
@@ -217,9 +211,6 @@ pub struct CallArgs {
     /// Print the response headers (to stderr) too.
     #[arg(short = 'i', long)]
     pub include: bool,
-    /// JSON output: status, headers, body, TLS details.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `connector soap`
@@ -241,9 +232,6 @@ pub struct SoapArgs {
     /// The Body's content or a whole envelope: text, @FILE or @- (stdin).
     #[arg(long)]
     pub body: String,
-    /// JSON output: status, body or fault, TLS details.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs a connector command.
@@ -328,7 +316,7 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
 async fn list(args: ListArgs) -> Result<Outcome> {
     let config = load_config(&args.config).await?;
     let rows: Vec<Value> = config.connectors().map(|c| summary(&config, c)).collect();
-    if args.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Outcome::Ok);
     }
@@ -389,7 +377,7 @@ async fn show(args: NameArgs) -> Result<Outcome> {
     let config = load_config(&args.config).await?;
     let def = config.connector(&args.name).map_err(anyhow::Error::msg)?;
     let s = summary(&config, def);
-    if args.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(Outcome::Ok);
     }

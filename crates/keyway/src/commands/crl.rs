@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
+use crate::exit::Outcome;
+use crate::output;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output};
 
 /// `keyway crl`
 #[derive(Debug, Subcommand)]
@@ -34,17 +35,6 @@ Exit codes: 0 imported or unchanged, 2 refused (not a CRL, unknown or wrong sign
     /// Remove an issuer's CRL: its certificates are no longer checked against it.
     #[command(after_help = "Example:\n  keyway crl remove 'CN=Partner Client CA, O=Acme'")]
     Remove(CrlRemoveArgs),
-}
-
-impl CrlCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            CrlCommand::Import(a) => &a.store,
-            CrlCommand::List(a) => &a.store,
-            CrlCommand::Remove(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway crl import FILE`
@@ -76,7 +66,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                 let (crl, outcome) = store
                     .import_crl(&context(&args.store), &bytes, &source)
                     .await?;
-                if args.store.data.json {
+                if output::json() {
                     let json = serde_json::json!({"crl": crl, "import": outcome});
                     println!("{}", serde_json::to_string_pretty(&json)?);
                 } else {
@@ -99,7 +89,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
             CrlCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let crls = store.crls(&context(&args.store)).await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::to_string_pretty(&crls)?);
                 } else if crls.is_empty() {
                     println!("no CRLs (`keyway crl import FILE` imports one)");
@@ -133,7 +123,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                 store
                     .remove_crl(&context(&args.store), &args.issuer)
                     .await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::json!({"removed": args.issuer}));
                 } else {
                     println!("CRL of {}: removed", args.issuer);

@@ -9,9 +9,11 @@ use keyway_pki::{create_csr, parse_subject, read_csr, read_private_key};
 use serde_json::json;
 
 use crate::args::{OutArgs, sans};
+use crate::exit::Outcome;
 use crate::files::check_out;
+use crate::output;
 use crate::output::report;
-use crate::{Outcome, secret};
+use crate::secret;
 
 /// `keyway csr`
 #[derive(Debug, Subcommand)]
@@ -57,9 +59,6 @@ pub struct CsrCreateArgs {
     pub san: Vec<String>,
     #[command(flatten)]
     pub out: OutArgs,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `csr show`
@@ -67,9 +66,6 @@ pub struct CsrCreateArgs {
 pub struct CsrShowArgs {
     /// The CSR (PEM or DER).
     pub file: PathBuf,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyway csr …`
@@ -88,7 +84,7 @@ pub fn csr(command: CsrCommand) -> Result<Outcome> {
             file::write_atomic(&args.out.out, pem.as_bytes())?;
             let csr = read_csr(pem.as_bytes(), "the new CSR")?;
             report(
-                args.json,
+                output::json(),
                 json!({"csr": args.out.out, "subject": csr.subject, "sans": csr.sans, "key": csr.key.to_string()}),
                 format!(
                     "Wrote the CSR for {} ({}) to {}; send it to your CA",
@@ -106,7 +102,7 @@ pub fn csr(command: CsrCommand) -> Result<Outcome> {
                 text.push_str(&format!("SANs:      {}\n", csr.sans.join(", ")));
             }
             text.push_str("Signature: verified");
-            report(args.json, serde_json::to_value(&csr)?, text)
+            report(output::json(), serde_json::to_value(&csr)?, text)
         }
     }
 }

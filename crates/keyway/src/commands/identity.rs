@@ -9,9 +9,10 @@ use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
+use crate::exit::Outcome;
 use crate::files::{identity_format, identity_password, refuse_existing, write_identity};
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output, secret};
+use crate::{output, secret};
 
 /// `keyway identity`
 #[derive(Debug, Subcommand)]
@@ -46,18 +47,6 @@ Exit codes: 0 stored, 2 refused (wrong password, no key, several keys and no --a
 
 An audited export; needs manage_trust.")]
     Export(IdentityExportArgs),
-}
-
-impl IdentityCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            IdentityCommand::Add(a) => &a.store,
-            IdentityCommand::List(a) => &a.store,
-            IdentityCommand::Show(a) | IdentityCommand::Remove(a) => &a.store,
-            IdentityCommand::Export(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway identity add`
@@ -120,7 +109,7 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
             IdentityCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let stores = store.keystores(&context(&args.store)).await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::to_string_pretty(&stores)?);
                 } else if stores.is_empty() {
                     println!("no keystores (`keyway identity add NAME FILE` stores one)");
@@ -165,14 +154,14 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
             IdentityCommand::Show(args) => {
                 let store = open(&args.store).await?;
                 let found = store.keystore(&context(&args.store), &args.name).await?;
-                print_keystore(&found, args.store.data.json, None)
+                print_keystore(&found, output::json(), None)
             }
             IdentityCommand::Remove(args) => {
                 let store = open(&args.store).await?;
                 store
                     .remove_keystore(&context(&args.store), &args.name, args.if_version)
                     .await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::json!({"removed": args.name}));
                 } else {
                     println!("keystore {}: removed", args.name);
@@ -226,7 +215,7 @@ async fn add(args: IdentityAddArgs) -> Result<Outcome> {
         output::warn_dates(entry.chain.iter().map(|c| c.info()));
     }
     let done = if args.replace { "replaced" } else { "added" };
-    print_keystore(&saved, args.store.data.json, Some(done))
+    print_keystore(&saved, output::json(), Some(done))
 }
 
 async fn export(args: IdentityExportArgs) -> Result<Outcome> {
@@ -273,7 +262,7 @@ async fn export(args: IdentityExportArgs) -> Result<Outcome> {
         }
     }
     let done = format!("written to {}", out.out.display());
-    print_keystore(&stored, args.store.data.json, Some(&done))
+    print_keystore(&stored, output::json(), Some(&done))
 }
 
 fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Result<Outcome> {

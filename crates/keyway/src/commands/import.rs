@@ -8,9 +8,10 @@ use keyway_connect::Kind;
 use keyway_connect::pmg::{self, ImportOptions, PasswordStyle};
 use serde_json::json;
 
-use crate::Outcome;
 use crate::commands::connector::ConfigArg;
+use crate::exit::Outcome;
 use crate::files::{refuse_existing, write_private};
+use crate::output;
 
 /// `keyway import`
 #[derive(Debug, Subcommand)]
@@ -59,9 +60,6 @@ pub struct ImportPmgArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
-    /// JSON output: what each scenario became (no passwords).
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyway export`
@@ -134,7 +132,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             .any(|c| c.auth.is_some());
     write_private(&args.out, format!("{header}{text}").as_bytes())?;
 
-    if args.json {
+    if output::json() {
         let scenarios: Vec<_> = imported
             .scenarios
             .iter()

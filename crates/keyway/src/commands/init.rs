@@ -7,9 +7,10 @@ use keyway_pki::{Ca, CaInit, KeyType, PkiError, parse_subject};
 use keyway_store::{Context, NewUser, Permission, Store};
 use serde_json::json;
 
-use crate::Outcome;
 use crate::args::StoreArgs;
+use crate::exit::Outcome;
 use crate::files::write_ca_file;
+use crate::output;
 use crate::secret::Password;
 use crate::session::{block_on, context, open};
 
@@ -121,7 +122,7 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
             args.ca_with_intermediate,
         )
         .await?;
-        if store_args.data.json {
+        if output::json() {
             println!(
                 "{}",
                 json!({

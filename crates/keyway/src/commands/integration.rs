@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
+use crate::exit::Outcome;
+use crate::output;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output};
 
 /// `keyway integration`
 #[derive(Debug, Subcommand)]
@@ -34,17 +35,6 @@ Exit codes: 0 stored, 2 refused (no such connector, name taken without --replace
     /// Remove an integration.
     #[command(after_help = "Example:\n  keyway integration remove orders --if-version 2")]
     Remove(IntegrationNameArgs),
-}
-
-impl IntegrationCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            IntegrationCommand::Add(a) => &a.store,
-            IntegrationCommand::List(a) => &a.store,
-            IntegrationCommand::Show(a) | IntegrationCommand::Remove(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway integration add`
@@ -110,12 +100,12 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                 let saved = store
                     .save_integration(&context(&args.store), &args.name, integration, save)
                     .await?;
-                print_integration(&saved, args.store.data.json)
+                print_integration(&saved, output::json())
             }
             IntegrationCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let all = store.integrations(&context(&args.store)).await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::to_string_pretty(&all)?);
                 } else if all.is_empty() {
                     println!(
@@ -165,7 +155,7 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                     .into_iter()
                     .find(|i| i.name == args.name);
                 match found {
-                    Some(i) => print_integration(&i, args.store.data.json),
+                    Some(i) => print_integration(&i, output::json()),
                     None => Err(store.find_integration(&args.name).await.err().map_or_else(
                         || anyhow::anyhow!("no integration \"{}\"", args.name),
                         Into::into,
@@ -182,7 +172,7 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                         args.if_version,
                     )
                     .await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", json!({"removed": args.name}));
                 } else {
                     println!("integration {}: removed", args.name);

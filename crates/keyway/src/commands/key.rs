@@ -6,9 +6,11 @@ use keyway_pki::{KeyType, generate, key_pem};
 use serde_json::json;
 
 use crate::args::OutArgs;
+use crate::exit::Outcome;
 use crate::files::{check_out, write_private};
+use crate::output;
 use crate::output::report;
-use crate::{Outcome, secret};
+use crate::secret;
 
 /// `keyway key`
 #[derive(Debug, Subcommand)]
@@ -45,9 +47,6 @@ pub struct KeyGenerateArgs {
     /// Write the key unencrypted.
     #[arg(long)]
     pub no_passphrase: bool,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyway key …`
@@ -62,7 +61,7 @@ pub fn key(command: KeyCommand) -> Result<Outcome> {
         key_pem(&key, passphrase.as_deref().map(|p| p.as_str()))?.as_bytes(),
     )?;
     report(
-        args.json,
+        output::json(),
         json!({"key": args.out.out, "type": kind.name(), "encrypted": passphrase.is_some()}),
         format!(
             "Wrote the new {kind} key to {}{}",

@@ -12,8 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use keyway_keystore::{Error as StoreError, Format, Keystore, WriteOptions, detect_format, file};
 
-use crate::Outcome;
 use crate::args::parse_format;
+use crate::exit::Outcome;
 use crate::secret::{self, Password};
 
 /// `keyway keystore …`
@@ -119,9 +119,6 @@ pub struct KeystoreFileArgs {
         value_name = "PASSWORD"
     )]
     pub storepass: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A key password option.

@@ -7,7 +7,8 @@ use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use time::OffsetDateTime;
 
 use crate::args::parse_duration;
-use crate::{Outcome, output};
+use crate::exit::Outcome;
+use crate::output;
 
 /// `keyway probe`
 #[derive(Debug, Args)]
@@ -20,9 +21,6 @@ pub struct ProbeArgs {
     /// Connect and answer timeout per version, e.g. 5s, 500ms.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs the probe and prints the report.
@@ -30,7 +28,7 @@ pub fn run(args: ProbeArgs) -> Result<Outcome> {
     let mut target = ProbeTarget::parse(&args.target, args.timeout)?;
     target.server_name = args.servername;
     let report = probe(&target)?;
-    if args.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", human(&report, OffsetDateTime::now_utc()));

@@ -17,10 +17,11 @@ use keyway_store::{
 };
 use serde_json::json;
 
-use crate::Outcome;
 use crate::args::StoreArgs;
 use crate::commands::init::{Initialized, initialize};
+use crate::exit::Outcome;
 use crate::files::write_private;
+use crate::output;
 use crate::session::context;
 
 /// `keyway serve`
@@ -222,7 +223,7 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
             gateway.address.port()
         )
     });
-    if args.store.data.json {
+    if output::json() {
         println!(
             "{}",
             json!({

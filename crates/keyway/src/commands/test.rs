@@ -12,7 +12,8 @@ use keyway_tls::{
 use time::OffsetDateTime;
 
 use crate::args::{parse_duration, parse_format};
-use crate::{Outcome, output, secret};
+use crate::exit::Outcome;
+use crate::{output, secret};
 
 /// `keyway test`
 #[derive(Debug, Args)]
@@ -89,9 +90,6 @@ pub struct TestArgs {
     /// then its issuers): to check their fingerprints and trust the one that belongs.
     #[arg(long, value_name = "DIR")]
     pub save_chain: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs the test and prints the result.
@@ -103,7 +101,7 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
     if let Some(dir) = &args.save_chain {
         save_chain(dir, &outcome)?;
     }
-    if args.json {
+    if output::json() {
         println!(
             "{}",
             serde_json::to_string_pretty(&outcome.report(profile.insecure))?

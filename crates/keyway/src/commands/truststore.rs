@@ -10,9 +10,10 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
+use crate::exit::Outcome;
 use crate::files::refuse_existing;
 use crate::session::{block_on, context, open};
-use crate::{Outcome, output, secret};
+use crate::{output, secret};
 
 /// `keyway truststore …`
 #[derive(Debug, Subcommand)]
@@ -39,18 +40,6 @@ Exit codes: 0 stored, 2 refused (name taken without --replace, no certificate, w
   keyway truststore export partners --out partners.pem
   keyway truststore export partners --out partners.jks --storepass changeit")]
     Export(TruststoreExportArgs),
-}
-
-impl TruststoreCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            TruststoreCommand::Add(a) => &a.store,
-            TruststoreCommand::List(a) => &a.store,
-            TruststoreCommand::Show(a) | TruststoreCommand::Remove(a) => &a.store,
-            TruststoreCommand::Export(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway truststore add`
@@ -167,7 +156,7 @@ pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
             TruststoreCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let stores = store.truststores(&context(&args.store)).await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::to_string_pretty(&stores)?);
                 } else if stores.is_empty() {
                     println!("no truststores (`keyway truststore add NAME FILE` makes one)");
@@ -197,14 +186,14 @@ pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
             TruststoreCommand::Show(args) => {
                 let store = open(&args.store).await?;
                 let found = store.truststore(&context(&args.store), &args.name).await?;
-                print_truststore(&found, args.store.data.json, None)
+                print_truststore(&found, output::json(), None)
             }
             TruststoreCommand::Remove(args) => {
                 let store = open(&args.store).await?;
                 store
                     .remove_truststore(&context(&args.store), &args.name, args.if_version)
                     .await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", json!({"removed": args.name}));
                 } else {
                     println!("truststore {}: removed", args.name);
@@ -240,7 +229,7 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
             .await?
     };
     let done = if args.replace { "replaced" } else { "added" };
-    print_truststore(&saved, args.store.data.json, Some(done))
+    print_truststore(&saved, output::json(), Some(done))
 }
 
 async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
@@ -280,7 +269,7 @@ async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
     };
     file::save(&args.out, &written, format, &options)?;
     let done = format!("written to {}", args.out.display());
-    print_truststore(&found, args.store.data.json, Some(&done))
+    print_truststore(&found, output::json(), Some(&done))
 }
 
 fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Result<Outcome> {

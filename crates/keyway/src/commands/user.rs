@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 
 use self::cert::UserCertCommand;
 use crate::args::StoreArgs;
+use crate::exit::Outcome;
+use crate::output;
 use crate::secret::prompt;
 use crate::session::{block_on, context, open, read_stdin_password};
-use crate::{Outcome, output};
 
 /// `keyway user …`
 #[derive(Debug, Subcommand)]
@@ -136,7 +137,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
             UserCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let users = store.users(&context(&args.store)).await?;
-                if args.store.data.json {
+                if output::json() {
                     println!("{}", serde_json::to_string_pretty(&users)?);
                 } else if users.is_empty() {
                     println!("no users (`keyway init` creates the first administrator)");
@@ -166,7 +167,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
             UserCommand::Show(args) => {
                 let store = open(&args.store).await?;
                 let user = store.user(&context(&args.store), &args.name).await?;
-                print_user(&user, args.store.data.json, None)
+                print_user(&user, output::json(), None)
             }
             UserCommand::Disable(args) => set_enabled(args, false).await,
             UserCommand::Enable(args) => set_enabled(args, true).await,
@@ -202,7 +203,7 @@ async fn add(args: UserAddArgs) -> Result<Outcome> {
         new = new.permission(grant);
     }
     let user = store.add_user(&context(&args.store), new).await?;
-    print_user(&user, args.store.data.json, Some("added"))
+    print_user(&user, output::json(), Some("added"))
 }
 
 async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
@@ -212,7 +213,7 @@ async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
         .await?;
     print_user(
         &user,
-        args.store.data.json,
+        output::json(),
         Some(if enabled { "enabled" } else { "disabled" }),
     )
 }
@@ -247,7 +248,7 @@ async fn passwd(args: UserPasswdArgs) -> Result<Outcome> {
             args.if_version,
         )
         .await?;
-    print_user(&user, args.store.data.json, Some("password set"))
+    print_user(&user, output::json(), Some("password set"))
 }
 
 async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
@@ -265,7 +266,7 @@ async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
     };
     print_user(
         &user,
-        args.store.data.json,
+        output::json(),
         Some(if grant { "granted" } else { "revoked" }),
     )
 }

@@ -12,7 +12,8 @@ use keyway_tls::{Outcome as TestOutcome, TestTarget};
 use serde_json::{Value, json};
 
 use super::{CallArgs, SoapArgs, build};
-use crate::Outcome;
+use crate::exit::Outcome;
+use crate::output;
 
 /// The TLS test with the connector's profile, against its host and port.
 pub(super) async fn diagnose(connector: &Connector) -> Result<TestOutcome> {
@@ -185,7 +186,7 @@ pub(super) async fn call(args: CallArgs) -> Result<Outcome> {
         ));
         request.body = Bytes::from(body).into();
     }
-    if args.json {
+    if output::json() {
         return match connector.call(request).await {
             Ok(r) => {
                 println!(
@@ -280,7 +281,7 @@ pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
     {
         Ok(r) => r,
         Err(SoapError::Call(e)) if is_transport(&e) => {
-            return connection_failed(&connector, &e, args.json).await;
+            return connection_failed(&connector, &e, output::json()).await;
         }
         Err(SoapError::NotSoap {
             status,
@@ -288,7 +289,7 @@ pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
             why,
             excerpt,
         }) => {
-            if args.json {
+            if output::json() {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
@@ -307,7 +308,7 @@ pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    if args.json {
+    if output::json() {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::call::{diagnose, print_tls};
 use super::{NameArgs, build};
-use crate::Outcome;
+use crate::exit::Outcome;
+use crate::output;
 
 /// The HTTP-level check of `connector test`.
 struct HttpCheck {
@@ -113,7 +114,7 @@ pub(super) async fn test(args: NameArgs) -> Result<Outcome> {
         None
     };
     let ok = tls_ok && http.as_ref().is_some_and(|h| h.problem.is_none());
-    if args.json {
+    if output::json() {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({

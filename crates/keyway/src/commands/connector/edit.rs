@@ -6,8 +6,9 @@ use keyway_connect::ConnectorEntry;
 use keyway_store::{NewConnector, Save};
 use serde_json::json;
 
-use crate::Outcome;
 use crate::args::StoreArgs;
+use crate::exit::Outcome;
+use crate::output;
 use crate::session::{context, open};
 
 /// `connector add`
@@ -140,7 +141,7 @@ pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
             return Err(e.into());
         }
     };
-    if args.store.data.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&saved)?);
     } else {
         println!(
@@ -182,7 +183,7 @@ pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Outcome> {
             .is_ok(),
         None => false,
     };
-    if args.store.data.json {
+    if output::json() {
         println!(
             "{}",
             json!({"removed": args.name, "profile_removed": profile_removed})

@@ -13,10 +13,11 @@ use super::{
     CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, Opened,
     OutStoreArgs, PasswdArgs, RenameArgs, open, open_or_create,
 };
+use crate::exit::Outcome;
 use crate::files::refuse_existing;
+use crate::output;
 use crate::output::print_json;
 use crate::secret::{self, Password};
-use crate::{Outcome, output};
 
 #[derive(Serialize)]
 struct Changed<'a> {
@@ -117,7 +118,7 @@ pub(super) fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     opened.save()?;
     report_change(
         &opened,
-        args.store.json,
+        output::json(),
         "import-cert",
         aliases,
         lines.join("\n"),
@@ -180,7 +181,7 @@ pub(super) fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
     );
     report_change(
         &opened,
-        args.store.json,
+        output::json(),
         "import-key",
         vec![args.alias],
         message,
@@ -197,7 +198,7 @@ pub(super) fn delete(args: DeleteArgs) -> Result<Outcome> {
     let message = format!("Deleted \"{}\" ({})", removed.alias, removed.entry_type());
     report_change(
         &opened,
-        args.store.json,
+        output::json(),
         "delete",
         vec![removed.alias],
         message,
@@ -212,7 +213,7 @@ pub(super) fn rename(args: RenameArgs) -> Result<Outcome> {
         .map_err(|e| opened.in_file(e))?;
     opened.save()?;
     let message = format!("Renamed \"{}\" to \"{}\"", args.alias, args.to);
-    report_change(&opened, args.store.json, "rename", vec![args.to], message)
+    report_change(&opened, output::json(), "rename", vec![args.to], message)
 }
 
 pub(super) fn passwd(args: PasswdArgs) -> Result<Outcome> {
@@ -255,7 +256,7 @@ pub(super) fn passwd(args: PasswdArgs) -> Result<Outcome> {
     opened.save()?;
     report_change(
         &opened,
-        args.store.json,
+        output::json(),
         "passwd",
         args.alias.clone().into_iter().collect(),
         message.join("\n"),
@@ -325,7 +326,7 @@ pub(super) fn export(args: ExportArgs) -> Result<Outcome> {
             entry.chain().len(),
             out.display()
         );
-        return report_export(args.store.json, out, format, &entry.alias, message);
+        return report_export(output::json(), out, format, &entry.alias, message);
     }
     let certs: &[Certificate] = if args.chain {
         entry.chain()
@@ -360,7 +361,7 @@ pub(super) fn export(args: ExportArgs) -> Result<Outcome> {
         entry.alias,
         out.display()
     );
-    report_export(args.store.json, out, format, &entry.alias, message)
+    report_export(output::json(), out, format, &entry.alias, message)
 }
 
 #[derive(Serialize)]
@@ -418,7 +419,7 @@ pub(super) fn convert(args: ConvertArgs) -> Result<Outcome> {
     )?;
     file::save(&args.out.out, &opened.store, args.out_type, &options)?;
     let n = opened.store.entries().len();
-    if args.store.json {
+    if output::json() {
         print_json(&Changed {
             file: &args.out.out,
             format: args.out_type,

@@ -8,8 +8,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{InspectArgs, ListArgs, open};
+use crate::exit::Outcome;
+use crate::output;
 use crate::output::print_json;
-use crate::{Outcome, output};
 
 #[derive(Serialize)]
 struct Listing<'a> {
@@ -23,7 +24,7 @@ pub(super) fn list(args: ListArgs) -> Result<Outcome> {
     let opened = open(&args.store)?;
     let store = &opened.store;
     let entries: Vec<EntrySummary> = store.entries().iter().map(|e| e.summary()).collect();
-    if args.store.json {
+    if output::json() {
         print_json(&Listing {
             file: &opened.path,
             format: store.format(),
@@ -120,7 +121,7 @@ pub(super) fn inspect(args: InspectArgs) -> Result<Outcome> {
         .iter()
         .filter(|c| c.status == CheckStatus::Fail)
         .count();
-    if args.store.json {
+    if output::json() {
         print_json(&Inspection {
             file: &opened.path,
             format: opened.store.format(),

@@ -11,9 +11,10 @@ use time::OffsetDateTime;
 
 use crate::args::{IdentityOutArgs, StoreArgs};
 use crate::commands::truststore::read_certs;
+use crate::exit::Outcome;
 use crate::files::{identity_format, identity_password, write_identity};
+use crate::output;
 use crate::session::{context, open};
-use crate::{Outcome, output};
 
 /// `keyway user cert …`
 #[derive(Debug, Subcommand)]
@@ -75,21 +76,6 @@ Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, supersede
 cessationOfOperation, privilegeWithdrawn.
 Exit codes: 0 revoked, 2 refused (already revoked, unknown fingerprint).")]
     Revoke(CertRevokeArgs),
-}
-
-impl UserCertCommand {
-    /// Where it acts, and as whom.
-    pub fn store(&self) -> &StoreArgs {
-        match self {
-            UserCertCommand::Csr(a) => &a.store,
-            UserCertCommand::Upload(a) => &a.store,
-            UserCertCommand::Issue(a) => &a.store,
-            UserCertCommand::List(a) => &a.store,
-            UserCertCommand::Show(a) => &a.store,
-            UserCertCommand::Download(a) => &a.store,
-            UserCertCommand::Revoke(a) => &a.store,
-        }
-    }
 }
 
 /// `keyway user cert csr`
@@ -238,10 +224,10 @@ async fn csr(args: CertCsrArgs) -> Result<Outcome> {
         .await?;
     match &args.out {
         Some(out) => file::write_atomic(out, pending.csr.as_bytes())?,
-        None if !args.store.data.json => print!("{}", pending.csr),
+        None if !output::json() => print!("{}", pending.csr),
         None => {}
     }
-    if args.store.data.json {
+    if output::json() {
         println!("{}", serde_json::to_string_pretty(&pending)?);
     } else if let Some(out) = &args.out {
         println!(
@@ -271,7 +257,7 @@ async fn upload(args: CertUploadArgs) -> Result<Outcome> {
     let cert = store
         .upload_certificate(&context(&args.store), &args.name, upload)
         .await?;
-    print_cert(&cert, args.store.data.json, Some("uploaded"))
+    print_cert(&cert, output::json(), Some("uploaded"))
 }
 
 async fn issue(args: CertIssueArgs) -> Result<Outcome> {
@@ -312,7 +298,7 @@ async fn issue(args: CertIssueArgs) -> Result<Outcome> {
         "issued by keyway's CA, written to {}",
         args.out.out.display()
     );
-    print_cert(&cert, args.store.data.json, Some(&done))
+    print_cert(&cert, output::json(), Some(&done))
 }
 
 pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
@@ -320,7 +306,7 @@ pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
     let ctx = context(&args.store);
     let certs = store.certificates(&ctx, &args.name).await?;
     let pending = store.pending_keys(&ctx, &args.name).await?;
-    if args.store.data.json {
+    if output::json() {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({"certificates": certs, "pending": pending}))?
@@ -384,7 +370,7 @@ async fn show(args: CertShowArgs) -> Result<Outcome> {
         print!("{pem}");
         return Ok(Outcome::Ok);
     }
-    print_cert(&cert, args.store.data.json, None)
+    print_cert(&cert, output::json(), None)
 }
 
 async fn download(args: CertDownloadArgs) -> Result<Outcome> {
@@ -402,7 +388,7 @@ async fn download(args: CertDownloadArgs) -> Result<Outcome> {
         identity.chain,
     )?;
     let done = format!("written to {}", args.out.out.display());
-    print_cert(&cert, args.store.data.json, Some(&done))
+    print_cert(&cert, output::json(), Some(&done))
 }
 
 async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
@@ -422,7 +408,7 @@ async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
     } else {
         format!("revoked ({reason}) in keyway; ask the CA that issued it to revoke it too")
     };
-    print_cert(&cert, args.store.data.json, Some(&done))
+    print_cert(&cert, output::json(), Some(&done))
 }
 
 fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Result<Outcome> {
