@@ -18,6 +18,10 @@
 //! - SOAP 1.1 and 1.2 ([`Connector::soap`]): envelopes built or sent whole, responses
 //!   parsed defensively ([`XmlError`]: no DOCTYPE, no custom entities, bounded depth and
 //!   size), a Fault returned as a typed [`Fault`];
+//! - [`check`]: the connector check (*Test connectivity*): the TLS test with the
+//!   connector's exact profile, then one request, as a typed [`ConnectorCheck`] whose
+//!   [`HttpProblem`] names a refused login, an HTTP error or a SOAP endpoint that does not
+//!   answer SOAP;
 //! - [`pmg`]: import of PMG-style `<scenario …/>` files as connectors (TLS version
 //!   flags become explicit version sets, unmapped attributes are kept) and export back to
 //!   the same shape.
@@ -37,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 mod config;
 mod connector;
 pub mod pmg;
@@ -45,6 +50,7 @@ mod secret;
 mod soap;
 mod xml;
 
+pub use check::{CheckRequest, ConnectorCheck, HttpCheck, HttpProblem, check, diagnose};
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
     DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion,

@@ -143,6 +143,7 @@ pub(crate) fn certificate_cause(facts: &ChainFacts<'_>, error: &CertificateError
                 _ => detail(),
             }
         }
+        CertificateError::BadSignature => rekeyed_anchor(facts).unwrap_or_else(detail),
         CertificateError::Other(other) => match other.0.downcast_ref::<Refusal>() {
             // keyway's own checks on top of webpki say what they refused.
             Some(refusal) => refusal_cause(facts, refusal).unwrap_or_else(detail),
@@ -163,6 +164,29 @@ pub(crate) fn certificate_cause(facts: &ChainFacts<'_>, error: &CertificateError
         },
         _ => detail(),
     }
+}
+
+/// A signature that does not verify at the top of the chain, where a truststore holds a
+/// CA of the issuer's name: that CA has another key than the one that signed the chain
+/// (the partner renewed its CA with a new key, or another CA took the same name). The
+/// anchor is what must be replaced.
+fn rekeyed_anchor(facts: &ChainFacts<'_>) -> Option<Cause> {
+    let top_der = facts.chain_der.last()?;
+    let top = keyway_keystore::Certificate::from_der(top_der.clone(), "the server's chain").ok()?;
+    let anchor = facts.anchors.iter().find(|a| {
+        a.cert.info().subject == top.info().issuer
+            && a.cert.der() != top.der()
+            && !top.is_signed_by(&a.cert)
+    })?;
+    Some(Cause::TrustAnchorUnusable {
+        anchor: anchor.cert.info().clone(),
+        store: anchor.store.clone(),
+        alias: anchor.alias.clone(),
+        detail: format!(
+            "it has the name of the CA that signed {} but another key: the partner's CA was renewed with a new key, or another CA took the same name",
+            top.info().subject
+        ),
+    })
 }
 
 /// The certificate of the chain signed with the algorithm webpki refused, and why.

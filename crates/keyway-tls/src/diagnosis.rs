@@ -583,7 +583,7 @@ impl Cause {
                 ..
             } => vec![
                 format!(
-                    "get the CA's current root certificate for {} from the partner (the same name and key, new dates) and check its SHA-256 with them",
+                    "get the CA's current root certificate for {} from the partner and check its SHA-256 with them",
                     anchor.subject
                 ),
                 format!(

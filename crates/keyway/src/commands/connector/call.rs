@@ -8,31 +8,12 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use keyway_connect::{CallError, CallRequest, Connector, SoapBody, SoapError, SoapVersion};
-use keyway_tls::{Outcome as TestOutcome, TestTarget};
+use keyway_tls::Outcome as TestOutcome;
 use serde_json::{Value, json};
 
 use super::{CallArgs, SoapArgs, build};
 use crate::exit::Outcome;
 use crate::output;
-
-/// The TLS test with the connector's profile, against its host and port.
-pub(super) async fn diagnose(connector: &Connector) -> Result<TestOutcome> {
-    let url = &connector.def().url;
-    let target = TestTarget {
-        host: url
-            .host()
-            .unwrap_or("")
-            .trim_matches(['[', ']'])
-            .to_string(),
-        port: url.port_u16().unwrap_or(443),
-        http_path: None,
-    };
-    let profile = connector.profile().clone();
-    tokio::task::spawn_blocking(move || keyway_tls::test(&target, &profile))
-        .await
-        .context("the TLS test stopped")?
-        .map_err(Into::into)
-}
 
 pub(super) fn print_tls(url: &str, outcome: &TestOutcome, insecure: bool) {
     print!(
@@ -47,7 +28,7 @@ async fn connection_failed(
     error: &CallError,
     json: bool,
 ) -> Result<Outcome> {
-    let outcome = diagnose(connector).await?;
+    let outcome = keyway_connect::diagnose(connector).await?;
     let insecure = connector.profile().insecure;
     if json {
         println!(
