@@ -37,6 +37,14 @@ pub enum StoreError {
         /// What the database said.
         problem: String,
     },
+    /// A file keyway keeps beside the database (`DATA/ca.pem`) could not be written.
+    #[error("{path}: {problem}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        problem: String,
+    },
     /// The master key is missing, malformed or not the one this database was created with.
     #[error("master key: {0}")]
     MasterKey(String),

@@ -43,6 +43,7 @@ mod error;
 mod gateway;
 mod keystore;
 mod schema;
+mod setup;
 mod trust;
 mod user;
 
@@ -67,6 +68,7 @@ pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
+pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
 

@@ -2,17 +2,13 @@
 //! keystores, configurations holding passwords) readable by their owner only, all
 //! atomically.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
-use keyway_store::StoredCa;
 
 use crate::args::{IdentityOutArgs, OutArgs};
 use crate::secret;
-
-/// The file in the data directory that gets keyway's CA certificates, for clients.
-pub const CA_FILE: &str = "ca.pem";
 
 /// [`refuse_existing`] for `--out`/`--force`.
 pub(crate) fn check_out(out: &OutArgs) -> Result<()> {
@@ -113,13 +109,4 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     keyway_keystore::file::write_atomic(path, bytes)?;
     Ok(())
-}
-
-/// Writes keyway's CA certificates (issuing CA, then root) to `DIR/ca.pem`, replacing
-/// an older copy: what clients are given to trust keyway's server certificate.
-pub(crate) fn write_ca_file(data_dir: &Path, ca: &StoredCa) -> Result<PathBuf> {
-    let path = data_dir.join(CA_FILE);
-    let pem: String = ca.chain().iter().map(Certificate::to_pem).collect();
-    file::write_atomic(&path, pem.as_bytes())?;
-    Ok(path)
 }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::args::{IdentityOutArgs, OutArgs, StoreArgs, sans};
 use crate::exit::Outcome;
-use crate::files::{check_out, identity_format, identity_password, write_ca_file, write_identity};
+use crate::files::{check_out, identity_format, identity_password, write_identity};
 use crate::output;
 use crate::output::report;
 use crate::session::{block_on, context, open};
@@ -206,7 +206,7 @@ pub fn ca(command: CaCommand) -> Result<Outcome> {
                 let store = open(&args.store).await?;
                 let ca = store.create_ca(&context(&args.store), &init).await?;
                 let data = &args.store.data;
-                let ca_file = write_ca_file(&data.data_dir, &ca)?;
+                let ca_file = keyway_store::write_ca_file(&data.data_dir, &ca)?;
                 let mut text = format!(
                     "Created keyway's CA in {}\n  root:    {} (SHA-256 {})",
                     store.database(),

@@ -12,13 +12,12 @@ use keyway_keystore::Certificate;
 use keyway_pki::{KeyType, parse_subject};
 use keyway_server::{Gateway, GatewayOptions};
 use keyway_store::{
-    Context, Identity, Location, NewConnector, NewIntegration, NewKeystore, NewUser, Permission,
-    Save, Store,
+    Context, Identity, Initialized, Location, NewConnector, NewIntegration, NewKeystore, NewUser,
+    Permission, Save, Setup, Store,
 };
 use serde_json::json;
 
 use crate::args::StoreArgs;
-use crate::commands::init::{Initialized, initialize};
 use crate::exit::Outcome;
 use crate::files::write_private;
 use crate::output;
@@ -144,17 +143,17 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
     let store = Arc::new(Store::open(&location, args.store.data.master_key.as_deref()).await?);
     let ctx = context(&args.store);
     let data_dir = &args.store.data.data_dir;
+    let setup = Setup {
+        data_dir: data_dir.clone(),
+        admin: "admin".into(),
+        ca_subject: parse_subject("CN=keyway CA")?,
+        ca_with_intermediate: false,
+    };
     let Initialized {
-        ca_file, password, ..
-    } = initialize(
-        &store,
-        &ctx,
-        data_dir,
-        "admin",
-        parse_subject("CN=keyway CA")?,
-        false,
-    )
-    .await?;
+        ca_file,
+        admin_password: password,
+        ..
+    } = store.initialize(&ctx, &setup).await?;
     // The demo client and sample integration: on a store this start made (or one a
     // previous start gave them), never on one `keyway init` set up for real use, unless
     // asked for (--demo); --no-demo never.
