@@ -8,9 +8,6 @@
 //! | 141 | standard output was closed under keyway (`keyway … \| head -1`), as a shell reports SIGPIPE |
 
 use std::process::ExitCode;
-
-use crate::output;
-
 /// The exit codes, for every command's `--help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -34,13 +31,13 @@ const ERROR: u8 = 2;
 const CLOSED_PIPE: i32 = 141;
 
 /// The exit code of a command's result; an error is printed first (to stderr, and as
-/// JSON on stdout under `--json`).
-pub fn code(result: anyhow::Result<Outcome>) -> ExitCode {
+/// JSON on stdout when `json`).
+pub fn code(result: anyhow::Result<Outcome>, json: bool) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
         Err(err) => {
-            if output::json() {
+            if json {
                 let body = serde_json::json!({ "error": format!("{err:#}") });
                 println!("{body}");
             }

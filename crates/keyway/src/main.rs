@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     exit::quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     output::set_json(cli.json);
-    exit::code(run(cli))
+    let json = cli.json;
+    exit::code(run(cli), json)
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
