@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::access::Need;
 use crate::audit::Event;
-use crate::{Context, Store, StoreError, check_name};
+use crate::{Context, Store, StoreError, Tx, check_name};
 
 const PASSWORD_PURPOSE: &str = "keyway connector password";
 
@@ -163,65 +163,9 @@ impl Store {
             check_name("profile name", name)?;
             let mut all = self.definitions().await?;
             all.profiles.insert(name.to_string(), definition.clone());
-            self.check_definitions(all).await?;
-            let json = to_json(&definition)?;
-            let now = crate::now();
+            self.check_definitions(all, &[], &[]).await?;
             let mut tx = self.write().await?;
-            let id: i64 = match save {
-                Save::Add => {
-                    let inserted = sqlx::query_scalar(
-                        "INSERT INTO profiles (name, definition, keystore, created_at, updated_at, version)
-                         VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
-                    )
-                    .bind(name)
-                    .bind(&json)
-                    .bind(&definition.keystore)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await;
-                    self.saved(inserted, "profile", name)?
-                }
-                Save::Replace(expected) => {
-                    let current = self.find_profile(name).await?;
-                    let based_on = expected.unwrap_or(current.version);
-                    let updated = sqlx::query_scalar(
-                        "UPDATE profiles SET definition = $1, keystore = $2, updated_at = $3, version = version + 1
-                         WHERE name = $4 AND version = $5 RETURNING id",
-                    )
-                    .bind(&json)
-                    .bind(&definition.keystore)
-                    .bind(now)
-                    .bind(name)
-                    .bind(based_on)
-                    .fetch_optional(&mut *tx)
-                    .await;
-                    match self.saved(updated, "profile", name)? {
-                        Some(id) => id,
-                        None => {
-                            drop(tx);
-                            return Err(self.conflict("profile", name, based_on).await);
-                        }
-                    }
-                }
-            };
-            sqlx::query("DELETE FROM profile_truststores WHERE profile_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.db_error("saving a profile", e))?;
-            for truststore in &definition.truststores {
-                let linked = sqlx::query(
-                    "INSERT INTO profile_truststores (profile_id, truststore) VALUES ($1, $2)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(truststore)
-                .execute(&mut *tx)
-                .await;
-                self.saved(linked, "profile", name)?;
-            }
-            let detail = profile_detail(&definition);
-            self.audit_in(&mut tx, ctx, Event::ok(action, object.clone(), detail))
+            self.put_profile(&mut tx, ctx, name, &definition, save)
                 .await?;
             tx.commit()
                 .await
@@ -230,6 +174,78 @@ impl Store {
         }
         .await;
         self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    /// Writes profile `name` (checked already) with its audit entry in `tx`.
+    pub(crate) async fn put_profile(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        name: &str,
+        definition: &ProfileEntry,
+        save: Save,
+    ) -> Result<(), StoreError> {
+        check_name("profile name", name)?;
+        let json = to_json(definition)?;
+        let now = crate::now();
+        let id: i64 = match save {
+            Save::Add => {
+                let inserted = sqlx::query_scalar(
+                    "INSERT INTO profiles (name, definition, keystore, created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
+                )
+                .bind(name)
+                .bind(&json)
+                .bind(&definition.keystore)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await;
+                self.saved(inserted, "profile", name)?
+            }
+            Save::Replace(expected) => {
+                let current = self.find_profile(name).await?;
+                let based_on = expected.unwrap_or(current.version);
+                let updated = sqlx::query_scalar(
+                    "UPDATE profiles SET definition = $1, keystore = $2, updated_at = $3, version = version + 1
+                     WHERE name = $4 AND version = $5 RETURNING id",
+                )
+                .bind(&json)
+                .bind(&definition.keystore)
+                .bind(now)
+                .bind(name)
+                .bind(based_on)
+                .fetch_optional(&mut **tx)
+                .await;
+                match self.saved(updated, "profile", name)? {
+                    Some(id) => id,
+                    None => return Err(self.conflict("profile", name, based_on).await),
+                }
+            }
+        };
+        sqlx::query("DELETE FROM profile_truststores WHERE profile_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.db_error("saving a profile", e))?;
+        for truststore in &definition.truststores {
+            let linked = sqlx::query(
+                "INSERT INTO profile_truststores (profile_id, truststore) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(truststore)
+            .execute(&mut **tx)
+            .await;
+            self.saved(linked, "profile", name)?;
+        }
+        let action = save_action("profile", save);
+        let detail = profile_detail(definition);
+        self.audit_in(
+            tx,
+            ctx,
+            Event::ok(action, format!("profile {name}"), detail),
+        )
+        .await
     }
 
     /// Stores connector `name` (its password sealed), after checking it as a keyway.toml
@@ -246,85 +262,12 @@ impl Store {
             .await?;
         let result = async {
             check_name("connector name", name)?;
-            let mut definition = connector.definition.clone();
-            definition.auth = None;
-            let mut checked = definition.clone();
-            checked.auth = connector.auth.as_ref().map(|(user, _)| AuthEntry {
-                username: user.clone(),
-                password: SecretRef::Inline(String::new()),
-            });
             let mut all = self.definitions().await?;
-            all.connectors.insert(name.to_string(), checked);
-            self.check_definitions(all).await?;
-            let json = to_json(&definition)?;
-            let (username, sealed) = match &connector.auth {
-                Some((user, password)) => (
-                    Some(user.clone()),
-                    Some(
-                        self.master
-                            .seal(password.as_bytes(), PASSWORD_PURPOSE)
-                            .map_err(|e| StoreError::MasterKey(e.to_string()))?,
-                    ),
-                ),
-                None => (None, None),
-            };
-            let now = crate::now();
+            all.connectors
+                .insert(name.to_string(), as_checked(&connector));
+            self.check_definitions(all, &[], &[]).await?;
             let mut tx = self.write().await?;
-            match save {
-                Save::Add => {
-                    let inserted = sqlx::query(
-                        "INSERT INTO connectors (name, definition, profile, auth_username, auth_password,
-                             created_at, updated_at, version)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6, 1)",
-                    )
-                    .bind(name)
-                    .bind(&json)
-                    .bind(&definition.profile)
-                    .bind(&username)
-                    .bind(&sealed)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await;
-                    self.saved(inserted, "connector", name)?;
-                }
-                Save::Replace(expected) => {
-                    let current = self.find_connector(name).await?;
-                    let based_on = expected.unwrap_or(current.version);
-                    let updated = sqlx::query(
-                        "UPDATE connectors SET definition = $1, profile = $2, auth_username = $3,
-                             auth_password = $4, updated_at = $5, version = version + 1
-                         WHERE name = $6 AND version = $7",
-                    )
-                    .bind(&json)
-                    .bind(&definition.profile)
-                    .bind(&username)
-                    .bind(&sealed)
-                    .bind(now)
-                    .bind(name)
-                    .bind(based_on)
-                    .execute(&mut *tx)
-                    .await;
-                    if self.saved(updated, "connector", name)?.rows_affected() == 0 {
-                        drop(tx);
-                        return Err(self.conflict("connector", name, based_on).await);
-                    }
-                }
-            }
-            let detail = format!(
-                "{} {}{}{}",
-                definition.kind,
-                definition.url,
-                definition
-                    .profile
-                    .as_deref()
-                    .map(|p| format!(", profile {p}"))
-                    .unwrap_or_default(),
-                username
-                    .as_deref()
-                    .map(|u| format!(", basic auth as {u}"))
-                    .unwrap_or_default()
-            );
-            self.audit_in(&mut tx, ctx, Event::ok(action, object.clone(), detail))
+            self.put_connector(&mut tx, ctx, name, &connector, save)
                 .await?;
             tx.commit()
                 .await
@@ -333,6 +276,94 @@ impl Store {
         }
         .await;
         self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    /// Writes connector `name` (checked already; its password sealed now) with its audit
+    /// entry in `tx`.
+    pub(crate) async fn put_connector(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        name: &str,
+        connector: &NewConnector,
+        save: Save,
+    ) -> Result<(), StoreError> {
+        check_name("connector name", name)?;
+        let mut definition = connector.definition.clone();
+        definition.auth = None;
+        let json = to_json(&definition)?;
+        let (username, sealed) = match &connector.auth {
+            Some((user, password)) => (
+                Some(user.clone()),
+                Some(
+                    self.master
+                        .seal(password.as_bytes(), PASSWORD_PURPOSE)
+                        .map_err(|e| StoreError::MasterKey(e.to_string()))?,
+                ),
+            ),
+            None => (None, None),
+        };
+        let now = crate::now();
+        match save {
+            Save::Add => {
+                let inserted = sqlx::query(
+                    "INSERT INTO connectors (name, definition, profile, auth_username, auth_password,
+                         created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, 1)",
+                )
+                .bind(name)
+                .bind(&json)
+                .bind(&definition.profile)
+                .bind(&username)
+                .bind(&sealed)
+                .bind(now)
+                .execute(&mut **tx)
+                .await;
+                self.saved(inserted, "connector", name)?;
+            }
+            Save::Replace(expected) => {
+                let current = self.find_connector(name).await?;
+                let based_on = expected.unwrap_or(current.version);
+                let updated = sqlx::query(
+                    "UPDATE connectors SET definition = $1, profile = $2, auth_username = $3,
+                         auth_password = $4, updated_at = $5, version = version + 1
+                     WHERE name = $6 AND version = $7",
+                )
+                .bind(&json)
+                .bind(&definition.profile)
+                .bind(&username)
+                .bind(&sealed)
+                .bind(now)
+                .bind(name)
+                .bind(based_on)
+                .execute(&mut **tx)
+                .await;
+                if self.saved(updated, "connector", name)?.rows_affected() == 0 {
+                    return Err(self.conflict("connector", name, based_on).await);
+                }
+            }
+        }
+        let detail = format!(
+            "{} {}{}{}",
+            definition.kind,
+            definition.url,
+            definition
+                .profile
+                .as_deref()
+                .map(|p| format!(", profile {p}"))
+                .unwrap_or_default(),
+            username
+                .as_deref()
+                .map(|u| format!(", basic auth as {u}"))
+                .unwrap_or_default()
+        );
+        let action = save_action("connector", save);
+        self.audit_in(
+            tx,
+            ctx,
+            Event::ok(action, format!("connector {name}"), detail),
+        )
+        .await
     }
 
     /// Stores integration `name`, calling connector `integration.connector`. Needs
@@ -353,56 +384,8 @@ impl Store {
         let result = async {
             check_name("integration name", name)?;
             self.find_connector(&integration.connector).await?;
-            let now = crate::now();
             let mut tx = self.write().await?;
-            match save {
-                Save::Add => {
-                    let inserted = sqlx::query(
-                        "INSERT INTO integrations (name, connector, description, require_password,
-                             created_at, updated_at, version)
-                         VALUES ($1, $2, $3, $4, $5, $5, 1)",
-                    )
-                    .bind(name)
-                    .bind(&integration.connector)
-                    .bind(&integration.description)
-                    .bind(i64::from(integration.require_password))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await;
-                    self.saved(inserted, "integration", name)?;
-                }
-                Save::Replace(expected) => {
-                    let current = self.find_integration(name).await?;
-                    let based_on = expected.unwrap_or(current.version);
-                    let updated = sqlx::query(
-                        "UPDATE integrations SET connector = $1, description = $2, require_password = $3,
-                             updated_at = $4, version = version + 1
-                         WHERE name = $5 AND version = $6",
-                    )
-                    .bind(&integration.connector)
-                    .bind(&integration.description)
-                    .bind(i64::from(integration.require_password))
-                    .bind(now)
-                    .bind(name)
-                    .bind(based_on)
-                    .execute(&mut *tx)
-                    .await;
-                    if self.saved(updated, "integration", name)?.rows_affected() == 0 {
-                        drop(tx);
-                        return Err(self.conflict("integration", name, based_on).await);
-                    }
-                }
-            }
-            let detail = format!(
-                "calls connector {}{}",
-                integration.connector,
-                if integration.require_password {
-                    "; callers must send their password too"
-                } else {
-                    ""
-                }
-            );
-            self.audit_in(&mut tx, ctx, Event::ok(action, object.clone(), detail))
+            self.put_integration(&mut tx, ctx, name, &integration, save)
                 .await?;
             tx.commit()
                 .await
@@ -411,6 +394,73 @@ impl Store {
         }
         .await;
         self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    /// Writes integration `name` with its audit entry in `tx` (its connector must exist,
+    /// in the store or earlier in `tx`).
+    pub(crate) async fn put_integration(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        name: &str,
+        integration: &NewIntegration,
+        save: Save,
+    ) -> Result<(), StoreError> {
+        check_name("integration name", name)?;
+        let now = crate::now();
+        match save {
+            Save::Add => {
+                let inserted = sqlx::query(
+                    "INSERT INTO integrations (name, connector, description, require_password,
+                         created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $5, $5, 1)",
+                )
+                .bind(name)
+                .bind(&integration.connector)
+                .bind(&integration.description)
+                .bind(i64::from(integration.require_password))
+                .bind(now)
+                .execute(&mut **tx)
+                .await;
+                self.saved(inserted, "integration", name)?;
+            }
+            Save::Replace(expected) => {
+                let current = self.find_integration(name).await?;
+                let based_on = expected.unwrap_or(current.version);
+                let updated = sqlx::query(
+                    "UPDATE integrations SET connector = $1, description = $2, require_password = $3,
+                         updated_at = $4, version = version + 1
+                     WHERE name = $5 AND version = $6",
+                )
+                .bind(&integration.connector)
+                .bind(&integration.description)
+                .bind(i64::from(integration.require_password))
+                .bind(now)
+                .bind(name)
+                .bind(based_on)
+                .execute(&mut **tx)
+                .await;
+                if self.saved(updated, "integration", name)?.rows_affected() == 0 {
+                    return Err(self.conflict("integration", name, based_on).await);
+                }
+            }
+        }
+        let detail = format!(
+            "calls connector {}{}",
+            integration.connector,
+            if integration.require_password {
+                "; callers must send their password too"
+            } else {
+                ""
+            }
+        );
+        let action = save_action("integration", save);
+        self.audit_in(
+            tx,
+            ctx,
+            Event::ok(action, format!("integration {name}"), detail),
+        )
+        .await
     }
 
     /// Every profile, by name. Needs `manage_connectors`.
@@ -570,13 +620,26 @@ impl Store {
     }
 
     /// Checks `all` as one configuration over the store's truststore and keystore names.
-    async fn check_definitions(&self, all: Definitions) -> Result<(), StoreError> {
+    /// Checks `all` as a keyway.toml over the store's truststores and keystores and the
+    /// `more_truststores` and `more_keystores` about to be stored with it.
+    pub(crate) async fn check_definitions(
+        &self,
+        all: Definitions,
+        more_truststores: &[&str],
+        more_keystores: &[&str],
+    ) -> Result<(), StoreError> {
         let mut stored = Stored::default();
         for name in self.names("SELECT name FROM truststores").await? {
             stored.truststores.insert(name, Vec::new());
         }
         for name in self.names("SELECT name FROM keystores").await? {
             stored.keystores.insert(name, None);
+        }
+        for name in more_truststores {
+            stored.truststores.insert(name.to_string(), Vec::new());
+        }
+        for name in more_keystores {
+            stored.keystores.insert(name.to_string(), None);
         }
         Config::with_stored(vec![(self.config_label(), all.file())], stored)?;
         Ok(())
@@ -639,7 +702,7 @@ impl Store {
     }
 
     /// Every stored profile and connector, read.
-    async fn definitions(&self) -> Result<Definitions, StoreError> {
+    pub(crate) async fn definitions(&self) -> Result<Definitions, StoreError> {
         let rows = sqlx::query(
             "SELECT name, definition, created_at, updated_at, version FROM profiles ORDER BY name",
         )
@@ -830,11 +893,11 @@ macro_rules! select_integrations {
 use select_integrations;
 
 /// Stored profiles and connectors, and the same as a keyway.toml would hold them.
-struct Definitions {
+pub(crate) struct Definitions {
     stored_profiles: Vec<StoredProfile>,
     stored_connectors: Vec<StoredConnector>,
-    profiles: IndexMap<String, ProfileEntry>,
-    connectors: IndexMap<String, ConnectorEntry>,
+    pub(crate) profiles: IndexMap<String, ProfileEntry>,
+    pub(crate) connectors: IndexMap<String, ConnectorEntry>,
 }
 
 impl Definitions {
@@ -872,6 +935,17 @@ impl Definitions {
             integrations: IndexMap::new(),
         }
     }
+}
+
+/// A connector as the definition check sees it: its password is sealed separately,
+/// only that it has one matters.
+pub(crate) fn as_checked(connector: &NewConnector) -> ConnectorEntry {
+    let mut checked = connector.definition.clone();
+    checked.auth = connector.auth.as_ref().map(|(user, _)| AuthEntry {
+        username: user.clone(),
+        password: SecretRef::Inline(String::new()),
+    });
+    checked
 }
 
 fn save_action(kind: &str, save: Save) -> &'static str {

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::access::Need;
 use crate::audit::Event;
 use crate::cert::read_pem;
-use crate::{Context, Store, StoreError, check_name};
+use crate::{Context, Save, Store, StoreError, Tx, check_name};
 
 /// `select_keystores!("WHERE …")`: the listed columns of keystores.
 macro_rules! select_keystores {
@@ -210,59 +210,7 @@ impl Store {
         name: &str,
         keystore: NewKeystore,
     ) -> Result<StoredKeystore, StoreError> {
-        let object = format!("keystore {name}");
-        self.authorize(ctx, Need::ManageTrust, None, "keystore.add", object.clone())
-            .await?;
-        let result = async {
-            check_name("keystore name", name)?;
-            let checked = check(name, &keystore)?;
-            let sealed = self.seal_keystore(&keystore)?;
-            let now = crate::now();
-            let mut tx = self.write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO keystores (name, format, content, store_password, key_password, alias,
-                     entries, source, created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)",
-            )
-            .bind(name)
-            .bind(format_name(checked.format))
-            .bind(sealed.content)
-            .bind(sealed.password)
-            .bind(sealed.key_password)
-            .bind(&checked.alias)
-            .bind(&checked.entries)
-            .bind(&keystore.source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                Err(e) if crate::error::is_unique_violation(&e) => {
-                    return Err(StoreError::Duplicate {
-                        kind: "keystore",
-                        name: name.to_string(),
-                    });
-                }
-                Err(e) => return Err(self.db_error("adding a keystore", e)),
-            }
-            let detail = format!(
-                "{} from {}, presenting \"{}\"",
-                checked.format, keystore.source, checked.alias
-            );
-            self.audit_in(
-                &mut tx,
-                ctx,
-                Event::ok("keystore.add", object.clone(), detail),
-            )
-            .await?;
-            tx.commit()
-                .await
-                .map_err(|e| self.db_error("adding a keystore", e))?;
-            self.find_keystore(name).await
-        }
-        .await;
-        self.audit_if_failed(ctx, "keystore.add", &object, result)
-            .await
+        self.save_keystore(ctx, name, &keystore, Save::Add).await
     }
 
     /// Replaces keystore `name` with another file (a renewed certificate). `expected`:
@@ -274,61 +222,119 @@ impl Store {
         keystore: NewKeystore,
         expected: Option<i64>,
     ) -> Result<StoredKeystore, StoreError> {
-        let object = format!("keystore {name}");
-        self.authorize(
-            ctx,
-            Need::ManageTrust,
-            None,
-            "keystore.replace",
-            object.clone(),
-        )
-        .await?;
-        let result = async {
-            let current = self.find_keystore(name).await?;
-            let checked = check(name, &keystore)?;
-            let sealed = self.seal_keystore(&keystore)?;
-            let based_on = expected.unwrap_or(current.version);
-            let mut tx = self.write().await?;
-            let changed = sqlx::query(
-                "UPDATE keystores SET format = $1, content = $2, store_password = $3, key_password = $4,
-                     alias = $5, entries = $6, source = $7, updated_at = $8, version = version + 1
-                 WHERE name = $9 AND version = $10",
-            )
-            .bind(format_name(checked.format))
-            .bind(sealed.content)
-            .bind(sealed.password)
-            .bind(sealed.key_password)
-            .bind(&checked.alias)
-            .bind(&checked.entries)
-            .bind(&keystore.source)
-            .bind(crate::now())
-            .bind(name)
-            .bind(based_on)
-            .execute(&mut *tx)
+        self.save_keystore(ctx, name, &keystore, Save::Replace(expected))
             .await
-            .map_err(|e| self.db_error("replacing a keystore", e))?;
-            if changed.rows_affected() == 0 {
-                drop(tx);
-                return Err(self.conflict("keystore", name, based_on).await);
-            }
-            let detail = format!(
-                "{} from {} replaces {} from {}, presenting \"{}\"",
-                checked.format, keystore.source, current.format, current.source, checked.alias
-            );
-            self.audit_in(
-                &mut tx,
-                ctx,
-                Event::ok("keystore.replace", object.clone(), detail),
-            )
+    }
+
+    async fn save_keystore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        keystore: &NewKeystore,
+        save: Save,
+    ) -> Result<StoredKeystore, StoreError> {
+        let action = keystore_action(save);
+        let object = format!("keystore {name}");
+        self.authorize(ctx, Need::ManageTrust, None, action, object.clone())
             .await?;
+        let result = async {
+            let mut tx = self.write().await?;
+            self.put_keystore(&mut tx, ctx, name, keystore, save)
+                .await?;
             tx.commit()
                 .await
-                .map_err(|e| self.db_error("replacing a keystore", e))?;
+                .map_err(|e| self.db_error("saving a keystore", e))?;
             self.find_keystore(name).await
         }
         .await;
-        self.audit_if_failed(ctx, "keystore.replace", &object, result)
-            .await
+        self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    /// Checks keystore `name` (it opens, it has the key to present), seals it and writes
+    /// it with its audit entry in `tx` (the caller commits; the permission is checked
+    /// already).
+    pub(crate) async fn put_keystore(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        name: &str,
+        keystore: &NewKeystore,
+        save: Save,
+    ) -> Result<(), StoreError> {
+        check_name("keystore name", name)?;
+        let checked = check(name, keystore)?;
+        let sealed = self.seal_keystore(keystore)?;
+        let now = crate::now();
+        let detail = match save {
+            Save::Add => {
+                let inserted = sqlx::query(
+                    "INSERT INTO keystores (name, format, content, store_password, key_password, alias,
+                         entries, source, created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)",
+                )
+                .bind(name)
+                .bind(format_name(checked.format))
+                .bind(sealed.content)
+                .bind(sealed.password)
+                .bind(sealed.key_password)
+                .bind(&checked.alias)
+                .bind(&checked.entries)
+                .bind(&keystore.source)
+                .bind(now)
+                .execute(&mut **tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if crate::error::is_unique_violation(&e) => {
+                        return Err(StoreError::Duplicate {
+                            kind: "keystore",
+                            name: name.to_string(),
+                        });
+                    }
+                    Err(e) => return Err(self.db_error("adding a keystore", e)),
+                }
+                format!(
+                    "{} from {}, presenting \"{}\"",
+                    checked.format, keystore.source, checked.alias
+                )
+            }
+            Save::Replace(expected) => {
+                let current = self.find_keystore(name).await?;
+                let based_on = expected.unwrap_or(current.version);
+                let changed = sqlx::query(
+                    "UPDATE keystores SET format = $1, content = $2, store_password = $3, key_password = $4,
+                         alias = $5, entries = $6, source = $7, updated_at = $8, version = version + 1
+                     WHERE name = $9 AND version = $10",
+                )
+                .bind(format_name(checked.format))
+                .bind(sealed.content)
+                .bind(sealed.password)
+                .bind(sealed.key_password)
+                .bind(&checked.alias)
+                .bind(&checked.entries)
+                .bind(&keystore.source)
+                .bind(now)
+                .bind(name)
+                .bind(based_on)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.db_error("replacing a keystore", e))?;
+                if changed.rows_affected() == 0 {
+                    return Err(self.conflict("keystore", name, based_on).await);
+                }
+                format!(
+                    "{} from {} replaces {} from {}, presenting \"{}\"",
+                    checked.format, keystore.source, current.format, current.source, checked.alias
+                )
+            }
+        };
+        let action = keystore_action(save);
+        self.audit_in(
+            tx,
+            ctx,
+            Event::ok(action, format!("keystore {name}"), detail),
+        )
+        .await
     }
 
     /// Every keystore, by name. Needs `manage_trust` or `manage_connectors`.
@@ -678,5 +684,12 @@ fn not_found(name: &str) -> StoreError {
         name: name.to_string(),
         hint: ": `keyway identity list` shows them; `keyway identity add NAME FILE` stores one"
             .into(),
+    }
+}
+
+fn keystore_action(save: Save) -> &'static str {
+    match save {
+        Save::Add => "keystore.add",
+        Save::Replace(_) => "keystore.replace",
     }
 }

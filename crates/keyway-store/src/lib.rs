@@ -52,6 +52,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keyway_pki::MasterKey;
+
+/// A write transaction: several changes that land together or not at all.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -241,9 +244,9 @@ impl Store {
         }
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once, so two
+    /// Starts a write transaction ([`Tx`]). On SQLite it takes the write lock at once, so two
     /// writers queue (busy timeout) instead of failing when one upgrades its read.
-    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
         let result = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::access::Need;
 use crate::audit::Event;
-use crate::{Context, Store, StoreError, check_name};
+use crate::{Context, Save, Store, StoreError, Tx, check_name};
 
 /// A named truststore.
 #[derive(Debug, Clone, Serialize)]
@@ -45,65 +45,8 @@ impl Store {
         certificates: Vec<Certificate>,
         source: &str,
     ) -> Result<Truststore, StoreError> {
-        let object = format!("truststore {name}");
-        self.authorize(
-            ctx,
-            Need::ManageTrust,
-            None,
-            "truststore.add",
-            object.clone(),
-        )
-        .await?;
-        let result = self
-            .insert_truststore(ctx, name, certificates, source, &object)
-            .await;
-        self.audit_if_failed(ctx, "truststore.add", &object, result)
+        self.save_truststore(ctx, name, certificates, source, Save::Add)
             .await
-    }
-
-    async fn insert_truststore(
-        &self,
-        ctx: &Context,
-        name: &str,
-        certificates: Vec<Certificate>,
-        source: &str,
-        object: &str,
-    ) -> Result<Truststore, StoreError> {
-        check_name("truststore name", name)?;
-        let (bundle, count) = bundle(name, certificates)?;
-        let now = crate::now();
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO truststores (name, certificates, source, created_at, updated_at, version)
-             VALUES ($1, $2, $3, $4, $4, 1)",
-        )
-        .bind(name)
-        .bind(bundle)
-        .bind(source)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if crate::error::is_unique_violation(&e) => {
-                return Err(StoreError::Duplicate {
-                    kind: "truststore",
-                    name: name.to_string(),
-                });
-            }
-            Err(e) => return Err(self.db_error("adding a truststore", e)),
-        }
-        let detail = format!("{count} certificate(s) from {source}");
-        self.audit_in(
-            &mut tx,
-            ctx,
-            Event::ok("truststore.add", object.to_string(), detail),
-        )
-        .await?;
-        tx.commit()
-            .await
-            .map_err(|e| self.db_error("adding a truststore", e))?;
-        self.find_truststore(name).await
     }
 
     /// Replaces the certificates of truststore `name`. `expected`: the version the change
@@ -116,51 +59,105 @@ impl Store {
         source: &str,
         expected: Option<i64>,
     ) -> Result<Truststore, StoreError> {
-        let object = format!("truststore {name}");
-        self.authorize(
-            ctx,
-            Need::ManageTrust,
-            None,
-            "truststore.replace",
-            object.clone(),
-        )
-        .await?;
-        let result = async {
-            let (bundle, count) = bundle(name, certificates)?;
-            let current = self.find_truststore(name).await?;
-            let based_on = expected.unwrap_or(current.version);
-            let mut tx = self.write().await?;
-            let changed = sqlx::query(
-                "UPDATE truststores SET certificates = $1, source = $2, updated_at = $3, version = version + 1
-                 WHERE name = $4 AND version = $5",
-            )
-            .bind(bundle)
-            .bind(source)
-            .bind(crate::now())
-            .bind(name)
-            .bind(based_on)
-            .execute(&mut *tx)
+        self.save_truststore(ctx, name, certificates, source, Save::Replace(expected))
             .await
-            .map_err(|e| self.db_error("replacing a truststore", e))?;
-            if changed.rows_affected() == 0 {
-                drop(tx);
-                return Err(self.conflict("truststore", name, based_on).await);
-            }
-            let detail = format!(
-                "{count} certificate(s) from {source} replace {} from {}",
-                current.certificates.len(),
-                current.source
-            );
-            self.audit_in(&mut tx, ctx, Event::ok("truststore.replace", object.clone(), detail))
+    }
+
+    async fn save_truststore(
+        &self,
+        ctx: &Context,
+        name: &str,
+        certificates: Vec<Certificate>,
+        source: &str,
+        save: Save,
+    ) -> Result<Truststore, StoreError> {
+        let action = truststore_action(save);
+        let object = format!("truststore {name}");
+        self.authorize(ctx, Need::ManageTrust, None, action, object.clone())
+            .await?;
+        let result = async {
+            let mut tx = self.write().await?;
+            self.put_truststore(&mut tx, ctx, name, certificates, source, save)
                 .await?;
             tx.commit()
                 .await
-                .map_err(|e| self.db_error("replacing a truststore", e))?;
+                .map_err(|e| self.db_error("saving a truststore", e))?;
             self.find_truststore(name).await
         }
         .await;
-        self.audit_if_failed(ctx, "truststore.replace", &object, result)
-            .await
+        self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    /// Writes truststore `name` and its audit entry in `tx` (the caller commits; the
+    /// permission is checked already).
+    pub(crate) async fn put_truststore(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        name: &str,
+        certificates: Vec<Certificate>,
+        source: &str,
+        save: Save,
+    ) -> Result<(), StoreError> {
+        check_name("truststore name", name)?;
+        let (bundle, count) = bundle(name, certificates)?;
+        let now = crate::now();
+        let detail = match save {
+            Save::Add => {
+                let inserted = sqlx::query(
+                    "INSERT INTO truststores (name, certificates, source, created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $4, 1)",
+                )
+                .bind(name)
+                .bind(bundle)
+                .bind(source)
+                .bind(now)
+                .execute(&mut **tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if crate::error::is_unique_violation(&e) => {
+                        return Err(StoreError::Duplicate {
+                            kind: "truststore",
+                            name: name.to_string(),
+                        });
+                    }
+                    Err(e) => return Err(self.db_error("adding a truststore", e)),
+                }
+                format!("{count} certificate(s) from {source}")
+            }
+            Save::Replace(expected) => {
+                let current = self.find_truststore(name).await?;
+                let based_on = expected.unwrap_or(current.version);
+                let changed = sqlx::query(
+                    "UPDATE truststores SET certificates = $1, source = $2, updated_at = $3, version = version + 1
+                     WHERE name = $4 AND version = $5",
+                )
+                .bind(bundle)
+                .bind(source)
+                .bind(now)
+                .bind(name)
+                .bind(based_on)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.db_error("replacing a truststore", e))?;
+                if changed.rows_affected() == 0 {
+                    return Err(self.conflict("truststore", name, based_on).await);
+                }
+                format!(
+                    "{count} certificate(s) from {source} replace {} from {}",
+                    current.certificates.len(),
+                    current.source
+                )
+            }
+        };
+        let action = truststore_action(save);
+        self.audit_in(
+            tx,
+            ctx,
+            Event::ok(action, format!("truststore {name}"), detail),
+        )
+        .await
     }
 
     /// Every truststore, by name. Needs `manage_trust` or `manage_connectors`.
@@ -287,4 +284,11 @@ fn bundle(name: &str, certificates: Vec<Certificate>) -> Result<(String, usize),
         unique.iter().map(Certificate::to_pem).collect(),
         unique.len(),
     ))
+}
+
+fn truststore_action(save: Save) -> &'static str {
+    match save {
+        Save::Add => "truststore.add",
+        Save::Replace(_) => "truststore.replace",
+    }
 }
