@@ -650,7 +650,7 @@ impl Store {
         keyway_connect::store_label(&self.name)
     }
 
-    async fn names(&self, query: &'static str) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn names(&self, query: &'static str) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(query)
             .fetch_all(&self.pool)
             .await

@@ -85,6 +85,15 @@ pub enum StoreError {
         /// Its name.
         name: String,
     },
+    /// Objects of these names exist already; nothing was written (an import without
+    /// replace).
+    #[error(
+        "the store has {objects} already; nothing was imported (import again with replace, `--replace`, to replace them)"
+    )]
+    Exist {
+        /// `connector orders, profile partner`.
+        objects: String,
+    },
     /// Someone else changed the object since it was read; nothing was written.
     #[error(
         "{kind} \"{name}\" is at version {found}, not {expected}: someone changed it since it was read; read it again and redo the change"

@@ -41,6 +41,7 @@ mod connectors;
 mod crl;
 mod error;
 mod gateway;
+mod import;
 mod keystore;
 mod schema;
 mod setup;
@@ -70,6 +71,7 @@ pub use connectors::{
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
+pub use import::{ConfigImport, ConfigImported};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};
 pub use trust::Truststore;

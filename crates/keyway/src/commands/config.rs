@@ -1,16 +1,12 @@
 //! `keyway config import|export`: a keyway.toml into the store and back.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use keyway_connect::{
-    AuthEntry, Config, ConfigFile, ConnectorEntry, IntegrationEntry, KeystoreEntry, SecretRef,
-    StoreEntry,
-};
+use keyway_connect::{AuthEntry, ConfigFile, ConnectorEntry, KeystoreEntry, SecretRef, StoreEntry};
 use keyway_keystore::{Certificate, file};
-use keyway_store::{NewConnector, NewIntegration, NewKeystore, Save};
+use keyway_store::ConfigImport;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -87,229 +83,30 @@ pub fn config(command: ConfigCommand) -> Result<Outcome> {
     })
 }
 
-/// Everything a configuration holds, read and resolved before anything is stored.
-struct Prepared {
-    truststores: Vec<(String, Vec<Certificate>, String)>,
-    keystores: Vec<(String, NewKeystore)>,
-    profiles: Vec<(String, keyway_connect::ProfileEntry)>,
-    connectors: Vec<(String, NewConnector)>,
-    integrations: Vec<(String, IntegrationEntry)>,
-}
-
-fn prepare(config: &Config) -> Result<Prepared> {
-    let mut truststores = Vec::new();
-    for t in config.truststore_files()? {
-        let bytes = file::read_bytes(&t.path)?;
-        let source = t.path.display().to_string();
-        let certs = keyway_pki::read_certificates(
-            &bytes,
-            t.password.as_deref().map(|p| p.as_str()),
-            &source,
-        )
-        .with_context(|| format!("truststore \"{}\"", t.name))?;
-        truststores.push((t.name, certs, source));
-    }
-    let mut keystores = Vec::new();
-    for k in config.keystore_files()? {
-        let keystore = NewKeystore {
-            content: file::read_bytes(&k.path)?,
-            format: k.format,
-            password: k.password.unwrap_or_default(),
-            key_password: k.key_password,
-            alias: k.alias,
-            source: k.path.display().to_string(),
-        };
-        keystore.check(&k.name)?;
-        keystores.push((k.name, keystore));
-    }
-    let profiles = config
-        .profiles()
-        .map(|(n, e)| (n.to_string(), e.clone()))
-        .collect();
-    let mut connectors = Vec::new();
-    for def in config.connectors() {
-        let Some(entry) = config.connector_entry(&def.name) else {
-            continue;
-        };
-        let mut definition = entry.clone();
-        definition.auth = None;
-        let auth = config.auth(def)?;
-        connectors.push((def.name.clone(), NewConnector { definition, auth }));
-    }
-    let integrations = config
-        .integrations()
-        .map(|(n, e)| (n.to_string(), e.clone()))
-        .collect();
-    Ok(Prepared {
-        truststores,
-        keystores,
-        profiles,
-        connectors,
-        integrations,
-    })
-}
-
 async fn import(args: ConfigImportArgs) -> Result<Outcome> {
     let config = crate::commands::connector::load(&args.path)?;
-    let prepared = prepare(&config)?;
+    let import = ConfigImport::read(&config)?;
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
-
-    // What the store has already (reading profiles also checks manage_connectors, so a
-    // missing permission stops the import before anything is written).
-    let names = |v: Vec<String>| v.into_iter().collect::<BTreeSet<String>>();
-    let have_profiles = names(
-        store
-            .profiles(&ctx)
-            .await?
-            .into_iter()
-            .map(|p| p.name)
-            .collect(),
-    );
-    let have_connectors = names(
-        store
-            .connectors(&ctx)
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-    );
-    let have_integrations = names(
-        store
-            .integrations(&ctx)
-            .await?
-            .into_iter()
-            .map(|i| i.name)
-            .collect(),
-    );
-    let have_truststores = names(
-        store
-            .truststores(&ctx)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect(),
-    );
-    let have_keystores = names(
-        store
-            .keystores(&ctx)
-            .await?
-            .into_iter()
-            .map(|k| k.name)
-            .collect(),
-    );
-    let mut taken = Vec::new();
-    let mut check = |kind: &str, have: &BTreeSet<String>, wanted: Vec<&String>| {
-        for name in wanted {
-            if have.contains(name) {
-                taken.push(format!("{kind} {name}"));
-            }
-        }
-    };
-    check(
-        "truststore",
-        &have_truststores,
-        prepared.truststores.iter().map(|t| &t.0).collect(),
-    );
-    check(
-        "keystore",
-        &have_keystores,
-        prepared.keystores.iter().map(|k| &k.0).collect(),
-    );
-    check(
-        "profile",
-        &have_profiles,
-        prepared.profiles.iter().map(|p| &p.0).collect(),
-    );
-    check(
-        "connector",
-        &have_connectors,
-        prepared.connectors.iter().map(|c| &c.0).collect(),
-    );
-    check(
-        "integration",
-        &have_integrations,
-        prepared.integrations.iter().map(|i| &i.0).collect(),
-    );
-    if !taken.is_empty() && !args.replace {
-        bail!(
-            "the store has {} already; nothing was imported (give --replace to replace them)",
-            taken.join(", ")
-        );
-    }
-
-    let save = |have: &BTreeSet<String>, name: &str| {
-        if have.contains(name) {
-            Save::Replace(None)
-        } else {
-            Save::Add
-        }
-    };
-    for (name, certs, source) in &prepared.truststores {
-        if have_truststores.contains(name) {
-            store
-                .replace_truststore(&ctx, name, certs.clone(), source, None)
-                .await?;
-        } else {
-            store
-                .add_truststore(&ctx, name, certs.clone(), source)
-                .await?;
-        }
-    }
-    for (name, keystore) in &prepared.keystores {
-        if have_keystores.contains(name) {
-            store
-                .replace_keystore(&ctx, name, keystore.clone(), None)
-                .await?;
-        } else {
-            store.add_keystore(&ctx, name, keystore.clone()).await?;
-        }
-    }
-    for (name, profile) in &prepared.profiles {
-        store
-            .save_profile(&ctx, name, profile.clone(), save(&have_profiles, name))
-            .await?;
-    }
-    for (name, connector) in &prepared.connectors {
-        store
-            .save_connector(&ctx, name, connector.clone(), save(&have_connectors, name))
-            .await?;
-    }
-    for (name, entry) in &prepared.integrations {
-        let integration = NewIntegration {
-            connector: entry.connector.clone(),
-            description: entry.description.clone(),
-            require_password: entry.require_password,
-        };
-        store
-            .save_integration(&ctx, name, integration, save(&have_integrations, name))
-            .await?;
-    }
-    let counts = json!({
-        "from": args.path,
-        "truststores": prepared.truststores.len(),
-        "keystores": prepared.keystores.len(),
-        "profiles": prepared.profiles.len(),
-        "connectors": prepared.connectors.len(),
-        "integrations": prepared.integrations.len(),
-        "replaced": taken,
-    });
+    let imported = store.import_config(&ctx, &import, args.replace).await?;
     if output::json() {
-        println!("{}", serde_json::to_string_pretty(&counts)?);
+        let mut value = serde_json::to_value(&imported)?;
+        value["from"] = json!(args.path);
+        output::print_json(&value)?;
     } else {
         println!(
             "Imported {} into {}: {} truststore(s), {} keystore(s), {} profile(s), {} connector(s), {} integration(s){}",
             args.path.display(),
             store.database(),
-            prepared.truststores.len(),
-            prepared.keystores.len(),
-            prepared.profiles.len(),
-            prepared.connectors.len(),
-            prepared.integrations.len(),
-            if taken.is_empty() {
+            imported.truststores,
+            imported.keystores,
+            imported.profiles,
+            imported.connectors,
+            imported.integrations,
+            if imported.replaced.is_empty() {
                 String::new()
             } else {
-                format!("; replaced {}", taken.join(", "))
+                format!("; replaced {}", imported.replaced.join(", "))
             }
         );
     }

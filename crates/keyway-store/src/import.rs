@@ -1,0 +1,246 @@
+//! A keyway.toml into the store in one transaction: its truststores (certificates read
+//! from their files), keystores (checked and sealed), TLS profiles, connectors (their
+//! passwords sealed) and integrations. Everything is read and checked before anything is
+//! written, and written together: a failure, a missing permission or a name the store
+//! has already (without `replace`) leaves the store as it was.
+
+use std::collections::BTreeSet;
+
+use keyway_connect::{Config, IntegrationEntry, ProfileEntry};
+use keyway_keystore::Certificate;
+use serde::Serialize;
+
+use crate::access::Need;
+use crate::connectors::as_checked;
+use crate::{Context, NewConnector, NewIntegration, NewKeystore, Save, Store, StoreError};
+
+/// Everything a configuration holds, read and resolved: the files its truststores and
+/// keystores name are read, its passwords resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigImport {
+    /// Truststores: name, certificates, where they were read from.
+    pub truststores: Vec<(String, Vec<Certificate>, String)>,
+    /// Keystores, by name.
+    pub keystores: Vec<(String, NewKeystore)>,
+    /// TLS profiles, by name.
+    pub profiles: Vec<(String, ProfileEntry)>,
+    /// Connectors (their passwords apart), by name.
+    pub connectors: Vec<(String, NewConnector)>,
+    /// Integrations, by name.
+    pub integrations: Vec<(String, NewIntegration)>,
+}
+
+/// What an import stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigImported {
+    /// How many truststores.
+    pub truststores: usize,
+    /// How many keystores.
+    pub keystores: usize,
+    /// How many profiles.
+    pub profiles: usize,
+    /// How many connectors.
+    pub connectors: usize,
+    /// How many integrations.
+    pub integrations: usize,
+    /// The objects that replaced ones of the same name (`connector orders`).
+    pub replaced: Vec<String>,
+}
+
+impl ConfigImport {
+    /// Reads what `config` describes: the truststore and keystore files it names (each
+    /// keystore checked: it opens and has the key to present), the connectors' passwords.
+    pub fn read(config: &Config) -> Result<ConfigImport, StoreError> {
+        let mut import = ConfigImport::default();
+        for t in config.truststore_files()? {
+            let bytes = read_file(&t.path)?;
+            let source = t.path.display().to_string();
+            let password = t.password.as_deref().map(|p| p.as_str());
+            let certs = keyway_pki::read_certificates(&bytes, password, &source)?;
+            import.truststores.push((t.name, certs, source));
+        }
+        for k in config.keystore_files()? {
+            let keystore = NewKeystore {
+                content: read_file(&k.path)?,
+                format: k.format,
+                password: k.password.unwrap_or_default(),
+                key_password: k.key_password,
+                alias: k.alias,
+                source: k.path.display().to_string(),
+            };
+            keystore.check(&k.name)?;
+            import.keystores.push((k.name, keystore));
+        }
+        import.profiles = config
+            .profiles()
+            .map(|(n, e)| (n.to_string(), e.clone()))
+            .collect();
+        for def in config.connectors() {
+            let Some(entry) = config.connector_entry(&def.name) else {
+                continue;
+            };
+            let mut definition = entry.clone();
+            definition.auth = None;
+            let auth = config.auth(def)?;
+            import
+                .connectors
+                .push((def.name.clone(), NewConnector { definition, auth }));
+        }
+        import.integrations = config
+            .integrations()
+            .map(|(n, e): (&str, &IntegrationEntry)| {
+                let integration = NewIntegration {
+                    connector: e.connector.clone(),
+                    description: e.description.clone(),
+                    require_password: e.require_password,
+                };
+                (n.to_string(), integration)
+            })
+            .collect();
+        Ok(import)
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, StoreError> {
+    keyway_keystore::file::read_bytes(path).map_err(|e| StoreError::File {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Stores everything in `import` in one transaction (see the module docs). Names the
+    /// store has already are refused unless `replace`. Needs `manage_trust` when there are
+    /// truststores or keystores, and `manage_connectors`.
+    pub async fn import_config(
+        &self,
+        ctx: &Context,
+        import: &ConfigImport,
+        replace: bool,
+    ) -> Result<ConfigImported, StoreError> {
+        let action = "config.import";
+        let object = "configuration".to_string();
+        if !import.truststores.is_empty() || !import.keystores.is_empty() {
+            self.authorize(ctx, Need::ManageTrust, None, action, object.clone())
+                .await?;
+        }
+        self.authorize(ctx, Need::ManageConnectors, None, action, object.clone())
+            .await?;
+        let result = self.import_config_checked(ctx, import, replace).await;
+        self.audit_if_failed(ctx, action, &object, result).await
+    }
+
+    async fn import_config_checked(
+        &self,
+        ctx: &Context,
+        import: &ConfigImport,
+        replace: bool,
+    ) -> Result<ConfigImported, StoreError> {
+        // What the store has already, and which of it this import would replace.
+        let have = |kind: &'static str, query: &'static str| async move {
+            self.names(query)
+                .await
+                .map(|names| (kind, names.into_iter().collect::<BTreeSet<String>>()))
+        };
+        let truststores = have("truststore", "SELECT name FROM truststores").await?;
+        let keystores = have("keystore", "SELECT name FROM keystores").await?;
+        let profiles = have("profile", "SELECT name FROM profiles").await?;
+        let connectors = have("connector", "SELECT name FROM connectors").await?;
+        let integrations = have("integration", "SELECT name FROM integrations").await?;
+        let mut replaced = Vec::new();
+        let mut taken = |(kind, have): &(&str, BTreeSet<String>), wanted: Vec<&String>| {
+            for name in wanted {
+                if have.contains(name) {
+                    replaced.push(format!("{kind} {name}"));
+                }
+            }
+        };
+        taken(
+            &truststores,
+            import.truststores.iter().map(|t| &t.0).collect(),
+        );
+        taken(&keystores, import.keystores.iter().map(|k| &k.0).collect());
+        taken(&profiles, import.profiles.iter().map(|p| &p.0).collect());
+        taken(
+            &connectors,
+            import.connectors.iter().map(|c| &c.0).collect(),
+        );
+        taken(
+            &integrations,
+            import.integrations.iter().map(|i| &i.0).collect(),
+        );
+        if !replaced.is_empty() && !replace {
+            return Err(StoreError::Exist {
+                objects: replaced.join(", "),
+            });
+        }
+        // The definitions checked as one keyway.toml over the store as it will be.
+        let mut all = self.definitions().await?;
+        for (name, profile) in &import.profiles {
+            all.profiles.insert(name.clone(), profile.clone());
+        }
+        for (name, connector) in &import.connectors {
+            all.connectors.insert(name.clone(), as_checked(connector));
+        }
+        let new_truststores: Vec<&str> = import.truststores.iter().map(|t| t.0.as_str()).collect();
+        let new_keystores: Vec<&str> = import.keystores.iter().map(|k| k.0.as_str()).collect();
+        self.check_definitions(all, &new_truststores, &new_keystores)
+            .await?;
+        for (name, integration) in &import.integrations {
+            let known = connectors.1.contains(&integration.connector)
+                || import
+                    .connectors
+                    .iter()
+                    .any(|c| c.0 == integration.connector);
+            if !known {
+                return Err(StoreError::NotFound {
+                    kind: "connector",
+                    name: integration.connector.clone(),
+                    hint: format!(" (integration {name} calls it)"),
+                });
+            }
+        }
+
+        let save = |have: &BTreeSet<String>, name: &str| {
+            if have.contains(name) {
+                Save::Replace(None)
+            } else {
+                Save::Add
+            }
+        };
+        let mut tx = self.write().await?;
+        for (name, certs, source) in &import.truststores {
+            let how = save(&truststores.1, name);
+            self.put_truststore(&mut tx, ctx, name, certs.clone(), source, how)
+                .await?;
+        }
+        for (name, keystore) in &import.keystores {
+            self.put_keystore(&mut tx, ctx, name, keystore, save(&keystores.1, name))
+                .await?;
+        }
+        for (name, profile) in &import.profiles {
+            self.put_profile(&mut tx, ctx, name, profile, save(&profiles.1, name))
+                .await?;
+        }
+        for (name, connector) in &import.connectors {
+            self.put_connector(&mut tx, ctx, name, connector, save(&connectors.1, name))
+                .await?;
+        }
+        for (name, integration) in &import.integrations {
+            let how = save(&integrations.1, name);
+            self.put_integration(&mut tx, ctx, name, integration, how)
+                .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("importing a configuration", e))?;
+        Ok(ConfigImported {
+            truststores: import.truststores.len(),
+            keystores: import.keystores.len(),
+            profiles: import.profiles.len(),
+            connectors: import.connectors.len(),
+            integrations: import.integrations.len(),
+            replaced,
+        })
+    }
+}
