@@ -37,11 +37,11 @@ mod access;
 mod audit;
 mod ca;
 mod cert;
+mod config;
 mod connectors;
 mod crl;
 mod error;
 mod gateway;
-mod import;
 mod keystore;
 mod schema;
 mod setup;
@@ -65,13 +65,13 @@ pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
 };
+pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile};
 pub use connectors::{
     Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
-pub use import::{ConfigImport, ConfigImported};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};
 pub use trust::Truststore;

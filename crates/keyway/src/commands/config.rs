@@ -1,17 +1,14 @@
 //! `keyway config import|export`: a keyway.toml into the store and back.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use keyway_connect::{AuthEntry, ConfigFile, ConnectorEntry, KeystoreEntry, SecretRef, StoreEntry};
-use keyway_keystore::{Certificate, file};
+use keyway_keystore::file;
 use keyway_store::ConfigImport;
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use crate::args::StoreArgs;
-use crate::commands::integration::integration_entry;
 use crate::exit::Outcome;
 use crate::files::write_private;
 use crate::output;
@@ -124,117 +121,39 @@ async fn export(args: ConfigExportArgs) -> Result<Outcome> {
     }
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
-    let config = store.connector_config(&ctx).await?;
-    let truststores = store.truststores(&ctx).await?;
-    let keystores = store.keystores(&ctx).await?;
-    let profiles = store.profiles(&ctx).await?;
-    let connectors = store.connectors(&ctx).await?;
-    let integrations = store.integrations(&ctx).await?;
-    for sub in ["truststores", "keystores", "secrets"] {
-        std::fs::create_dir_all(dir.join(sub))
-            .with_context(|| format!("{}: cannot create it", dir.join(sub).display()))?;
-    }
-    let secret = |name: String, value: &str| -> Result<SecretRef> {
-        let relative = Path::new("secrets").join(format!("{name}.pass"));
-        write_private(&dir.join(&relative), format!("{value}\n").as_bytes())?;
-        Ok(SecretRef::File { file: relative })
-    };
-    let mut out = ConfigFile::default();
-    for t in &truststores {
-        let relative = Path::new("truststores").join(format!("{}.pem", t.name));
-        let pem: String = t.certificates.iter().map(Certificate::to_pem).collect();
-        file::write_atomic(&dir.join(&relative), pem.as_bytes())?;
-        out.truststores.insert(
-            t.name.clone(),
-            StoreEntry {
-                path: relative,
-                format: Some("pem".into()),
-                password: None,
-            },
-        );
-    }
-    for k in &keystores {
-        let (stored, secrets) = store.export_keystore(&ctx, &k.name).await?;
-        let ext = match stored.format.as_str() {
-            "pkcs12" => "p12",
-            other => other,
-        };
-        let relative = Path::new("keystores").join(format!("{}.{ext}", k.name));
-        write_private(&dir.join(&relative), &secrets.content)?;
-        let password = secret(format!("keystore-{}", k.name), &secrets.password)?;
-        let key_password = if stored.has_key_password {
-            Some(secret(
-                format!("keystore-{}-key", k.name),
-                &secrets.key_password,
-            )?)
-        } else {
-            None
-        };
-        out.keystores.insert(
-            k.name.clone(),
-            KeystoreEntry {
-                path: relative,
-                format: Some(stored.format.clone()),
-                password,
-                alias: Some(stored.alias.clone()),
-                key_password,
-            },
-        );
-    }
-    for p in profiles {
-        out.profiles.insert(p.name, p.definition);
-    }
-    for c in connectors {
-        let mut entry: ConnectorEntry = c.definition;
-        if let Some(user) = c.username {
-            let password: Zeroizing<String> = match config
-                .connector_entry(&c.name)
-                .and_then(|e| e.auth.as_ref())
-                .map(|a| &a.password)
-            {
-                Some(SecretRef::Inline(p)) => Zeroizing::new(p.clone()),
-                _ => bail!("connector {}: its password could not be read", c.name),
-            };
-            entry.auth = Some(AuthEntry {
-                username: user,
-                password: secret(format!("connector-{}", c.name), &password)?,
-            });
+    let export = store.export_config(&ctx).await?;
+    for exported in &export.files {
+        let path = dir.join(&exported.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create it", parent.display()))?;
         }
-        out.connectors.insert(c.name, entry);
+        if exported.private {
+            write_private(&path, &exported.content)?;
+        } else {
+            file::write_atomic(&path, &exported.content)?;
+        }
     }
-    for i in &integrations {
-        out.integrations
-            .insert(i.name.clone(), integration_entry(i));
-    }
-    let toml = toml::to_string_pretty(&out).context("writing the configuration as TOML")?;
     let path = dir.join("keyway.toml");
-    file::write_atomic(
-        &path,
-        format!(
-            "# Exported from {} by keyway config export; passwords are in secrets/.\n\n{toml}",
-            store.database()
-        )
-        .as_bytes(),
-    )?;
-    let counts = json!({
-        "out": path,
-        "truststores": truststores.len(),
-        "keystores": keystores.len(),
-        "profiles": out.profiles.len(),
-        "connectors": out.connectors.len(),
-        "integrations": integrations.len(),
-    });
+    let counts = &export.counts;
     if output::json() {
-        println!("{}", serde_json::to_string_pretty(&counts)?);
+        output::print_json(&json!({
+            "out": path,
+            "truststores": counts.truststores,
+            "keystores": counts.keystores,
+            "profiles": counts.profiles,
+            "connectors": counts.connectors,
+            "integrations": counts.integrations,
+        }))?;
     } else {
         println!(
             "Exported to {}: {} truststore(s), {} keystore(s), {} profile(s), {} connector(s), {} integration(s); {} holds passwords (owner-only files)",
             path.display(),
-            truststores.len(),
-            keystores.len(),
-            out.profiles.len(),
-            out.connectors.len(),
-            integrations.len(),
+            counts.truststores,
+            counts.keystores,
+            counts.profiles,
+            counts.connectors,
+            counts.integrations,
             dir.join("secrets").display()
         );
     }

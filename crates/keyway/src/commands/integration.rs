@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use keyway_connect::IntegrationEntry;
 use keyway_store::{Integration, NewIntegration, Save};
 use serde_json::json;
 
@@ -71,14 +70,6 @@ pub struct IntegrationNameArgs {
     pub if_version: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
-}
-
-pub(crate) fn integration_entry(i: &Integration) -> IntegrationEntry {
-    IntegrationEntry {
-        connector: i.connector.clone(),
-        description: i.description.clone(),
-        require_password: i.require_password,
-    }
 }
 
 /// `keyway integration …`

@@ -1,14 +1,25 @@
-//! A keyway.toml into the store in one transaction: its truststores (certificates read
-//! from their files), keystores (checked and sealed), TLS profiles, connectors (their
-//! passwords sealed) and integrations. Everything is read and checked before anything is
-//! written, and written together: a failure, a missing permission or a name the store
-//! has already (without `replace`) leaves the store as it was.
+//! A keyway.toml into the store and back.
+//!
+//! Import ([`Store::import_config`]) is one transaction: its truststores (certificates
+//! read from their files), keystores (checked and sealed), TLS profiles, connectors
+//! (their passwords sealed) and integrations. Everything is read and checked before
+//! anything is written, and written together: a failure, a missing permission or a name
+//! the store has already (without `replace`) leaves the store as it was.
+//!
+//! Export ([`Store::export_config`]) gives the files of a directory a keyway.toml can be
+//! loaded from again: `keyway.toml`, `truststores/NAME.pem`, `keystores/NAME.EXT` and the
+//! passwords in `secrets/*.pass` (marked private: the caller writes them owner-only).
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use keyway_connect::{Config, IntegrationEntry, ProfileEntry};
+use keyway_connect::{
+    AuthEntry, Config, ConfigFile, ConnectorEntry, IntegrationEntry, KeystoreEntry, ProfileEntry,
+    SecretRef, StoreEntry,
+};
 use keyway_keystore::Certificate;
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::access::Need;
 use crate::connectors::as_checked;
@@ -30,8 +41,8 @@ pub struct ConfigImport {
     pub integrations: Vec<(String, NewIntegration)>,
 }
 
-/// What an import stored.
-#[derive(Debug, Clone, Serialize)]
+/// What an import stored (or an export holds).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ConfigImported {
     /// How many truststores.
     pub truststores: usize,
@@ -241,6 +252,154 @@ impl Store {
             connectors: import.connectors.len(),
             integrations: import.integrations.len(),
             replaced,
+        })
+    }
+}
+
+/// A configuration as files, relative to the directory they go in.
+#[derive(Debug, Default)]
+pub struct ConfigExport {
+    /// The files, `keyway.toml` last.
+    pub files: Vec<ExportedFile>,
+    /// What it holds.
+    pub counts: ConfigImported,
+}
+
+/// One file of an export.
+#[derive(Debug)]
+pub struct ExportedFile {
+    /// Where it goes, relative to the export directory.
+    pub path: PathBuf,
+    /// Its content.
+    pub content: Zeroizing<Vec<u8>>,
+    /// Whether it holds a key or a password (to be written owner-only).
+    pub private: bool,
+}
+
+impl Store {
+    /// Everything the store holds of a configuration, as the files of a directory a
+    /// keyway.toml can be loaded from again. Needs `manage_connectors` and, for the
+    /// keystores and their passwords, `manage_trust`; each keystore export is audited.
+    pub async fn export_config(&self, ctx: &Context) -> Result<ConfigExport, StoreError> {
+        let config = self.connector_config(ctx).await?;
+        let truststores = self.truststores(ctx).await?;
+        let keystores = self.keystores(ctx).await?;
+        let profiles = self.profiles(ctx).await?;
+        let connectors = self.connectors(ctx).await?;
+        let integrations = self.integrations(ctx).await?;
+        let mut files = Vec::new();
+        let mut secret = |name: String, value: &str| {
+            let path = Path::new("secrets").join(format!("{name}.pass"));
+            files.push(ExportedFile {
+                path: path.clone(),
+                content: Zeroizing::new(format!("{value}\n").into_bytes()),
+                private: true,
+            });
+            SecretRef::File { file: path }
+        };
+        let mut out = ConfigFile::default();
+        let mut stores = Vec::new();
+        for t in &truststores {
+            let path = Path::new("truststores").join(format!("{}.pem", t.name));
+            let pem: String = t.certificates.iter().map(Certificate::to_pem).collect();
+            stores.push(ExportedFile {
+                path: path.clone(),
+                content: Zeroizing::new(pem.into_bytes()),
+                private: false,
+            });
+            let entry = StoreEntry {
+                path,
+                format: Some("pem".into()),
+                password: None,
+            };
+            out.truststores.insert(t.name.clone(), entry);
+        }
+        for k in &keystores {
+            let (stored, secrets) = self.export_keystore(ctx, &k.name).await?;
+            let ext = match stored.format.as_str() {
+                "pkcs12" => "p12",
+                other => other,
+            };
+            let path = Path::new("keystores").join(format!("{}.{ext}", k.name));
+            stores.push(ExportedFile {
+                path: path.clone(),
+                content: Zeroizing::new(secrets.content.to_vec()),
+                private: true,
+            });
+            let password = secret(format!("keystore-{}", k.name), &secrets.password);
+            let key_password = stored
+                .has_key_password
+                .then(|| secret(format!("keystore-{}-key", k.name), &secrets.key_password));
+            let entry = KeystoreEntry {
+                path,
+                format: Some(stored.format.clone()),
+                password,
+                alias: Some(stored.alias.clone()),
+                key_password,
+            };
+            out.keystores.insert(k.name.clone(), entry);
+        }
+        for p in &profiles {
+            out.profiles.insert(p.name.clone(), p.definition.clone());
+        }
+        for c in &connectors {
+            let mut entry: ConnectorEntry = c.definition.clone();
+            if let Some(user) = &c.username {
+                let password = match config
+                    .connector_entry(&c.name)
+                    .and_then(|e| e.auth.as_ref())
+                    .map(|a| &a.password)
+                {
+                    Some(SecretRef::Inline(p)) => Zeroizing::new(p.clone()),
+                    _ => {
+                        return Err(StoreError::MasterKey(format!(
+                            "connector {}: its password could not be unsealed",
+                            c.name
+                        )));
+                    }
+                };
+                entry.auth = Some(AuthEntry {
+                    username: user.clone(),
+                    password: secret(format!("connector-{}", c.name), &password),
+                });
+            }
+            out.connectors.insert(c.name.clone(), entry);
+        }
+        for i in &integrations {
+            let entry = IntegrationEntry {
+                connector: i.connector.clone(),
+                description: i.description.clone(),
+                require_password: i.require_password,
+            };
+            out.integrations.insert(i.name.clone(), entry);
+        }
+        let toml = toml::to_string_pretty(&out).map_err(|e| StoreError::Invalid {
+            field: "configuration",
+            given: "keyway.toml".into(),
+            problem: format!("cannot be written as TOML: {e}"),
+        })?;
+        files.extend(stores);
+        files.push(ExportedFile {
+            path: PathBuf::from("keyway.toml"),
+            content: Zeroizing::new(
+                format!(
+                    "# Exported from {} by keyway config export; passwords are in secrets/.\n\n{toml}",
+                    self.database()
+                )
+                .into_bytes(),
+            ),
+            private: false,
+        });
+        Ok(ConfigExport {
+            files,
+            counts: ConfigImported {
+                truststores: truststores.len(),
+                keystores: keystores.len(),
+                profiles: profiles.len(),
+                connectors: connectors.len(),
+                integrations: integrations.len(),
+                replaced: Vec::new(),
+            },
         })
     }
 }
