@@ -8,7 +8,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use keyway_tls::{Outcome as TestOutcome, TestError, TestTarget};
+use keyway_tls::{TestError, TestOutcome, TestTarget};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 

@@ -386,12 +386,12 @@ pub struct Stored {
     /// Keystores: their bytes and how to open them; `None` for one that is only to be
     /// known by name (checking a configuration needs no secret; using its connectors
     /// does).
-    pub keystores: BTreeMap<String, Option<StoredKeystore>>,
+    pub keystores: BTreeMap<String, Option<OpenedKeystore>>,
 }
 
 /// A keystore kept in keyway's store, opened (see [`Stored`]).
 #[derive(Clone)]
-pub struct StoredKeystore {
+pub struct OpenedKeystore {
     /// The keystore file's bytes.
     pub content: Vec<u8>,
     /// Its format.
@@ -404,9 +404,9 @@ pub struct StoredKeystore {
     pub alias: String,
 }
 
-impl fmt::Debug for StoredKeystore {
+impl fmt::Debug for OpenedKeystore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredKeystore")
+        f.debug_struct("OpenedKeystore")
             .field("format", &self.format)
             .field("alias", &self.alias)
             .finish_non_exhaustive()

@@ -53,8 +53,8 @@ mod xml;
 pub use check::{CheckRequest, ConnectorCheck, HttpCheck, HttpProblem, check, diagnose};
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
-    DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, ProfileEntry, Redirects, SoapVersion,
-    SourceFile, StoreEntry, Stored, StoredKeystore, name_problem, shown_name, store_label,
+    DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, OpenedKeystore, ProfileEntry,
+    Redirects, SoapVersion, SourceFile, StoreEntry, Stored, name_problem, shown_name, store_label,
     versions_from_flags,
 };
 pub use connector::{

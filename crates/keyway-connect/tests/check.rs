@@ -6,7 +6,7 @@ use std::path::Path;
 
 use keyway_connect::{CheckRequest, Config, Connector, HttpProblem, check};
 use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
-use keyway_tls::Outcome;
+use keyway_tls::TestOutcome;
 
 /// Connector `partner` (kind, URL and extra lines given) trusting `chain`'s root.
 fn connector(dir: &Path, chain: &TestChain, kind: &str, url: &str, extra: &str) -> Connector {
@@ -46,7 +46,7 @@ async fn a_working_connector_passes_with_what_was_sent_and_answered() {
     let partner = connector(dir.path(), &chain, "rest", &url, "test_path = \"/ping\"");
     let checked = check(&partner).await.unwrap();
     assert!(checked.ok(), "{}", serde_json::to_string(&checked).unwrap());
-    assert!(matches!(checked.tls, Outcome::Connected { .. }));
+    assert!(matches!(checked.tls, TestOutcome::Connected { .. }));
     let http = checked.http.as_ref().unwrap();
     assert_eq!(http.request, CheckRequest::Get);
     assert_eq!(http.status, Some(200));
@@ -176,7 +176,7 @@ async fn a_tls_failure_is_diagnosed_and_no_request_is_sent() {
     let stranger = TestChain::new("stranger", KeyKind::EcP256);
     let (checked, requests) = check_with_trust(&stranger).await;
     assert!(!checked.ok());
-    let Outcome::Failed(diagnosis) = &checked.tls else {
+    let TestOutcome::Failed(diagnosis) = &checked.tls else {
         panic!("connected");
     };
     assert_eq!(diagnosis.cause.code(), "untrusted_root");
@@ -195,7 +195,7 @@ async fn a_tls_failure_is_diagnosed_and_no_request_is_sent() {
 async fn a_ca_of_the_same_name_with_another_key_is_named_as_the_anchor_to_replace() {
     let old = TestChain::new("partner", KeyKind::EcP256);
     let (checked, _) = check_with_trust(&old).await;
-    let Outcome::Failed(diagnosis) = &checked.tls else {
+    let TestOutcome::Failed(diagnosis) = &checked.tls else {
         panic!("connected");
     };
     assert_eq!(diagnosis.cause.code(), "trust_anchor_unusable");

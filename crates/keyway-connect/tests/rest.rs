@@ -119,7 +119,7 @@ headers = {{ "X-Tenant" = "acme" }}
         None,
         "the test server does not do ALPN"
     );
-    assert_eq!(tls.backend, keyway_tls::Backend::Rustls);
+    assert_eq!(tls.backend, keyway_tls::TlsBackend::Rustls);
 
     for (method, content_type, body) in [
         (Method::POST, "application/json", r#"{"id":42}"#),
@@ -735,7 +735,7 @@ profile = "legacy"
     assert_eq!(
         (tls.backend, tls.version),
         (
-            keyway_tls::Backend::OpensslLegacy,
+            keyway_tls::TlsBackend::OpensslLegacy,
             keyway_tls::TlsVersion::Tls11
         )
     );

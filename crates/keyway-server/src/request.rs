@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use keyway_store::{GatewayRecord, Outcome};
+use keyway_store::{AuditOutcome, GatewayRecord};
 use zeroize::Zeroizing;
 
 use crate::decide::{Facts, Reason, Refusal, caller, decide, password};
@@ -76,7 +76,7 @@ pub(crate) async fn handle(
                 &peer,
                 "gateway.invoke",
                 object,
-                Outcome::Ok,
+                AuditOutcome::Ok,
                 detail,
             );
             response
@@ -273,9 +273,9 @@ async fn audit_refusal(
         peer.ip(),
     );
     let outcome = if refusal.status().is_server_error() {
-        Outcome::Failed
+        AuditOutcome::Failed
     } else {
-        Outcome::Refused
+        AuditOutcome::Refused
     };
     let repeat = format!("{} {action} {object} {status}", peer.fingerprint);
     let written = record_durably(
@@ -346,7 +346,7 @@ fn record(
     peer: &Peer,
     action: &str,
     object: String,
-    outcome: Outcome,
+    outcome: AuditOutcome,
     detail: String,
 ) {
     let record = GatewayRecord {
@@ -371,7 +371,7 @@ fn record_durably(
     user: Option<String>,
     peer: &Peer,
     (action, object): (&str, String),
-    outcome: Outcome,
+    outcome: AuditOutcome,
     detail: String,
     repeat: String,
 ) -> tokio::sync::oneshot::Receiver<()> {

@@ -191,7 +191,7 @@ async fn certificates_decide_who_calls_and_the_partner_answers() {
                 .await
                 .unwrap()
                 .into_iter()
-                .any(|e| e.detail.contains(&id) && e.outcome == keyway_store::Outcome::Failed)
+                .any(|e| e.detail.contains(&id) && e.outcome == keyway_store::AuditOutcome::Failed)
         }
     })
     .await;

@@ -15,7 +15,7 @@ use crate::{Context, Store, StoreError};
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum AuditOutcome {
     /// Done.
     Ok,
     /// Refused: the actor lacked the permission.
@@ -24,20 +24,20 @@ pub enum Outcome {
     Failed,
 }
 
-impl Outcome {
+impl AuditOutcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Refused => "refused",
-            Outcome::Failed => "failed",
+            AuditOutcome::Ok => "ok",
+            AuditOutcome::Refused => "refused",
+            AuditOutcome::Failed => "failed",
         }
     }
 
-    fn parse(text: &str) -> Outcome {
+    fn parse(text: &str) -> AuditOutcome {
         match text {
-            "ok" => Outcome::Ok,
-            "refused" => Outcome::Refused,
-            _ => Outcome::Failed,
+            "ok" => AuditOutcome::Ok,
+            "refused" => AuditOutcome::Refused,
+            _ => AuditOutcome::Failed,
         }
     }
 }
@@ -59,7 +59,7 @@ pub struct AuditEntry {
     /// From where (`cli`, `api 10.0.0.7`).
     pub origin: String,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     /// More: the permission granted, the reason of a refusal. Never a secret.
     pub detail: String,
     /// How many times it happened: more than 1 for a gateway refusal the same
@@ -92,7 +92,7 @@ pub struct AuditQuery {
 pub(crate) struct Event<'a> {
     pub action: &'a str,
     pub object: String,
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     pub detail: String,
 }
 
@@ -102,7 +102,7 @@ impl<'a> Event<'a> {
         Event {
             action,
             object,
-            outcome: Outcome::Ok,
+            outcome: AuditOutcome::Ok,
             detail,
         }
     }
@@ -185,7 +185,7 @@ impl Store {
                     action: row.try_get("action")?,
                     object: row.try_get("object")?,
                     origin: row.try_get("origin")?,
-                    outcome: Outcome::parse(row.try_get::<&str, _>("outcome")?),
+                    outcome: AuditOutcome::parse(row.try_get::<&str, _>("outcome")?),
                     detail: row.try_get("detail")?,
                     count: row.try_get("count")?,
                     last_at: row.try_get("last_at")?,
@@ -241,7 +241,7 @@ impl Store {
             Event {
                 action: "audit.prune",
                 object: "audit log".into(),
-                outcome: Outcome::Ok,
+                outcome: AuditOutcome::Ok,
                 detail: format!(
                     "{removed} {} written before {} removed",
                     if removed == 1 { "entry" } else { "entries" },

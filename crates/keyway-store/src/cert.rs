@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 
 use crate::access::Need;
 use crate::audit::Event;
-use crate::{Context, Outcome, Store, StoreError};
+use crate::{AuditOutcome, Context, Store, StoreError};
 
 /// What a sealed client key is sealed for (the AEAD's associated data).
 const KEY_PURPOSE: &str = "keyway client key";
@@ -124,7 +124,7 @@ pub struct PendingKey {
 
 /// A private key and its chain (leaf first), ready to write as PKCS#12, JKS or PEM.
 #[derive(Debug)]
-pub struct Identity {
+pub struct KeyAndChain {
     /// The private key.
     pub key: PrivateKey,
     /// Leaf first, then the CAs above it.
@@ -409,7 +409,7 @@ impl Store {
         subject: DistinguishedName,
         key_type: KeyType,
         days: u32,
-    ) -> Result<(ClientCertificate, Identity), StoreError> {
+    ) -> Result<(ClientCertificate, KeyAndChain), StoreError> {
         let object = format!("user {user}");
         self.authorize(
             ctx,
@@ -445,7 +445,7 @@ impl Store {
             let cert = self
                 .commit_certificate(tx, ctx, event, user_id, &sha256)
                 .await?;
-            Ok((cert, Identity { key, chain }))
+            Ok((cert, KeyAndChain { key, chain }))
         }
         .await;
         self.audit_if_failed(ctx, "cert.issue", &object, result)
@@ -504,7 +504,7 @@ impl Store {
         ctx: &Context,
         user: &str,
         fingerprint: &str,
-    ) -> Result<(ClientCertificate, Identity), StoreError> {
+    ) -> Result<(ClientCertificate, KeyAndChain), StoreError> {
         let object = format!("user {user}");
         self.authorize(
             ctx,
@@ -531,7 +531,7 @@ impl Store {
         &self,
         user: &str,
         fingerprint: &str,
-    ) -> Result<(ClientCertificate, Identity), StoreError> {
+    ) -> Result<(ClientCertificate, KeyAndChain), StoreError> {
         let user_id = self.user_id(user).await?;
         let cert = self.resolve_certificate(user_id, user, fingerprint).await?;
         let invalid = |problem: String| StoreError::Invalid {
@@ -559,7 +559,7 @@ impl Store {
         let key = self.open_key(&sealed)?;
         let mut chain = vec![cert.certificate.clone()];
         chain.extend(cert.chain.iter().cloned());
-        Ok((cert, Identity { key, chain }))
+        Ok((cert, KeyAndChain { key, chain }))
     }
 
     /// Revokes one of `user`'s certificates: the gateway refuses it from then on, and if
@@ -932,7 +932,7 @@ impl Store {
                     Event {
                         action,
                         object: object.to_string(),
-                        outcome: Outcome::Failed,
+                        outcome: AuditOutcome::Failed,
                         detail: e.to_string(),
                     },
                 )

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 use keyway_connect::{
-    AuthEntry, Config, ConfigFile, ConnectorEntry, ProfileEntry, SecretRef, Stored, StoredKeystore,
+    AuthEntry, Config, ConfigFile, ConnectorEntry, OpenedKeystore, ProfileEntry, SecretRef, Stored,
 };
 use serde::Serialize;
 use sqlx::Row;
@@ -604,7 +604,7 @@ impl Store {
             let secrets = self.keystore_secrets(&name).await?;
             stored.keystores.insert(
                 name,
-                Some(StoredKeystore {
+                Some(OpenedKeystore {
                     content: secrets.content.to_vec(),
                     format: secrets.format,
                     password: secrets.password.clone(),

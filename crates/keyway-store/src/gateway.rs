@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use keyway_keystore::Certificate;
 
-use crate::{CertificateOwner, Context, Integration, Outcome, Revocation, Store, StoreError, User};
+use crate::{
+    AuditOutcome, CertificateOwner, Context, Integration, Revocation, Store, StoreError, User,
+};
 
 /// The client CAs and certificates the gateway's handshakes are checked against.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +68,7 @@ pub struct GatewayRecord {
     /// `integration orders`.
     pub object: String,
     /// Done, refused or failed.
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     /// The certificate's fingerprint and what was decided (never a secret).
     pub detail: String,
     /// For a refusal that may repeat (the same certificate refused the same way): the

@@ -60,10 +60,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use access::{Actor, Context, InvokeDenied, Permission};
-pub use audit::{AuditEntry, AuditQuery, Outcome, Retention};
+pub use audit::{AuditEntry, AuditOutcome, AuditQuery, Retention};
 pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{
-    CertOrigin, CertificateOwner, ClientCertificate, Identity, PendingKey, Revocation, Upload,
+    CertOrigin, CertificateOwner, ClientCertificate, KeyAndChain, PendingKey, Revocation, Upload,
 };
 pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile};
 pub use connectors::{

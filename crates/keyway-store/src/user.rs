@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::access::{Need, allows};
 use crate::audit::Event;
-use crate::{Actor, Context, Outcome, Permission, Store, StoreError, check_name};
+use crate::{Actor, AuditOutcome, Context, Permission, Store, StoreError, check_name};
 
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -187,7 +187,7 @@ impl Store {
             Event {
                 action: "user.add",
                 object,
-                outcome: Outcome::Ok,
+                outcome: AuditOutcome::Ok,
                 detail,
             },
         )
@@ -353,7 +353,7 @@ impl Store {
             Event {
                 action,
                 object,
-                outcome: Outcome::Refused,
+                outcome: AuditOutcome::Refused,
                 detail: reason,
             },
         )
@@ -478,7 +478,7 @@ impl Store {
             Event {
                 action,
                 object,
-                outcome: Outcome::Ok,
+                outcome: AuditOutcome::Ok,
                 detail,
             },
         )
@@ -499,7 +499,7 @@ impl Store {
             Event {
                 action,
                 object,
-                outcome: Outcome::Failed,
+                outcome: AuditOutcome::Failed,
                 detail: error.to_string(),
             },
         )

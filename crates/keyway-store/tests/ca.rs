@@ -9,7 +9,7 @@ use keyway_pki::{
     Ca, CaInit, IssueProfile, IssueRequest, KeyType, MasterKey, Reason, San, Status, parse_subject,
 };
 use keyway_store::{
-    AuditQuery, Backend, CaRequest, CertOrigin, Context, NewUser, Outcome, Permission, Store,
+    AuditOutcome, AuditQuery, Backend, CaRequest, CertOrigin, Context, NewUser, Permission, Store,
     StoreError,
 };
 
@@ -48,7 +48,7 @@ async fn setup(fixture: &Fixture) -> Store {
     store
 }
 
-async fn audit(store: &Store, action: &str) -> Vec<(Outcome, String)> {
+async fn audit(store: &Store, action: &str) -> Vec<(AuditOutcome, String)> {
     store
         .audit_log(&Context::local_admin(), &AuditQuery::default())
         .await
@@ -125,14 +125,18 @@ async fn the_ca_is_created_once_and_only_by_trust_managers(backend: Backend) {
     assert!(!root_key.contains("PRIVATE KEY") && !int_key.contains("PRIVATE KEY"));
     assert!(root_key.contains("BEGIN") && root_key != int_key);
 
-    let outcomes: Vec<Outcome> = audit(&store, "ca.create")
+    let outcomes: Vec<AuditOutcome> = audit(&store, "ca.create")
         .await
         .into_iter()
         .map(|(o, _)| o)
         .collect();
     assert_eq!(
         outcomes,
-        [Outcome::Refused, Outcome::Ok, Outcome::Failed],
+        [
+            AuditOutcome::Refused,
+            AuditOutcome::Ok,
+            AuditOutcome::Failed
+        ],
         "alice refused, created, second refused as invalid"
     );
 }
@@ -353,7 +357,7 @@ async fn anyone_certificates_by_csr_or_new_key_and_numbered_crls(backend: Backen
     let issued: Vec<String> = audit(&store, "ca.issue")
         .await
         .into_iter()
-        .filter(|(o, _)| *o == Outcome::Ok)
+        .filter(|(o, _)| *o == AuditOutcome::Ok)
         .map(|(_, d)| d)
         .collect();
     assert_eq!(issued.len(), 2);

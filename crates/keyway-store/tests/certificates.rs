@@ -5,7 +5,7 @@
 use keyway_keystore::Certificate;
 use keyway_pki::{KeyType, Reason};
 use keyway_store::{
-    AuditQuery, Backend, CertOrigin, Context, NewUser, Outcome, Permission, Store, StoreError,
+    AuditOutcome, AuditQuery, Backend, CertOrigin, Context, NewUser, Permission, Store, StoreError,
     Upload,
 };
 use keyway_testkit::{Signing, TestCa};
@@ -56,7 +56,7 @@ fn upload(cert_pem: &str, key_elsewhere: bool) -> Upload {
     }
 }
 
-async fn audit_outcomes(store: &Store, action: &str) -> Vec<Outcome> {
+async fn audit_outcomes(store: &Store, action: &str) -> Vec<AuditOutcome> {
     store
         .audit_log(&Context::local_admin(), &AuditQuery::default())
         .await
@@ -165,15 +165,18 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
         .unwrap_err();
     assert!(e.to_string().contains("already revoked"), "{e}");
 
-    assert_eq!(audit_outcomes(&store, "cert.csr").await, [Outcome::Ok]);
-    assert_eq!(audit_outcomes(&store, "cert.upload").await, [Outcome::Ok]);
+    assert_eq!(audit_outcomes(&store, "cert.csr").await, [AuditOutcome::Ok]);
+    assert_eq!(
+        audit_outcomes(&store, "cert.upload").await,
+        [AuditOutcome::Ok]
+    );
     assert_eq!(
         audit_outcomes(&store, "cert.download").await,
-        [Outcome::Ok, Outcome::Failed]
+        [AuditOutcome::Ok, AuditOutcome::Failed]
     );
     assert_eq!(
         audit_outcomes(&store, "cert.revoke").await,
-        [Outcome::Ok, Outcome::Failed]
+        [AuditOutcome::Ok, AuditOutcome::Failed]
     );
 }
 
@@ -267,7 +270,7 @@ async fn uploads_failing_a_check_are_named_audited_and_change_nothing(backend: B
     assert_eq!(store.pending_keys(&admin, "bob").await.unwrap().len(), 1);
     assert_eq!(
         audit_outcomes(&store, "cert.upload").await,
-        [Outcome::Failed; 6]
+        [AuditOutcome::Failed; 6]
     );
 
     // A certificate whose key is kept elsewhere is stored alone, on request.
@@ -358,7 +361,10 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
         .audit_log(&admin, &AuditQuery::default())
         .await
         .unwrap();
-    let refused = log.iter().filter(|e| e.outcome == Outcome::Refused).count();
+    let refused = log
+        .iter()
+        .filter(|e| e.outcome == AuditOutcome::Refused)
+        .count();
     assert_eq!(refused, refusals.len());
     // Bob's certificate is untouched; alice may still manage her own.
     let bob_now = store

@@ -2,7 +2,7 @@
 //! them, one per issuer (the newest), refused when forged, unknown, older or not a CRL,
 //! and handed to the gateway. Each scenario runs on SQLite and PostgreSQL.
 
-use keyway_store::{AuditQuery, Context, CrlImport, NewUser, Outcome, Permission, StoreError};
+use keyway_store::{AuditOutcome, AuditQuery, Context, CrlImport, NewUser, Permission, StoreError};
 use keyway_testkit::TestCa;
 
 mod common;
@@ -143,7 +143,7 @@ async fn crls_are_checked_kept_newest_and_removed(backend: keyway_store::Backend
         .map(|e| e.outcome)
         .collect();
     assert!(
-        imports.contains(&Outcome::Ok) && imports.contains(&Outcome::Failed),
+        imports.contains(&AuditOutcome::Ok) && imports.contains(&AuditOutcome::Failed),
         "{imports:?}"
     );
     assert!(audit.iter().any(|e| e.action == "crl.remove"));

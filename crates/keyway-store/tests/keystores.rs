@@ -5,7 +5,7 @@
 
 use keyway_keystore::Format;
 use keyway_store::{
-    AuditQuery, Backend, Context, NewKeystore, NewUser, Outcome, Permission, Store, StoreError,
+    AuditOutcome, AuditQuery, Backend, Context, NewKeystore, NewUser, Permission, Store, StoreError,
 };
 use keyway_testkit::{KeyKind, TestChain, client_p12, keytool};
 use zeroize::Zeroizing;
@@ -30,7 +30,7 @@ fn new(content: Vec<u8>, password: &str, source: &str) -> NewKeystore {
     }
 }
 
-async fn outcomes(store: &Store, action: &str) -> Vec<Outcome> {
+async fn outcomes(store: &Store, action: &str) -> Vec<AuditOutcome> {
     store
         .audit_log(&Context::local_admin(), &AuditQuery::default())
         .await
@@ -86,7 +86,10 @@ async fn a_pkcs12_is_checked_sealed_opened_and_exported_as_given(backend: Backen
     assert_eq!(exported.content.as_slice(), p12.as_slice());
     assert_eq!(exported.format, Format::Pkcs12);
     assert_eq!(exported.password.as_str(), "changeit");
-    assert_eq!(outcomes(&store, "keystore.export").await, [Outcome::Ok]);
+    assert_eq!(
+        outcomes(&store, "keystore.export").await,
+        [AuditOutcome::Ok]
+    );
 }
 
 async fn a_jks_with_two_keys_needs_its_alias_and_key_password(backend: Backend) {
@@ -164,10 +167,10 @@ async fn a_jks_with_two_keys_needs_its_alias_and_key_password(backend: Backend) 
     assert_eq!(
         outcomes(&store, "keystore.add").await,
         [
-            Outcome::Failed,
-            Outcome::Failed,
-            Outcome::Failed,
-            Outcome::Ok
+            AuditOutcome::Failed,
+            AuditOutcome::Failed,
+            AuditOutcome::Failed,
+            AuditOutcome::Ok
         ]
     );
 }

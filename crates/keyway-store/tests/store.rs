@@ -2,7 +2,7 @@
 //! PostgreSQL server (keyway-testkit starts one).
 
 use keyway_store::{
-    AuditQuery, Backend, Context, Location, NewUser, Outcome, Permission, Store, StoreError,
+    AuditOutcome, AuditQuery, Backend, Context, Location, NewUser, Permission, Store, StoreError,
 };
 use zeroize::Zeroizing;
 
@@ -92,11 +92,11 @@ async fn users_round_trip_with_permissions_and_audit(backend: Backend) {
     assert_eq!(
         actions,
         [
-            ("user.add", "user alice", Outcome::Ok),
-            ("user.add", "user bob", Outcome::Ok),
-            ("user.grant", "user bob", Outcome::Ok),
-            ("user.disable", "user bob", Outcome::Ok),
-            ("user.revoke_permission", "user bob", Outcome::Ok),
+            ("user.add", "user alice", AuditOutcome::Ok),
+            ("user.add", "user bob", AuditOutcome::Ok),
+            ("user.grant", "user bob", AuditOutcome::Ok),
+            ("user.disable", "user bob", AuditOutcome::Ok),
+            ("user.revoke_permission", "user bob", AuditOutcome::Ok),
         ]
     );
     assert!(
@@ -187,7 +187,7 @@ async fn personal_setup_reaches_only_ones_own_account_and_refusals_are_audited(b
         .unwrap();
     let refusals: Vec<_> = log
         .iter()
-        .filter(|e| e.outcome == Outcome::Refused)
+        .filter(|e| e.outcome == AuditOutcome::Refused)
         .map(|e| {
             (
                 e.actor.as_str(),
@@ -211,7 +211,7 @@ async fn personal_setup_reaches_only_ones_own_account_and_refusals_are_audited(b
     assert!(log.iter().any(|e| e.actor == "carol"
         && e.action == "user.disable"
         && e.object == "user alice"
-        && e.outcome == Outcome::Ok));
+        && e.outcome == AuditOutcome::Ok));
 }
 
 async fn stale_versions_conflict_instead_of_overwriting(backend: Backend) {
@@ -259,7 +259,7 @@ async fn stale_versions_conflict_instead_of_overwriting(backend: Backend) {
     let last = log.last().unwrap();
     assert_eq!(
         (last.action.as_str(), last.outcome),
-        ("user.disable", Outcome::Failed)
+        ("user.disable", AuditOutcome::Failed)
     );
 }
 
@@ -529,9 +529,9 @@ async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(bac
             action: "gateway.invoke".into(),
             object: format!("integration n{i}"),
             outcome: if i % 3 == 0 {
-                Outcome::Refused
+                AuditOutcome::Refused
             } else {
-                Outcome::Ok
+                AuditOutcome::Ok
             },
             detail: format!("detail {i}"),
             repeat_key: None,
@@ -564,9 +564,9 @@ async fn gateway_decisions_are_written_in_one_batch_each_with_its_own_values(bac
         };
         assert_eq!(entry.actor, actor, "record {i}");
         let outcome = if i % 3 == 0 {
-            Outcome::Refused
+            AuditOutcome::Refused
         } else {
-            Outcome::Ok
+            AuditOutcome::Ok
         };
         assert_eq!(entry.outcome, outcome, "record {i}");
     }
@@ -614,7 +614,7 @@ async fn the_audit_log_is_pruned_only_before_its_horizon_and_says_so(backend: Ba
     assert!(!log.iter().any(|e| e.object == "user ancient"));
     let prune = log
         .iter()
-        .find(|e| e.action == "audit.prune" && e.outcome == Outcome::Ok)
+        .find(|e| e.action == "audit.prune" && e.outcome == AuditOutcome::Ok)
         .unwrap();
     assert!(
         prune.detail.starts_with("1 entry written before"),
@@ -696,7 +696,7 @@ async fn repeated_refusals_count_up_on_one_row(backend: Backend) {
         origin: "gateway 10.0.0.9".into(),
         action: "gateway.invoke".into(),
         object: "integration (unknown)".into(),
-        outcome: Outcome::Refused,
+        outcome: AuditOutcome::Refused,
         detail: detail.into(),
         repeat_key: Some(key.into()),
     };

@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::{Captured, client_config, is_placeholder_name, provider, verifier};
-use crate::diagnosis::Backend;
+use crate::diagnosis::TlsBackend;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeTarget, probe};
 use crate::profile::Profile;
@@ -71,7 +71,7 @@ pub enum ConnectError {
         /// The address.
         address: SocketAddr,
         /// Which implementation tried.
-        backend: Backend,
+        backend: TlsBackend,
         /// What it reported.
         detail: String,
     },
@@ -92,7 +92,7 @@ pub struct ConnectionInfo {
     /// The ALPN protocol, if any.
     pub alpn: Option<String>,
     /// Which implementation carries it.
-    pub backend: Backend,
+    pub backend: TlsBackend,
     /// Whether an earlier session was resumed (no full handshake).
     pub resumed: bool,
 }
@@ -282,7 +282,7 @@ impl TlsClient {
                     alpn: conn
                         .alpn_protocol()
                         .map(|p| String::from_utf8_lossy(p).into_owned()),
-                    backend: Backend::Rustls,
+                    backend: TlsBackend::Rustls,
                     resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
                 };
                 return Ok((TlsStream::Rustls(Box::new(stream)), info));
@@ -304,7 +304,7 @@ impl TlsClient {
         }
         Err(ConnectError::Handshake {
             address,
-            backend: Backend::Rustls,
+            backend: TlsBackend::Rustls,
             detail: handshake_words(&error),
         })
     }
@@ -374,7 +374,7 @@ impl TlsClient {
         let (tcp, address) = self.tcp(addresses).await?;
         let failed = |detail: String| ConnectError::Handshake {
             address,
-            backend: Backend::OpensslLegacy,
+            backend: TlsBackend::OpensslLegacy,
             detail,
         };
         let ctx = self
@@ -408,7 +408,7 @@ impl TlsClient {
             version,
             cipher,
             alpn,
-            backend: Backend::OpensslLegacy,
+            backend: TlsBackend::OpensslLegacy,
             resumed: stream.ssl().session_reused(),
         };
         Ok((TlsStream::Legacy(Box::new(stream)), info))

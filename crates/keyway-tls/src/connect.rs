@@ -3,7 +3,7 @@
 //! before verification, the server's CertificateRequest, the alert, the first bytes
 //! received, and the version probe — never from error strings.
 //!
-//! Backend rule: rustls does TLS 1.2 and 1.3 and goes first whenever the policy allows
+//! TlsBackend rule: rustls does TLS 1.2 and 1.3 and goes first whenever the policy allows
 //! either. The legacy OpenSSL backend ([`crate::legacy`]) does TLS 1.0 and 1.1 and is
 //! used (a) straight away when the policy allows nothing newer than TLS 1.1, or (b) when
 //! rustls failed at the version stage and the probe shows that the best version the
@@ -25,7 +25,7 @@ use crate::cause::{ChainFacts, cert_names, certificate_cause, chain_warnings};
 use crate::config::{
     Captured, PLACEHOLDER_NAME, client_config, is_placeholder_name, provider, verifier,
 };
-use crate::diagnosis::{Backend, Cause, Diagnosis, Evidence, Negotiated, Outcome, Stage};
+use crate::diagnosis::{Cause, Diagnosis, Evidence, Negotiated, Stage, TestOutcome, TlsBackend};
 use crate::explain;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
@@ -156,7 +156,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// The success outcome, with warnings about certificates close to expiry.
-    fn connected(mut self, negotiated: Negotiated) -> Outcome {
+    fn connected(mut self, negotiated: Negotiated) -> TestOutcome {
         self.warn_identity_dates(None);
         let now = OffsetDateTime::now_utc();
         for cert in &self.evidence.server_chain {
@@ -169,16 +169,16 @@ impl Run<'_> {
                 ));
             }
         }
-        Outcome::Connected {
+        TestOutcome::Connected {
             negotiated,
             evidence: self.evidence,
             warnings: self.warnings,
         }
     }
 
-    fn fail(mut self, cause: Cause) -> Outcome {
+    fn fail(mut self, cause: Cause) -> TestOutcome {
         self.warn_identity_dates(Some(&cause));
-        Outcome::Failed(Diagnosis {
+        TestOutcome::Failed(Diagnosis {
             cause,
             settings: self.profile.settings.clone(),
             evidence: self.evidence,
@@ -188,7 +188,7 @@ impl Run<'_> {
     }
 
     /// After a good handshake: connected, unless the HTTP answer is an error.
-    fn conclude(mut self, negotiated: Negotiated, answer: Option<HttpAnswer>) -> Outcome {
+    fn conclude(mut self, negotiated: Negotiated, answer: Option<HttpAnswer>) -> TestOutcome {
         let path = self.target.http_path.clone().unwrap_or_default();
         let cause = match answer {
             Some(HttpAnswer {
@@ -222,7 +222,7 @@ impl Run<'_> {
             None => self.connected(negotiated),
             Some(cause) => {
                 let mut outcome = self.fail(cause);
-                if let Outcome::Failed(d) = &mut outcome {
+                if let TestOutcome::Failed(d) = &mut outcome {
                     d.negotiated = Some(negotiated);
                 }
                 outcome
@@ -401,8 +401,8 @@ impl Run<'_> {
 }
 
 /// Runs the connectivity test. `Err` only when the test cannot run; a failure to connect
-/// is `Ok(Outcome::Failed(…))` with its diagnosis.
-pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError> {
+/// is `Ok(TestOutcome::Failed(…))` with its diagnosis.
+pub fn test(target: &TestTarget, profile: &Profile) -> Result<TestOutcome, TestError> {
     let name_to_check = profile
         .server_name
         .clone()
@@ -536,7 +536,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<Outcome, TestError
         cipher,
         alpn,
         http_status: answer.as_ref().and_then(|a| a.status),
-        backend: Backend::Rustls,
+        backend: TlsBackend::Rustls,
     };
     Ok(run.conclude(negotiated, answer))
 }
@@ -599,7 +599,7 @@ fn legacy_test(
     tcp: TcpStream,
     name: &str,
     versions: VersionSet,
-) -> Result<Outcome, TestError> {
+) -> Result<TestOutcome, TestError> {
     let profile = run.profile;
     let target = run.target;
     let captured = Arc::new(Captured::default());
@@ -648,7 +648,7 @@ fn legacy_test(
         cipher: session.cipher,
         alpn: session.alpn,
         http_status: answer.as_ref().and_then(|a| a.status),
-        backend: Backend::OpensslLegacy,
+        backend: TlsBackend::OpensslLegacy,
     };
     Ok(run.conclude(negotiated, answer))
 }

@@ -804,7 +804,7 @@ pub struct Negotiated {
     /// The HTTP status of the test request, for http(s) URLs.
     pub http_status: Option<u16>,
     /// Which TLS implementation carried the connection.
-    pub backend: Backend,
+    pub backend: TlsBackend,
 }
 
 /// The TLS implementation behind a connection.
@@ -814,18 +814,18 @@ pub struct Negotiated {
 /// best version server and policy share is TLS 1.0 or 1.1. SSL 3.0 is never negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Backend {
+pub enum TlsBackend {
     /// rustls: TLS 1.2 and 1.3.
     Rustls,
     /// OpenSSL with its security level lowered: TLS 1.0 and 1.1 only.
     OpensslLegacy,
 }
 
-impl std::fmt::Display for Backend {
+impl std::fmt::Display for TlsBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Backend::Rustls => "rustls",
-            Backend::OpensslLegacy => "OpenSSL legacy backend",
+            TlsBackend::Rustls => "rustls",
+            TlsBackend::OpensslLegacy => "OpenSSL legacy backend",
         })
     }
 }
@@ -836,7 +836,7 @@ impl std::fmt::Display for Backend {
     clippy::large_enum_variant,
     reason = "one per test run, matched on at once; both variants are large"
 )]
-pub enum Outcome {
+pub enum TestOutcome {
     /// Connected.
     Connected {
         /// What was negotiated.
@@ -866,11 +866,11 @@ pub struct Report<'a> {
     insecure: bool,
 }
 
-impl Outcome {
+impl TestOutcome {
     /// The JSON report.
     pub fn report(&self, insecure: bool) -> Report<'_> {
         match self {
-            Outcome::Connected {
+            TestOutcome::Connected {
                 negotiated,
                 evidence,
                 warnings,
@@ -889,7 +889,7 @@ impl Outcome {
                 warnings,
                 insecure,
             },
-            Outcome::Failed(d) => Report {
+            TestOutcome::Failed(d) => Report {
                 ok: false,
                 code: Some(d.cause.code()),
                 summary: d.cause.summary(),

@@ -12,7 +12,7 @@
 //!   refused;
 //! - [`test()`]: TCP connect, handshake — rustls for TLS 1.2/1.3, the legacy OpenSSL
 //!   backend for servers that share only TLS 1.0/1.1 with the policy (the rule is in
-//!   [`Backend`]'s docs and the README) — one HTTP request for https URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
+//!   [`TlsBackend`]'s docs and the README) — one HTTP request for https URLs, and on failure a [`Diagnosis`] whose [`Cause`] is found from evidence: the
 //!   chain captured before verification, the CertificateRequest, the alert, the first
 //!   bytes received and the version probe;
 //! - [`probe`]: one raw ClientHello per version (SSL 3.0 … TLS 1.3), concurrently, reading
@@ -66,8 +66,8 @@ pub use cause::chain_cause;
 pub use client::{ConnectError, ConnectionInfo, TlsClient, TlsStream};
 pub use connect::{TestError, TestTarget, test};
 pub use diagnosis::{
-    Backend, Blame, Cause, Diagnosis, Evidence, Negotiated, Outcome, Report, Settings, Stage,
-    chain_file_name, slug,
+    Blame, Cause, Diagnosis, Evidence, Negotiated, Report, Settings, Stage, TestOutcome,
+    TlsBackend, chain_file_name, slug,
 };
 pub use policy::{PolicyError, PolicyWarning, TlsPolicy, TlsVersion, VersionFlags, VersionSet};
 pub use probe::{

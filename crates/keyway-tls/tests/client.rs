@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use keyway_testkit::{KeyKind, OpensslServer, RustlsServer, ServerOptions, TestChain};
 use keyway_tls::{
-    Backend, ConnectError, Profile, ProfileSpec, TlsClient, TlsPolicy, TlsVersion, TrustSource,
+    ConnectError, Profile, ProfileSpec, TlsBackend, TlsClient, TlsPolicy, TlsVersion, TrustSource,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -52,7 +52,7 @@ async fn a_second_connection_resumes_the_first_session() {
     let (mut first, info) = client.connect("127.0.0.1", server.port).await.unwrap();
     assert_eq!(
         (info.backend, info.version, info.resumed),
-        (Backend::Rustls, TlsVersion::Tls13, false)
+        (TlsBackend::Rustls, TlsVersion::Tls13, false)
     );
     // Reading the response also takes in the TLS 1.3 session tickets sent after the handshake.
     assert_eq!(get(&mut first).await, "HTTP/1.1 200 OK");
@@ -71,7 +71,7 @@ async fn an_untrusted_server_is_refused_with_the_reason() {
     let client = TlsClient::new(profile, &[]).unwrap();
     let e = client.connect("127.0.0.1", server.port).await.unwrap_err();
     assert!(
-        matches!(&e, ConnectError::Handshake { backend: Backend::Rustls, detail, .. } if detail.contains("issuer is not trusted")),
+        matches!(&e, ConnectError::Handshake { backend: TlsBackend::Rustls, detail, .. } if detail.contains("issuer is not trusted")),
         "{e}"
     );
     assert_eq!(keyway_testkit::debug_shape(&e.to_string()), None, "{e}");
@@ -98,7 +98,7 @@ async fn a_tls_1_1_only_server_is_reached_through_the_legacy_backend() {
         let (mut stream, info) = client.connect("127.0.0.1", server.port).await.unwrap();
         assert_eq!(
             (info.backend, info.version),
-            (Backend::OpensslLegacy, TlsVersion::Tls11)
+            (TlsBackend::OpensslLegacy, TlsVersion::Tls11)
         );
         assert!(get(&mut stream).await.starts_with("HTTP/1.0 200"));
     }
@@ -114,7 +114,7 @@ async fn a_tls_1_1_only_server_is_reached_through_the_legacy_backend() {
         matches!(
             e,
             ConnectError::Handshake {
-                backend: Backend::Rustls,
+                backend: TlsBackend::Rustls,
                 ..
             }
         ),

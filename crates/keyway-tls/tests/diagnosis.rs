@@ -11,8 +11,8 @@ use keyway_testkit::{
     openssl_key,
 };
 use keyway_tls::{
-    Backend, Blame, Cause, IdentitySpec, Outcome, Profile, ProfileError, ProfileSpec, TestTarget,
-    TlsPolicy, TlsVersion, TrustSource, test,
+    Blame, Cause, IdentitySpec, Profile, ProfileError, ProfileSpec, TestOutcome, TestTarget,
+    TlsBackend, TlsPolicy, TlsVersion, TrustSource, test,
 };
 
 fn truststore(dir: &Path, pem: &str) -> TrustSource {
@@ -34,7 +34,7 @@ fn spec(trust: TrustSource, name: &str) -> ProfileSpec {
     }
 }
 
-fn run(address: &str, spec: &ProfileSpec) -> Outcome {
+fn run(address: &str, spec: &ProfileSpec) -> TestOutcome {
     let profile = Profile::load(spec).expect("profile");
     let outcome = test(
         &TestTarget::parse(&format!("https://{address}/health")).unwrap(),
@@ -47,25 +47,25 @@ fn run(address: &str, spec: &ProfileSpec) -> Outcome {
 
 /// Every outcome a test looks at is also checked for Debug renderings: the JSON report
 /// holds the summary, the fix, the evidence and the warnings.
-fn failed(outcome: Outcome) -> keyway_tls::Diagnosis {
+fn failed(outcome: TestOutcome) -> keyway_tls::Diagnosis {
     assert_plain(&outcome);
     match outcome {
-        Outcome::Failed(d) => d,
-        Outcome::Connected { negotiated, .. } => {
+        TestOutcome::Failed(d) => d,
+        TestOutcome::Connected { negotiated, .. } => {
             panic!("expected a failure, connected with {negotiated:?}")
         }
     }
 }
 
-fn connected(outcome: Outcome) -> (keyway_tls::Negotiated, Vec<String>) {
+fn connected(outcome: TestOutcome) -> (keyway_tls::Negotiated, Vec<String>) {
     assert_plain(&outcome);
     match outcome {
-        Outcome::Connected {
+        TestOutcome::Connected {
             negotiated,
             warnings,
             ..
         } => (negotiated, warnings),
-        Outcome::Failed(d) => panic!(
+        TestOutcome::Failed(d) => panic!(
             "expected a connection: {} ({})",
             d.cause.code(),
             d.cause.summary()
@@ -73,7 +73,7 @@ fn connected(outcome: Outcome) -> (keyway_tls::Negotiated, Vec<String>) {
     }
 }
 
-fn assert_plain(outcome: &Outcome) {
+fn assert_plain(outcome: &TestOutcome) {
     let json = serde_json::to_value(outcome.report(false)).unwrap();
     keyway_testkit::assert_plain_words(&json);
 }
@@ -87,7 +87,7 @@ fn connects_and_reports_what_was_negotiated() {
         &server.address(),
         &spec(truststore(dir.path(), &chain.root_pem), "good-partner.test"),
     ) {
-        Outcome::Connected {
+        TestOutcome::Connected {
             negotiated,
             evidence,
             warnings,
@@ -98,7 +98,7 @@ fn connects_and_reports_what_was_negotiated() {
             assert!(evidence.server_chain[0].subject.contains("good-partner"));
             assert!(warnings.is_empty(), "{warnings:?}");
         }
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
 }
 
@@ -236,7 +236,7 @@ fn a_server_certificate_in_the_truststore_is_trusted_as_pinned_with_its_dates_an
             &server.address(),
             &spec(truststore(dir.path(), &partner.leaf_pem), "pinned.test"),
         );
-        let Outcome::Connected { evidence, .. } = outcome else {
+        let TestOutcome::Connected { evidence, .. } = outcome else {
             panic!("pinned certificate refused")
         };
         assert!(evidence.pinned);
@@ -388,7 +388,7 @@ fn client_certificate_accepted_and_rejected() {
         let mut s = spec(truststore(dir.path(), &chain.root_pem), "mtls-server.test");
         s.identity = Some(identity(&good, "good"));
         match run(&server.address(), &s) {
-            Outcome::Connected { evidence, .. } => {
+            TestOutcome::Connected { evidence, .. } => {
                 assert!(
                     evidence
                         .client_cert_sent
@@ -397,7 +397,7 @@ fn client_certificate_accepted_and_rejected() {
                         .contains("acme-connector")
                 );
             }
-            Outcome::Failed(d) => panic!("tls13={tls13}: {:?}", d.cause),
+            TestOutcome::Failed(d) => panic!("tls13={tls13}: {:?}", d.cause),
         }
         s.identity = Some(identity(&wrong, "wrong"));
         let d = failed(run(&server.address(), &s));
@@ -437,13 +437,17 @@ fn the_three_version_cases_users_know_by_heart() {
     // Server TLS 1.2, client lowest 1.1: connects over 1.2.
     let tls12 = OpensslServer::start(&chain, &["-tls1_2", "-www"]);
     match run(&tls12.address(), &with_policy(TlsVersion::Tls11)) {
-        Outcome::Connected { negotiated, .. } => assert_eq!(negotiated.version, TlsVersion::Tls12),
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Connected { negotiated, .. } => {
+            assert_eq!(negotiated.version, TlsVersion::Tls12)
+        }
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
     // Server TLS 1.2, client lowest 1.2: connects.
     match run(&tls12.address(), &with_policy(TlsVersion::Tls12)) {
-        Outcome::Connected { negotiated, .. } => assert_eq!(negotiated.version, TlsVersion::Tls12),
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Connected { negotiated, .. } => {
+            assert_eq!(negotiated.version, TlsVersion::Tls12)
+        }
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
     // Server TLS 1.1 only, client lowest 1.2: version mismatch naming both sides.
     let tls11 = OpensslServer::start(&chain, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
@@ -581,13 +585,13 @@ fn legacy_servers_connect_through_the_legacy_backend() {
             ..spec(trust.clone(), "old-bank.test")
         };
         match run(&server.address(), &s) {
-            Outcome::Connected {
+            TestOutcome::Connected {
                 negotiated,
                 evidence,
                 warnings,
             } => {
                 assert_eq!(negotiated.version, version, "{flag}");
-                assert_eq!(negotiated.backend, Backend::OpensslLegacy, "{flag}");
+                assert_eq!(negotiated.backend, TlsBackend::OpensslLegacy, "{flag}");
                 assert_eq!(negotiated.http_status, Some(200), "{flag}");
                 assert!(negotiated.cipher.starts_with("TLS_"), "{negotiated:?}");
                 assert!(evidence.server_chain[0].subject.contains("old-bank"));
@@ -598,7 +602,7 @@ fn legacy_servers_connect_through_the_legacy_backend() {
                     "{warnings:?}"
                 );
             }
-            Outcome::Failed(d) => panic!("{flag}: {:?}", d.cause),
+            TestOutcome::Failed(d) => panic!("{flag}: {:?}", d.cause),
         }
     }
 
@@ -631,11 +635,11 @@ fn legacy_servers_connect_through_the_legacy_backend() {
             ..spec(trust, "old-bank.test")
         },
     ) {
-        Outcome::Connected { negotiated, .. } => {
-            assert_eq!(negotiated.backend, Backend::Rustls);
+        TestOutcome::Connected { negotiated, .. } => {
+            assert_eq!(negotiated.backend, TlsBackend::Rustls);
             assert!(negotiated.version >= TlsVersion::Tls12);
         }
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
 }
 
@@ -720,17 +724,17 @@ fn legacy_backend_client_certificates() {
 
     s.identity = Some(identity(&good, "good"));
     match run(&server.address(), &s) {
-        Outcome::Connected {
+        TestOutcome::Connected {
             negotiated,
             evidence,
             ..
         } => {
-            assert_eq!(negotiated.backend, Backend::OpensslLegacy);
+            assert_eq!(negotiated.backend, TlsBackend::OpensslLegacy);
             assert!(evidence.client_cert_requested);
             let sent = evidence.client_cert_sent.expect("the certificate went out");
             assert!(sent.subject.contains("legacy-connector"), "{sent:?}");
         }
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
 
     s.identity = Some(identity(&wrong, "wrong"));
@@ -800,7 +804,7 @@ fn http_errors_after_a_good_handshake() {
 
     // 405: the endpoint is there, it wants POST: connected, with a warning.
     match get("/status/405") {
-        Outcome::Connected {
+        TestOutcome::Connected {
             negotiated,
             warnings,
             ..
@@ -808,7 +812,7 @@ fn http_errors_after_a_good_handshake() {
             assert_eq!(negotiated.http_status, Some(405));
             assert!(warnings.iter().any(|w| w.contains("405")), "{warnings:?}");
         }
-        Outcome::Failed(d) => panic!("{:?}", d.cause),
+        TestOutcome::Failed(d) => panic!("{:?}", d.cause),
     }
 }
 

@@ -17,7 +17,7 @@ Exit codes:
 
 /// What a command that ran to the end found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     /// Everything as expected: exit 0.
     Ok,
     /// The command ran and found a problem it reported: exit 1.
@@ -32,10 +32,10 @@ const CLOSED_PIPE: i32 = 141;
 
 /// The exit code of a command's result; an error is printed first (to stderr, and as
 /// JSON on stdout when `json`).
-pub fn code(result: anyhow::Result<Outcome>, json: bool) -> ExitCode {
+pub fn code(result: anyhow::Result<Exit>, json: bool) -> ExitCode {
     match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Problems) => ExitCode::from(1),
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::Problems) => ExitCode::from(1),
         Err(err) => {
             if json {
                 let body = serde_json::json!({ "error": format!("{err:#}") });

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::exit::Outcome;
+use crate::exit::Exit;
 
 fn main() -> ExitCode {
     exit::quiet_on_closed_stdout();
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     exit::code(run(cli), json)
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
     match cli.command {
         cli::Command::Keystore(command) => commands::keystore::run(command),
         cli::Command::Probe(args) => commands::probe::run(args),

@@ -13,7 +13,7 @@ use keyway_keystore::{CertInfo, EntrySummary};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::exit::Outcome;
+use crate::exit::Exit;
 
 /// Whether `--json` was given: set once by `main`, read by every command.
 static JSON: OnceLock<bool> = OnceLock::new();
@@ -350,13 +350,13 @@ pub fn columns(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn report(json: bool, value: serde_json::Value, text: String) -> anyhow::Result<Outcome> {
+pub fn report(json: bool, value: serde_json::Value, text: String) -> anyhow::Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("{text}");
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

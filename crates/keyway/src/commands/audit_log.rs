@@ -6,7 +6,7 @@ use keyway_store::AuditQuery;
 use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{block_on, context, open};
 
@@ -53,7 +53,7 @@ pub struct AuditLogArgs {
 }
 
 /// `keyway audit-log`
-pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
+pub fn audit_log(args: AuditLogArgs) -> Result<Exit> {
     if let Some(AuditLogCommand::Prune(prune)) = args.command {
         return audit_prune(prune);
     }
@@ -70,7 +70,7 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
         let entries = store.audit_log(&context(&args.store), &query).await?;
         if output::json() {
             println!("{}", serde_json::to_string_pretty(&entries)?);
-            return Ok(Outcome::Ok);
+            return Ok(Exit::Ok);
         }
         let rows: Vec<Vec<String>> = entries
             .iter()
@@ -109,11 +109,11 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Outcome> {
                 &rows
             )
         );
-        Ok(Outcome::Ok)
+        Ok(Exit::Ok)
     })
 }
 
-fn audit_prune(args: AuditPruneArgs) -> Result<Outcome> {
+fn audit_prune(args: AuditPruneArgs) -> Result<Exit> {
     let before = parse_when(&args.before, "--before")?;
     block_on(async {
         let store = open(&args.store).await?;
@@ -135,7 +135,7 @@ fn audit_prune(args: AuditPruneArgs) -> Result<Outcome> {
                 if removed == 1 { "entry" } else { "entries" }
             );
         }
-        Ok(Outcome::Ok)
+        Ok(Exit::Ok)
     })
 }
 

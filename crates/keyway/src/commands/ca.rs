@@ -11,7 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::args::{IdentityOutArgs, OutArgs, StoreArgs, sans};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{check_out, identity_format, identity_password, write_identity};
 use crate::output;
 use crate::output::report;
@@ -194,7 +194,7 @@ pub struct CaCertArgs {
 }
 
 /// `keyway ca …`
-pub fn ca(command: CaCommand) -> Result<Outcome> {
+pub fn ca(command: CaCommand) -> Result<Exit> {
     block_on(async {
         match command {
             CaCommand::Init(args) => {
@@ -425,7 +425,7 @@ fn record_json(record: &IssuedRecord) -> Result<serde_json::Value> {
     Ok(json)
 }
 
-fn issued_report(json: bool, record: &IssuedRecord, out: &Path) -> Result<Outcome> {
+fn issued_report(json: bool, record: &IssuedRecord, out: &Path) -> Result<Exit> {
     let mut value = record_json(record)?;
     if let Some(o) = value.as_object_mut() {
         o.insert("out".into(), json!(out));

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::args::IdentityOutArgs;
 use crate::commands::csr::load_key;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{identity_format, identity_password, write_identity};
 use crate::output::report;
 use crate::{output, secret};
@@ -124,7 +124,7 @@ pub struct CertBundleArgs {
 }
 
 /// `keyway cert …`
-pub fn cert(command: CertCommand) -> Result<Outcome> {
+pub fn cert(command: CertCommand) -> Result<Exit> {
     match command {
         CertCommand::Inspect(args) => inspect(&args),
         CertCommand::Fingerprint(args) => {
@@ -156,16 +156,16 @@ pub fn cert(command: CertCommand) -> Result<Outcome> {
     }
 }
 
-fn inspect(args: &CertFileArgs) -> Result<Outcome> {
+fn inspect(args: &CertFileArgs) -> Result<Exit> {
     let certs = read_cert_file(args)?;
     let now = OffsetDateTime::now_utc();
     let mut text = String::new();
     let mut details = Vec::new();
-    let mut outcome = Outcome::Ok;
+    let mut outcome = Exit::Ok;
     for (i, cert) in certs.iter().enumerate() {
         let d = CertDetails::of(cert)?;
         if !cert.info().is_valid_at(now) {
-            outcome = Outcome::Problems;
+            outcome = Exit::Problems;
         }
         if certs.len() > 1 {
             text.push_str(&format!("Certificate {} of {}\n", i + 1, certs.len()));
@@ -210,7 +210,7 @@ fn inspect(args: &CertFileArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
-fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
+fn verify(args: &CertVerifyArgs) -> Result<Exit> {
     use keyway_tls::{ChainCheck, Purpose, verify_chain};
     use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
     let certs = read_cert_file(&args.cert)?;
@@ -273,7 +273,7 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
                     args.truststore.display()
                 ),
             )?;
-            Ok(Outcome::Ok)
+            Ok(Exit::Ok)
         }
         Err(e) => {
             // Named as `keyway test` names it, with the fix.
@@ -303,12 +303,12 @@ fn verify(args: &CertVerifyArgs) -> Result<Outcome> {
                 }),
                 text,
             )?;
-            Ok(Outcome::Problems)
+            Ok(Exit::Problems)
         }
     }
 }
 
-fn bundle(args: &CertBundleArgs) -> Result<Outcome> {
+fn bundle(args: &CertBundleArgs) -> Result<Exit> {
     let purpose: IssueProfile = args.purpose.parse().map_err(anyhow::Error::msg)?;
     let format = identity_format(&args.out)?;
     let key = load_key(&args.key, args.key_passphrase.as_deref(), args.plain_key)?;

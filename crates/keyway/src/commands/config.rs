@@ -9,7 +9,7 @@ use keyway_store::ConfigImport;
 use serde_json::json;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::write_private;
 use crate::output;
 use crate::session::{block_on, context, open};
@@ -71,7 +71,7 @@ pub struct ConfigExportArgs {
 }
 
 /// `keyway config …`
-pub fn config(command: ConfigCommand) -> Result<Outcome> {
+pub fn config(command: ConfigCommand) -> Result<Exit> {
     block_on(async {
         match command {
             ConfigCommand::Import(args) => import(args).await,
@@ -80,7 +80,7 @@ pub fn config(command: ConfigCommand) -> Result<Outcome> {
     })
 }
 
-async fn import(args: ConfigImportArgs) -> Result<Outcome> {
+async fn import(args: ConfigImportArgs) -> Result<Exit> {
     let config = crate::commands::connector::load(&args.path)?;
     let import = ConfigImport::read(&config)?;
     let store = open(&args.store).await?;
@@ -107,10 +107,10 @@ async fn import(args: ConfigImportArgs) -> Result<Outcome> {
             }
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
-async fn export(args: ConfigExportArgs) -> Result<Outcome> {
+async fn export(args: ConfigExportArgs) -> Result<Exit> {
     let dir = &args.out;
     let not_empty = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
     if not_empty && !args.force {
@@ -157,5 +157,5 @@ async fn export(args: ConfigExportArgs) -> Result<Outcome> {
             dir.join("secrets").display()
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use self::edit::{ConnectorAddArgs, ConnectorRemoveArgs};
 use crate::args::{DataDirArgs, StoreArgs};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{block_on, context, open};
 
@@ -235,7 +235,7 @@ pub struct SoapArgs {
 }
 
 /// Runs a connector command.
-pub fn run(command: ConnectorCommand) -> Result<Outcome> {
+pub fn run(command: ConnectorCommand) -> Result<Exit> {
     block_on(async {
         match command {
             ConnectorCommand::List(args) => list(args).await,
@@ -313,16 +313,16 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
     })
 }
 
-async fn list(args: ListArgs) -> Result<Outcome> {
+async fn list(args: ListArgs) -> Result<Exit> {
     let config = load_config(&args.config).await?;
     let rows: Vec<Value> = config.connectors().map(|c| summary(&config, c)).collect();
     if output::json() {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     if rows.is_empty() {
         println!("no connectors in {}", args.config.source());
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -370,16 +370,16 @@ async fn list(args: ListArgs) -> Result<Outcome> {
             &table
         )
     );
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
-async fn show(args: NameArgs) -> Result<Outcome> {
+async fn show(args: NameArgs) -> Result<Exit> {
     let config = load_config(&args.config).await?;
     let def = config.connector(&args.name).map_err(anyhow::Error::msg)?;
     let s = summary(&config, def);
     if output::json() {
         println!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     for (key, value) in s.as_object().into_iter().flatten() {
         let shown = match value {
@@ -411,7 +411,7 @@ async fn show(args: NameArgs) -> Result<Outcome> {
             def.extra.keys().cloned().collect::<Vec<_>>().join(", ")
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 async fn build(args_config: &ConfigArg, name: &str) -> Result<Connector> {

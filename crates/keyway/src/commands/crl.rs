@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{block_on, context, open};
 
@@ -56,7 +56,7 @@ pub struct CrlRemoveArgs {
 }
 
 /// `keyway crl …`
-pub fn crl(command: CrlCommand) -> Result<Outcome> {
+pub fn crl(command: CrlCommand) -> Result<Exit> {
     block_on(async {
         match command {
             CrlCommand::Import(args) => {
@@ -84,7 +84,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                     );
                     println!("  {}", freshness(&crl, OffsetDateTime::now_utc()));
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             CrlCommand::List(args) => {
                 let store = open(&args.store).await?;
@@ -116,7 +116,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                         )
                     );
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             CrlCommand::Remove(args) => {
                 let store = open(&args.store).await?;
@@ -128,7 +128,7 @@ pub fn crl(command: CrlCommand) -> Result<Outcome> {
                 } else {
                     println!("CRL of {}: removed", args.issuer);
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
         }
     })

@@ -9,7 +9,7 @@ use keyway_pki::{create_csr, parse_subject, read_csr, read_private_key};
 use serde_json::json;
 
 use crate::args::{OutArgs, sans};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::check_out;
 use crate::output;
 use crate::output::report;
@@ -69,7 +69,7 @@ pub struct CsrShowArgs {
 }
 
 /// `keyway csr …`
-pub fn csr(command: CsrCommand) -> Result<Outcome> {
+pub fn csr(command: CsrCommand) -> Result<Exit> {
     match command {
         CsrCommand::Create(args) => {
             let subject = parse_subject(&args.subject)?;

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{identity_format, identity_password, refuse_existing, write_identity};
 use crate::session::{block_on, context, open};
 use crate::{output, secret};
@@ -102,7 +102,7 @@ pub struct IdentityExportArgs {
 }
 
 /// `keyway identity …`
-pub fn identity(command: IdentityCommand) -> Result<Outcome> {
+pub fn identity(command: IdentityCommand) -> Result<Exit> {
     block_on(async {
         match command {
             IdentityCommand::Add(args) => add(args).await,
@@ -149,7 +149,7 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                     }
                     print!("{}", output::color_markers(&text, output::color_wanted()));
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             IdentityCommand::Show(args) => {
                 let store = open(&args.store).await?;
@@ -166,14 +166,14 @@ pub fn identity(command: IdentityCommand) -> Result<Outcome> {
                 } else {
                     println!("keystore {}: removed", args.name);
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             IdentityCommand::Export(args) => export(args).await,
         }
     })
 }
 
-async fn add(args: IdentityAddArgs) -> Result<Outcome> {
+async fn add(args: IdentityAddArgs) -> Result<Exit> {
     let format = args
         .store_type
         .as_deref()
@@ -218,7 +218,7 @@ async fn add(args: IdentityAddArgs) -> Result<Outcome> {
     print_keystore(&saved, output::json(), Some(done))
 }
 
-async fn export(args: IdentityExportArgs) -> Result<Outcome> {
+async fn export(args: IdentityExportArgs) -> Result<Exit> {
     let out = &args.out;
     let as_stored = out.password.is_none() && out.out_type.is_none() && !out.no_passphrase;
     // Checked before the export is made (and audited).
@@ -265,10 +265,10 @@ async fn export(args: IdentityExportArgs) -> Result<Outcome> {
     print_keystore(&stored, output::json(), Some(&done))
 }
 
-fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Result<Outcome> {
+fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(found)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     if let Some(done) = done {
         println!("keystore {}: {done}", found.name);
@@ -305,5 +305,5 @@ fn print_keystore(found: &StoredKeystore, json: bool, done: Option<&str>) -> Res
             );
         }
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

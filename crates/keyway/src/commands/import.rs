@@ -9,7 +9,7 @@ use keyway_connect::pmg::{self, ImportOptions, PasswordStyle};
 use serde_json::json;
 
 use crate::commands::connector::ConfigArg;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{refuse_existing, write_private};
 use crate::output;
 
@@ -101,7 +101,7 @@ pub struct ExportPmgArgs {
 }
 
 /// Runs `keyway import …`.
-pub fn import(command: ImportCommand) -> Result<Outcome> {
+pub fn import(command: ImportCommand) -> Result<Exit> {
     let ImportCommand::Pmg(args) = command;
     refuse_existing(&args.out, args.force)?;
     let bytes = std::fs::read(&args.file)
@@ -155,7 +155,7 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             "not_imported": imported.not_imported,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
 
     let count = imported.scenarios.len();
@@ -231,11 +231,11 @@ pub fn import(command: ImportCommand) -> Result<Outcome> {
             args.out.display()
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 /// Runs `keyway export …`.
-pub fn export(command: ExportCommand) -> Result<Outcome> {
+pub fn export(command: ExportCommand) -> Result<Exit> {
     let ExportCommand::Pmg(args) = command;
     refuse_existing(&args.out, args.force)?;
     let config = crate::session::block_on(crate::commands::connector::load_config(&args.config))?;
@@ -253,5 +253,5 @@ pub fn export(command: ExportCommand) -> Result<Outcome> {
             println!("  {name}: {}", missing.join(", "));
         }
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

@@ -8,7 +8,7 @@ use keyway_store::{Initialized, Setup};
 use serde_json::json;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{block_on, context, open};
 
@@ -30,7 +30,7 @@ pub struct InitArgs {
 }
 
 /// `keyway init`
-pub fn init(args: InitArgs) -> Result<Outcome> {
+pub fn init(args: InitArgs) -> Result<Exit> {
     let store_args = &args.store;
     let ca_subject = parse_subject(&args.ca_subject)?;
     block_on(async {
@@ -63,7 +63,7 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
                     "admin_password": password.as_deref().map(|p| p.as_str()),
                 })
             );
-            return Ok(Outcome::Ok);
+            return Ok(Exit::Ok);
         }
         let mut text = format!(
             "keyway data in {} (database {})\n",
@@ -95,6 +95,6 @@ pub fn init(args: InitArgs) -> Result<Outcome> {
             ));
         }
         print!("{text}");
-        Ok(Outcome::Ok)
+        Ok(Exit::Ok)
     })
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::args::StoreArgs;
 use crate::commands::truststore::TruststoreListArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{block_on, context, open};
 
@@ -73,7 +73,7 @@ pub struct IntegrationNameArgs {
 }
 
 /// `keyway integration …`
-pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
+pub fn integration(command: IntegrationCommand) -> Result<Exit> {
     block_on(async {
         match command {
             IntegrationCommand::Add(args) => {
@@ -134,7 +134,7 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                         )
                     );
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             IntegrationCommand::Show(args) => {
                 let store = open(&args.store).await?;
@@ -168,16 +168,16 @@ pub fn integration(command: IntegrationCommand) -> Result<Outcome> {
                 } else {
                     println!("integration {}: removed", args.name);
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
         }
     })
 }
 
-fn print_integration(i: &Integration, json: bool) -> Result<Outcome> {
+fn print_integration(i: &Integration, json: bool) -> Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(i)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     println!(
         "integration {}\n  calls:        connector {}\n  callers need: a client certificate{} and invoke:{}\n  description:  {}\n  version:      {}",
@@ -196,5 +196,5 @@ fn print_integration(i: &Integration, json: bool) -> Result<Outcome> {
         },
         i.version
     );
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

@@ -6,7 +6,7 @@ use keyway_pki::{KeyType, generate, key_pem};
 use serde_json::json;
 
 use crate::args::OutArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{check_out, write_private};
 use crate::output;
 use crate::output::report;
@@ -50,7 +50,7 @@ pub struct KeyGenerateArgs {
 }
 
 /// `keyway key …`
-pub fn key(command: KeyCommand) -> Result<Outcome> {
+pub fn key(command: KeyCommand) -> Result<Exit> {
     let KeyCommand::Generate(args) = command;
     let kind: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
     check_out(&args.out)?;

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use keyway_keystore::{Error as StoreError, Format, Keystore, WriteOptions, detect_format, file};
 
 use crate::args::parse_format;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::secret::{self, Password};
 
 /// `keyway keystore …`
@@ -315,7 +315,7 @@ pub struct ConvertArgs {
 }
 
 /// Runs one keystore command.
-pub fn run(command: KeystoreCommand) -> Result<Outcome> {
+pub fn run(command: KeystoreCommand) -> Result<Exit> {
     use crate::commands::identity::{self, IdentityCommand};
     match command {
         KeystoreCommand::List(args) => read::list(args),

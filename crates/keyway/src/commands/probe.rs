@@ -7,7 +7,7 @@ use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use time::OffsetDateTime;
 
 use crate::args::parse_duration;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 
 /// `keyway probe`
@@ -24,7 +24,7 @@ pub struct ProbeArgs {
 }
 
 /// Runs the probe and prints the report.
-pub fn run(args: ProbeArgs) -> Result<Outcome> {
+pub fn run(args: ProbeArgs) -> Result<Exit> {
     let mut target = ProbeTarget::parse(&args.target, args.timeout)?;
     target.server_name = args.servername;
     let report = probe(&target)?;
@@ -34,9 +34,9 @@ pub fn run(args: ProbeArgs) -> Result<Outcome> {
         print!("{}", human(&report, OffsetDateTime::now_utc()));
     }
     Ok(if report.speaks_tls() {
-        Outcome::Ok
+        Exit::Ok
     } else {
-        Outcome::Problems
+        Exit::Problems
     })
 }
 

@@ -12,13 +12,13 @@ use keyway_keystore::Certificate;
 use keyway_pki::{KeyType, parse_subject};
 use keyway_server::{Gateway, GatewayOptions};
 use keyway_store::{
-    Context, Identity, Initialized, Location, NewConnector, NewIntegration, NewKeystore, NewUser,
-    Permission, Save, Setup, Store,
+    Context, Initialized, KeyAndChain, Location, NewConnector, NewIntegration, NewKeystore,
+    NewUser, Permission, Save, Setup, Store,
 };
 use serde_json::json;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::write_private;
 use crate::output;
 use crate::session::context;
@@ -111,7 +111,7 @@ const DEMO_USER: &str = "demo";
 const SAMPLE: &str = "sample";
 
 /// `keyway serve`
-pub fn serve(args: ServeArgs) -> Result<Outcome> {
+pub fn serve(args: ServeArgs) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -133,7 +133,7 @@ fn start_logging() {
         .try_init();
 }
 
-async fn run(args: ServeArgs) -> Result<Outcome> {
+async fn run(args: ServeArgs) -> Result<Exit> {
     start_logging();
     let signals = Signals::listen()?;
     let location = Location {
@@ -284,14 +284,14 @@ async fn run(args: ServeArgs) -> Result<Outcome> {
     gateway.shutdown(Duration::from_secs(10)).await;
     store.close().await;
     tracing::info!("stopped");
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 /// The demo user's certificate and key files; the identity too when made just now.
 struct Demo {
     cert: PathBuf,
     key: PathBuf,
-    identity: Option<Identity>,
+    identity: Option<KeyAndChain>,
 }
 
 /// The demo user's client certificate and key files, made on the first start.
@@ -344,7 +344,7 @@ async fn demo_client(store: &Store, ctx: &Context, data_dir: &Path) -> Result<Op
 async fn sample_integration(
     store: &Store,
     ctx: &Context,
-    fresh: Option<&Identity>,
+    fresh: Option<&KeyAndChain>,
     gateway: SocketAddr,
     host: &str,
 ) -> Result<()> {

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use keyway_tls::{
-    IdentitySpec, Outcome as TestOutcome, Profile, ProfileSpec, TestTarget, TlsPolicy, TlsVersion,
+    IdentitySpec, Profile, ProfileSpec, TestOutcome, TestTarget, TlsPolicy, TlsVersion,
     TrustSource, test,
 };
 use time::OffsetDateTime;
 
 use crate::args::{parse_duration, parse_format};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::{output, secret};
 
 /// `keyway test`
@@ -93,7 +93,7 @@ pub struct TestArgs {
 }
 
 /// Runs the test and prints the result.
-pub fn run(args: TestArgs) -> Result<Outcome> {
+pub fn run(args: TestArgs) -> Result<Exit> {
     let target = TestTarget::parse(&args.url)?;
     let spec = profile_spec(&args)?;
     let profile = Profile::load(&spec)?;
@@ -118,8 +118,8 @@ pub fn run(args: TestArgs) -> Result<Outcome> {
         );
     }
     Ok(match outcome {
-        TestOutcome::Connected { .. } => Outcome::Ok,
-        TestOutcome::Failed(_) => Outcome::Problems,
+        TestOutcome::Connected { .. } => Exit::Ok,
+        TestOutcome::Failed(_) => Exit::Problems,
     })
 }
 
@@ -280,7 +280,7 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
             if let Some(status) = negotiated.http_status {
                 out.push_str(&format!(", HTTP {status}"));
             }
-            if negotiated.backend == keyway_tls::Backend::OpensslLegacy {
+            if negotiated.backend == keyway_tls::TlsBackend::OpensslLegacy {
                 out.push_str(&format!(" (via the {})", negotiated.backend));
             }
             out.push('\n');

@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::refuse_existing;
 use crate::session::{block_on, context, open};
 use crate::{output, secret};
@@ -149,7 +149,7 @@ fn refuse_key_entries(path: &Path, password: Option<&str>) -> Result<()> {
 }
 
 /// `keyway truststore …`
-pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
+pub fn truststore(command: TruststoreCommand) -> Result<Exit> {
     block_on(async {
         match command {
             TruststoreCommand::Add(args) => truststore_add(args).await,
@@ -181,7 +181,7 @@ pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
                         )
                     );
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             TruststoreCommand::Show(args) => {
                 let store = open(&args.store).await?;
@@ -198,14 +198,14 @@ pub fn truststore(command: TruststoreCommand) -> Result<Outcome> {
                 } else {
                     println!("truststore {}: removed", args.name);
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             TruststoreCommand::Export(args) => truststore_export(args).await,
         }
     })
 }
 
-async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
+async fn truststore_add(args: TruststoreAddArgs) -> Result<Exit> {
     let password = args
         .storepass
         .as_deref()
@@ -232,7 +232,7 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Outcome> {
     print_truststore(&saved, output::json(), Some(done))
 }
 
-async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
+async fn truststore_export(args: TruststoreExportArgs) -> Result<Exit> {
     refuse_existing(&args.out, args.force)?;
     let ext = args
         .out
@@ -272,10 +272,10 @@ async fn truststore_export(args: TruststoreExportArgs) -> Result<Outcome> {
     print_truststore(&found, output::json(), Some(&done))
 }
 
-fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Result<Outcome> {
+fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(found)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     if let Some(done) = done {
         println!("truststore {}: {done}", found.name);
@@ -304,5 +304,5 @@ fn print_truststore(found: &Truststore, json: bool, done: Option<&str>) -> Resul
         text.push_str(&format!("  {summary}\n"));
     }
     print!("{}", output::color_markers(&text, output::color_wanted()));
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

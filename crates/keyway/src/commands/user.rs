@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use self::cert::UserCertCommand;
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::secret::prompt;
 use crate::session::{block_on, context, open, read_stdin_password};
@@ -130,7 +130,7 @@ pub struct UserPermissionArgs {
 }
 
 /// `keyway user …`
-pub fn user(command: UserCommand) -> Result<Outcome> {
+pub fn user(command: UserCommand) -> Result<Exit> {
     block_on(async {
         match command {
             UserCommand::Add(args) => add(args).await,
@@ -162,7 +162,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
                         )
                     );
                 }
-                Ok(Outcome::Ok)
+                Ok(Exit::Ok)
             }
             UserCommand::Show(args) => {
                 let store = open(&args.store).await?;
@@ -179,7 +179,7 @@ pub fn user(command: UserCommand) -> Result<Outcome> {
     })
 }
 
-async fn add(args: UserAddArgs) -> Result<Outcome> {
+async fn add(args: UserAddArgs) -> Result<Exit> {
     let grants = args
         .grants
         .iter()
@@ -206,7 +206,7 @@ async fn add(args: UserAddArgs) -> Result<Outcome> {
     print_user(&user, output::json(), Some("added"))
 }
 
-async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
+async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Exit> {
     let store = open(&args.store).await?;
     let user = store
         .set_enabled(&context(&args.store), &args.name, enabled, args.if_version)
@@ -218,7 +218,7 @@ async fn set_enabled(args: UserNameArgs, enabled: bool) -> Result<Outcome> {
     )
 }
 
-async fn passwd(args: UserPasswdArgs) -> Result<Outcome> {
+async fn passwd(args: UserPasswdArgs) -> Result<Exit> {
     let password = if args.password_stdin {
         read_stdin_password()?
     } else {
@@ -251,7 +251,7 @@ async fn passwd(args: UserPasswdArgs) -> Result<Outcome> {
     print_user(&user, output::json(), Some("password set"))
 }
 
-async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
+async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Exit> {
     let permission: Permission = args.permission.parse()?;
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
@@ -271,10 +271,10 @@ async fn permission(args: UserPermissionArgs, grant: bool) -> Result<Outcome> {
     )
 }
 
-fn print_user(user: &User, json: bool, done: Option<&str>) -> Result<Outcome> {
+fn print_user(user: &User, json: bool, done: Option<&str>) -> Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(user)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     if let Some(done) = done {
         println!("user {}: {done}", user.name);
@@ -295,7 +295,7 @@ fn print_user(user: &User, json: bool, done: Option<&str>) -> Result<Outcome> {
         time(user.updated_at),
         user.version
     );
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 fn permissions(user: &User) -> String {

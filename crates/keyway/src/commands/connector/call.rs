@@ -8,11 +8,11 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use keyway_connect::{CallError, CallRequest, Connector, SoapBody, SoapError, SoapVersion};
-use keyway_tls::Outcome as TestOutcome;
+use keyway_tls::TestOutcome;
 use serde_json::{Value, json};
 
 use super::{CallArgs, SoapArgs, build};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 
 pub(super) fn print_tls(url: &str, outcome: &TestOutcome, insecure: bool) {
@@ -23,11 +23,7 @@ pub(super) fn print_tls(url: &str, outcome: &TestOutcome, insecure: bool) {
 }
 
 /// A failed call without an HTTP answer: the error, then the TLS diagnosis.
-async fn connection_failed(
-    connector: &Connector,
-    error: &CallError,
-    json: bool,
-) -> Result<Outcome> {
+async fn connection_failed(connector: &Connector, error: &CallError, json: bool) -> Result<Exit> {
     let outcome = keyway_connect::diagnose(connector).await?;
     let insecure = connector.profile().insecure;
     if json {
@@ -44,7 +40,7 @@ async fn connection_failed(
         println!("TLS diagnosis of {}:", connector.def().url);
         print_tls(&connector.def().url.to_string(), &outcome, insecure);
     }
-    Ok(Outcome::Problems)
+    Ok(Exit::Problems)
 }
 
 fn is_transport(e: &CallError) -> bool {
@@ -130,7 +126,7 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-pub(super) async fn call(args: CallArgs) -> Result<Outcome> {
+pub(super) async fn call(args: CallArgs) -> Result<Exit> {
     let connector = build(&args.config, &args.name).await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("-X {}: not an HTTP method", args.method))?;
@@ -227,7 +223,7 @@ pub(super) async fn call(args: CallArgs) -> Result<Outcome> {
                         .collect::<Vec<_>>()
                         .join(": ")
                 );
-                return Ok(Outcome::Problems);
+                return Ok(Exit::Problems);
             }
         };
         if let Some(data) = frame.data_ref() {
@@ -238,15 +234,15 @@ pub(super) async fn call(args: CallArgs) -> Result<Outcome> {
     Ok(exit_for(status))
 }
 
-fn exit_for(status: StatusCode) -> Outcome {
+fn exit_for(status: StatusCode) -> Exit {
     if status.is_success() {
-        Outcome::Ok
+        Exit::Ok
     } else {
-        Outcome::Problems
+        Exit::Problems
     }
 }
 
-pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
+pub(super) async fn soap(args: SoapArgs) -> Result<Exit> {
     let connector = build(&args.config, &args.name).await?;
     let text = String::from_utf8(read_data(&args.body)?).context("--body is not UTF-8")?;
     let body = SoapBody::from_text(&text).context("--body")?;
@@ -285,7 +281,7 @@ pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
                 println!("HTTP {status}: not a SOAP answer ({why}); content-type {content_type:?}");
                 println!("body begins: {excerpt}");
             }
-            return Ok(Outcome::Problems);
+            return Ok(Exit::Problems);
         }
         Err(e) => return Err(e.into()),
     };
@@ -330,9 +326,9 @@ pub(super) async fn soap(args: SoapArgs) -> Result<Outcome> {
     }
     Ok(
         if response.fault.is_none() && response.status.is_success() {
-            Outcome::Ok
+            Exit::Ok
         } else {
-            Outcome::Problems
+            Exit::Problems
         },
     )
 }

@@ -4,10 +4,10 @@ use anyhow::Result;
 
 use super::call::print_tls;
 use super::{NameArgs, build};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 
-pub(super) async fn test(args: NameArgs) -> Result<Outcome> {
+pub(super) async fn test(args: NameArgs) -> Result<Exit> {
     let connector = build(&args.config, &args.name).await?;
     let checked = keyway_connect::check(&connector).await?;
     if output::json() {
@@ -39,8 +39,8 @@ pub(super) async fn test(args: NameArgs) -> Result<Outcome> {
         }
     }
     Ok(if checked.ok() {
-        Outcome::Ok
+        Exit::Ok
     } else {
-        Outcome::Problems
+        Exit::Problems
     })
 }

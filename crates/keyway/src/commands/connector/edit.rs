@@ -7,7 +7,7 @@ use keyway_store::{NewConnector, Save};
 use serde_json::json;
 
 use crate::args::StoreArgs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::session::{context, open};
 
@@ -67,7 +67,7 @@ pub struct ConnectorRemoveArgs {
 }
 
 /// `keyway connector add`: a connector in the store with a profile of its own.
-pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
+pub async fn connector_add(args: ConnectorAddArgs) -> Result<Exit> {
     let password = if args.password_stdin {
         Some(crate::session::read_stdin_password()?)
     } else {
@@ -158,12 +158,12 @@ pub async fn connector_add(args: ConnectorAddArgs) -> Result<Outcome> {
             saved.version
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 /// `keyway connector remove`: the connector, and its own profile when nothing else uses
 /// it.
-pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Outcome> {
+pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Exit> {
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
     let own_profile = store
@@ -199,5 +199,5 @@ pub async fn connector_remove(args: ConnectorRemoveArgs) -> Result<Outcome> {
             }
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

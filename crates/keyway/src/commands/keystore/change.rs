@@ -13,7 +13,7 @@ use super::{
     CertEncoding, ConvertArgs, DeleteArgs, ExportArgs, ImportCertArgs, ImportKeyArgs, Opened,
     OutStoreArgs, PasswdArgs, RenameArgs, open, open_or_create,
 };
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::refuse_existing;
 use crate::output;
 use crate::output::print_json;
@@ -34,7 +34,7 @@ fn report_change(
     action: &'static str,
     aliases: Vec<String>,
     message: String,
-) -> Result<Outcome> {
+) -> Result<Exit> {
     if json {
         print_json(&Changed {
             file: &opened.path,
@@ -54,7 +54,7 @@ fn report_change(
             if count == 1 { "entry" } else { "entries" }
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 /// Every certificate in a file (PEM bundle, DER, or a store that needs no password).
@@ -77,7 +77,7 @@ fn read_certificates(path: &Path) -> Result<Vec<Certificate>> {
         .collect())
 }
 
-pub(super) fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
+pub(super) fn import_cert(args: ImportCertArgs) -> Result<Exit> {
     let mut opened = open_or_create(&args.store)?;
     let certs = read_certificates(&args.cert)?;
     output::warn_dates(certs.iter().map(Certificate::info));
@@ -125,7 +125,7 @@ pub(super) fn import_cert(args: ImportCertArgs) -> Result<Outcome> {
     )
 }
 
-pub(super) fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
+pub(super) fn import_key(args: ImportKeyArgs) -> Result<Exit> {
     let mut opened = open_or_create(&args.store)?;
     let key_source = file::load(&args.key, None, None)?;
     let key_entry = key_source
@@ -188,7 +188,7 @@ pub(super) fn import_key(args: ImportKeyArgs) -> Result<Outcome> {
     )
 }
 
-pub(super) fn delete(args: DeleteArgs) -> Result<Outcome> {
+pub(super) fn delete(args: DeleteArgs) -> Result<Exit> {
     let mut opened = open(&args.store)?;
     let removed = opened
         .store
@@ -205,7 +205,7 @@ pub(super) fn delete(args: DeleteArgs) -> Result<Outcome> {
     )
 }
 
-pub(super) fn rename(args: RenameArgs) -> Result<Outcome> {
+pub(super) fn rename(args: RenameArgs) -> Result<Exit> {
     let mut opened = open(&args.store)?;
     opened
         .store
@@ -216,7 +216,7 @@ pub(super) fn rename(args: RenameArgs) -> Result<Outcome> {
     report_change(&opened, output::json(), "rename", vec![args.to], message)
 }
 
-pub(super) fn passwd(args: PasswdArgs) -> Result<Outcome> {
+pub(super) fn passwd(args: PasswdArgs) -> Result<Exit> {
     let mut opened = open(&args.store)?;
     let format = opened.store.format();
     let mut message = Vec::new();
@@ -298,7 +298,7 @@ fn out_options(
     })
 }
 
-pub(super) fn export(args: ExportArgs) -> Result<Outcome> {
+pub(super) fn export(args: ExportArgs) -> Result<Exit> {
     refuse_existing(&args.out.out, args.out.force)?;
     let opened = open(&args.store)?;
     let entry = opened
@@ -377,7 +377,7 @@ fn report_export(
     format: Format,
     alias: &str,
     message: String,
-) -> Result<Outcome> {
+) -> Result<Exit> {
     if json {
         print_json(&Exported {
             file: out,
@@ -387,10 +387,10 @@ fn report_export(
     } else {
         println!("{message}");
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
-pub(super) fn convert(args: ConvertArgs) -> Result<Outcome> {
+pub(super) fn convert(args: ConvertArgs) -> Result<Exit> {
     refuse_existing(&args.out.out, args.out.force)?;
     let mut opened = open(&args.store)?;
     let keypass = secret::optional(args.keypass.keypass.as_deref(), "--keypass")?;
@@ -441,5 +441,5 @@ pub(super) fn convert(args: ConvertArgs) -> Result<Outcome> {
             args.out_type
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{InspectArgs, ListArgs, open};
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::output;
 use crate::output::print_json;
 
@@ -20,7 +20,7 @@ struct Listing<'a> {
     entries: Vec<EntrySummary>,
 }
 
-pub(super) fn list(args: ListArgs) -> Result<Outcome> {
+pub(super) fn list(args: ListArgs) -> Result<Exit> {
     let opened = open(&args.store)?;
     let store = &opened.store;
     let entries: Vec<EntrySummary> = store.entries().iter().map(|e| e.summary()).collect();
@@ -31,7 +31,7 @@ pub(super) fn list(args: ListArgs) -> Result<Outcome> {
             integrity_verified: store.integrity_verified(),
             entries,
         })?;
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     let now = OffsetDateTime::now_utc();
     let n = entries.len();
@@ -58,7 +58,7 @@ pub(super) fn list(args: ListArgs) -> Result<Outcome> {
             println!("\n{}", output::entry(summary, &chain, now).trim_end());
         }
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 /// One `--check` result.
@@ -92,7 +92,7 @@ struct Inspection<'a> {
     problems: Option<usize>,
 }
 
-pub(super) fn inspect(args: InspectArgs) -> Result<Outcome> {
+pub(super) fn inspect(args: InspectArgs) -> Result<Exit> {
     let opened = open(&args.store)?;
     let entry = opened
         .store
@@ -156,11 +156,7 @@ pub(super) fn inspect(args: InspectArgs) -> Result<Outcome> {
             );
         }
     }
-    Ok(if failed > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
-    })
+    Ok(if failed > 0 { Exit::Problems } else { Exit::Ok })
 }
 
 fn run_checks(

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::args::{IdentityOutArgs, StoreArgs};
 use crate::commands::truststore::read_certs;
-use crate::exit::Outcome;
+use crate::exit::Exit;
 use crate::files::{identity_format, identity_password, write_identity};
 use crate::output;
 use crate::session::{context, open};
@@ -192,7 +192,7 @@ pub struct CertRevokeArgs {
 }
 
 /// `keyway user cert …`, inside `keyway user`'s runtime.
-pub async fn user_cert(command: UserCertCommand) -> Result<Outcome> {
+pub async fn user_cert(command: UserCertCommand) -> Result<Exit> {
     match command {
         UserCertCommand::Csr(args) => csr(args).await,
         UserCertCommand::Upload(args) => upload(args).await,
@@ -204,7 +204,7 @@ pub async fn user_cert(command: UserCertCommand) -> Result<Outcome> {
     }
 }
 
-async fn csr(args: CertCsrArgs) -> Result<Outcome> {
+async fn csr(args: CertCsrArgs) -> Result<Exit> {
     let key_type: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
     let subject = args
         .subject
@@ -238,10 +238,10 @@ async fn csr(args: CertCsrArgs) -> Result<Outcome> {
             args.name
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
-async fn upload(args: CertUploadArgs) -> Result<Outcome> {
+async fn upload(args: CertUploadArgs) -> Result<Exit> {
     let mut certs = read_certs(&args.cert, None)?;
     let certificate = certs.remove(0);
     if let Some(chain) = &args.chain {
@@ -260,7 +260,7 @@ async fn upload(args: CertUploadArgs) -> Result<Outcome> {
     print_cert(&cert, output::json(), Some("uploaded"))
 }
 
-async fn issue(args: CertIssueArgs) -> Result<Outcome> {
+async fn issue(args: CertIssueArgs) -> Result<Exit> {
     let key_type: KeyType = args.key_type.parse().map_err(anyhow::Error::msg)?;
     let subject = keyway_pki::parse_subject(
         &args
@@ -301,7 +301,7 @@ async fn issue(args: CertIssueArgs) -> Result<Outcome> {
     print_cert(&cert, output::json(), Some(&done))
 }
 
-pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
+pub(super) async fn list(args: CertListArgs) -> Result<Exit> {
     let store = open(&args.store).await?;
     let ctx = context(&args.store);
     let certs = store.certificates(&ctx, &args.name).await?;
@@ -311,7 +311,7 @@ pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
             "{}",
             serde_json::to_string_pretty(&json!({"certificates": certs, "pending": pending}))?
         );
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     let now_t = OffsetDateTime::now_utc();
     let now = now_t.unix_timestamp();
@@ -354,10 +354,10 @@ pub(super) async fn list(args: CertListArgs) -> Result<Outcome> {
             args.name
         );
     }
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
-async fn show(args: CertShowArgs) -> Result<Outcome> {
+async fn show(args: CertShowArgs) -> Result<Exit> {
     let store = open(&args.store).await?;
     let cert = store
         .certificate(&context(&args.store), &args.name, &args.fingerprint)
@@ -368,12 +368,12 @@ async fn show(args: CertShowArgs) -> Result<Outcome> {
             .map(Certificate::to_pem)
             .collect();
         print!("{pem}");
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     print_cert(&cert, output::json(), None)
 }
 
-async fn download(args: CertDownloadArgs) -> Result<Outcome> {
+async fn download(args: CertDownloadArgs) -> Result<Exit> {
     let format = identity_format(&args.out)?;
     let password = identity_password(&args.out, format)?;
     let store = open(&args.store).await?;
@@ -391,7 +391,7 @@ async fn download(args: CertDownloadArgs) -> Result<Outcome> {
     print_cert(&cert, output::json(), Some(&done))
 }
 
-async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
+async fn revoke(args: CertRevokeArgs) -> Result<Exit> {
     let reason: Reason = args.reason.parse().map_err(anyhow::Error::msg)?;
     let store = open(&args.store).await?;
     let cert = store
@@ -411,10 +411,10 @@ async fn revoke(args: CertRevokeArgs) -> Result<Outcome> {
     print_cert(&cert, output::json(), Some(&done))
 }
 
-fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Result<Outcome> {
+fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(cert)?);
-        return Ok(Outcome::Ok);
+        return Ok(Exit::Ok);
     }
     if let Some(done) = done {
         println!("certificate of {}: {done}", cert.user);
@@ -451,7 +451,7 @@ fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Resul
         },
         cert.version
     );
-    Ok(Outcome::Ok)
+    Ok(Exit::Ok)
 }
 
 fn origin(cert: &ClientCertificate) -> String {
