@@ -212,6 +212,25 @@ pub fn iso(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
+/// A list as JSON, as `empty` (saying how to make the first) when there is nothing, or
+/// as a table with `head` and a row per item.
+pub fn list<T: serde::Serialize>(
+    items: &[T],
+    empty: &str,
+    head: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<Exit> {
+    if json() {
+        print_json(&items)?;
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print!("{}", columns(head, &rows));
+    }
+    Ok(Exit::Ok)
+}
+
 /// The `list` table.
 pub fn table(entries: &[EntrySummary], now: OffsetDateTime) -> String {
     let header = ["ALIAS", "TYPE", "KEY", "CHAIN", "EXPIRES", "SUBJECT"];

@@ -89,34 +89,22 @@ pub fn crl(command: CrlCommand) -> Result<Exit> {
             CrlCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let crls = store.crls(&context(&args.store)).await?;
-                if output::json() {
-                    println!("{}", serde_json::to_string_pretty(&crls)?);
-                } else if crls.is_empty() {
-                    println!("no CRLs (`keyway crl import FILE` imports one)");
-                } else {
-                    let now = OffsetDateTime::now_utc();
-                    let rows: Vec<Vec<String>> = crls
-                        .iter()
-                        .map(|c| {
-                            vec![
-                                c.issuer.clone(),
-                                c.number.clone(),
-                                c.revoked.to_string(),
-                                output::date(Some(c.this_update)),
-                                output::date(c.next_update),
-                                freshness(c, now),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &["ISSUER", "NUMBER", "REVOKED", "ISSUED", "NEXT", "STATE"],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Exit::Ok)
+                let now = OffsetDateTime::now_utc();
+                output::list(
+                    &crls,
+                    "no CRLs (`keyway crl import FILE` imports one)",
+                    &["ISSUER", "NUMBER", "REVOKED", "ISSUED", "NEXT", "STATE"],
+                    |c| {
+                        vec![
+                            c.issuer.clone(),
+                            c.number.clone(),
+                            c.revoked.to_string(),
+                            output::date(Some(c.this_update)),
+                            output::date(c.next_update),
+                            freshness(c, now),
+                        ]
+                    },
+                )
             }
             CrlCommand::Remove(args) => {
                 let store = open(&args.store).await?;

@@ -96,45 +96,31 @@ pub fn integration(command: IntegrationCommand) -> Result<Exit> {
             IntegrationCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let all = store.integrations(&context(&args.store)).await?;
-                if output::json() {
-                    println!("{}", serde_json::to_string_pretty(&all)?);
-                } else if all.is_empty() {
-                    println!(
-                        "no integrations (`keyway integration add NAME --connector C` makes one)"
-                    );
-                } else {
-                    let rows: Vec<Vec<String>> = all
-                        .iter()
-                        .map(|i| {
-                            vec![
-                                i.name.clone(),
-                                i.connector.clone(),
-                                if i.require_password {
-                                    "certificate + password"
-                                } else {
-                                    "certificate"
-                                }
-                                .into(),
-                                i.version.to_string(),
-                                i.description.clone(),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &[
-                                "NAME",
-                                "CONNECTOR",
-                                "CALLERS NEED",
-                                "VERSION",
-                                "DESCRIPTION"
-                            ],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Exit::Ok)
+                output::list(
+                    &all,
+                    "no integrations (`keyway integration add NAME --connector C` makes one)",
+                    &[
+                        "NAME",
+                        "CONNECTOR",
+                        "CALLERS NEED",
+                        "VERSION",
+                        "DESCRIPTION",
+                    ],
+                    |i| {
+                        vec![
+                            i.name.clone(),
+                            i.connector.clone(),
+                            if i.require_password {
+                                "certificate + password"
+                            } else {
+                                "certificate"
+                            }
+                            .into(),
+                            i.version.to_string(),
+                            i.description.clone(),
+                        ]
+                    },
+                )
             }
             IntegrationCommand::Show(args) => {
                 let store = open(&args.store).await?;

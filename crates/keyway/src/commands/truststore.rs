@@ -156,32 +156,20 @@ pub fn truststore(command: TruststoreCommand) -> Result<Exit> {
             TruststoreCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let stores = store.truststores(&context(&args.store)).await?;
-                if output::json() {
-                    println!("{}", serde_json::to_string_pretty(&stores)?);
-                } else if stores.is_empty() {
-                    println!("no truststores (`keyway truststore add NAME FILE` makes one)");
-                } else {
-                    let rows: Vec<Vec<String>> = stores
-                        .iter()
-                        .map(|t| {
-                            vec![
-                                t.name.clone(),
-                                t.certificates.len().to_string(),
-                                output::date(Some(t.updated_at)),
-                                t.version.to_string(),
-                                t.source.clone(),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &["NAME", "CERTIFICATES", "CHANGED", "VERSION", "FROM"],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Exit::Ok)
+                output::list(
+                    &stores,
+                    "no truststores (`keyway truststore add NAME FILE` makes one)",
+                    &["NAME", "CERTIFICATES", "CHANGED", "VERSION", "FROM"],
+                    |t| {
+                        vec![
+                            t.name.clone(),
+                            t.certificates.len().to_string(),
+                            output::date(Some(t.updated_at)),
+                            t.version.to_string(),
+                            t.source.clone(),
+                        ]
+                    },
+                )
             }
             TruststoreCommand::Show(args) => {
                 let store = open(&args.store).await?;

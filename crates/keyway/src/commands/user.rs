@@ -137,32 +137,20 @@ pub fn user(command: UserCommand) -> Result<Exit> {
             UserCommand::List(args) => {
                 let store = open(&args.store).await?;
                 let users = store.users(&context(&args.store)).await?;
-                if output::json() {
-                    println!("{}", serde_json::to_string_pretty(&users)?);
-                } else if users.is_empty() {
-                    println!("no users (`keyway init` creates the first administrator)");
-                } else {
-                    let rows: Vec<Vec<String>> = users
-                        .iter()
-                        .map(|u| {
-                            vec![
-                                u.name.clone(),
-                                if u.enabled { "enabled" } else { "disabled" }.into(),
-                                if u.has_password { "yes" } else { "no" }.into(),
-                                permissions(u),
-                                u.display_name.clone(),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        output::columns(
-                            &["USER", "STATE", "PASSWORD", "PERMISSIONS", "DISPLAY NAME"],
-                            &rows
-                        )
-                    );
-                }
-                Ok(Exit::Ok)
+                output::list(
+                    &users,
+                    "no users (`keyway init` creates the first administrator)",
+                    &["USER", "STATE", "PASSWORD", "PERMISSIONS", "DISPLAY NAME"],
+                    |u| {
+                        vec![
+                            u.name.clone(),
+                            if u.enabled { "enabled" } else { "disabled" }.into(),
+                            if u.has_password { "yes" } else { "no" }.into(),
+                            permissions(u),
+                            u.display_name.clone(),
+                        ]
+                    },
+                )
             }
             UserCommand::Show(args) => {
                 let store = open(&args.store).await?;
