@@ -142,6 +142,9 @@ pub(crate) enum Need {
     ManageOwn,
     /// `user_management`, or being the target (reading one's own account).
     ReadOwn,
+    /// `user_management`, or being the target, whatever else one holds (one's own API
+    /// tokens: a token carries its user's permissions, never more).
+    OwnOrAnyone,
     /// `manage_trust`: changing truststores, keystores, the CA.
     ManageTrust,
     /// `manage_trust` or `manage_connectors` (which point connectors at truststores).
@@ -187,6 +190,10 @@ pub(crate) fn allows(
         Need::ManageOwn => (
             holds(Permission::UserManagement),
             "manage_personal_setup covers one's own account only; another user's needs user_management",
+        ),
+        Need::OwnOrAnyone => (
+            own || holds(Permission::UserManagement),
+            "another user's needs user_management",
         ),
         Need::ReadOwn => (
             own || holds(Permission::UserManagement),

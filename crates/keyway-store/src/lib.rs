@@ -34,6 +34,7 @@
 //! ```
 
 mod access;
+mod api_access;
 mod audit;
 mod ca;
 mod cert;
@@ -60,6 +61,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use access::{Actor, Context, InvokeDenied, Permission};
+pub use api_access::{ApiSession, ApiToken, NewToken, OpenedSession, SessionPolicy, TOKEN_PREFIX};
 pub use audit::{AuditEntry, AuditOutcome, AuditQuery, Retention};
 pub use ca::{CaImport, CaRequest, StoredCa};
 pub use cert::{

@@ -19,6 +19,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0005_connectors.sql"),
     include_str!("../migrations/sqlite/0006_crls.sql"),
     include_str!("../migrations/sqlite/0007_audit_retention.sql"),
+    include_str!("../migrations/sqlite/0008_api_access.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -28,6 +29,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0005_connectors.sql"),
     include_str!("../migrations/postgres/0006_crls.sql"),
     include_str!("../migrations/postgres/0007_audit_retention.sql"),
+    include_str!("../migrations/postgres/0008_api_access.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -1,0 +1,162 @@
+//! keyway's control plane: the admin REST API under `/api/v1/`, served on the admin
+//! listener beside `/healthz`, `/readyz` and `/metrics`, with its OpenAPI 3.1 document
+//! at `/api/v1/openapi.json` (committed as `docs/openapi.json`).
+//!
+//! [`app`] is an axum [`Router`]: each endpoint reads its request, calls one operation of
+//! keyway-store (or keyway-connect's connector check) as the caller, and answers with the
+//! same JSON the CLI's `--json` prints. Callers sign in with a keyway user's name and
+//! password (`POST /api/v1/login` → a session cookie, and a CSRF token for every change)
+//! or send an API token (`Authorization: Bearer kwt_…`). Errors are RFC 9457
+//! `application/problem+json`; objects carry their version as `ETag`, and `If-Match`
+//! makes a change conditional.
+//!
+//! What it leaves to others: every permission check is keyway-store's (this crate has
+//! none of its own); listening, TLS and the health endpoints are keyway-server's, which
+//! hands this router every other request on the admin listener with the caller's
+//! address as a [`Peer`] extension.
+
+mod auth;
+mod problem;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use keyway_store::{SessionPolicy, Store};
+use utoipa::OpenApi;
+
+pub use auth::{CSRF_HEADER, SESSION_COOKIE};
+pub use problem::Problem;
+
+/// The largest request body the API reads.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The caller's address, which whoever serves the router puts in each request's
+/// extensions (the audit log names it as the origin).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// What the endpoints share: the store, the session policy, whether cookies are
+/// `Secure`, and the failed-login counts.
+#[derive(Clone)]
+pub struct AdminState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    policy: SessionPolicy,
+    secure_cookies: bool,
+    lockout: auth::Lockout,
+}
+
+impl AdminState {
+    /// The API over `store`, with the default session policy (30 minutes idle, 12 hours
+    /// at most) and cookies marked `Secure` when `https`.
+    pub fn new(store: Arc<Store>, https: bool) -> Self {
+        Self::with_policy(store, https, SessionPolicy::default())
+    }
+
+    /// The same with another session policy.
+    pub fn with_policy(store: Arc<Store>, https: bool, policy: SessionPolicy) -> Self {
+        AdminState {
+            inner: Arc::new(Inner {
+                store,
+                policy,
+                secure_cookies: https,
+                lockout: auth::Lockout::default(),
+            }),
+        }
+    }
+}
+
+/// The API's routes over `state`.
+pub fn app(state: AdminState) -> Router {
+    use routes as r;
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(r::me))
+        .route("/api/v1/users", get(r::users).post(r::add_user))
+        .route("/api/v1/users/{name}", get(r::user).patch(r::change_user))
+        .route(
+            "/api/v1/users/{name}/permissions/{permission}",
+            put(r::grant).delete(r::revoke_permission),
+        )
+        .route("/api/v1/users/{name}/certificates", get(r::certificates))
+        .route(
+            "/api/v1/users/{name}/tokens",
+            get(r::tokens).post(r::create_token),
+        )
+        .route(
+            "/api/v1/users/{name}/tokens/{token}",
+            axum::routing::delete(r::revoke_token),
+        )
+        .route("/api/v1/truststores", get(r::truststores))
+        .route("/api/v1/truststores/{name}", get(r::truststore))
+        .route("/api/v1/identities", get(r::identities))
+        .route("/api/v1/identities/{name}", get(r::identity))
+        .route("/api/v1/connectors", get(r::connectors))
+        .route("/api/v1/connectors/{name}", get(r::connector))
+        .route("/api/v1/connectors/{name}/test", post(r::test_connector))
+        .route("/api/v1/audit-log", get(r::audit_log))
+        .fallback(|request: Request| async move {
+            Problem::no_route(request.uri().path()).into_response()
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keyway admin API",
+        description = "Every store operation of keyway over HTTPS, with the CLI's permissions and JSON. Sign in with POST /api/v1/login (a session cookie; send its csrf_token as X-CSRF-Token on changes) or send `Authorization: Bearer TOKEN`."
+    ),
+    paths(
+        auth::login,
+        auth::logout,
+        routes::me,
+        routes::users,
+        routes::add_user,
+        routes::user,
+        routes::change_user,
+        routes::grant,
+        routes::revoke_permission,
+        routes::certificates,
+        routes::tokens,
+        routes::create_token,
+        routes::revoke_token,
+        routes::truststores,
+        routes::truststore,
+        routes::identities,
+        routes::identity,
+        routes::connectors,
+        routes::connector,
+        routes::test_connector,
+        routes::audit_log,
+    ),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3.1 document, as served at `/api/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        + "\n"
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_json(),
+    )
+}

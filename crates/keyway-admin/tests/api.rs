@@ -1,0 +1,600 @@
+//! The admin API through `app(state)` without a socket (axum's `oneshot`): sign-in,
+//! sessions and CSRF, API tokens, the store's permissions seen through each endpoint
+//! (allowed, refused), ETag / If-Match, RFC 9457 problems, Test connectivity against a
+//! real HTTPS server on 127.0.0.1, and the committed OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use keyway_admin::{AdminState, CSRF_HEADER, app};
+use keyway_store::{ConfigImport, Context, Location, NewUser, Permission, Store};
+use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use zeroize::Zeroizing;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Api {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    state: AdminState,
+}
+
+impl Api {
+    /// A fresh store with users `root` (user_management), `alice`
+    /// (manage_personal_setup), `ops` (manage_connectors) and `nobody` (no permission).
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(&Location::data_dir(dir.path().join("data")), None)
+                .await
+                .unwrap(),
+        );
+        let admin = Context::local_admin();
+        for (name, permission) in [
+            ("root", Some(Permission::UserManagement)),
+            ("alice", Some(Permission::ManagePersonalSetup)),
+            ("ops", Some(Permission::ManageConnectors)),
+            ("nobody", None),
+        ] {
+            let mut user = NewUser::new(name).password(Zeroizing::new(PASSWORD.into()));
+            if let Some(p) = permission {
+                user = user.permission(p);
+            }
+            store.add_user(&admin, user).await.unwrap();
+        }
+        let state = AdminState::new(store.clone(), false);
+        Api {
+            _dir: dir,
+            store,
+            state,
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> Response {
+        app(self.state.clone()).oneshot(request).await.unwrap()
+    }
+
+    /// Signs `user` in: the cookie header value and the CSRF token.
+    async fn login(&self, user: &str) -> (String, String) {
+        let response = self
+            .send(post_json(
+                "/api/v1/login",
+                json!({"user": user, "password": PASSWORD}),
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+        let value = cookie.split(';').next().unwrap().to_string();
+        let body = body(response).await;
+        (value, body["csrf_token"].as_str().unwrap().to_string())
+    }
+
+    /// A token for `user`, made by the local administrator.
+    async fn token(&self, user: &str) -> String {
+        let made = self
+            .store
+            .create_token(&Context::local_admin(), user, "test", None)
+            .await
+            .unwrap();
+        made.secret.to_string()
+    }
+}
+
+fn post_json(uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn with_bearer(method: Method, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    match body {
+        Some(b) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap()
+}
+
+async fn body(response: Response) -> Value {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// Checks `response` is an RFC 9457 problem of `kind` with `status`; gives its body.
+async fn problem(response: Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let body = body(response).await;
+    assert_eq!(body["type"], format!("urn:keyway:problem:{kind}"), "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn a_session_reads_freely_but_changes_only_with_its_csrf_token() {
+    let api = Api::new().await;
+    let (cookie, csrf) = api.login("root").await;
+    let get = |uri: &str| {
+        Request::builder()
+            .uri(uri)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let me = api.send(get("/api/v1/me")).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(me.headers().contains_key(header::ETAG));
+    assert_eq!(body(me).await["name"], "root");
+    // A change with the cookie alone is refused: another site could have sent it.
+    let add = |csrf: Option<&str>| {
+        let mut request = post_json("/api/v1/users", json!({"name": "carol"}));
+        request
+            .headers_mut()
+            .insert(header::COOKIE, cookie.parse().unwrap());
+        if let Some(token) = csrf {
+            request
+                .headers_mut()
+                .insert(CSRF_HEADER, token.parse().unwrap());
+        }
+        request
+    };
+    problem(api.send(add(None)).await, StatusCode::FORBIDDEN, "csrf").await;
+    problem(
+        api.send(add(Some("wrong"))).await,
+        StatusCode::FORBIDDEN,
+        "csrf",
+    )
+    .await;
+    let added = api.send(add(Some(&csrf))).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    assert_eq!(added.headers()[header::LOCATION], "/api/v1/users/carol");
+    // Signing out ends the session: the same cookie is refused afterwards.
+    let mut logout = post_json("/api/v1/logout", json!({}));
+    logout
+        .headers_mut()
+        .insert(header::COOKIE, cookie.parse().unwrap());
+    logout
+        .headers_mut()
+        .insert(CSRF_HEADER, csrf.parse().unwrap());
+    let out = api.send(logout).await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(
+        out.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    problem(
+        api.send(get("/api/v1/me")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_refused_alike_then_slowed_down() {
+    let api = Api::new().await;
+    for (user, password) in [("root", "wrong"), ("ghost", PASSWORD), ("root", "")] {
+        let response = api
+            .send(post_json(
+                "/api/v1/login",
+                json!({"user": user, "password": password}),
+            ))
+            .await;
+        assert!(!response.headers().contains_key(header::SET_COOKIE));
+        let body = problem(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+        assert!(!body.to_string().contains(PASSWORD));
+    }
+    // The third failure for root starts a wait; even the right password waits.
+    let response = api
+        .send(post_json(
+            "/api/v1/login",
+            json!({"user": "root", "password": PASSWORD}),
+        ))
+        .await;
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    problem(response, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+    // Every attempt is in the audit log with its outcome.
+    let log = api
+        .store
+        .audit_log(&Context::local_admin(), &Default::default())
+        .await
+        .unwrap();
+    let logins = log.iter().filter(|e| e.action == "api.login").count();
+    assert_eq!(logins, 3, "{log:?}");
+}
+
+#[tokio::test]
+async fn a_token_acts_as_its_user_with_no_more_than_their_permissions() {
+    let api = Api::new().await;
+    let ops = api.token("ops").await;
+    let listed = api
+        .send(with_bearer(Method::GET, "/api/v1/connectors", &ops, None))
+        .await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(body(listed).await, json!([]));
+    // ops may not manage users: the store says so, the API passes it on.
+    let refused = api
+        .send(with_bearer(Method::GET, "/api/v1/users", &ops, None))
+        .await;
+    let body = problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("user_management"),
+        "{body}"
+    );
+    // No cookie is needed, and no CSRF token: a bearer token is not sent by browsers.
+    let made = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/users/ops/tokens",
+            &ops,
+            Some(json!({"name": "deploy", "expires_in_days": 90})),
+        ))
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made = self::body(made).await;
+    let deploy = made["secret"].as_str().unwrap().to_string();
+    assert!(deploy.starts_with("kwt_"));
+    assert_eq!(made["token"]["name"], "deploy");
+    // The list shows the tokens, never a secret.
+    let list = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/users/ops/tokens",
+            &deploy,
+            None,
+        ))
+        .await;
+    let list = self::body(list).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert!(!list.to_string().contains(&deploy));
+    assert!(!list.to_string().contains(&ops));
+    // Revoked: refused at once.
+    let revoked = api
+        .send(with_bearer(
+            Method::DELETE,
+            "/api/v1/users/ops/tokens/deploy",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let after = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/connectors",
+            &deploy,
+            None,
+        ))
+        .await;
+    problem(after, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    // A malformed Authorization header is not taken for a missing one.
+    let request = Request::builder()
+        .uri("/api/v1/me")
+        .header(header::AUTHORIZATION, "Basic cm9vdDpwdw==")
+        .body(Body::empty())
+        .unwrap();
+    let response = api.send(request).await;
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"keyway\""
+    );
+    problem(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn each_endpoint_is_allowed_or_refused_as_the_store_decides() {
+    let api = Api::new().await;
+    let tokens = [
+        ("root", api.token("root").await),
+        ("alice", api.token("alice").await),
+        ("ops", api.token("ops").await),
+        ("nobody", api.token("nobody").await),
+    ];
+    // (path, who may) — everyone else gets 403.
+    let cases: &[(&str, &[&str])] = &[
+        ("/api/v1/users", &["root"]),
+        ("/api/v1/users/alice", &["root", "alice"]),
+        ("/api/v1/users/alice/certificates", &["root", "alice"]),
+        ("/api/v1/users/alice/tokens", &["root", "alice"]),
+        ("/api/v1/truststores", &["ops"]),
+        ("/api/v1/identities", &["ops"]),
+        ("/api/v1/connectors", &["ops"]),
+        ("/api/v1/audit-log", &["root"]),
+    ];
+    for (path, allowed) in cases {
+        for (user, token) in &tokens {
+            let response = api.send(with_bearer(Method::GET, path, token, None)).await;
+            let want = if allowed.contains(user) {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(response.status(), want, "{user} GET {path}");
+        }
+        // And nobody unauthenticated.
+        let anonymous = Request::builder().uri(*path).body(Body::empty()).unwrap();
+        problem(
+            api.send(anonymous).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+    // Every refusal is audited by the store, with the API as the origin.
+    let log = api
+        .store
+        .audit_log(&Context::local_admin(), &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.outcome == keyway_store::AuditOutcome::Refused && e.origin == "api"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_if_match_changes_nothing_and_bad_requests_are_named() {
+    let api = Api::new().await;
+    let root = api.token("root").await;
+    let show = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/users/nobody",
+            &root,
+            None,
+        ))
+        .await;
+    let etag = show.headers()[header::ETAG].to_str().unwrap().to_string();
+    let mut disable = with_bearer(
+        Method::PATCH,
+        "/api/v1/users/nobody",
+        &root,
+        Some(json!({"enabled": false})),
+    );
+    disable
+        .headers_mut()
+        .insert(header::IF_MATCH, "\"99\"".parse().unwrap());
+    problem(
+        api.send(disable).await,
+        StatusCode::PRECONDITION_FAILED,
+        "changed",
+    )
+    .await;
+    let still = api
+        .store
+        .user(&Context::local_admin(), "nobody")
+        .await
+        .unwrap();
+    assert!(still.enabled, "a refused change changes nothing");
+    let mut disable = with_bearer(
+        Method::PATCH,
+        "/api/v1/users/nobody",
+        &root,
+        Some(json!({"enabled": false})),
+    );
+    disable
+        .headers_mut()
+        .insert(header::IF_MATCH, etag.parse().unwrap());
+    let changed = api.send(disable).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(body(changed).await["enabled"], false);
+    // A bad permission names the field; an unknown path and a too-large body are problems.
+    let grant = with_bearer(
+        Method::PUT,
+        "/api/v1/users/nobody/permissions/everything",
+        &root,
+        None,
+    );
+    let body = problem(
+        api.send(grant).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    )
+    .await;
+    assert_eq!(body["field"], "permission");
+    let weak = with_bearer(
+        Method::POST,
+        "/api/v1/users",
+        &root,
+        Some(json!({"name": "dave", "password": "short"})),
+    );
+    let body = problem(
+        api.send(weak).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "weak-password",
+    )
+    .await;
+    assert!(!body.to_string().contains("\"short\""), "{body}");
+    problem(
+        api.send(with_bearer(Method::GET, "/api/v1/nothing", &root, None))
+            .await,
+        StatusCode::NOT_FOUND,
+        "no-route",
+    )
+    .await;
+    let huge = "x".repeat(keyway_admin::MAX_BODY + 1);
+    let big = with_bearer(
+        Method::POST,
+        "/api/v1/users",
+        &root,
+        Some(json!({"name": huge})),
+    );
+    assert_eq!(api.send(big).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let audit = with_bearer(
+        Method::GET,
+        "/api/v1/audit-log?since=yesterday",
+        &root,
+        None,
+    );
+    let body = problem(
+        api.send(audit).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    )
+    .await;
+    assert_eq!(body["field"], "since");
+}
+
+#[tokio::test]
+async fn test_connectivity_gives_what_the_cli_prints_pass_or_diagnosis() {
+    let api = Api::new().await;
+    let chain = TestChain::new("partner", KeyKind::EcP256);
+    let other = TestChain::new("stranger", KeyKind::EcP256);
+    let server = HttpsServer::start(&chain, HttpsOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("partner.pem"), &chain.root_pem).unwrap();
+    std::fs::write(dir.path().join("stranger.pem"), &other.root_pem).unwrap();
+    let toml = format!(
+        r#"
+[truststores.partner]
+path = "partner.pem"
+[truststores.stranger]
+path = "stranger.pem"
+
+[profiles.good]
+truststores = ["partner"]
+server_name = "partner.test"
+[profiles.bad]
+truststores = ["stranger"]
+server_name = "partner.test"
+
+[connectors.orders]
+kind = "rest"
+url = "{url}/api"
+profile = "good"
+[connectors.billing]
+kind = "rest"
+url = "{url}/api"
+profile = "bad"
+"#,
+        url = server.url()
+    );
+    let path = dir.path().join("keyway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = keyway_connect::Config::load(&path).unwrap();
+    let import = ConfigImport::read(&config).unwrap();
+    api.store
+        .import_config(&Context::local_admin(), &import, false)
+        .await
+        .unwrap();
+    let ops = api.token("ops").await;
+    let passed = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors/orders/test",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(passed.status(), StatusCode::OK);
+    let passed = body(passed).await;
+    assert_eq!(passed["ok"], true, "{passed}");
+    keyway_testkit::assert_json_kind("connector-test", &passed);
+    // A failed test is a result: 200 with the diagnosis, as `keyway connector test --json`.
+    let failed = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors/billing/test",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(failed.status(), StatusCode::OK);
+    let failed = body(failed).await;
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert!(failed.to_string().contains("untrusted"), "{failed}");
+    keyway_testkit::assert_json_kind("connector-test", &failed);
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors/none/test",
+            &ops,
+            None,
+        ))
+        .await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    // Who may not use connectors may not test them.
+    let alice = api.token("alice").await;
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors/orders/test",
+            &alice,
+            None,
+        ))
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_committed_openapi_document_is_the_generated_one() {
+    let generated = keyway_admin::openapi_json();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    if std::env::var_os("KEYWAY_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is not the document the code generates; run\n  KEYWAY_WRITE_OPENAPI=1 cargo test -p keyway-admin --test api the_committed_openapi\nand commit it"
+    );
+    let doc: Value = serde_json::from_str(&generated).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    // The document the server serves is the same.
+    let api = Api::new().await;
+    let served = api
+        .send(
+            Request::builder()
+                .uri("/api/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(body(served).await, doc);
+    for path in [
+        "/api/v1/login",
+        "/api/v1/connectors/{name}/test",
+        "/api/v1/users/{name}/tokens",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+}
