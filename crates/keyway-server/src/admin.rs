@@ -1,7 +1,12 @@
-//! The admin listener (plain HTTP, meant for a private address): `/healthz`, `/readyz`
-//! with the reason when not ready, and Prometheus `/metrics`.
+//! The admin listener: `/healthz`, `/readyz` with the reason when not ready, Prometheus
+//! `/metrics`, and every other path handed to the admin API when one is plugged in
+//! ([`AdminApi`], keyway-admin's router). Plain HTTP on a loopback address; HTTPS with the
+//! gateway's server certificate on any other when the API is on.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,9 +20,36 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::respond::{Body, empty, text};
 use crate::state::State;
+
+/// Errors of an admin answer's body.
+pub type AdminBodyError = Box<dyn std::error::Error + Send + Sync>;
+/// The body of an admin answer.
+pub type AdminBody = http_body_util::combinators::UnsyncBoxBody<Bytes, AdminBodyError>;
+/// What an [`AdminApi`] handler gives back.
+pub type AdminFuture = Pin<Box<dyn Future<Output = Response<AdminBody>> + Send>>;
+
+/// The admin API plugged into the admin listener: every request outside `/healthz`,
+/// `/readyz` and `/metrics`, with the caller's address. keyway-server does not know what
+/// it serves (keyway-admin, above it, does).
+#[derive(Clone)]
+pub struct AdminApi(pub Arc<dyn Fn(Request<Incoming>, SocketAddr) -> AdminFuture + Send + Sync>);
+
+impl std::fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminApi")
+    }
+}
+
+fn boxed(response: Response<Body>) -> Response<AdminBody> {
+    response.map(|body| {
+        body.map_err(|e| Box::new(e) as AdminBodyError)
+            .boxed_unsync()
+    })
+}
 
 /// How long the store has to answer before the gateway calls itself not ready.
 pub(crate) const READY_WITHIN: Duration = Duration::from_millis(800);
@@ -55,49 +87,68 @@ async fn readiness(state: &State) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(empty()))
 }
 
-/// `/healthz`, `/readyz` and `/metrics` over plain HTTP.
+/// `/healthz`, `/readyz`, `/metrics` and the API, if any, over plain HTTP or, with `tls`,
+/// HTTPS.
 pub(crate) async fn admin_loop(
     listener: TcpListener,
     state: Arc<State>,
     limits: AdminLimits,
+    api: Option<AdminApi>,
+    tls: Option<TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = stopped.changed() => return,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(_) => continue,
             },
         };
         let state = state.clone();
+        let api = api.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let state = state.clone();
+                let api = api.clone();
                 async move {
-                    let response = match request.uri().path() {
-                        "/healthz" => text(StatusCode::OK, "ok\n"),
-                        "/readyz" => readiness(&state).await,
-                        "/metrics" => Response::builder()
-                            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-                            .body(
-                                Full::new(Bytes::from(metrics_text(&state)))
-                                    .map_err(|never| match never {})
-                                    .boxed(),
-                            )
-                            .unwrap_or_else(|_| Response::new(empty())),
-                        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+                    let response = match (request.uri().path(), &api) {
+                        ("/healthz", _) => boxed(text(StatusCode::OK, "ok\n")),
+                        ("/readyz", _) => boxed(readiness(&state).await),
+                        ("/metrics", _) => boxed(
+                            Response::builder()
+                                .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                                .body(
+                                    Full::new(Bytes::from(metrics_text(&state)))
+                                        .map_err(|never| match never {})
+                                        .boxed(),
+                                )
+                                .unwrap_or_else(|_| Response::new(empty())),
+                        ),
+                        (_, Some(api)) => (api.0)(request, peer).await,
+                        (_, None) => boxed(text(StatusCode::NOT_FOUND, "not found\n")),
                     };
                     Ok::<_, Infallible>(response)
                 }
             });
             // The gateway's limits: a half-sent request does not keep a connection.
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
+            let mut http = http1::Builder::new();
+            http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header)
-                .max_buf_size(limits.max_header)
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+                .max_buf_size(limits.max_header);
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(tcp), service).await;
+                }
+                Some(tls) => {
+                    let Ok(Ok(stream)) = tokio::time::timeout(limits.header, tls.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
         });
     }
 }

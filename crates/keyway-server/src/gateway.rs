@@ -121,7 +121,7 @@ impl Gateway {
         let state = Arc::new(State {
             store: store.clone(),
             verifier,
-            server_cert,
+            server_cert: server_cert.clone(),
             directory: std::sync::RwLock::new(Arc::new(directory)),
             reload: tokio::sync::Notify::new(),
             connectors: Mutex::new(HashMap::new()),
@@ -169,10 +169,25 @@ impl Gateway {
                 header: options.header_timeout,
                 max_header: options.max_header,
             };
+            // The API off loopback: HTTPS only, with the gateway's own certificate.
+            let tls = match (&options.admin_api, admin_address) {
+                (Some(_), Some(at)) if !at.ip().is_loopback() => {
+                    let mut config = ServerConfig::builder_with_provider(provider.clone())
+                        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                        .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?
+                        .with_no_client_auth()
+                        .with_cert_resolver(server_cert.clone());
+                    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                    Some(TlsAcceptor::from(Arc::new(config)))
+                }
+                _ => None,
+            };
             tasks.push(tokio::spawn(admin_loop(
                 admin,
                 state.clone(),
                 limits,
+                options.admin_api.clone(),
+                tls,
                 stopped,
             )));
         }

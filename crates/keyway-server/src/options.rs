@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use keyway_store::Retention;
 
+use crate::admin::AdminApi;
 use crate::password::PasswordLimits;
 
 /// How the gateway runs; [`Default`] gives the documented defaults.
@@ -15,6 +16,10 @@ pub struct GatewayOptions {
     pub listen: SocketAddr,
     /// Health and metrics over plain HTTP (default `127.0.0.1:9090`); `None`: off.
     pub admin: Option<SocketAddr>,
+    /// The admin API served on the admin listener beside health and metrics. On an
+    /// address other than loopback the listener then speaks HTTPS only, with the
+    /// gateway's server certificate.
+    pub admin_api: Option<AdminApi>,
     /// The names the server certificate is for (default: localhost, 127.0.0.1 and
     /// this machine's host name).
     pub hosts: Vec<String>,
@@ -69,6 +74,7 @@ impl Default for GatewayOptions {
         GatewayOptions {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            admin_api: None,
             hosts,
             server_keystore: None,
             client_truststores: Vec::new(),

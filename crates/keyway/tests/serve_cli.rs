@@ -357,3 +357,68 @@ fn serve_logs_refusals_server_errors_and_its_start_and_stop_on_stderr() {
     line("stopped");
     assert!(log.lines().all(|l| !l.trim().is_empty() || l.is_empty()));
 }
+
+#[test]
+fn the_admin_api_signs_in_the_first_administrator_over_a_real_socket() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, started) = start(data.path());
+    let admin = started["admin"].as_str().unwrap().to_string();
+    let password = started["admin_password"].as_str().unwrap().to_string();
+    let api = format!("http://{admin}/api/v1");
+    let jar = data.path().join("cookies");
+    let jar = jar.display();
+    // Sign in as the administrator `keyway serve` made: a cookie and a CSRF token.
+    let session: Value = serde_json::from_str(&sh(&format!(
+        "curl -sf -c {jar} -H 'Content-Type: application/json' \
+         -d '{{\"user\": \"admin\", \"password\": \"{password}\"}}' {api}/login"
+    )))
+    .unwrap();
+    assert_eq!(session["user"], "admin");
+    let csrf = session["csrf_token"].as_str().unwrap();
+    let me: Value = serde_json::from_str(&sh(&format!("curl -sf -b {jar} {api}/me"))).unwrap();
+    assert_eq!(me["name"], "admin");
+    // A change without the CSRF token is refused; with it, it is made and audited as
+    // coming from the API and the caller's address.
+    let refused = sh(&format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' -b {jar} -H 'Content-Type: application/json' \
+         -d '{{\"name\": \"ci\", \"permissions\": [\"manage_connectors\"]}}' {api}/users"
+    ));
+    assert_eq!(refused, "403");
+    let added: Value = serde_json::from_str(&sh(&format!(
+        "curl -sf -b {jar} -H 'X-CSRF-Token: {csrf}' -H 'Content-Type: application/json' \
+         -d '{{\"name\": \"ci\", \"permissions\": [\"manage_connectors\"]}}' {api}/users"
+    )))
+    .unwrap();
+    assert_eq!(added["name"], "ci");
+    // A token for ci, used as a bearer: ci's permissions, not the administrator's.
+    let made: Value = serde_json::from_str(&sh(&format!(
+        "curl -sf -b {jar} -H 'X-CSRF-Token: {csrf}' -H 'Content-Type: application/json' \
+         -d '{{\"name\": \"deploy\", \"expires_in_days\": 30}}' {api}/users/ci/tokens"
+    )))
+    .unwrap();
+    let token = made["secret"].as_str().unwrap();
+    let connectors = sh(&format!(
+        "curl -s -w ' %{{http_code}}' -H 'Authorization: Bearer {token}' {api}/connectors"
+    ));
+    assert!(connectors.ends_with(" 200"), "{connectors}");
+    let users = sh(&format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' -H 'Authorization: Bearer {token}' {api}/users"
+    ));
+    assert_eq!(users, "403");
+    // Health and metrics answer beside the API as before.
+    assert_eq!(sh(&format!("curl -sf http://{admin}/healthz")), "ok\n");
+    assert_eq!(stop(child), 0);
+    let log = sh(&format!(
+        "KEYWAY_MASTER_KEY={KEY} {} audit-log --data-dir {} --json",
+        assert_cmd::cargo::cargo_bin("keyway").display(),
+        data.path().display()
+    ));
+    let log: Value = serde_json::from_str(&log).unwrap();
+    let entries = log.as_array().unwrap();
+    let added = entries
+        .iter()
+        .find(|e| e["action"] == "user.add" && e["object"] == "user ci")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(added["actor"], "admin");
+    assert_eq!(added["origin"], "api 127.0.0.1");
+}

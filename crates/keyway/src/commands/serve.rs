@@ -32,9 +32,12 @@ pub struct ServeArgs {
     /// Health and Prometheus metrics over plain HTTP.
     #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDRESS")]
     pub admin: std::net::SocketAddr,
-    /// No health and metrics listener.
+    /// No health and metrics listener (and so no admin API).
     #[arg(long)]
     pub no_admin: bool,
+    /// No admin API on the admin listener (`/api/v1/`), only health and metrics.
+    #[arg(long)]
+    pub no_api: bool,
     /// A name the server certificate is for; repeat for several (default: localhost,
     /// 127.0.0.1 and this machine's host name).
     #[arg(long = "host", value_name = "NAME")]
@@ -191,6 +194,9 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     if !args.hosts.is_empty() {
         options.hosts = args.hosts.clone();
     }
+    if !args.no_api {
+        options.admin_api = Some(admin_api(store.clone(), !args.admin.ip().is_loopback()));
+    }
     let gateway = Gateway::start(store.clone(), options.clone()).await?;
     let host = options
         .hosts
@@ -244,7 +250,16 @@ async fn run(args: ServeArgs) -> Result<Exit> {
             store.database()
         );
         if let Some(admin) = gateway.admin_address {
-            println!("  health and metrics: http://{admin}/healthz, /readyz, /metrics");
+            let scheme = match options.admin_api {
+                Some(_) if !admin.ip().is_loopback() => "https",
+                _ => "http",
+            };
+            println!("  health and metrics: {scheme}://{admin}/healthz, /readyz, /metrics");
+            if options.admin_api.is_some() {
+                println!(
+                    "  admin API: {scheme}://{admin}/api/v1/ (sign in as a keyway user; OpenAPI at /api/v1/openapi.json)"
+                );
+            }
         }
         match &options.server_keystore {
             Some(name) => println!(
@@ -452,4 +467,27 @@ async fn wait_for_stop(gateway: &Gateway, signals: Signals) -> Result<()> {
             _ = hangup.recv() => gateway.reload(),
         }
     }
+}
+
+/// keyway-admin's router, plugged into the admin listener: each request gets the
+/// caller's address and goes through the API; cookies are `Secure` over HTTPS.
+fn admin_api(store: std::sync::Arc<keyway_store::Store>, https: bool) -> keyway_server::AdminApi {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let router = keyway_admin::app(keyway_admin::AdminState::new(store, https));
+    keyway_server::AdminApi(std::sync::Arc::new(move |request, peer| {
+        let router = router.clone();
+        Box::pin(async move {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(keyway_admin::Peer(peer));
+            let response = match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            response.map(|body| {
+                body.map_err(|e| Box::new(e) as keyway_server::AdminBodyError)
+                    .boxed_unsync()
+            })
+        })
+    }))
 }
