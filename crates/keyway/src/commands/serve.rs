@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// Where partners connect.
     #[arg(long, default_value = "0.0.0.0:8443", value_name = "ADDRESS")]
     pub listen: std::net::SocketAddr,
-    /// Health and Prometheus metrics over plain HTTP.
+    /// Health, Prometheus metrics and the admin API: plain HTTP on a loopback address,
+    /// HTTPS (the gateway's certificate) on any other.
     #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDRESS")]
     pub admin: std::net::SocketAddr,
     /// No health and metrics listener (and so no admin API).
