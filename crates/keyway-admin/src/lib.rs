@@ -16,6 +16,7 @@
 //! address as a [`Peer`] extension.
 
 mod auth;
+mod certs;
 mod problem;
 mod routes;
 
@@ -88,7 +89,27 @@ pub fn app(state: AdminState) -> Router {
             "/api/v1/users/{name}/permissions/{permission}",
             put(r::grant).delete(r::revoke_permission),
         )
-        .route("/api/v1/users/{name}/certificates", get(r::certificates))
+        .route(
+            "/api/v1/users/{name}/certificates",
+            get(r::certificates).post(certs::upload),
+        )
+        .route("/api/v1/users/{name}/certificates/csr", post(certs::csr))
+        .route(
+            "/api/v1/users/{name}/certificates/issue",
+            post(certs::issue),
+        )
+        .route(
+            "/api/v1/users/{name}/certificates/{fingerprint}",
+            get(certs::show),
+        )
+        .route(
+            "/api/v1/users/{name}/certificates/{fingerprint}/download",
+            post(certs::download),
+        )
+        .route(
+            "/api/v1/users/{name}/certificates/{fingerprint}/revoke",
+            post(certs::revoke),
+        )
         .route(
             "/api/v1/users/{name}/tokens",
             get(r::tokens).post(r::create_token),

@@ -18,10 +18,10 @@ use crate::AdminState;
 use crate::auth::Caller;
 use crate::problem::Problem;
 
-type Answer = Result<Response, Problem>;
+pub(crate) type Answer = Result<Response, Problem>;
 
 /// `body` as JSON with its version as the `ETag`.
-fn versioned(body: &impl Serialize, version: i64) -> Response {
+pub(crate) fn versioned(body: &impl Serialize, version: i64) -> Response {
     let mut response = Json(body).into_response();
     if let Ok(tag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(header::ETAG, tag);
@@ -31,7 +31,7 @@ fn versioned(body: &impl Serialize, version: i64) -> Response {
 
 /// The version an `If-Match: "N"` asks for: a change happens only if the object is still
 /// at it (412 otherwise, as `--if-version` gives on the command line).
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };

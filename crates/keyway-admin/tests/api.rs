@@ -149,7 +149,9 @@ async fn a_session_reads_freely_but_changes_only_with_its_csrf_token() {
     let me = api.send(get("/api/v1/me")).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert!(me.headers().contains_key(header::ETAG));
-    assert_eq!(body(me).await["name"], "root");
+    let me = body(me).await;
+    keyway_testkit::assert_json_kind("user", &me);
+    assert_eq!(me["name"], "root");
     // A change with the cookie alone is refused: another site could have sent it.
     let add = |csrf: Option<&str>| {
         let mut request = post_json("/api/v1/users", json!({"name": "carol"}));
@@ -259,6 +261,7 @@ async fn a_token_acts_as_its_user_with_no_more_than_their_permissions() {
         .await;
     assert_eq!(made.status(), StatusCode::CREATED);
     let made = self::body(made).await;
+    keyway_testkit::assert_json_kind("token-created", &made);
     let deploy = made["secret"].as_str().unwrap().to_string();
     assert!(deploy.starts_with("kwt_"));
     assert_eq!(made["token"]["name"], "deploy");
@@ -272,6 +275,7 @@ async fn a_token_acts_as_its_user_with_no_more_than_their_permissions() {
         ))
         .await;
     let list = self::body(list).await;
+    keyway_testkit::assert_json_kind("token-list", &list);
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     assert!(!list.to_string().contains(&deploy));
     assert!(!list.to_string().contains(&ops));
@@ -597,4 +601,184 @@ async fn the_committed_openapi_document_is_the_generated_one() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
+}
+
+#[tokio::test]
+async fn a_user_manages_their_own_certificates_and_nobody_elses() {
+    let api = Api::new().await;
+    let admin = Context::local_admin();
+    let init = keyway_pki::CaInit {
+        subject: keyway_pki::parse_subject("CN=keyway test CA").unwrap(),
+        key_type: keyway_pki::KeyType::EcP256,
+        with_intermediate: false,
+    };
+    api.store.create_ca(&admin, &init).await.unwrap();
+    let partner_ca = keyway_testkit::TestCa::new("Partner");
+    let roots = keyway_pki::read_certificates(partner_ca.pem().as_bytes(), None, "ca.pem").unwrap();
+    api.store
+        .add_truststore(&admin, "partner-cas", roots, "ca.pem")
+        .await
+        .unwrap();
+    let alice = api.token("alice").await;
+    let base = "/api/v1/users/alice/certificates";
+    // A key pair and CSR; the CA signs it; the upload is checked and stored.
+    let csr = api
+        .send(with_bearer(
+            Method::POST,
+            &format!("{base}/csr"),
+            &alice,
+            Some(json!({"subject": "CN=alice,O=Acme"})),
+        ))
+        .await;
+    assert_eq!(csr.status(), StatusCode::CREATED);
+    let csr = body(csr).await;
+    let pem = csr["csr"].as_str().unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    let signed = partner_ca.sign(pem, &keyway_testkit::Signing::default());
+    let uploaded = api
+        .send(with_bearer(
+            Method::POST,
+            base,
+            &alice,
+            Some(json!({"certificate": signed, "truststore": "partner-cas"})),
+        ))
+        .await;
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let uploaded = body(uploaded).await;
+    keyway_testkit::assert_json_kind("client-certificate", &uploaded);
+    // An upload that fails its checks lists why and stores nothing.
+    let stranger = keyway_testkit::TestCa::new("Stranger");
+    let other = stranger.client("alice").1;
+    let refused = api
+        .send(with_bearer(
+            Method::POST,
+            base,
+            &alice,
+            Some(json!({"certificate": other, "truststore": "partner-cas"})),
+        ))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let garbage = api
+        .send(with_bearer(
+            Method::POST,
+            base,
+            &alice,
+            Some(json!({"certificate": "not PEM", "truststore": "partner-cas"})),
+        ))
+        .await;
+    let garbage = problem(garbage, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(garbage["field"], "certificate");
+    // One from keyway's CA, downloaded as PKCS#12 under the password alice gives.
+    let issued = api
+        .send(with_bearer(
+            Method::POST,
+            &format!("{base}/issue"),
+            &alice,
+            Some(json!({"days": 30})),
+        ))
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let issued = body(issued).await;
+    keyway_testkit::assert_json_kind("client-certificate", &issued);
+    let fingerprint = issued["sha256"].as_str().unwrap().to_string();
+    let download = api
+        .send(with_bearer(
+            Method::POST,
+            &format!("{base}/{fingerprint}/download"),
+            &alice,
+            Some(json!({"format": "pkcs12", "password": "download-pw"})),
+        ))
+        .await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(
+        download.headers()[header::CONTENT_TYPE],
+        "application/x-pkcs12"
+    );
+    assert_eq!(download.headers()[header::CACHE_CONTROL], "no-store");
+    let bytes = download.into_body().collect().await.unwrap().to_bytes();
+    let p12 = keyway_keystore::Keystore::from_bytes(&bytes, None, Some("download-pw")).unwrap();
+    let entry = &p12.entries()[0];
+    assert!(entry.private_key(Some("download-pw")).is_ok());
+    // Without a password, PKCS#12 is refused and nothing is exported.
+    let no_password = api
+        .send(with_bearer(
+            Method::POST,
+            &format!("{base}/{fingerprint}/download"),
+            &alice,
+            Some(json!({"format": "pkcs12"})),
+        ))
+        .await;
+    let no_password = problem(no_password, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(no_password["field"], "password");
+    // Revoke: a stale If-Match changes nothing; then revoked, and listed so.
+    let mut stale = with_bearer(
+        Method::POST,
+        &format!("{base}/{fingerprint}/revoke"),
+        &alice,
+        Some(json!({"reason": "keyCompromise"})),
+    );
+    stale
+        .headers_mut()
+        .insert(header::IF_MATCH, "\"42\"".parse().unwrap());
+    problem(
+        api.send(stale).await,
+        StatusCode::PRECONDITION_FAILED,
+        "changed",
+    )
+    .await;
+    let revoked = api
+        .send(with_bearer(
+            Method::POST,
+            &format!("{base}/{fingerprint}/revoke"),
+            &alice,
+            Some(json!({"reason": "keyCompromise"})),
+        ))
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let revoked = body(revoked).await;
+    assert!(revoked["revoked"].is_object(), "{revoked}");
+    assert!(
+        revoked["note"].as_str().unwrap().contains("CRL"),
+        "{revoked}"
+    );
+    let listed = body(api.send(with_bearer(Method::GET, base, &alice, None)).await).await;
+    keyway_testkit::assert_json_kind("user-cert-list", &listed);
+    assert_eq!(
+        listed["certificates"].as_array().unwrap().len(),
+        2,
+        "{listed}"
+    );
+    // Alice reaches no one else's certificates; root reaches hers.
+    let others = "/api/v1/users/ops/certificates";
+    for request in [
+        with_bearer(Method::GET, others, &alice, None),
+        with_bearer(
+            Method::POST,
+            &format!("{others}/issue"),
+            &alice,
+            Some(json!({})),
+        ),
+        with_bearer(
+            Method::POST,
+            &format!("{others}/csr"),
+            &alice,
+            Some(json!({})),
+        ),
+    ] {
+        problem(api.send(request).await, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let root = api.token("root").await;
+    let shown = api
+        .send(with_bearer(
+            Method::GET,
+            &format!("{base}/{}", &fingerprint[..11]),
+            &root,
+            None,
+        ))
+        .await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert!(shown.headers().contains_key(header::ETAG));
 }

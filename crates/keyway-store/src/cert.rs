@@ -131,6 +131,51 @@ pub struct KeyAndChain {
     pub chain: Vec<Certificate>,
 }
 
+impl KeyAndChain {
+    /// The key and chain as a PKCS#12, JKS or PEM file under entry `alias`, protected by
+    /// `password` (required for PKCS#12 and JKS; a PEM without one holds the key
+    /// unencrypted): what a download writes, on the command line and over the API.
+    pub fn to_bytes(
+        &self,
+        format: keyway_keystore::Format,
+        alias: &str,
+        password: Option<&str>,
+    ) -> Result<Vec<u8>, StoreError> {
+        use keyway_keystore::{Format, Keystore, WriteOptions};
+        if password.is_none() && format != Format::Pem {
+            return Err(StoreError::Invalid {
+                field: "password",
+                given: "(none)".into(),
+                problem: format!(
+                    "a {format} file needs a password (only PEM may hold the key unencrypted)"
+                ),
+            });
+        }
+        let mut store = Keystore::new(format);
+        store
+            .add_private_key(alias, self.key.clone(), self.chain.clone())
+            .map_err(|e| StoreError::Invalid {
+                field: "alias",
+                given: alias.to_string(),
+                problem: e.to_string(),
+            })?;
+        let options = WriteOptions {
+            store_password: password
+                .filter(|_| format != Format::Pem)
+                .map(str::to_string),
+            key_password: password.map(str::to_string),
+            pkcs12_legacy: false,
+        };
+        store
+            .to_bytes(format, &options)
+            .map_err(|e| StoreError::Invalid {
+                field: "format",
+                given: format.to_string(),
+                problem: format!("the key and chain cannot be written so: {e}"),
+            })
+    }
+}
+
 /// A certificate signed by an outside CA, to store for a user.
 #[derive(Debug, Clone)]
 pub struct Upload {

@@ -116,6 +116,9 @@ Needs user_management when run --as a user.")]
     /// connector.
     #[command(subcommand)]
     Integration(commands::integration::IntegrationCommand),
+    /// API tokens for automation on the admin API (`Authorization: Bearer …`).
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// Run the inbound gateway: partners call integrations over two-way TLS.
     #[command(after_help = "Examples:
   keyway serve

@@ -16,5 +16,6 @@ pub mod keystore;
 pub mod probe;
 pub mod serve;
 pub mod test;
+pub mod token;
 pub mod truststore;
 pub mod user;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use keyway_keystore::{Certificate, Format, Keystore, PrivateKey, WriteOptions, file};
+use keyway_keystore::{Certificate, Format, PrivateKey, file};
 
 use crate::args::{IdentityOutArgs, OutArgs};
 use crate::secret;
@@ -85,16 +85,9 @@ pub(crate) fn write_identity(
     key: PrivateKey,
     chain: Vec<Certificate>,
 ) -> Result<()> {
-    let mut store = Keystore::new(format);
-    store.add_private_key(&out.alias, key, chain)?;
-    let options = WriteOptions {
-        store_password: password
-            .filter(|_| format != Format::Pem)
-            .map(str::to_string),
-        key_password: password.map(str::to_string),
-        pkcs12_legacy: false,
-    };
-    file::save(&out.out, &store, format, &options)?;
+    let identity = keyway_store::KeyAndChain { key, chain };
+    let bytes = identity.to_bytes(format, &out.alias, password)?;
+    file::write_atomic(&out.out, &bytes)?;
     owner_only(&out.out)
 }
 

@@ -58,6 +58,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
         cli::Command::Crl(command) => commands::crl::crl(command),
         cli::Command::Config(command) => commands::config::config(command),
         cli::Command::Integration(command) => commands::integration::integration(command),
+        cli::Command::Token(command) => commands::token::token(command),
         cli::Command::Serve(args) => commands::serve::serve(args),
     }
 }

@@ -110,6 +110,20 @@ fn every_json_output_follows_its_schema() {
         ],
     );
     checked(&data, "user-cert-list", &["user", "cert", "list", "alice"]);
+    checked(
+        &data,
+        "token-created",
+        &[
+            "token",
+            "create",
+            "ci",
+            "--user",
+            "alice",
+            "--expires",
+            "90d",
+        ],
+    );
+    checked(&data, "token-list", &["token", "list", "--user", "alice"]);
     keyway(&data)
         .args([
             "ca",
