@@ -86,6 +86,14 @@ impl Problem {
 
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
+        if let StoreError::Forbidden { conceals: true, .. } = &error {
+            return Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                "no such user among those you may see (you may reach your own account only)",
+            );
+        }
         let detail = error.to_string();
         let (status, kind, title, field) = match &error {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found", None),

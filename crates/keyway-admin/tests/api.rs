@@ -321,26 +321,46 @@ async fn each_endpoint_is_allowed_or_refused_as_the_store_decides() {
         ("ops", api.token("ops").await),
         ("nobody", api.token("nobody").await),
     ];
-    // (path, who may) — everyone else gets 403.
-    let cases: &[(&str, &[&str])] = &[
-        ("/api/v1/users", &["root"]),
-        ("/api/v1/users/alice", &["root", "alice"]),
-        ("/api/v1/users/alice/certificates", &["root", "alice"]),
-        ("/api/v1/users/alice/tokens", &["root", "alice"]),
-        ("/api/v1/truststores", &["ops"]),
-        ("/api/v1/identities", &["ops"]),
-        ("/api/v1/connectors", &["ops"]),
-        ("/api/v1/audit-log", &["root"]),
+    // (path, who may, what the others get): another user's account is invisible (404,
+    // as for a user that does not exist, so names do not leak); the rest is 403.
+    let hidden = StatusCode::NOT_FOUND;
+    let refused = StatusCode::FORBIDDEN;
+    let cases: &[(&str, &[&str], StatusCode)] = &[
+        ("/api/v1/users", &["root"], refused),
+        ("/api/v1/users/alice", &["root", "alice"], hidden),
+        (
+            "/api/v1/users/alice/certificates",
+            &["root", "alice"],
+            hidden,
+        ),
+        ("/api/v1/users/alice/tokens", &["root", "alice"], hidden),
+        ("/api/v1/users/ghost/tokens", &[], hidden),
+        ("/api/v1/truststores", &["ops"], refused),
+        ("/api/v1/identities", &["ops"], refused),
+        ("/api/v1/connectors", &["ops"], refused),
+        ("/api/v1/audit-log", &["root"], refused),
     ];
-    for (path, allowed) in cases {
+    for (path, allowed, others) in cases {
         for (user, token) in &tokens {
             let response = api.send(with_bearer(Method::GET, path, token, None)).await;
-            let want = if allowed.contains(user) {
-                StatusCode::OK
+            if allowed.contains(user) {
+                assert_eq!(response.status(), StatusCode::OK, "{user} GET {path}");
+            } else if *path == "/api/v1/users/ghost/tokens" && *user == "root" {
+                problem(response, StatusCode::NOT_FOUND, "not-found").await;
             } else {
-                StatusCode::FORBIDDEN
-            };
-            assert_eq!(response.status(), want, "{user} GET {path}");
+                let kind = if *others == hidden {
+                    "not-found"
+                } else {
+                    "forbidden"
+                };
+                let body = problem(response, *others, kind).await;
+                if *others == hidden {
+                    assert!(
+                        !body.to_string().contains("user_management"),
+                        "{user} GET {path}: {body}"
+                    );
+                }
+            }
         }
         // And nobody unauthenticated.
         let anonymous = Request::builder().uri(*path).body(Body::empty()).unwrap();
@@ -751,7 +771,8 @@ async fn a_user_manages_their_own_certificates_and_nobody_elses() {
         2,
         "{listed}"
     );
-    // Alice reaches no one else's certificates; root reaches hers.
+    // Alice reaches no one else's certificates (they are as invisible as a user that
+    // does not exist); root reaches hers.
     let others = "/api/v1/users/ops/certificates";
     for request in [
         with_bearer(Method::GET, others, &alice, None),
@@ -767,8 +788,14 @@ async fn a_user_manages_their_own_certificates_and_nobody_elses() {
             &alice,
             Some(json!({})),
         ),
+        with_bearer(
+            Method::GET,
+            "/api/v1/users/ghost/certificates",
+            &alice,
+            None,
+        ),
     ] {
-        problem(api.send(request).await, StatusCode::FORBIDDEN, "forbidden").await;
+        problem(api.send(request).await, StatusCode::NOT_FOUND, "not-found").await;
     }
     let root = api.token("root").await;
     let shown = api

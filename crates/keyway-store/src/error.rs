@@ -131,6 +131,10 @@ pub enum StoreError {
         action: String,
         /// Why not: the permission that would allow it.
         reason: String,
+        /// The refusal is about another user's account, which the actor may not even
+        /// see: a face reached over a network answers as for a user that does not exist
+        /// (404, not 403), so that user names do not leak.
+        conceals: bool,
     },
 }
 

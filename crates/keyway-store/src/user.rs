@@ -343,10 +343,13 @@ impl Store {
         let Some(reason) = reason else {
             return Ok(());
         };
+        let conceals = matches!(need, Need::ManageOwn | Need::ReadOwn | Need::OwnOrAnyone)
+            && target.is_some_and(|t| t != actor);
         let error = StoreError::Forbidden {
             actor: ctx.actor.to_string(),
             action: format!("{action} on {object}"),
             reason: reason.clone(),
+            conceals,
         };
         self.audit(
             ctx,
