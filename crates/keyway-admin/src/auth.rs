@@ -16,7 +16,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
-use crate::problem::Problem;
+use crate::problem::{JsonBody, Problem};
 use crate::{AdminState, Peer};
 
 /// The session cookie's name.
@@ -157,7 +157,7 @@ pub struct Login {
 pub async fn login(
     State(state): State<AdminState>,
     peer: Option<axum::Extension<Peer>>,
-    Json(login): Json<Login>,
+    JsonBody(login): JsonBody<Login>,
 ) -> Result<Response, Problem> {
     let address = peer.map(|p| p.0.0.ip().to_string());
     let origin = address

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::problem::{JsonBody, Problem};
 use crate::routes::{Answer, if_match, versioned};
 
 fn created(body: &impl serde::Serialize) -> axum::response::Response {
@@ -53,7 +53,7 @@ pub async fn csr(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(request): Json<CsrRequest>,
+    JsonBody(request): JsonBody<CsrRequest>,
 ) -> Answer {
     let key_type = key_type(request.key_type.as_deref())?;
     let pending = state
@@ -93,7 +93,7 @@ pub async fn upload(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(request): Json<UploadRequest>,
+    JsonBody(request): JsonBody<UploadRequest>,
 ) -> Answer {
     let read = |field: &str, pem: &str| {
         keyway_pki::read_certificates(pem.as_bytes(), None, field)
@@ -146,7 +146,7 @@ pub async fn issue(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(request): Json<IssueRequest>,
+    JsonBody(request): JsonBody<IssueRequest>,
 ) -> Answer {
     let key_type = key_type(request.key_type.as_deref())?;
     let subject = keyway_pki::parse_subject(&subject(request.subject, &name))
@@ -209,7 +209,7 @@ pub async fn download(
     State(state): State<AdminState>,
     caller: Caller,
     Path((name, fingerprint)): Path<(String, String)>,
-    Json(request): Json<DownloadRequest>,
+    JsonBody(request): JsonBody<DownloadRequest>,
 ) -> Answer {
     let (format, media, extension) = match request.format.as_str() {
         "pkcs12" => (Format::Pkcs12, "application/x-pkcs12", "p12"),
@@ -267,7 +267,7 @@ pub async fn revoke(
     caller: Caller,
     Path((name, fingerprint)): Path<(String, String)>,
     headers: HeaderMap,
-    Json(request): Json<RevokeRequest>,
+    JsonBody(request): JsonBody<RevokeRequest>,
 ) -> Answer {
     let reason: Reason = request
         .reason

@@ -17,6 +17,7 @@
 
 mod auth;
 mod certs;
+mod connectors;
 mod problem;
 mod routes;
 
@@ -122,9 +123,25 @@ pub fn app(state: AdminState) -> Router {
         .route("/api/v1/truststores/{name}", get(r::truststore))
         .route("/api/v1/identities", get(r::identities))
         .route("/api/v1/identities/{name}", get(r::identity))
-        .route("/api/v1/connectors", get(r::connectors))
-        .route("/api/v1/connectors/{name}", get(r::connector))
-        .route("/api/v1/connectors/{name}/test", post(r::test_connector))
+        .route(
+            "/api/v1/connectors",
+            get(connectors::list).post(connectors::add),
+        )
+        .route(
+            "/api/v1/connectors/{name}",
+            get(connectors::show)
+                .put(connectors::replace)
+                .delete(connectors::remove),
+        )
+        .route("/api/v1/connectors/{name}/test", post(connectors::test))
+        .route(
+            "/api/v1/profiles",
+            get(connectors::profiles).post(connectors::add_profile),
+        )
+        .route(
+            "/api/v1/profiles/{name}",
+            put(connectors::replace_profile).delete(connectors::remove_profile),
+        )
         .route("/api/v1/audit-log", get(r::audit_log))
         .fallback(|request: Request| async move {
             Problem::no_route(request.uri().path()).into_response()
@@ -158,9 +175,16 @@ pub fn app(state: AdminState) -> Router {
         routes::truststore,
         routes::identities,
         routes::identity,
-        routes::connectors,
-        routes::connector,
-        routes::test_connector,
+        connectors::list,
+        connectors::show,
+        connectors::add,
+        connectors::replace,
+        connectors::remove,
+        connectors::test,
+        connectors::profiles,
+        connectors::add_profile,
+        connectors::replace_profile,
+        connectors::remove_profile,
         routes::audit_log,
     ),
     components(schemas(Problem))

@@ -171,3 +171,48 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// A JSON request body whose rejections are problems too: a body that is not JSON, has
+/// a wrong or unknown field, or is too large is answered in RFC 9457 form, naming what
+/// is wrong.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(body_problem(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// A request body that could not be read as the operation's JSON.
+pub(crate) fn body_problem(status: StatusCode, detail: String) -> Problem {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            status,
+            "too-large",
+            "Request body too large",
+            format!("the body is larger than {} bytes", crate::MAX_BODY),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            status,
+            "media-type",
+            "Not JSON",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        _ => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "Invalid request",
+            detail,
+        )
+        .field("body"),
+    }
+}

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyway_store::{AuditQuery, NewUser, Permission};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::problem::{JsonBody, Problem};
 
 pub(crate) type Answer = Result<Response, Problem>;
 
@@ -90,7 +90,7 @@ pub struct AddUser {
 pub async fn add_user(
     State(state): State<AdminState>,
     caller: Caller,
-    Json(add): Json<AddUser>,
+    JsonBody(add): JsonBody<AddUser>,
 ) -> Answer {
     let mut new = NewUser::new(&add.name);
     if let Some(display) = &add.display_name {
@@ -149,7 +149,7 @@ pub async fn change_user(
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(change): Json<ChangeUser>,
+    JsonBody(change): JsonBody<ChangeUser>,
 ) -> Answer {
     let mut expected = if_match(&headers)?;
     let store = &state.inner.store;
@@ -264,7 +264,7 @@ pub async fn create_token(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(create): Json<CreateToken>,
+    JsonBody(create): JsonBody<CreateToken>,
 ) -> Answer {
     let expires_at = create
         .expires_in_days
@@ -339,78 +339,6 @@ pub async fn identity(
 ) -> Answer {
     let keystore = state.inner.store.keystore(&caller.ctx, &name).await?;
     Ok(versioned(&keystore, keystore.version))
-}
-
-/// `GET /api/v1/connectors`.
-#[utoipa::path(get, path = "/api/v1/connectors", tag = "connectors",
-    responses((status = 200, description = "Every connector (never its password)", body = serde_json::Value),
-              (status = 403, description = "Needs manage_connectors", body = Problem)))]
-pub async fn connectors(State(state): State<AdminState>, caller: Caller) -> Answer {
-    Ok(Json(state.inner.store.connectors(&caller.ctx).await?).into_response())
-}
-
-/// `GET /api/v1/connectors/{name}`.
-#[utoipa::path(get, path = "/api/v1/connectors/{name}", tag = "connectors",
-    params(("name" = String, Path, description = "The connector")),
-    responses((status = 200, description = "The connector; ETag is its version", body = serde_json::Value),
-              (status = 404, description = "No such connector", body = Problem)))]
-pub async fn connector(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Answer {
-    let connector = state
-        .inner
-        .store
-        .connectors(&caller.ctx)
-        .await?
-        .into_iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| no_connector(&name))?;
-    Ok(versioned(&connector, connector.version))
-}
-
-fn no_connector(name: &str) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        format!("connector \"{name}\" not found: GET /api/v1/connectors lists them"),
-    )
-}
-
-/// `POST /api/v1/connectors/{name}/test`: Test connectivity.
-#[utoipa::path(post, path = "/api/v1/connectors/{name}/test", tag = "connectors",
-    params(("name" = String, Path, description = "The connector")),
-    responses((status = 200, description = "What `keyway connector test --json` prints: the TLS result (negotiated details or the diagnosis with code, blame, evidence and remediation) and the HTTP check. A failed test is a result, not an error", body = serde_json::Value),
-              (status = 404, description = "No such connector", body = Problem)))]
-pub async fn test_connector(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Answer {
-    let config = state.inner.store.connector_config(&caller.ctx).await?;
-    let def = config
-        .connector(&name)
-        .map_err(|_| no_connector(&name))?
-        .clone();
-    let connector = keyway_connect::Connector::new(&config, &def).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "Connector cannot be built",
-            e.to_string(),
-        )
-    })?;
-    let checked = keyway_connect::check(&connector).await.map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "untestable",
-            "The test could not run",
-            e.to_string(),
-        )
-    })?;
-    Ok(Json(serde_json::to_value(&checked).unwrap_or(Value::Null)).into_response())
 }
 
 /// Which audit entries.

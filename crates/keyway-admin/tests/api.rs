@@ -471,7 +471,12 @@ async fn a_stale_if_match_changes_nothing_and_bad_requests_are_named() {
         &root,
         Some(json!({"name": huge})),
     );
-    assert_eq!(api.send(big).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    problem(
+        api.send(big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+    )
+    .await;
     let audit = with_bearer(
         Method::GET,
         "/api/v1/audit-log?since=yesterday",
@@ -808,4 +813,184 @@ async fn a_user_manages_their_own_certificates_and_nobody_elses() {
         .await;
     assert_eq!(shown.status(), StatusCode::OK);
     assert!(shown.headers().contains_key(header::ETAG));
+}
+
+#[tokio::test]
+async fn connectors_are_added_replaced_and_removed_with_their_versions() {
+    let api = Api::new().await;
+    let ops = api.token("ops").await;
+    let connector = json!({
+        "name": "orders",
+        "definition": {"kind": "rest", "url": "https://orders.partner.test/api"},
+        "auth": {"username": "svc", "password": "s3cret-pw"},
+    });
+    let added = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors",
+            &ops,
+            Some(connector.clone()),
+        ))
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    assert_eq!(
+        added.headers()[header::LOCATION],
+        "/api/v1/connectors/orders"
+    );
+    let added = body(added).await;
+    assert_eq!(added["username"], "svc");
+    assert!(!added.to_string().contains("s3cret-pw"), "{added}");
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors",
+            &ops,
+            Some(connector),
+        ))
+        .await,
+        StatusCode::CONFLICT,
+        "exists",
+    )
+    .await;
+    // A definition that does not check out names the problem; nothing is stored.
+    let bad = json!({"name": "bad", "definition": {"kind": "ftp", "url": "https://x.test/"}});
+    let bad = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors",
+            &ops,
+            Some(bad),
+        ))
+        .await;
+    let bad = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert!(bad["detail"].as_str().unwrap().contains("kind"), "{bad}");
+    let unknown = json!({"name": "x", "definition": {"kind": "rest", "url": "https://x.test/", "colour": "red"}});
+    let unknown = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors",
+            &ops,
+            Some(unknown),
+        ))
+        .await;
+    let unknown = problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(unknown["field"], "body");
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("colour"),
+        "{unknown}"
+    );
+    // Not JSON at all: named too.
+    let mut text = with_bearer(Method::POST, "/api/v1/connectors", &ops, None);
+    *text.body_mut() = Body::from("name=x");
+    problem(
+        api.send(text).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "media-type",
+    )
+    .await;
+    // Replace at a stale version: 412; at the current one: done.
+    let shown = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/connectors/orders",
+            &ops,
+            None,
+        ))
+        .await;
+    let etag = shown.headers()[header::ETAG].to_str().unwrap().to_string();
+    let replacement =
+        json!({"definition": {"kind": "rest", "url": "https://orders2.partner.test/api"}});
+    let mut stale = with_bearer(
+        Method::PUT,
+        "/api/v1/connectors/orders",
+        &ops,
+        Some(replacement.clone()),
+    );
+    stale
+        .headers_mut()
+        .insert(header::IF_MATCH, "\"7\"".parse().unwrap());
+    problem(
+        api.send(stale).await,
+        StatusCode::PRECONDITION_FAILED,
+        "changed",
+    )
+    .await;
+    let mut put = with_bearer(
+        Method::PUT,
+        "/api/v1/connectors/orders",
+        &ops,
+        Some(replacement),
+    );
+    put.headers_mut()
+        .insert(header::IF_MATCH, etag.parse().unwrap());
+    let replaced = api.send(put).await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let replaced = body(replaced).await;
+    assert_eq!(
+        replaced["definition"]["url"],
+        "https://orders2.partner.test/api"
+    );
+    assert!(replaced["username"].is_null());
+    // A profile, used by a connector, cannot go before the connector does.
+    let profile = json!({"name": "partner", "definition": {"lowest_version": "TLS 1.1"}});
+    let made = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/profiles",
+            &ops,
+            Some(profile),
+        ))
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let uses = json!({"definition": {"kind": "soap", "url": "https://orders.partner.test/ws", "profile": "partner"}});
+    let put = with_bearer(Method::PUT, "/api/v1/connectors/orders", &ops, Some(uses));
+    assert_eq!(api.send(put).await.status(), StatusCode::OK);
+    let in_use = api
+        .send(with_bearer(
+            Method::DELETE,
+            "/api/v1/profiles/partner",
+            &ops,
+            None,
+        ))
+        .await;
+    problem(in_use, StatusCode::CONFLICT, "in-use").await;
+    let gone = api
+        .send(with_bearer(
+            Method::DELETE,
+            "/api/v1/connectors/orders",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let gone = api
+        .send(with_bearer(
+            Method::DELETE,
+            "/api/v1/profiles/partner",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let list = body(
+        api.send(with_bearer(Method::GET, "/api/v1/connectors", &ops, None))
+            .await,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+    // Who may not manage connectors may not change them.
+    let alice = api.token("alice").await;
+    let refused = json!({"name": "x", "definition": {"kind": "rest", "url": "https://x.test/"}});
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors",
+            &alice,
+            Some(refused),
+        ))
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 }

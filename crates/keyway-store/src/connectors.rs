@@ -34,6 +34,29 @@ pub enum Save {
     Replace(Option<i64>),
 }
 
+/// A connector as an edit form holds it, saved or not ([`Store::draft_config`]).
+#[derive(Clone)]
+pub struct Draft {
+    /// The connector's name (a stored one of that name is replaced in the draft).
+    pub connector: String,
+    /// What `[connectors.NAME]` would say; its `auth` is ignored (see `auth`).
+    pub definition: ConnectorEntry,
+    /// Basic auth: the user name and the password (`None`: keep the stored one).
+    pub auth: Option<(String, Option<Zeroizing<String>>)>,
+    /// The profile, as the form holds it, under its name (`None`: the stored profiles).
+    pub profile: Option<(String, ProfileEntry)>,
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draft")
+            .field("connector", &self.connector)
+            .field("url", &self.definition.url)
+            .field("username", &self.auth.as_ref().map(|(u, _)| u))
+            .finish_non_exhaustive()
+    }
+}
+
 /// A TLS profile as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredProfile {
@@ -581,10 +604,68 @@ impl Store {
         self.runnable_config().await
     }
 
+    /// The store's configuration with a connector (and its profile) as a form holds them,
+    /// saved or not, in place of the stored ones of those names: what Test connectivity
+    /// runs on a draft. Nothing is stored. A draft's basic auth without a password keeps
+    /// the stored connector's. Needs `manage_connectors`.
+    pub async fn draft_config(&self, ctx: &Context, draft: &Draft) -> Result<Config, StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageConnectors,
+            None,
+            "connector.use",
+            format!("connector {} (draft)", draft.connector),
+        )
+        .await?;
+        check_name("connector name", &draft.connector)?;
+        let mut all = self.definitions().await?;
+        self.unseal_passwords(&mut all).await?;
+        if let Some((name, profile)) = &draft.profile {
+            check_name("profile name", name)?;
+            all.profiles.insert(name.clone(), profile.clone());
+        }
+        let mut entry = draft.definition.clone();
+        entry.auth = match &draft.auth {
+            None => None,
+            Some((username, Some(password))) => Some(AuthEntry {
+                username: username.clone(),
+                password: SecretRef::Inline(password.to_string()),
+            }),
+            Some((username, None)) => {
+                let stored = all
+                    .connectors
+                    .get(&draft.connector)
+                    .and_then(|c| c.auth.as_ref());
+                let Some(stored) = stored else {
+                    return Err(StoreError::Invalid {
+                        field: "auth.password",
+                        given: "(none)".into(),
+                        problem: format!(
+                            "connector {} has no stored password to keep: give the password",
+                            draft.connector
+                        ),
+                    });
+                };
+                Some(AuthEntry {
+                    username: username.clone(),
+                    password: stored.password.clone(),
+                })
+            }
+        };
+        all.connectors.insert(draft.connector.clone(), entry);
+        self.config_over_store(all).await
+    }
+
     /// [`Store::connector_config`] without an actor: for keyway's gateway, which runs
     /// integrations' connectors on behalf of callers it has checked itself.
     pub async fn runnable_config(&self) -> Result<Config, StoreError> {
         let mut all = self.definitions().await?;
+        self.unseal_passwords(&mut all).await?;
+        self.config_over_store(all).await
+    }
+
+    /// Puts each stored connector's basic-auth password into `all`.
+    async fn unseal_passwords(&self, all: &mut Definitions) -> Result<(), StoreError> {
         for connector in all.stored_connectors.iter() {
             if let Some(user) = &connector.username {
                 let password = self.connector_password(&connector.name).await?;
@@ -596,6 +677,11 @@ impl Store {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `all` as a configuration over the store's truststores and keystores, opened.
+    async fn config_over_store(&self, all: Definitions) -> Result<Config, StoreError> {
         let mut stored = Stored::default();
         for truststore in self.truststore_certificates().await? {
             stored.truststores.insert(truststore.0, truststore.1);

@@ -69,7 +69,7 @@ pub use cert::{
 };
 pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile};
 pub use connectors::{
-    Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
+    Draft, Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
