@@ -20,6 +20,7 @@ mod certs;
 mod connectors;
 mod problem;
 mod routes;
+mod trust;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,10 +120,26 @@ pub fn app(state: AdminState) -> Router {
             "/api/v1/users/{name}/tokens/{token}",
             axum::routing::delete(r::revoke_token),
         )
-        .route("/api/v1/truststores", get(r::truststores))
-        .route("/api/v1/truststores/{name}", get(r::truststore))
-        .route("/api/v1/identities", get(r::identities))
-        .route("/api/v1/identities/{name}", get(r::identity))
+        .route(
+            "/api/v1/truststores",
+            get(trust::truststores).post(trust::add_truststore),
+        )
+        .route(
+            "/api/v1/truststores/{name}",
+            get(trust::truststore)
+                .put(trust::replace_truststore)
+                .delete(trust::remove_truststore),
+        )
+        .route(
+            "/api/v1/identities",
+            get(trust::identities).post(trust::add_identity),
+        )
+        .route(
+            "/api/v1/identities/{name}",
+            get(trust::identity)
+                .put(trust::replace_identity)
+                .delete(trust::remove_identity),
+        )
         .route(
             "/api/v1/connectors",
             get(connectors::list).post(connectors::add),
@@ -171,10 +188,16 @@ pub fn app(state: AdminState) -> Router {
         routes::tokens,
         routes::create_token,
         routes::revoke_token,
-        routes::truststores,
-        routes::truststore,
-        routes::identities,
-        routes::identity,
+        trust::truststores,
+        trust::truststore,
+        trust::add_truststore,
+        trust::replace_truststore,
+        trust::remove_truststore,
+        trust::identities,
+        trust::identity,
+        trust::add_identity,
+        trust::replace_identity,
+        trust::remove_identity,
         connectors::list,
         connectors::show,
         connectors::add,

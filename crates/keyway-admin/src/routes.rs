@@ -297,50 +297,6 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/v1/truststores`.
-#[utoipa::path(get, path = "/api/v1/truststores", tag = "trust",
-    responses((status = 200, description = "Every truststore with its certificates' details", body = serde_json::Value),
-              (status = 403, description = "Needs manage_trust or manage_connectors", body = Problem)))]
-pub async fn truststores(State(state): State<AdminState>, caller: Caller) -> Answer {
-    Ok(Json(state.inner.store.truststores(&caller.ctx).await?).into_response())
-}
-
-/// `GET /api/v1/truststores/{name}`.
-#[utoipa::path(get, path = "/api/v1/truststores/{name}", tag = "trust",
-    params(("name" = String, Path, description = "The truststore")),
-    responses((status = 200, description = "The truststore; ETag is its version", body = serde_json::Value),
-              (status = 404, description = "No such truststore", body = Problem)))]
-pub async fn truststore(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Answer {
-    let truststore = state.inner.store.truststore(&caller.ctx, &name).await?;
-    Ok(versioned(&truststore, truststore.version))
-}
-
-/// `GET /api/v1/identities`.
-#[utoipa::path(get, path = "/api/v1/identities", tag = "trust",
-    responses((status = 200, description = "Every identity (keystore) with its entries, never a key", body = serde_json::Value),
-              (status = 403, description = "Needs manage_trust or manage_connectors", body = Problem)))]
-pub async fn identities(State(state): State<AdminState>, caller: Caller) -> Answer {
-    Ok(Json(state.inner.store.keystores(&caller.ctx).await?).into_response())
-}
-
-/// `GET /api/v1/identities/{name}`.
-#[utoipa::path(get, path = "/api/v1/identities/{name}", tag = "trust",
-    params(("name" = String, Path, description = "The identity")),
-    responses((status = 200, description = "The identity; ETag is its version", body = serde_json::Value),
-              (status = 404, description = "No such identity", body = Problem)))]
-pub async fn identity(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Answer {
-    let keystore = state.inner.store.keystore(&caller.ctx, &name).await?;
-    Ok(versioned(&keystore, keystore.version))
-}
-
 /// Which audit entries.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

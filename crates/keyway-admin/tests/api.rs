@@ -994,3 +994,154 @@ async fn connectors_are_added_replaced_and_removed_with_their_versions() {
     )
     .await;
 }
+
+fn base64_of(path: &std::path::Path) -> String {
+    use base64ct::{Base64, Encoding};
+    Base64::encode_string(&std::fs::read(path).unwrap())
+}
+
+#[tokio::test]
+async fn keytool_and_openssl_files_upload_as_truststores_and_identities_without_leaking_keys() {
+    let api = Api::new().await;
+    api.store
+        .grant(
+            &Context::local_admin(),
+            "ops",
+            Permission::ManageTrust,
+            None,
+        )
+        .await
+        .unwrap();
+    let ops = api.token("ops").await;
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sample");
+    // The sample JKS keytool made: a wrong password is named and stores nothing.
+    let wrong = json!({"name": "partners", "content_base64": base64_of(&sample.join("partners.jks")), "password": "nope"});
+    let wrong = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/truststores",
+            &ops,
+            Some(wrong),
+        ))
+        .await;
+    let wrong = problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(wrong["field"], "content_base64");
+    assert!(!wrong.to_string().contains("nope"), "{wrong}");
+    let upload = json!({"name": "partners", "content_base64": base64_of(&sample.join("partners.jks")), "password": "changeit", "source": "partners.jks"});
+    let stored = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/truststores",
+            &ops,
+            Some(upload),
+        ))
+        .await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    let stored = body(stored).await;
+    keyway_testkit::assert_json_kind("truststore", &stored);
+    assert!(!stored["certificates"].as_array().unwrap().is_empty());
+    assert!(
+        stored["certificates"][0]["not_after"].is_string(),
+        "{stored}"
+    );
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/truststores",
+            &ops,
+            Some(json!({"name": "x", "content_base64": "%%%"})),
+        ))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    )
+    .await;
+    // Replaced by a PEM root, then removed.
+    let pem = json!({"content_base64": base64_of(&sample.join("partner-root.pem"))});
+    let replaced = api
+        .send(with_bearer(
+            Method::PUT,
+            "/api/v1/truststores/partners",
+            &ops,
+            Some(pem),
+        ))
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    assert_eq!(
+        body(replaced).await["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // An openssl-made PKCS#12 identity: stored, listed without its key or password.
+    let chain = TestChain::new("client", KeyKind::EcP256);
+    let dir = tempfile::tempdir().unwrap();
+    let p12 = keyway_testkit::client_p12(&chain, dir.path());
+    let identity = json!({"name": "acme", "content_base64": base64_of(&p12), "password": "changeit", "source": "client.p12"});
+    let made = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/identities",
+            &ops,
+            Some(identity),
+        ))
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made = body(made).await;
+    keyway_testkit::assert_json_kind("identity", &made);
+    let listed = body(
+        api.send(with_bearer(Method::GET, "/api/v1/identities", &ops, None))
+            .await,
+    )
+    .await;
+    keyway_testkit::assert_json_kind("identity-list", &listed);
+    let text = listed.to_string();
+    assert!(
+        !text.contains("changeit") && !text.contains("PRIVATE KEY"),
+        "{text}"
+    );
+    let no_key =
+        json!({"name": "nokey", "content_base64": base64_of(&sample.join("partner-root.pem"))});
+    let no_key = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/identities",
+            &ops,
+            Some(no_key),
+        ))
+        .await;
+    assert_eq!(no_key.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for path in ["/api/v1/identities/acme", "/api/v1/truststores/partners"] {
+        let gone = api
+            .send(with_bearer(Method::DELETE, path, &ops, None))
+            .await;
+        assert_eq!(gone.status(), StatusCode::NO_CONTENT, "{path}");
+        let after = api.send(with_bearer(Method::GET, path, &ops, None)).await;
+        problem(after, StatusCode::NOT_FOUND, "not-found").await;
+    }
+    // manage_connectors sees trust but may not change it.
+    api.store
+        .revoke_permission(
+            &Context::local_admin(),
+            "ops",
+            Permission::ManageTrust,
+            None,
+        )
+        .await
+        .unwrap();
+    let pem =
+        json!({"name": "again", "content_base64": base64_of(&sample.join("partner-root.pem"))});
+    problem(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/truststores",
+            &ops,
+            Some(pem),
+        ))
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
