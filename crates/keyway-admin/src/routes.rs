@@ -297,6 +297,19 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `value` as a query-string value (RFC 3986 unreserved characters kept).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Which audit entries.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -305,6 +318,15 @@ pub struct AuditFilter {
     pub since: Option<String>,
     /// At most this many, the newest (1 to 1000, default 100).
     pub limit: Option<i64>,
+    /// Only this actor's entries.
+    pub actor: Option<String>,
+    /// Only this action (`user.add`); one ending in `.` is a prefix (`user.`).
+    pub action: Option<String>,
+    /// Only entries that ended so: ok, refused or failed.
+    pub outcome: Option<String>,
+    /// Only entries before this one: the `id` of the oldest entry of the page before
+    /// (the `Link: rel="next"` header gives the next page).
+    pub before_id: Option<i64>,
 }
 
 /// `GET /api/v1/audit-log`.
@@ -330,9 +352,42 @@ pub async fn audit_log(
     if !(1..=1000).contains(&limit) {
         return Err(Problem::invalid("limit", "give 1 to 1000"));
     }
+    let outcome = filter
+        .outcome
+        .as_deref()
+        .map(str::parse::<keyway_store::AuditOutcome>)
+        .transpose()?;
     let query = AuditQuery {
         since,
         limit: Some(limit),
+        actor: filter.actor.clone(),
+        action: filter.action.clone(),
+        outcome,
+        before_id: filter.before_id,
     };
-    Ok(Json(state.inner.store.audit_log(&caller.ctx, &query).await?).into_response())
+    let entries = state.inner.store.audit_log(&caller.ctx, &query).await?;
+    let next = match entries.first() {
+        Some(oldest) if entries.len() as i64 == limit => Some(oldest.id),
+        _ => None,
+    };
+    let mut response = Json(&entries).into_response();
+    if let Some(before) = next {
+        // The same filters, one page further back.
+        let mut query = vec![format!("before_id={before}"), format!("limit={limit}")];
+        for (key, value) in [
+            ("since", &filter.since),
+            ("actor", &filter.actor),
+            ("action", &filter.action),
+            ("outcome", &filter.outcome),
+        ] {
+            if let Some(value) = value {
+                query.push(format!("{key}={}", encode(value)));
+            }
+        }
+        let link = format!("</api/v1/audit-log?{}>; rel=\"next\"", query.join("&"));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }

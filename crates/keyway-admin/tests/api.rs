@@ -1145,3 +1145,47 @@ async fn keytool_and_openssl_files_upload_as_truststores_and_identities_without_
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_and_pages_by_its_next_link() {
+    let api = Api::new().await;
+    let root = api.token("root").await;
+    let mut uri = "/api/v1/audit-log?action=user.add&limit=3&actor=local-admin".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let page = api.send(with_bearer(Method::GET, &uri, &root, None)).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let next = page
+            .headers()
+            .get(header::LINK)
+            .map(|l| l.to_str().unwrap().to_string());
+        let entries = body(page).await;
+        keyway_testkit::assert_json_kind("audit-log", &entries);
+        seen.extend(
+            entries
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["object"].as_str().unwrap().to_string()),
+        );
+        let Some(link) = next else { break };
+        assert!(link.ends_with("; rel=\"next\""), "{link}");
+        assert!(
+            link.contains("actor=local-admin") && link.contains("action=user.add"),
+            "{link}"
+        );
+        uri = link[1..link.find('>').unwrap()].to_string();
+    }
+    seen.sort();
+    assert_eq!(seen, ["user alice", "user nobody", "user ops", "user root"]);
+    let bad = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/audit-log?outcome=maybe",
+            &root,
+            None,
+        ))
+        .await;
+    let bad = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(bad["field"], "outcome");
+}

@@ -42,6 +42,23 @@ impl AuditOutcome {
     }
 }
 
+impl std::str::FromStr for AuditOutcome {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "ok" => Ok(AuditOutcome::Ok),
+            "refused" => Ok(AuditOutcome::Refused),
+            "failed" => Ok(AuditOutcome::Failed),
+            _ => Err(StoreError::Invalid {
+                field: "outcome",
+                given: s.to_string(),
+                problem: "give ok, refused or failed".into(),
+            }),
+        }
+    }
+}
+
 /// One audit log entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
@@ -86,6 +103,15 @@ pub struct AuditQuery {
     pub since: Option<i64>,
     /// At most this many, the newest (default 1000).
     pub limit: Option<i64>,
+    /// Only this actor's (`admin`, `local-admin`, a certificate's user).
+    pub actor: Option<String>,
+    /// Only this action (`user.add`); one ending in `.` is a prefix (`user.`: every user
+    /// action).
+    pub action: Option<String>,
+    /// Only entries that ended so.
+    pub outcome: Option<AuditOutcome>,
+    /// Only entries before this one (its `id`): the next page back.
+    pub before_id: Option<i64>,
 }
 
 /// What an entry says, before it is written.
@@ -166,15 +192,54 @@ impl Store {
             "audit log".into(),
         )
         .await?;
-        let rows = sqlx::query(
+        // Only the conditions asked for, each with its own parameter.
+        let mut sql = String::from(
             "SELECT id, at, actor, action, object, origin, outcome, detail, count, last_at
-             FROM audit_log WHERE at >= $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(query.since.unwrap_or(i64::MIN))
-        .bind(query.limit.unwrap_or(1000).max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.db_error("reading the audit log", e))?;
+             FROM audit_log WHERE at >= $1",
+        );
+        let mut texts: Vec<String> = Vec::new();
+        let mut param = |value: String| {
+            texts.push(value);
+            format!("${}", texts.len() + 1)
+        };
+        if let Some(actor) = &query.actor {
+            sql.push_str(&format!(" AND actor = {}", param(actor.clone())));
+        }
+        match &query.action {
+            Some(prefix) if prefix.ends_with('.') => {
+                let pattern = prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let p = param(format!("{pattern}%"));
+                sql.push_str(&format!(" AND action LIKE {p} ESCAPE '\\'"));
+            }
+            Some(action) => sql.push_str(&format!(" AND action = {}", param(action.clone()))),
+            None => {}
+        }
+        if let Some(outcome) = query.outcome {
+            sql.push_str(&format!(
+                " AND outcome = {}",
+                param(outcome.as_str().to_string())
+            ));
+        }
+        let next = texts.len() + 2;
+        sql.push_str(&format!(
+            " AND id < ${next} ORDER BY id DESC LIMIT ${}",
+            next + 1
+        ));
+        // Safe: the text is ours; every value given is a bound parameter.
+        let mut select =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query.since.unwrap_or(i64::MIN));
+        for text in &texts {
+            select = select.bind(text.as_str());
+        }
+        let rows = select
+            .bind(query.before_id.unwrap_or(i64::MAX))
+            .bind(query.limit.unwrap_or(1000).max(0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_error("reading the audit log", e))?;
         let mut entries = rows
             .iter()
             .map(|row| {

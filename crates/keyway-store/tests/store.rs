@@ -22,6 +22,7 @@ on_both!(
     the_audit_log_is_pruned_only_before_its_horizon_and_says_so,
     repeated_refusals_count_up_on_one_row,
     bad_input_is_named_and_changes_nothing,
+    the_audit_log_is_read_by_actor_action_and_outcome_a_page_at_a_time,
 );
 
 fn password(text: &str) -> Zeroizing<String> {
@@ -721,4 +722,76 @@ async fn repeated_refusals_count_up_on_one_row(backend: Backend) {
         .collect();
     assert_eq!(rows, [("first", 5), ("other cert", 3)]);
     assert!(log.iter().all(|e| e.count == 1 || e.last_at.is_some()));
+}
+
+async fn the_audit_log_is_read_by_actor_action_and_outcome_a_page_at_a_time(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    let admin = Context::local_admin();
+    store
+        .add_user(
+            &admin,
+            NewUser::new("alice").permission(Permission::ManagePersonalSetup),
+        )
+        .await
+        .unwrap();
+    for name in ["u1", "u2", "u3"] {
+        store.add_user(&admin, NewUser::new(name)).await.unwrap();
+    }
+    // Alice is refused twice; the percent sign in a prefix is no wildcard.
+    let alice = Context::user("alice", "api 10.0.0.7");
+    assert!(store.users(&alice).await.is_err());
+    assert!(store.set_enabled(&alice, "u1", false, None).await.is_err());
+    let read = |query: AuditQuery| {
+        let store = &store;
+        let admin = &admin;
+        async move { store.audit_log(admin, &query).await.unwrap() }
+    };
+    let refused = read(AuditQuery {
+        actor: Some("alice".into()),
+        outcome: Some(AuditOutcome::Refused),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e.origin == "api 10.0.0.7"));
+    let adds = read(AuditQuery {
+        action: Some("user.add".into()),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(adds.len(), 4);
+    let user_actions = read(AuditQuery {
+        action: Some("user.".into()),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert!(user_actions.len() >= 5, "{user_actions:?}");
+    assert!(user_actions.iter().all(|e| e.action.starts_with("user.")));
+    let none = read(AuditQuery {
+        action: Some("%.".into()),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert!(none.is_empty(), "{none:?}");
+    // Pages of two, oldest first within a page, going back by id until nothing is left.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = read(AuditQuery {
+            action: Some("user.add".into()),
+            limit: Some(2),
+            before_id: before,
+            ..AuditQuery::default()
+        })
+        .await;
+        let Some(oldest) = page.first() else { break };
+        before = Some(oldest.id);
+        assert!(page.windows(2).all(|w| w[0].id < w[1].id));
+        pages.push(page.iter().map(|e| e.object.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        pages,
+        vec![vec!["user u2", "user u3"], vec!["user alice", "user u1"]]
+    );
 }

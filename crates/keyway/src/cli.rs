@@ -95,6 +95,7 @@ Exit codes: 0 ready, 2 it could not be set up (unreachable database, wrong maste
     #[command(after_help = "Examples:
   keyway audit-log --since 24h
   keyway audit-log --since 2026-11-01 --json
+  keyway audit-log --actor alice --action user. --outcome refused
 
 Needs user_management when run --as a user.")]
     AuditLog(commands::audit_log::AuditLogArgs),

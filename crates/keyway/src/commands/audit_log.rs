@@ -48,6 +48,15 @@ pub struct AuditLogArgs {
     /// At most this many entries, the newest.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub limit: i64,
+    /// Only this actor's entries (a user name, or local-admin).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Only this action (user.add); one ending in a dot is a prefix (user.).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only entries that ended so: ok, refused or failed.
+    #[arg(long, value_name = "OUTCOME")]
+    pub outcome: Option<keyway_store::AuditOutcome>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -66,6 +75,10 @@ pub fn audit_log(args: AuditLogArgs) -> Result<Exit> {
         let query = AuditQuery {
             since,
             limit: Some(args.limit),
+            actor: args.actor.clone(),
+            action: args.action.clone(),
+            outcome: args.outcome,
+            before_id: None,
         };
         let entries = store.audit_log(&context(&args.store), &query).await?;
         if output::json() {
