@@ -20,6 +20,7 @@ mod certs;
 mod connectors;
 mod problem;
 mod routes;
+mod tools;
 mod trust;
 
 use std::net::SocketAddr;
@@ -160,6 +161,8 @@ pub fn app(state: AdminState) -> Router {
             put(connectors::replace_profile).delete(connectors::remove_profile),
         )
         .route("/api/v1/audit-log", get(r::audit_log))
+        .route("/api/v1/test", post(tools::test))
+        .route("/api/v1/probe", post(tools::probe))
         .fallback(|request: Request| async move {
             Problem::no_route(request.uri().path()).into_response()
         })
@@ -209,6 +212,8 @@ pub fn app(state: AdminState) -> Router {
         connectors::replace_profile,
         connectors::remove_profile,
         routes::audit_log,
+        tools::test,
+        tools::probe,
     ),
     components(schemas(Problem))
 )]

@@ -573,6 +573,62 @@ profile = "bad"
         "not-found",
     )
     .await;
+    // An endpoint that is no connector yet: `keyway test` and `keyway probe` over the API.
+    let adhoc = json!({"url": server.url(), "profile": {"truststores": ["partner"], "server_name": "partner.test"}});
+    let tested = api
+        .send(with_bearer(Method::POST, "/api/v1/test", &ops, Some(adhoc)))
+        .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let tested = body(tested).await;
+    keyway_testkit::assert_json_kind("test-report", &tested);
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert_eq!(tested["negotiated"]["version"], "TLS 1.3", "{tested}");
+    let untrusted = json!({"url": server.url(), "profile": {"truststores": ["stranger"], "server_name": "partner.test"}});
+    let untrusted = body(
+        api.send(with_bearer(
+            Method::POST,
+            "/api/v1/test",
+            &ops,
+            Some(untrusted),
+        ))
+        .await,
+    )
+    .await;
+    keyway_testkit::assert_json_kind("test-report", &untrusted);
+    assert_eq!(untrusted["ok"], false, "{untrusted}");
+    assert!(
+        untrusted["code"].as_str().unwrap().contains("untrusted"),
+        "{untrusted}"
+    );
+    let address = server
+        .url()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let probed = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/probe",
+            &ops,
+            Some(json!({"target": address})),
+        ))
+        .await;
+    assert_eq!(probed.status(), StatusCode::OK);
+    let probed = body(probed).await;
+    keyway_testkit::assert_json_kind("probe-report", &probed);
+    assert!(probed.to_string().contains("TLS 1.3"), "{probed}");
+    let bad = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/probe",
+            &ops,
+            Some(json!({"target": "no-port"})),
+        ))
+        .await;
+    assert_eq!(
+        problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await["field"],
+        "target"
+    );
     // Who may not use connectors may not test them.
     let alice = api.token("alice").await;
     problem(

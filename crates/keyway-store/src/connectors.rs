@@ -656,6 +656,20 @@ impl Store {
         self.config_over_store(all).await
     }
 
+    /// Whether `ctx` may have keyway connect to `target` outside a connector: a version
+    /// probe or a test of a URL (which reach any address keyway can, so they need
+    /// `manage_connectors`, like the connectors that would call it). A refusal is audited.
+    pub async fn may_reach(&self, ctx: &Context, target: &str) -> Result<(), StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageConnectors,
+            None,
+            "connector.reach",
+            format!("endpoint {target}"),
+        )
+        .await
+    }
+
     /// [`Store::connector_config`] without an actor: for keyway's gateway, which runs
     /// integrations' connectors on behalf of callers it has checked itself.
     pub async fn runnable_config(&self) -> Result<Config, StoreError> {
