@@ -18,6 +18,8 @@
 mod auth;
 mod certs;
 mod connectors;
+mod integrations;
+mod pki;
 mod problem;
 mod routes;
 mod tools;
@@ -160,6 +162,23 @@ pub fn app(state: AdminState) -> Router {
             "/api/v1/profiles/{name}",
             put(connectors::replace_profile).delete(connectors::remove_profile),
         )
+        .route(
+            "/api/v1/integrations",
+            get(integrations::list).post(integrations::add),
+        )
+        .route(
+            "/api/v1/integrations/{name}",
+            put(integrations::replace).delete(integrations::remove),
+        )
+        .route("/api/v1/ca", get(pki::ca))
+        .route("/api/v1/ca/issued", get(pki::issued))
+        .route("/api/v1/ca/revoke", post(pki::revoke))
+        .route("/api/v1/ca/crl", post(pki::crl))
+        .route("/api/v1/crls", get(pki::crls).post(pki::import_crl))
+        .route(
+            "/api/v1/crls/{issuer}",
+            axum::routing::delete(pki::remove_crl),
+        )
         .route("/api/v1/audit-log", get(r::audit_log))
         .route("/api/v1/test", post(tools::test))
         .route("/api/v1/probe", post(tools::probe))
@@ -212,6 +231,17 @@ pub fn app(state: AdminState) -> Router {
         connectors::replace_profile,
         connectors::remove_profile,
         routes::audit_log,
+        integrations::list,
+        integrations::add,
+        integrations::replace,
+        integrations::remove,
+        pki::ca,
+        pki::issued,
+        pki::revoke,
+        pki::crl,
+        pki::crls,
+        pki::import_crl,
+        pki::remove_crl,
         tools::test,
         tools::probe,
     ),

@@ -1245,3 +1245,210 @@ async fn the_audit_log_filters_and_pages_by_its_next_link() {
     let bad = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
     assert_eq!(bad["field"], "outcome");
 }
+
+#[tokio::test]
+async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
+    let api = Api::new().await;
+    let admin = Context::local_admin();
+    for p in [Permission::ManageTrust, Permission::UserManagement] {
+        api.store.grant(&admin, "ops", p, None).await.unwrap();
+    }
+    let ops = api.token("ops").await;
+    let nobody = api.token("nobody").await;
+    // No CA yet: said so.
+    let none = api
+        .send(with_bearer(Method::GET, "/api/v1/ca", &nobody, None))
+        .await;
+    problem(none, StatusCode::NOT_FOUND, "not-found").await;
+    let init = keyway_pki::CaInit {
+        subject: keyway_pki::parse_subject("CN=keyway test CA").unwrap(),
+        key_type: keyway_pki::KeyType::EcP256,
+        with_intermediate: true,
+    };
+    api.store.create_ca(&admin, &init).await.unwrap();
+    // Its certificates are public to anyone signed in.
+    let ca = body(
+        api.send(with_bearer(Method::GET, "/api/v1/ca", &nobody, None))
+            .await,
+    )
+    .await;
+    assert!(
+        ca["root_pem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"),
+        "{ca}"
+    );
+    assert!(ca["intermediate"].is_object(), "{ca}");
+    // Issue for ops, revoke by serial through the CA, and the next CRL lists it.
+    let issued = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/users/ops/certificates/issue",
+            &ops,
+            Some(json!({})),
+        ))
+        .await;
+    let serial = body(issued).await["serial"].as_str().unwrap().to_string();
+    let list = body(
+        api.send(with_bearer(Method::GET, "/api/v1/ca/issued", &ops, None))
+            .await,
+    )
+    .await;
+    keyway_testkit::assert_json_kind("ca-list", &list);
+    assert_eq!(list["certificates"].as_array().unwrap().len(), 1, "{list}");
+    let revoked = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/revoke",
+            &ops,
+            Some(json!({"serial": serial, "reason": "superseded"})),
+        ))
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let again = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/revoke",
+            &ops,
+            Some(json!({"serial": serial})),
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let crl = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/crl?days=3",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(crl.status(), StatusCode::OK);
+    let crl = crl.into_body().collect().await.unwrap().to_bytes();
+    let crl = String::from_utf8(crl.to_vec()).unwrap();
+    assert!(crl.starts_with("-----BEGIN X509 CRL-----"), "{crl}");
+    let bad_days = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/crl?days=0",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(
+        problem(bad_days, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await["field"],
+        "days"
+    );
+    let refused = api
+        .send(with_bearer(Method::GET, "/api/v1/ca/issued", &nobody, None))
+        .await;
+    problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    // An outside CA's CRL: checked against the truststore that holds the CA.
+    use base64ct::{Base64, Encoding};
+    let partner = keyway_testkit::TestCa::new("Partner");
+    let roots = keyway_pki::read_certificates(partner.pem().as_bytes(), None, "p.pem").unwrap();
+    api.store
+        .add_truststore(&admin, "partner-clients", roots, "p.pem")
+        .await
+        .unwrap();
+    let upload = json!({"content_base64": Base64::encode_string(partner.crl(1, &[], 0, 7).as_bytes()), "source": "partner.crl"});
+    let imported = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/crls",
+            &ops,
+            Some(upload.clone()),
+        ))
+        .await;
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    keyway_testkit::assert_json_kind("crl-import", &body(imported).await);
+    let same = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/crls",
+            &ops,
+            Some(upload),
+        ))
+        .await;
+    assert_eq!(same.status(), StatusCode::OK);
+    let forged = keyway_testkit::TestCa::new("Partner");
+    let forged =
+        json!({"content_base64": Base64::encode_string(forged.crl(9, &[], 0, 7).as_bytes())});
+    let forged = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/crls",
+            &ops,
+            Some(forged),
+        ))
+        .await;
+    assert_eq!(forged.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let crls = body(
+        api.send(with_bearer(Method::GET, "/api/v1/crls", &ops, None))
+            .await,
+    )
+    .await;
+    keyway_testkit::assert_json_kind("crl-list", &crls);
+    let issuer = crls[0]["issuer"].as_str().unwrap().to_string();
+    let path = format!(
+        "/api/v1/crls/{}",
+        issuer
+            .replace(' ', "%20")
+            .replace(',', "%2C")
+            .replace('=', "%3D")
+    );
+    assert_eq!(
+        api.send(with_bearer(Method::DELETE, &path, &ops, None))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // Integrations over a connector.
+    let connector =
+        json!({"name": "orders", "definition": {"kind": "rest", "url": "https://orders.test/"}});
+    api.send(with_bearer(
+        Method::POST,
+        "/api/v1/connectors",
+        &ops,
+        Some(connector),
+    ))
+    .await;
+    let integration = json!({"name": "orders", "connector": "orders", "description": "Orders in"});
+    let added = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/integrations",
+            &ops,
+            Some(integration),
+        ))
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    keyway_testkit::assert_json_kind("integration", &body(added).await);
+    let dangling = json!({"name": "ghost", "connector": "nowhere"});
+    let dangling = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/integrations",
+            &ops,
+            Some(dangling),
+        ))
+        .await;
+    // The store names what is missing: the connector, not the endpoint.
+    let dangling = problem(dangling, StatusCode::NOT_FOUND, "not-found").await;
+    assert!(dangling["detail"].as_str().unwrap().contains("nowhere"), "{dangling}");
+    let all = body(
+        api.send(with_bearer(Method::GET, "/api/v1/integrations", &ops, None))
+            .await,
+    )
+    .await;
+    keyway_testkit::assert_json_kind("integration-list", &all);
+    let gone = api
+        .send(with_bearer(
+            Method::DELETE,
+            "/api/v1/integrations/orders",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+}

@@ -109,6 +109,25 @@ pub enum CaRequest {
     },
 }
 
+/// A record of what keyway's CA issued in the JSON contract's form (`ca list --json`, the
+/// API's `/ca/issued`): serials and fingerprints in colon notation, without the
+/// certificate's PEM.
+pub fn issued_json(record: &keyway_pki::IssuedRecord) -> serde_json::Value {
+    let mut json = serde_json::to_value(record).unwrap_or_default();
+    if let Some(o) = json.as_object_mut() {
+        o.remove("certificate");
+        o.insert(
+            "serial".into(),
+            keyway_keystore::colon_hex(&record.serial).into(),
+        );
+        o.insert(
+            "sha256".into(),
+            keyway_keystore::colon_hex(&record.sha256).into(),
+        );
+    }
+    json
+}
+
 impl Store {
     /// keyway's CA, if there is one. Its certificates are public: no actor needed.
     pub async fn ca(&self) -> Result<Option<StoredCa>, StoreError> {

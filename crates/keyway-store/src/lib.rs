@@ -63,7 +63,7 @@ use sqlx::{AnyPool, Executor};
 pub use access::{Actor, Context, InvokeDenied, Permission};
 pub use api_access::{ApiSession, ApiToken, NewToken, OpenedSession, SessionPolicy, TOKEN_PREFIX};
 pub use audit::{AuditEntry, AuditOutcome, AuditQuery, Retention};
-pub use ca::{CaImport, CaRequest, StoredCa};
+pub use ca::{CaImport, CaRequest, StoredCa, issued_json};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, KeyAndChain, PendingKey, Revocation, Upload,
 };

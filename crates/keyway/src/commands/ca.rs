@@ -409,20 +409,7 @@ fn issue_request(args: &IssueArgs) -> Result<IssueRequest> {
 
 /// A record as JSON, without the PEM.
 fn record_json(record: &IssuedRecord) -> Result<serde_json::Value> {
-    let mut json = serde_json::to_value(record)?;
-    if let Some(o) = json.as_object_mut() {
-        o.remove("certificate");
-        // The one notation of serials and fingerprints (docs/json.md).
-        o.insert(
-            "serial".into(),
-            json!(keyway_keystore::colon_hex(&record.serial)),
-        );
-        o.insert(
-            "sha256".into(),
-            json!(keyway_keystore::colon_hex(&record.sha256)),
-        );
-    }
-    Ok(json)
+    Ok(keyway_store::issued_json(record))
 }
 
 fn issued_report(json: bool, record: &IssuedRecord, out: &Path) -> Result<Exit> {
