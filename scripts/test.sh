@@ -26,6 +26,8 @@ need keytool default-jdk-headless
 need openssl openssl
 need script bsdutils   # a real terminal for the password-prompt test
 need curl curl         # `keyway serve` is checked with the curl command it prints
+need python3 python3   # schemathesis (below) runs in a virtual environment
+python3 -c 'import venv, ensurepip' 2>/dev/null || install python3-venv "schemathesis's virtual environment"
 # A real PostgreSQL for the shared-database backend: keyway-testkit starts a throwaway
 # server from it (initdb in a temporary directory, 127.0.0.1 and a free port), unless
 # KEYWAY_TEST_POSTGRES_URL names one.
@@ -42,3 +44,5 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== the admin API against its OpenAPI document (schemathesis)"
+bash scripts/api-fuzz.sh

@@ -203,7 +203,10 @@ pub struct DownloadRequest {
     request_body = DownloadRequest,
     params(("name" = String, Path, description = "The user"),
            ("fingerprint" = String, Path, description = "The certificate")),
-    responses((status = 200, description = "The file (application/x-pkcs12, application/x-java-keystore or application/x-pem-file)"),
+    responses((status = 200, description = "The file, as the format asked for", content(
+                  (Vec<u8> = "application/x-pkcs12"),
+                  (Vec<u8> = "application/x-java-keystore"),
+                  (String = "application/x-pem-file"))),
               (status = 422, description = "A bad format, a missing password, a revoked certificate or one whose key is kept elsewhere", body = Problem)))]
 pub async fn download(
     State(state): State<AdminState>,

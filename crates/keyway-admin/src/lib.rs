@@ -245,9 +245,59 @@ pub fn app(state: AdminState) -> Router {
         tools::test,
         tools::probe,
     ),
-    components(schemas(Problem))
+    components(schemas(Problem)),
+    modifiers(&Problems)
 )]
 struct ApiDoc;
+
+/// Every error answer is an RFC 9457 problem: each operation's documented error statuses
+/// are served as `application/problem+json`, and any other status it may give (401 when
+/// not signed in, 404 for another user's account, 412, 413, 422, 429, …) is its
+/// `default` answer, a problem too.
+struct Problems;
+
+impl utoipa::Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = || {
+            RefOr::from(
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        response.content.shift_remove("application/json");
+                        response
+                            .content
+                            .insert("application/problem+json".into(), problem());
+                    }
+                }
+                responses.entry("default".into()).or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description("An error, as an RFC 9457 problem: not signed in (401), not permitted (403), not found (404, also another user's account), changed since read (412), too large (413), invalid (422, naming the field), too many failed sign-ins (429), the store unavailable (503)")
+                        .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                        .build()
+                        .into()
+                });
+            }
+        }
+    }
+}
 
 /// The OpenAPI 3.1 document, as served at `/api/v1/openapi.json`.
 pub fn openapi_json() -> String {

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::problem::{JsonBody, Problem};
+use crate::problem::{JsonBody, Problem, QueryParams};
 use crate::routes::Answer;
 
 /// `GET /api/v1/ca`: keyway's CA. Its certificates are public: any signed-in user.
@@ -85,12 +85,12 @@ pub async fn revoke(
 /// number), as PEM.
 #[utoipa::path(post, path = "/api/v1/ca/crl", tag = "ca",
     params(("days" = Option<u32>, Query, description = "Valid for this many days (1 to 366, default 7)")),
-    responses((status = 200, description = "The CRL, PEM (application/pkix-crl is its DER form; this is the PEM text)"),
+    responses((status = 200, description = "The CRL, PEM", body = String, content_type = "application/x-pem-file"),
               (status = 403, description = "Needs manage_trust", body = Problem)))]
 pub async fn crl(
     State(state): State<AdminState>,
     caller: Caller,
-    axum::extract::Query(query): axum::extract::Query<DaysQuery>,
+    QueryParams(query): QueryParams<DaysQuery>,
 ) -> Answer {
     let days = query.days.unwrap_or(7);
     if !(1..=366).contains(&days) {

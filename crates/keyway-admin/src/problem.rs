@@ -216,3 +216,25 @@ pub(crate) fn body_problem(status: StatusCode, detail: String) -> Problem {
         .field("body"),
     }
 }
+
+/// Query parameters whose rejections are problems too (a number out of range, a value
+/// of the wrong type), naming the query as the field.
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => Err(Problem::invalid("query", rejection.body_text())),
+        }
+    }
+}

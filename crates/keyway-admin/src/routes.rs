@@ -3,7 +3,7 @@
 //! the store makes every one.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyway_store::{AuditQuery, NewUser, Permission};
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::problem::{JsonBody, Problem};
+use crate::problem::{JsonBody, Problem, QueryParams};
 
 pub(crate) type Answer = Result<Response, Problem>;
 
@@ -336,7 +336,7 @@ pub struct AuditFilter {
 pub async fn audit_log(
     State(state): State<AdminState>,
     caller: Caller,
-    Query(filter): Query<AuditFilter>,
+    QueryParams(filter): QueryParams<AuditFilter>,
 ) -> Answer {
     let since = match &filter.since {
         Some(text) => Some(

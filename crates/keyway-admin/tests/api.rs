@@ -1435,7 +1435,10 @@ async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
         .await;
     // The store names what is missing: the connector, not the endpoint.
     let dangling = problem(dangling, StatusCode::NOT_FOUND, "not-found").await;
-    assert!(dangling["detail"].as_str().unwrap().contains("nowhere"), "{dangling}");
+    assert!(
+        dangling["detail"].as_str().unwrap().contains("nowhere"),
+        "{dangling}"
+    );
     let all = body(
         api.send(with_bearer(Method::GET, "/api/v1/integrations", &ops, None))
             .await,
