@@ -59,11 +59,45 @@ pub async fn me(State(state): State<AdminState>, caller: Caller) -> Answer {
 }
 
 /// `GET /api/v1/users`.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    responses((status = 200, description = "Every user (needs user_management)", body = serde_json::Value),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserPage),
+    responses((status = 200, description = "A page of users by name (needs user_management); a full page has a `Link: <…>; rel=\"next\"` header", body = serde_json::Value),
               (status = 403, description = "Not permitted", body = Problem)))]
-pub async fn users(State(state): State<AdminState>, caller: Caller) -> Answer {
-    Ok(Json(state.inner.store.users(&caller.ctx).await?).into_response())
+pub async fn users(
+    State(state): State<AdminState>,
+    caller: Caller,
+    QueryParams(page): QueryParams<UserPage>,
+) -> Answer {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::invalid("limit", "give 1 to 1000"));
+    }
+    let users = state
+        .inner
+        .store
+        .users_page(&caller.ctx, page.after.as_deref(), limit)
+        .await?;
+    let mut response = Json(&users).into_response();
+    if let Some(last) = users.last().filter(|_| users.len() as i64 == limit) {
+        let link = format!(
+            "</api/v1/users?after={}&limit={limit}>; rel=\"next\"",
+            encode(&last.name)
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Which page of users.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserPage {
+    /// At most this many, by name (1 to 1000, default 100).
+    pub limit: Option<i64>,
+    /// Only users after this name (the last of the page before; `Link: rel="next"`
+    /// gives the next page).
+    pub after: Option<String>,
 }
 
 /// A user to add.

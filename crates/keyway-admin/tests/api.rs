@@ -1234,6 +1234,28 @@ async fn the_audit_log_filters_and_pages_by_its_next_link() {
     }
     seen.sort();
     assert_eq!(seen, ["user alice", "user nobody", "user ops", "user root"]);
+    // Users come a page at a time by name, the same way.
+    let mut uri = "/api/v1/users?limit=3".to_string();
+    let mut names = Vec::new();
+    loop {
+        let page = api.send(with_bearer(Method::GET, &uri, &root, None)).await;
+        let next = page
+            .headers()
+            .get(header::LINK)
+            .map(|l| l.to_str().unwrap().to_string());
+        let users = body(page).await;
+        keyway_testkit::assert_json_kind("user-list", &users);
+        names.extend(
+            users
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["name"].as_str().unwrap().to_string()),
+        );
+        let Some(link) = next else { break };
+        uri = link[1..link.find('>').unwrap()].to_string();
+    }
+    assert_eq!(names, ["alice", "nobody", "ops", "root"]);
     let bad = api
         .send(with_bearer(
             Method::GET,

@@ -200,33 +200,54 @@ impl Store {
 
     /// Every user, by name. Needs `user_management`.
     pub async fn users(&self, ctx: &Context) -> Result<Vec<User>, StoreError> {
+        self.users_page(ctx, None, i64::MAX).await
+    }
+
+    /// At most `limit` users by name, after `after` (the last name of the page before).
+    /// Needs `user_management`.
+    pub async fn users_page(
+        &self,
+        ctx: &Context,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
         self.authorize(ctx, Need::ManageAnyone, None, "user.list", "users".into())
             .await?;
+        let read = |e| self.db_error("listing users", e);
         let rows = sqlx::query(
             "SELECT name, display_name, CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, enabled,
-                    created_at, updated_at, version, id FROM users ORDER BY name",
+                    created_at, updated_at, version, id FROM users WHERE name > $1 ORDER BY name LIMIT $2",
         )
+        .bind(after.unwrap_or(""))
+        .bind(limit.max(0))
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| self.db_error("listing users", e))?;
-        let grants = sqlx::query("SELECT user_id, permission FROM permissions")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.db_error("listing permissions", e))?;
+        .map_err(read)?;
+        // The grants of this page's users only, by user.
+        let grants = sqlx::query(
+            "SELECT user_id, permission FROM permissions WHERE user_id IN
+               (SELECT id FROM users WHERE name > $1 ORDER BY name LIMIT $2)",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("listing permissions", e))?;
+        let mut held: std::collections::HashMap<i64, Vec<Permission>> =
+            std::collections::HashMap::new();
+        for grant in &grants {
+            let user_id: i64 = grant
+                .try_get("user_id")
+                .map_err(|e| self.db_error("listing permissions", e))?;
+            held.entry(user_id)
+                .or_default()
+                .push(self.permission_of(grant)?);
+        }
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id: i64 = row
-                .try_get("id")
-                .map_err(|e| self.db_error("listing users", e))?;
-            let mut permissions = Vec::new();
-            for grant in &grants {
-                let user_id: i64 = grant
-                    .try_get("user_id")
-                    .map_err(|e| self.db_error("listing permissions", e))?;
-                if user_id == id {
-                    permissions.push(self.permission_of(grant)?);
-                }
-            }
+            let id: i64 = row.try_get("id").map_err(read)?;
+            let mut permissions = held.remove(&id).unwrap_or_default();
+            permissions.sort_by_key(|p| p.to_string());
             users.push(self.user_of(row, permissions)?);
         }
         Ok(users)
