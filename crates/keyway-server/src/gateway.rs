@@ -171,7 +171,7 @@ impl Gateway {
             };
             // The API off loopback: HTTPS only, with the gateway's own certificate.
             let tls = match (&options.admin_api, admin_address) {
-                (Some(_), Some(at)) if !at.ip().is_loopback() => {
+                (Some(_), Some(at)) if options.admin_https || !at.ip().is_loopback() => {
                     let mut config = ServerConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                         .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?

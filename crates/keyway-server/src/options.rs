@@ -20,6 +20,8 @@ pub struct GatewayOptions {
     /// address other than loopback the listener then speaks HTTPS only, with the
     /// gateway's server certificate.
     pub admin_api: Option<AdminApi>,
+    /// HTTPS on the admin listener even on a loopback address (when the API is on).
+    pub admin_https: bool,
     /// The names the server certificate is for (default: localhost, 127.0.0.1 and
     /// this machine's host name).
     pub hosts: Vec<String>,
@@ -75,6 +77,7 @@ impl Default for GatewayOptions {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             admin_api: None,
+            admin_https: false,
             hosts,
             server_keystore: None,
             client_truststores: Vec::new(),

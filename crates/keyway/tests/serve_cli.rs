@@ -422,3 +422,43 @@ fn the_admin_api_signs_in_the_first_administrator_over_a_real_socket() {
     assert_eq!(added["actor"], "admin");
     assert_eq!(added["origin"], "api 127.0.0.1");
 }
+
+#[test]
+fn the_admin_listener_speaks_https_with_the_gateways_certificate_when_asked() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, started) = start_with(data.path(), &["--admin-https"]);
+    let admin = started["admin"].as_str().unwrap().to_string();
+    let password = started["admin_password"].as_str().unwrap().to_string();
+    let ca = data.path().join("ca.pem");
+    assert!(
+        ca.exists(),
+        "clients trust keyway's CA from {}",
+        ca.display()
+    );
+    // Over HTTPS, trusting keyway's CA: the session cookie is Secure.
+    let head = sh(&format!(
+        "curl -sf -D - -o /dev/null --cacert {} -H 'Content-Type: application/json' \
+         -d '{{\"user\": \"admin\", \"password\": \"{password}\"}}' https://{admin}/api/v1/login",
+        ca.display()
+    ));
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("{head}"));
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    // Health answers over HTTPS too; plain HTTP gets no answer.
+    assert_eq!(
+        sh(&format!(
+            "curl -sf --cacert {} https://{admin}/healthz",
+            ca.display()
+        )),
+        "ok\n"
+    );
+    let plain = Command::new("curl")
+        .args(["-s", "-m", "5", &format!("http://{admin}/healthz")])
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "plain HTTP must not be served");
+    assert_eq!(stop(child), 0);
+}

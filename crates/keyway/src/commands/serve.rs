@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// No admin API on the admin listener (`/api/v1/`), only health and metrics.
     #[arg(long)]
     pub no_api: bool,
+    /// HTTPS on the admin listener even on a loopback address (it always is on any
+    /// other), with the gateway's server certificate.
+    #[arg(long, conflicts_with = "no_api")]
+    pub admin_https: bool,
     /// A name the server certificate is for; repeat for several (default: localhost,
     /// 127.0.0.1 and this machine's host name).
     #[arg(long = "host", value_name = "NAME")]
@@ -195,8 +199,10 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     if !args.hosts.is_empty() {
         options.hosts = args.hosts.clone();
     }
+    let admin_https = args.admin_https || !args.admin.ip().is_loopback();
     if !args.no_api {
-        options.admin_api = Some(admin_api(store.clone(), !args.admin.ip().is_loopback()));
+        options.admin_api = Some(admin_api(store.clone(), admin_https));
+        options.admin_https = args.admin_https;
     }
     let gateway = Gateway::start(store.clone(), options.clone()).await?;
     let host = options
@@ -252,7 +258,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
         );
         if let Some(admin) = gateway.admin_address {
             let scheme = match options.admin_api {
-                Some(_) if !admin.ip().is_loopback() => "https",
+                Some(_) if admin_https => "https",
                 _ => "http",
             };
             println!("  health and metrics: {scheme}://{admin}/healthz, /readyz, /metrics");
