@@ -1477,3 +1477,83 @@ async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
         .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_session_opened_on_one_node_is_honoured_and_ended_on_another() {
+    // Two nodes of one PostgreSQL deployment: separate stores, separate API states.
+    let dir = tempfile::tempdir().unwrap();
+    let mut location = Location::data_dir(dir.path().join("data"));
+    location.database_url = Some(keyway_testkit::postgres_database());
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let node_a = Arc::new(Store::open(&location, Some(KEY)).await.unwrap());
+    let node_b = Arc::new(Store::open(&location, Some(KEY)).await.unwrap());
+    node_a
+        .add_user(
+            &Context::local_admin(),
+            NewUser::new("root")
+                .password(Zeroizing::new(PASSWORD.into()))
+                .permission(Permission::UserManagement),
+        )
+        .await
+        .unwrap();
+    let a = app(AdminState::new(node_a, false));
+    let b = app(AdminState::new(node_b.clone(), false));
+    let login = a
+        .clone()
+        .oneshot(post_json(
+            "/api/v1/login",
+            json!({"user": "root", "password": PASSWORD}),
+        ))
+        .await
+        .unwrap();
+    let cookie = login.headers()[header::SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let csrf = body(login).await["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |router: axum::Router| {
+        let cookie = cookie.clone();
+        async move {
+            router
+                .oneshot(
+                    Request::builder()
+                        .uri("/api/v1/me")
+                        .header(header::COOKIE, cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        me(b.clone()).await,
+        StatusCode::OK,
+        "node B knows node A's session"
+    );
+    // A change made through node B lands in the shared store.
+    let mut add = post_json("/api/v1/users", json!({"name": "carol"}));
+    add.headers_mut()
+        .insert(header::COOKIE, cookie.parse().unwrap());
+    add.headers_mut().insert(CSRF_HEADER, csrf.parse().unwrap());
+    assert_eq!(
+        b.clone().oneshot(add).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    // Signing out on B ends the session on A too.
+    let mut logout = post_json("/api/v1/logout", json!({}));
+    logout
+        .headers_mut()
+        .insert(header::COOKIE, cookie.parse().unwrap());
+    logout
+        .headers_mut()
+        .insert(CSRF_HEADER, csrf.parse().unwrap());
+    assert_eq!(
+        b.oneshot(logout).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(me(a).await, StatusCode::UNAUTHORIZED);
+    assert!(node_b.user(&Context::local_admin(), "carol").await.is_ok());
+}
