@@ -68,6 +68,33 @@ impl FromRequestParts<AdminState> for Caller {
             });
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+            // A client certificate the handshake verified: its owner, as at the gateway.
+            // Browsers do not attach it to another site's requests on their own, but the
+            // user may have chosen it for this one: changes still need the session's CSRF
+            // token, so the certificate signs in read-only unless a token comes with it.
+            let certificate = parts
+                .extensions
+                .get::<Peer>()
+                .and_then(|p| p.certificate.clone());
+            if let Some(sha256) = certificate {
+                let user = store.certificate_user(&sha256).await?.ok_or_else(|| {
+                    Problem::unauthenticated(
+                        "the client certificate is no enabled user's (unregistered, revoked or expired): sign in with a password or a token",
+                    )
+                })?;
+                if !is_safe(&parts.method) {
+                    return Err(Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf",
+                        "Missing CSRF token",
+                        "a change made with a client certificate alone is refused: POST /api/v1/login/certificate opens a session whose csrf_token changes need",
+                    ));
+                }
+                return Ok(Caller {
+                    ctx: Context::user(&user, &origin),
+                    user,
+                });
+            }
             return Err(Problem::unauthenticated(
                 "sign in (POST /api/v1/login) or send `Authorization: Bearer TOKEN`",
             ));
@@ -93,7 +120,7 @@ impl FromRequestParts<AdminState> for Caller {
 /// How the audit log names where a request came from: `api ADDRESS`.
 fn origin(parts: &Parts) -> String {
     match parts.extensions.get::<Peer>() {
-        Some(Peer(address)) => format!("api {}", address.ip()),
+        Some(peer) => format!("api {}", peer.address.ip()),
         None => "api".to_string(),
     }
 }
@@ -159,7 +186,7 @@ pub async fn login(
     peer: Option<axum::Extension<Peer>>,
     JsonBody(login): JsonBody<Login>,
 ) -> Result<Response, Problem> {
-    let address = peer.map(|p| p.0.0.ip().to_string());
+    let address = peer.map(|p| p.0.address.ip().to_string());
     let origin = address
         .as_deref()
         .map_or("api".into(), |a| format!("api {a}"));
@@ -181,6 +208,11 @@ pub async fn login(
         ));
     };
     state.inner.lockout.succeeded(&keys[0]);
+    Ok(session_response(&state, &opened))
+}
+
+/// The session as JSON, with its cookie set.
+fn session_response(state: &AdminState, opened: &keyway_store::OpenedSession) -> Response {
     let mut cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         opened.secret.as_str(),
@@ -193,7 +225,42 @@ pub async fn login(
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    Ok(response)
+    response
+}
+
+/// Signs in with the client certificate presented in the TLS handshake (HTTPS only):
+/// its registered owner gets a session, as with a password.
+#[utoipa::path(post, path = "/api/v1/login/certificate", tag = "session",
+    responses(
+        (status = 200, description = "Signed in as the certificate's owner; the session cookie is set", body = serde_json::Value),
+        (status = 401, description = "No client certificate, or none of an enabled user (unregistered, revoked, expired)", body = Problem),
+    ))]
+pub async fn login_certificate(
+    State(state): State<AdminState>,
+    peer: Option<axum::Extension<Peer>>,
+) -> Result<Response, Problem> {
+    let Some(axum::Extension(peer)) = peer else {
+        return Err(Problem::unauthenticated(
+            "no client certificate: this needs HTTPS and a certificate",
+        ));
+    };
+    let Some(sha256) = &peer.certificate else {
+        return Err(Problem::unauthenticated(
+            "no client certificate was presented (the admin listener asks for one over HTTPS)",
+        ));
+    };
+    let origin = format!("api {}", peer.address.ip());
+    let opened = state
+        .inner
+        .store
+        .login_with_certificate(sha256, &origin, state.inner.policy)
+        .await?
+        .ok_or_else(|| {
+            Problem::unauthenticated(
+                "the client certificate is no enabled user's (unregistered, revoked or expired)",
+            )
+        })?;
+    Ok(session_response(&state, &opened))
 }
 
 /// Signs out: ends the session and clears the cookie.

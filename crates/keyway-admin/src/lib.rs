@@ -41,10 +41,16 @@ pub use problem::Problem;
 /// The largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The caller's address, which whoever serves the router puts in each request's
-/// extensions (the audit log names it as the origin).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// Who is on the other end, which whoever serves the router puts in each request's
+/// extensions: the address (the audit log names it as the origin) and, over HTTPS, the
+/// client certificate the handshake verified (a sign-in of its own).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The caller's address.
+    pub address: SocketAddr,
+    /// The SHA-256 (lower-case hex, no colons) of its client certificate, if it sent one.
+    pub certificate: Option<String>,
+}
 
 /// What the endpoints share: the store, the session policy, whether cookies are
 /// `Secure`, and the failed-login counts.
@@ -86,6 +92,7 @@ pub fn app(state: AdminState) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/login/certificate", post(auth::login_certificate))
         .route("/api/v1/logout", post(auth::logout))
         .route("/api/v1/me", get(r::me))
         .route("/api/v1/users", get(r::users).post(r::add_user))
@@ -198,6 +205,7 @@ pub fn app(state: AdminState) -> Router {
     ),
     paths(
         auth::login,
+        auth::login_certificate,
         auth::logout,
         routes::me,
         routes::users,

@@ -1557,3 +1557,69 @@ async fn a_session_opened_on_one_node_is_honoured_and_ended_on_another() {
     assert_eq!(me(a).await, StatusCode::UNAUTHORIZED);
     assert!(node_b.user(&Context::local_admin(), "carol").await.is_ok());
 }
+
+#[tokio::test]
+async fn a_client_certificate_signs_its_owner_in_until_it_is_revoked() {
+    let api = Api::new().await;
+    let admin = Context::local_admin();
+    let init = keyway_pki::CaInit {
+        subject: keyway_pki::parse_subject("CN=keyway test CA").unwrap(),
+        key_type: keyway_pki::KeyType::EcP256,
+        with_intermediate: false,
+    };
+    api.store.create_ca(&admin, &init).await.unwrap();
+    let subject = keyway_pki::parse_subject("CN=alice").unwrap();
+    let (cert, _) = api
+        .store
+        .issue_certificate(&admin, "alice", subject, keyway_pki::KeyType::EcP256, 30)
+        .await
+        .unwrap();
+    let sha256 = cert.sha256.replace(':', "").to_ascii_lowercase();
+    // What keyway-server puts in each request after the handshake verified it.
+    let with_cert = |method: Method, uri: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        request.extensions_mut().insert(keyway_admin::Peer {
+            address: "127.0.0.1:50000".parse().unwrap(),
+            certificate: Some(sha256.clone()),
+        });
+        request
+    };
+    let me = api.send(with_cert(Method::GET, "/api/v1/me")).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(body(me).await["name"], "alice");
+    // A change with the certificate alone is refused; the certificate's session allows it.
+    let change = api
+        .send(with_cert(
+            Method::POST,
+            "/api/v1/users/alice/certificates/csr",
+        ))
+        .await;
+    problem(change, StatusCode::FORBIDDEN, "csrf").await;
+    let login = api
+        .send(with_cert(Method::POST, "/api/v1/login/certificate"))
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert!(login.headers().contains_key(header::SET_COOKIE));
+    // Revoked: it signs nobody in any more.
+    api.store
+        .revoke_certificate(
+            &admin,
+            "alice",
+            &cert.sha256,
+            keyway_pki::Reason::KeyCompromise,
+            None,
+        )
+        .await
+        .unwrap();
+    let after = api.send(with_cert(Method::GET, "/api/v1/me")).await;
+    problem(after, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let again = api
+        .send(with_cert(Method::POST, "/api/v1/login/certificate"))
+        .await;
+    problem(again, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}

@@ -32,11 +32,21 @@ pub type AdminBody = http_body_util::combinators::UnsyncBoxBody<Bytes, AdminBody
 /// What an [`AdminApi`] handler gives back.
 pub type AdminFuture = Pin<Box<dyn Future<Output = Response<AdminBody>> + Send>>;
 
+/// Who is on the other end of an admin connection.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The address it connects from.
+    pub address: SocketAddr,
+    /// The SHA-256 (lower-case hex, no colons) of the client certificate it presented
+    /// over HTTPS, checked in the handshake as the gateway checks one; `None` without.
+    pub certificate: Option<String>,
+}
+
 /// The admin API plugged into the admin listener: every request outside `/healthz`,
-/// `/readyz` and `/metrics`, with the caller's address. keyway-server does not know what
-/// it serves (keyway-admin, above it, does).
+/// `/readyz` and `/metrics`, with who sent it. keyway-server does not know what it
+/// serves (keyway-admin, above it, does).
 #[derive(Clone)]
-pub struct AdminApi(pub Arc<dyn Fn(Request<Incoming>, SocketAddr) -> AdminFuture + Send + Sync>);
+pub struct AdminApi(pub Arc<dyn Fn(Request<Incoming>, AdminCaller) -> AdminFuture + Send + Sync>);
 
 impl std::fmt::Debug for AdminApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,9 +119,31 @@ pub(crate) async fn admin_loop(
         let api = api.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            // Over HTTPS the handshake comes first: it says which certificate, if any.
+            let (stream, certificate) = match tls {
+                None => (Io::Plain(tcp), None),
+                Some(tls) => {
+                    let Ok(Ok(stream)) = tokio::time::timeout(limits.header, tls.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    let certificate = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|certs| certs.first())
+                        .map(|cert| crate::verifier::fingerprint(cert));
+                    (Io::Tls(Box::new(stream)), certificate)
+                }
+            };
+            let caller = AdminCaller {
+                address: peer,
+                certificate,
+            };
             let service = service_fn(move |request: Request<Incoming>| {
                 let state = state.clone();
                 let api = api.clone();
+                let caller = caller.clone();
                 async move {
                     let response = match (request.uri().path(), &api) {
                         ("/healthz", _) => boxed(text(StatusCode::OK, "ok\n")),
@@ -126,7 +158,7 @@ pub(crate) async fn admin_loop(
                                 )
                                 .unwrap_or_else(|_| Response::new(empty())),
                         ),
-                        (_, Some(api)) => (api.0)(request, peer).await,
+                        (_, Some(api)) => (api.0)(request, caller).await,
                         (_, None) => boxed(text(StatusCode::NOT_FOUND, "not found\n")),
                     };
                     Ok::<_, Infallible>(response)
@@ -137,20 +169,18 @@ pub(crate) async fn admin_loop(
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header)
                 .max_buf_size(limits.max_header);
-            match tls {
-                None => {
-                    let _ = http.serve_connection(TokioIo::new(tcp), service).await;
-                }
-                Some(tls) => {
-                    let Ok(Ok(stream)) = tokio::time::timeout(limits.header, tls.accept(tcp)).await
-                    else {
-                        return;
-                    };
-                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                }
-            }
+            let _ = match stream {
+                Io::Plain(tcp) => http.serve_connection(TokioIo::new(tcp), service).await,
+                Io::Tls(tls) => http.serve_connection(TokioIo::new(tls), service).await,
+            };
         });
     }
+}
+
+/// An admin connection: plain on loopback, or TLS.
+enum Io {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
 }
 
 /// Everything `/metrics` shows.

@@ -28,7 +28,7 @@ use crate::password::PasswordGate;
 use crate::record::{record_loop, retention_loop};
 use crate::reload::{listen_loop, reload_loop};
 use crate::state::State;
-use crate::verifier::{ClientVerifier, Trust};
+use crate::verifier::{ClientVerifier, Optional, Trust};
 
 /// A running gateway. [`Gateway::shutdown`] stops it gracefully; dropping it stops it
 /// at once.
@@ -120,7 +120,7 @@ impl Gateway {
         let (records, pending) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             store: store.clone(),
-            verifier,
+            verifier: verifier.clone(),
             server_cert: server_cert.clone(),
             directory: std::sync::RwLock::new(Arc::new(directory)),
             reload: tokio::sync::Notify::new(),
@@ -175,7 +175,7 @@ impl Gateway {
                     let mut config = ServerConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                         .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?
-                        .with_no_client_auth()
+                        .with_client_cert_verifier(Arc::new(Optional(verifier.clone())))
                         .with_cert_resolver(server_cert.clone());
                     config.alpn_protocols = vec![b"http/1.1".to_vec()];
                     Some(TlsAcceptor::from(Arc::new(config)))

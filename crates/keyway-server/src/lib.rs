@@ -60,7 +60,7 @@ mod respond;
 mod state;
 mod verifier;
 
-pub use admin::{AdminApi, AdminBody, AdminBodyError, AdminFuture};
+pub use admin::{AdminApi, AdminBody, AdminBodyError, AdminCaller, AdminFuture};
 pub use gateway::Gateway;
 pub use identity::KEYSTORE as SERVER_KEYSTORE;
 pub use options::GatewayOptions;

@@ -141,6 +141,48 @@ impl Store {
             .await?;
             return Ok(None);
         }
+        self.open_session(name, origin, policy, "session opened")
+            .await
+            .map(Some)
+    }
+
+    /// Logs in the owner of a client certificate the admin listener's handshake verified
+    /// (its SHA-256, lower-case hex): a session as [`Store::login`] opens, or `None` when
+    /// the certificate is no enabled user's, is revoked or not valid now. Audited.
+    pub async fn login_with_certificate(
+        &self,
+        sha256: &str,
+        origin: &str,
+        policy: SessionPolicy,
+    ) -> Result<Option<OpenedSession>, StoreError> {
+        let Some(name) = self.certificate_user(sha256).await? else {
+            self.audit(
+                &Context::user("(certificate)", origin),
+                Event {
+                    action: "api.login",
+                    object: format!("certificate {sha256}"),
+                    outcome: AuditOutcome::Refused,
+                    detail: "no enabled user's valid certificate".into(),
+                },
+            )
+            .await?;
+            return Ok(None);
+        };
+        let how = format!("session opened with certificate {sha256}");
+        self.open_session(&name, origin, policy, &how)
+            .await
+            .map(Some)
+    }
+
+    async fn open_session(
+        &self,
+        name: &str,
+        origin: &str,
+        policy: SessionPolicy,
+        detail: &str,
+    ) -> Result<OpenedSession, StoreError> {
+        let ctx = Context::user(name, origin);
+        let object = format!("user {name}");
         let secret = random_hex(32)?;
         let csrf = random_hex(24)?;
         let at = now();
@@ -168,16 +210,16 @@ impl Store {
         self.audit_in(
             &mut tx,
             &ctx,
-            Event::ok("api.login", object, "session opened".into()),
+            Event::ok("api.login", object, detail.to_string()),
         )
         .await?;
         tx.commit()
             .await
             .map_err(|e| self.db_error("opening a session", e))?;
-        Ok(Some(OpenedSession {
+        Ok(OpenedSession {
             secret: Zeroizing::new(secret.to_string()),
             session,
-        }))
+        })
     }
 
     /// The session whose cookie is `secret`, if it is still open: not idle longer than
@@ -445,6 +487,31 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(|e| self.db_error("noting an API token's use", e))?;
+        }
+        Ok(Some(row.try_get("name").map_err(read)?))
+    }
+
+    /// The user a client certificate (its SHA-256, lower-case hex without colons, as the
+    /// TLS handshake verified it) signs in as on the admin listener: its registered
+    /// owner, when the certificate is not revoked, is valid now and its user enabled.
+    pub async fn certificate_user(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.name, u.enabled, c.revoked_at, c.not_before, c.not_after
+             FROM client_certificates c JOIN users u ON u.id = c.user_id WHERE c.sha256 = $1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading a client certificate", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let read = |e| self.db_error("reading a client certificate", e);
+        let enabled = row.try_get::<i64, _>("enabled").map_err(read)? == 1;
+        let revoked: Option<i64> = row.try_get("revoked_at").map_err(read)?;
+        let not_before: i64 = row.try_get("not_before").map_err(read)?;
+        let not_after: i64 = row.try_get("not_after").map_err(read)?;
+        let at = now();
+        if !enabled || revoked.is_some() || at < not_before || at > not_after {
+            return Ok(None);
         }
         Ok(Some(row.try_get("name").map_err(read)?))
     }

@@ -460,5 +460,28 @@ fn the_admin_listener_speaks_https_with_the_gateways_certificate_when_asked() {
         .output()
         .unwrap();
     assert!(!plain.status.success(), "plain HTTP must not be served");
+    // The demo user's client certificate (the one the printed curl command uses) signs
+    // in on its own: read-only as it is, a session (with its CSRF token) for changes.
+    let curl = started["curl"].as_str().unwrap();
+    let gateway_url = curl
+        .split_whitespace()
+        .find(|w| w.trim_matches('\'').starts_with("https://"))
+        .unwrap()
+        .to_string();
+    let with_cert = |path: &str, extra: &str| {
+        let command = curl.replace(&gateway_url, &format!("https://{admin}/api/v1/{path}"));
+        format!("{command} -s {extra}")
+    };
+    let me: Value = serde_json::from_str(&sh(&with_cert("me", ""))).unwrap();
+    assert_eq!(me["name"], "demo", "{me}");
+    let refused = sh(&with_cert(
+        "users/demo/tokens",
+        "-o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{\"name\": \"t\"}'",
+    ));
+    assert_eq!(refused, "403", "a change with the certificate alone");
+    let session: Value =
+        serde_json::from_str(&sh(&with_cert("login/certificate", "-X POST"))).unwrap();
+    assert_eq!(session["user"], "demo", "{session}");
+    assert!(session["csrf_token"].is_string());
     assert_eq!(stop(child), 0);
 }

@@ -482,19 +482,24 @@ fn admin_api(store: std::sync::Arc<keyway_store::Store>, https: bool) -> keyway_
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     let router = keyway_admin::app(keyway_admin::AdminState::new(store, https));
-    keyway_server::AdminApi(std::sync::Arc::new(move |request, peer| {
-        let router = router.clone();
-        Box::pin(async move {
-            let mut request = request.map(axum::body::Body::new);
-            request.extensions_mut().insert(keyway_admin::Peer(peer));
-            let response = match router.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            response.map(|body| {
-                body.map_err(|e| Box::new(e) as keyway_server::AdminBodyError)
-                    .boxed_unsync()
+    keyway_server::AdminApi(std::sync::Arc::new(
+        move |request, caller: keyway_server::AdminCaller| {
+            let router = router.clone();
+            Box::pin(async move {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(keyway_admin::Peer {
+                    address: caller.address,
+                    certificate: caller.certificate,
+                });
+                let response = match router.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                response.map(|body| {
+                    body.map_err(|e| Box::new(e) as keyway_server::AdminBodyError)
+                        .boxed_unsync()
+                })
             })
-        })
-    }))
+        },
+    ))
 }
