@@ -17,6 +17,7 @@
 
 mod auth;
 mod certs;
+mod config;
 mod connectors;
 mod integrations;
 mod pki;
@@ -186,6 +187,7 @@ pub fn app(state: AdminState) -> Router {
             "/api/v1/crls/{issuer}",
             axum::routing::delete(pki::remove_crl),
         )
+        .route("/api/v1/config/import", post(config::import))
         .route("/api/v1/audit-log", get(r::audit_log))
         .route("/api/v1/test", post(tools::test))
         .route("/api/v1/probe", post(tools::probe))
@@ -239,6 +241,7 @@ pub fn app(state: AdminState) -> Router {
         connectors::replace_profile,
         connectors::remove_profile,
         routes::audit_log,
+        config::import,
         integrations::list,
         integrations::add,
         integrations::replace,

@@ -1623,3 +1623,104 @@ async fn a_client_certificate_signs_its_owner_in_until_it_is_revoked() {
         .await;
     problem(again, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
+
+#[tokio::test]
+async fn a_configuration_uploads_whole_and_reads_nothing_from_the_servers_disk() {
+    use base64ct::{Base64, Encoding};
+    let api = Api::new().await;
+    api.store
+        .grant(
+            &Context::local_admin(),
+            "ops",
+            Permission::ManageTrust,
+            None,
+        )
+        .await
+        .unwrap();
+    let ops = api.token("ops").await;
+    let root = TestChain::new("partner", KeyKind::EcP256).root_pem;
+    let file = |path: &str, content: &str| json!({"path": path, "content_base64": Base64::encode_string(content.as_bytes())});
+    let toml = |password: &str, trust_path: &str| {
+        format!(
+            "[truststores.partners]\npath = \"{trust_path}\"\n\n[profiles.partner]\ntruststores = [\"partners\"]\n\n\
+             [connectors.orders]\nkind = \"rest\"\nurl = \"https://orders.partner.test/\"\nprofile = \"partner\"\n\
+             auth = {{ username = \"svc\", password = {password} }}\n"
+        )
+    };
+    let send = |files: Value| {
+        with_bearer(
+            Method::POST,
+            "/api/v1/config/import",
+            &ops,
+            Some(json!({"files": files})),
+        )
+    };
+    // Refused, each naming the file, and nothing stored: a password from the server's
+    // environment, a path outside the upload, a file the keyway.toml names but the
+    // upload lacks.
+    let refusals = [
+        json!([
+            file(
+                "keyway.toml",
+                &toml("{ env = \"KEYWAY_MASTER_KEY\" }", "partners.pem")
+            ),
+            file("partners.pem", &root)
+        ]),
+        json!([file(
+            "keyway.toml",
+            &toml("\"pw\"", "/etc/ssl/certs/ca-certificates.crt")
+        )]),
+        json!([
+            file("keyway.toml", &toml("\"pw\"", "partners.pem")),
+            file("../partners.pem", &root)
+        ]),
+        json!([
+            file(
+                "keyway.toml",
+                &toml("{ file = \"../../etc/passwd\" }", "partners.pem")
+            ),
+            file("partners.pem", &root)
+        ]),
+        json!([file("partners.pem", &root)]),
+    ];
+    for files in refusals {
+        let refused = api.send(send(files.clone())).await;
+        let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+        assert!(!body.to_string().contains("KEYWAY_MASTER_KEY="), "{body}");
+    }
+    let listed = body(
+        api.send(with_bearer(Method::GET, "/api/v1/truststores", &ops, None))
+            .await,
+    )
+    .await;
+    assert_eq!(listed, json!([]), "a refused upload stores nothing");
+    // The whole upload lands; again without replace, the taken names are reported.
+    let good = json!([
+        file(
+            "keyway.toml",
+            &toml(
+                "{ file = \"secrets/orders.pass\" }",
+                "truststores/partners.pem"
+            )
+        ),
+        file("truststores/partners.pem", &root),
+        file("secrets/orders.pass", "s3cret\n")
+    ]);
+    let imported = api.send(send(good.clone())).await;
+    assert_eq!(imported.status(), StatusCode::OK);
+    let imported = body(imported).await;
+    assert_eq!(imported["truststores"], 1, "{imported}");
+    assert_eq!(imported["connectors"], 1, "{imported}");
+    let orders = body(
+        api.send(with_bearer(
+            Method::GET,
+            "/api/v1/connectors/orders",
+            &ops,
+            None,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(orders["username"], "svc");
+    problem(api.send(send(good)).await, StatusCode::CONFLICT, "exists").await;
+}

@@ -58,7 +58,108 @@ pub struct ConfigImported {
     pub replaced: Vec<String>,
 }
 
+/// The most files an uploaded configuration may hold.
+pub const MAX_UPLOAD_FILES: usize = 200;
+
 impl ConfigImport {
+    /// Reads a configuration sent as files (a keyway.toml and the truststores, keystores
+    /// and password files it names, by their relative paths), as the admin API receives
+    /// it. Every path the keyway.toml names must be one of the files sent: nothing is
+    /// read from the server's disk or environment (an `env` password is refused).
+    pub fn read_upload(files: &[(String, Vec<u8>)]) -> Result<ConfigImport, StoreError> {
+        let refuse = |path: &str, problem: String| StoreError::File {
+            path: PathBuf::from(path),
+            problem,
+        };
+        if files.len() > MAX_UPLOAD_FILES {
+            return Err(refuse(
+                "(upload)",
+                format!("{} files; at most {MAX_UPLOAD_FILES}", files.len()),
+            ));
+        }
+        let mut sent = BTreeSet::new();
+        for (path, _) in files {
+            if !inside(Path::new(path)) {
+                return Err(refuse(
+                    path,
+                    "not a relative path inside the upload (no /, .. or drive)".into(),
+                ));
+            }
+            if !sent.insert(PathBuf::from(path)) {
+                return Err(refuse(path, "sent twice".into()));
+            }
+        }
+        let toml = files
+            .iter()
+            .find(|(p, _)| p == "keyway.toml")
+            .ok_or_else(|| {
+                refuse(
+                    "keyway.toml",
+                    "missing: the upload needs its keyway.toml".into(),
+                )
+            })?;
+        let text = std::str::from_utf8(&toml.1)
+            .map_err(|_| refuse("keyway.toml", "is not UTF-8 text".into()))?;
+        let parsed: ConfigFile =
+            toml::from_str(text).map_err(|e| refuse("keyway.toml", e.to_string()))?;
+        let named = |what: String, path: &Path| -> Result<(), StoreError> {
+            if inside(path) && sent.contains(path) {
+                Ok(())
+            } else {
+                Err(refuse(
+                    &path.display().to_string(),
+                    format!(
+                        "named by {what} but not among the files sent (paths are relative to keyway.toml)"
+                    ),
+                ))
+            }
+        };
+        let secret = |what: String, secret: &SecretRef| -> Result<(), StoreError> {
+            match secret {
+                SecretRef::Inline(_) => Ok(()),
+                SecretRef::File { file } => named(what, file),
+                _ => Err(refuse(
+                    "keyway.toml",
+                    format!(
+                        "{what}: a password from the server's environment cannot be imported this way; give it inline or as a file sent with the upload"
+                    ),
+                )),
+            }
+        };
+        for (name, t) in &parsed.truststores {
+            named(format!("truststore {name}"), &t.path)?;
+            if let Some(p) = &t.password {
+                secret(format!("truststore {name}"), p)?;
+            }
+        }
+        for (name, k) in &parsed.keystores {
+            named(format!("keystore {name}"), &k.path)?;
+            secret(format!("keystore {name}"), &k.password)?;
+            if let Some(p) = &k.key_password {
+                secret(format!("keystore {name}"), p)?;
+            }
+        }
+        for (name, c) in &parsed.connectors {
+            if let Some(auth) = &c.auth {
+                secret(format!("connector {name}"), &auth.password)?;
+            }
+        }
+        // Only now, with every path known to be one of the files: a directory of them.
+        let dir = tempfile::tempdir()
+            .map_err(|e| refuse("(upload)", format!("no temporary directory: {e}")))?;
+        for (path, content) in files {
+            let target = dir.path().join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| refuse(path, format!("cannot be unpacked: {e}")))?;
+            }
+            std::fs::write(&target, content)
+                .map_err(|e| refuse(path, format!("cannot be unpacked: {e}")))?;
+        }
+        let config = Config::load(&dir.path().join("keyway.toml"))?;
+        ConfigImport::read(&config)
+    }
+
     /// Reads what `config` describes: the truststore and keystore files it names (each
     /// keystore checked: it opens and has the key to present), the connectors' passwords.
     pub fn read(config: &Config) -> Result<ConfigImport, StoreError> {
@@ -274,6 +375,14 @@ pub struct ExportedFile {
     pub content: Zeroizing<Vec<u8>>,
     /// Whether it holds a key or a password (to be written owner-only).
     pub private: bool,
+}
+
+/// Whether `path` is relative and stays inside its directory.
+fn inside(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 impl Store {

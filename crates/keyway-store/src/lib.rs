@@ -67,7 +67,7 @@ pub use ca::{CaImport, CaRequest, StoredCa, issued_json};
 pub use cert::{
     CertOrigin, CertificateOwner, ClientCertificate, KeyAndChain, PendingKey, Revocation, Upload,
 };
-pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile};
+pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile, MAX_UPLOAD_FILES};
 pub use connectors::{
     Draft, Integration, NewConnector, NewIntegration, Save, StoredConnector, StoredProfile,
 };
