@@ -214,11 +214,11 @@ pub async fn download(
     Path((name, fingerprint)): Path<(String, String)>,
     JsonBody(request): JsonBody<DownloadRequest>,
 ) -> Answer {
-    let (format, media, extension) = match request.format.as_str() {
-        "pkcs12" => (Format::Pkcs12, "application/x-pkcs12", "p12"),
-        "jks" => (Format::Jks, "application/x-java-keystore", "jks"),
-        "pem" => (Format::Pem, "application/x-pem-file", "pem"),
-        _ => return Err(Problem::invalid("format", "give pkcs12, jks or pem")),
+    let (format, media) = file_format(&request.format)?;
+    let extension = match format {
+        Format::Pkcs12 => "p12",
+        Format::Jks => "jks",
+        _ => "pem",
     };
     let password = request.password.map(zeroize::Zeroizing::new);
     if password.is_none() && format != Format::Pem {
@@ -244,6 +244,16 @@ pub async fn download(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// A key-and-chain file format asked for, and its media type.
+pub(crate) fn file_format(given: &str) -> Result<(Format, &'static str), Problem> {
+    match given {
+        "pkcs12" => Ok((Format::Pkcs12, "application/x-pkcs12")),
+        "jks" => Ok((Format::Jks, "application/x-java-keystore")),
+        "pem" => Ok((Format::Pem, "application/x-pem-file")),
+        _ => Err(Problem::invalid("format", "give pkcs12, jks or pem")),
+    }
 }
 
 /// Why a certificate is revoked.

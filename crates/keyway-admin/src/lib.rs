@@ -180,6 +180,7 @@ pub fn app(state: AdminState) -> Router {
         )
         .route("/api/v1/ca", get(pki::ca))
         .route("/api/v1/ca/issued", get(pki::issued))
+        .route("/api/v1/ca/issue", post(pki::issue))
         .route("/api/v1/ca/revoke", post(pki::revoke))
         .route("/api/v1/ca/crl", post(pki::crl))
         .route("/api/v1/crls", get(pki::crls).post(pki::import_crl))
@@ -248,6 +249,7 @@ pub fn app(state: AdminState) -> Router {
         integrations::remove,
         pki::ca,
         pki::issued,
+        pki::issue,
         pki::revoke,
         pki::crl,
         pki::crls,

@@ -46,6 +46,130 @@ pub async fn issued(State(state): State<AdminState>, caller: Caller) -> Answer {
     Ok(Json(json!({"certificates": issued})).into_response())
 }
 
+/// A certificate for keyway's CA to issue: for a CSR made elsewhere (the key stays with
+/// whoever made it), or with a key keyway makes, written as a file under the password
+/// given.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaIssueRequest {
+    /// client or server.
+    pub profile: String,
+    /// Validity in days (default 365, bounded by the CA's own).
+    pub days: Option<u32>,
+    /// A keyway user it is for: it is then that user's certificate (the gateway maps it
+    /// to them).
+    pub owner: Option<String>,
+    /// A CSR, PEM. Without one, keyway makes the key: give subject (and sans for a
+    /// server), format and password.
+    pub csr: Option<String>,
+    /// The subject, `CN=…,O=…`.
+    pub subject: Option<String>,
+    /// Subject alternative names: `dns:host`, `ip:10.0.0.1`, … (a server needs one).
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519.
+    pub key_type: Option<String>,
+    /// pkcs12, jks or pem: how the new key and chain are written.
+    pub format: Option<String>,
+    /// The file's password (PKCS#12 and JKS need one).
+    pub password: Option<String>,
+}
+
+/// `POST /api/v1/ca/issue`: for a CSR, the certificate and its chain as JSON; with a new
+/// key, the key and chain as a file in the format asked for (`X-Keyway-Serial` names
+/// it), encrypted with the password given.
+#[utoipa::path(post, path = "/api/v1/ca/issue", tag = "ca", request_body = CaIssueRequest,
+    responses((status = 200, description = "For a CSR: the issued record with `certificate_pem` and `chain_pem`; with a new key: the file", content(
+                  (serde_json::Value = "application/json"),
+                  (Vec<u8> = "application/x-pkcs12"),
+                  (Vec<u8> = "application/x-java-keystore"),
+                  (String = "application/x-pem-file"))),
+              (status = 422, description = "A bad profile, subject, SAN, CSR or format; a server without SANs", body = Problem)))]
+pub async fn issue(
+    State(state): State<AdminState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<CaIssueRequest>,
+) -> Answer {
+    let profile: keyway_pki::IssueProfile = request
+        .profile
+        .parse()
+        .map_err(|e: String| Problem::invalid("profile", e))?;
+    let issue = keyway_pki::IssueRequest {
+        profile,
+        days: request.days.unwrap_or(keyway_pki::DEFAULT_DAYS),
+        owner: request.owner.clone(),
+    };
+    let store = &state.inner.store;
+    if let Some(csr) = &request.csr {
+        let csr = keyway_pki::read_csr(csr.as_bytes(), "csr")
+            .map_err(|e| Problem::invalid("csr", e.to_string()))?;
+        let (_, issued) = store
+            .ca_issue(&caller.ctx, keyway_store::CaRequest::Csr(csr), &issue)
+            .await?;
+        let mut body = keyway_store::issued_json(&issued.record);
+        body["certificate_pem"] = issued.certificate.to_pem().into();
+        body["chain_pem"] = issued
+            .chain
+            .iter()
+            .map(|c| c.to_pem())
+            .collect::<String>()
+            .into();
+        return Ok(Json(body).into_response());
+    }
+    let subject = request
+        .subject
+        .as_deref()
+        .ok_or_else(|| Problem::invalid("subject", "give a subject, or a csr"))?;
+    let subject = keyway_pki::parse_subject(subject)
+        .map_err(|e| Problem::invalid("subject", e.to_string()))?;
+    let sans = request
+        .sans
+        .iter()
+        .map(|s| keyway_pki::San::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Problem::invalid("sans", e.to_string()))?;
+    let key_type: keyway_pki::KeyType = request
+        .key_type
+        .as_deref()
+        .unwrap_or("ec-p256")
+        .parse()
+        .map_err(|e: String| Problem::invalid("key_type", e))?;
+    let (format, media) = crate::certs::file_format(request.format.as_deref().unwrap_or(""))?;
+    if request.password.is_none() && format != keyway_keystore::Format::Pem {
+        return Err(Problem::invalid(
+            "password",
+            format!("a {format} file needs a password"),
+        ));
+    }
+    let (key, issued) = store
+        .ca_issue(
+            &caller.ctx,
+            keyway_store::CaRequest::NewKey {
+                key_type,
+                subject,
+                sans,
+            },
+            &issue,
+        )
+        .await?;
+    let Some(key) = key else {
+        return Err(Problem::invalid("csr", "no key was made"));
+    };
+    let mut chain = vec![issued.certificate.clone()];
+    chain.extend(issued.chain.iter().cloned());
+    let identity = keyway_store::KeyAndChain { key, chain };
+    let password = request.password.map(zeroize::Zeroizing::new);
+    let bytes = identity.to_bytes(format, "key", password.as_deref().map(|p| p.as_str()))?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(serial) = HeaderValue::from_str(&keyway_keystore::colon_hex(&issued.record.serial)) {
+        headers.insert("x-keyway-serial", serial);
+    }
+    Ok(response)
+}
+
 /// A certificate of keyway's CA to revoke.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

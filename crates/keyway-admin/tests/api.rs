@@ -1361,6 +1361,61 @@ async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
         problem(bad_days, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await["field"],
         "days"
     );
+    // For a CSR made elsewhere: the certificate and chain as JSON, the key stays there.
+    let pending = api
+        .store
+        .request_certificate(&admin, "alice", "CN=alice", keyway_pki::KeyType::EcP256)
+        .await
+        .unwrap();
+    let for_csr = json!({"profile": "client", "csr": pending.csr, "days": 30});
+    let signed = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/issue",
+            &ops,
+            Some(for_csr),
+        ))
+        .await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let signed = body(signed).await;
+    assert!(
+        signed["certificate_pem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"),
+        "{signed}"
+    );
+    assert!(!signed.to_string().contains("PRIVATE KEY"));
+    // With a key keyway makes: a server certificate needs its names; then the file.
+    let nameless = json!({"profile": "server", "subject": "CN=api.test", "format": "pem"});
+    let nameless = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/issue",
+            &ops,
+            Some(nameless),
+        ))
+        .await;
+    assert_eq!(nameless.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let server = json!({"profile": "server", "subject": "CN=api.test", "sans": ["dns:api.test"],
+                        "format": "pkcs12", "password": "file-pw"});
+    let server = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/ca/issue",
+            &ops,
+            Some(server),
+        ))
+        .await;
+    assert_eq!(server.status(), StatusCode::OK);
+    assert_eq!(
+        server.headers()[header::CONTENT_TYPE],
+        "application/x-pkcs12"
+    );
+    assert!(server.headers().contains_key("x-keyway-serial"));
+    let p12 = server.into_body().collect().await.unwrap().to_bytes();
+    let p12 = keyway_keystore::Keystore::from_bytes(&p12, None, Some("file-pw")).unwrap();
+    assert!(p12.entries()[0].private_key(Some("file-pw")).is_ok());
     let refused = api
         .send(with_bearer(Method::GET, "/api/v1/ca/issued", &nobody, None))
         .await;
