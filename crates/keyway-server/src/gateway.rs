@@ -90,6 +90,17 @@ impl Gateway {
         let server_cert = Arc::new(ServerCert {
             current: std::sync::RwLock::new(certified(&key, &chain, &provider)?),
         });
+        // The admin listener's HTTPS: its own certificate when one is named (read now, so
+        // a missing one stops the start); else the gateway's, renewed with it.
+        let admin_cert = match &options.admin_keystore {
+            Some(name) => {
+                let (key, chain) = server_identity(&store, Some(name), &options.hosts).await?;
+                Arc::new(ServerCert {
+                    current: std::sync::RwLock::new(certified(&key, &chain, &provider)?),
+                })
+            }
+            None => server_cert.clone(),
+        };
         let mut config = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?
@@ -172,11 +183,12 @@ impl Gateway {
             // The API off loopback: HTTPS only, with the gateway's own certificate.
             let tls = match (&options.admin_api, admin_address) {
                 (Some(_), Some(at)) if options.admin_https || !at.ip().is_loopback() => {
+                    let resolver = admin_cert.clone();
                     let mut config = ServerConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                         .map_err(|e| GatewayError::Tls(keyway_tls::explain::rustls_error(&e)))?
                         .with_client_cert_verifier(Arc::new(Optional(verifier.clone())))
-                        .with_cert_resolver(server_cert.clone());
+                        .with_cert_resolver(resolver);
                     config.alpn_protocols = vec![b"http/1.1".to_vec()];
                     Some(TlsAcceptor::from(Arc::new(config)))
                 }

@@ -22,6 +22,9 @@ pub struct GatewayOptions {
     pub admin_api: Option<AdminApi>,
     /// HTTPS on the admin listener even on a loopback address (when the API is on).
     pub admin_https: bool,
+    /// A keystore in the store whose key entry the admin listener serves over HTTPS
+    /// (read at start); `None`: the gateway's server certificate.
+    pub admin_keystore: Option<String>,
     /// The names the server certificate is for (default: localhost, 127.0.0.1 and
     /// this machine's host name).
     pub hosts: Vec<String>,
@@ -78,6 +81,7 @@ impl Default for GatewayOptions {
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             admin_api: None,
             admin_https: false,
+            admin_keystore: None,
             hosts,
             server_keystore: None,
             client_truststores: Vec::new(),

@@ -485,3 +485,64 @@ fn the_admin_listener_speaks_https_with_the_gateways_certificate_when_asked() {
     assert!(session["csrf_token"].is_string());
     assert_eq!(stop(child), 0);
 }
+
+#[test]
+fn the_admin_listener_serves_a_named_keystore_when_given_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let keyway = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+            .args(args)
+            .env_remove("KEYWAY_DATABASE_URL")
+            .env("KEYWAY_MASTER_KEY", KEY)
+            .env("KEYWAY_DATA_DIR", &data)
+            .output()
+            .unwrap()
+    };
+    assert!(keyway(&["init"]).status.success());
+    // A certificate from a "corporate CA" for admin.test, as a PKCS#12 openssl made.
+    let chain = keyway_testkit::TestChain::new("admin", keyway_testkit::KeyKind::EcP256);
+    let p12 = keyway_testkit::client_p12(&chain, dir.path());
+    let added = keyway(&[
+        "identity",
+        "add",
+        "admin-https",
+        p12.to_str().unwrap(),
+        "--storepass",
+        "changeit",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // A name that is not in the store stops the start with the fix.
+    let mut missing = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-https",
+        ])
+        .args(["--admin-keystore", "nowhere"])
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env("KEYWAY_MASTER_KEY", KEY)
+        .env("KEYWAY_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&std::mem::take(&mut missing.stderr)).to_string();
+    assert!(said.contains("nowhere"), "{said}");
+    let (child, started) = start_with(&data, &["--admin-https", "--admin-keystore", "admin-https"]);
+    let admin = started["admin"].as_str().unwrap().to_string();
+    let port = admin.rsplit(':').next().unwrap();
+    std::fs::write(dir.path().join("corporate.pem"), &chain.root_pem).unwrap();
+    let health = sh(&format!(
+        "curl -sf --cacert {} --resolve admin.test:{port}:127.0.0.1 https://admin.test:{port}/healthz",
+        dir.path().join("corporate.pem").display()
+    ));
+    assert_eq!(health, "ok\n");
+    assert_eq!(stop(child), 0);
+}

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// other), with the gateway's server certificate.
     #[arg(long, conflicts_with = "no_api")]
     pub admin_https: bool,
+    /// Serve the admin listener's HTTPS with this keystore of the store (`keyway
+    /// identity add`) instead of the gateway's server certificate; read at start.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_api")]
+    pub admin_keystore: Option<String>,
     /// A name the server certificate is for; repeat for several (default: localhost,
     /// 127.0.0.1 and this machine's host name).
     #[arg(long = "host", value_name = "NAME")]
@@ -203,6 +207,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     if !args.no_api {
         options.admin_api = Some(admin_api(store.clone(), admin_https));
         options.admin_https = args.admin_https;
+        options.admin_keystore = args.admin_keystore.clone();
     }
     let gateway = Gateway::start(store.clone(), options.clone()).await?;
     let host = options
