@@ -505,3 +505,86 @@ fn a_keystore_with_private_keys_is_not_made_a_truststore_by_accident() {
         "{stored}"
     );
 }
+
+#[test]
+fn api_tokens_are_made_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    keyway(&data, None).arg("init").assert().success();
+    keyway(&data, None)
+        .args(["user", "add", "ci", "--grant", "manage_connectors"])
+        .assert()
+        .success();
+    // The local administrator is no user: whose token must be said.
+    keyway(&data, None)
+        .args(["token", "create", "deploy"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--user"));
+    let made = keyway(&data, None)
+        .args([
+            "token",
+            "create",
+            "deploy",
+            "--user",
+            "ci",
+            "--expires",
+            "30d",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&made.get_output().stdout).to_string();
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("kwt_"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string();
+    assert!(text.contains("shown this once"), "{text}");
+    let listed = keyway(&data, None)
+        .args(["token", "list", "--user", "ci"])
+        .assert()
+        .success();
+    let listed = String::from_utf8_lossy(&listed.get_output().stdout).to_string();
+    assert!(
+        listed.contains("deploy") && !listed.contains(&secret),
+        "{listed}"
+    );
+    // ci manages their own tokens with no permission for it; not another user's.
+    keyway(&data, None)
+        .args(["token", "list", "--as", "ci", "--json"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"deploy\""));
+    keyway(&data, None)
+        .args(["token", "list", "--user", "admin", "--as", "ci"])
+        .assert()
+        .code(2);
+    keyway(&data, None)
+        .args(["token", "revoke", "deploy", "--user", "ci"])
+        .assert()
+        .success();
+    keyway(&data, None)
+        .args(["token", "revoke", "deploy", "--user", "ci"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("token list"));
+    let log = json(
+        &keyway(&data, None)
+            .args(["audit-log", "--action", "token.", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["token.create", "token.list", "token.revoke"],
+        "{log}"
+    );
+}
