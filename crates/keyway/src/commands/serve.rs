@@ -1,5 +1,7 @@
 //! `keyway serve`: the inbound gateway, with a demo on a fresh data directory.
 
+mod api;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -205,7 +207,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     }
     let admin_https = args.admin_https || !args.admin.ip().is_loopback();
     if !args.no_api {
-        options.admin_api = Some(admin_api(store.clone(), admin_https));
+        options.admin_api = Some(api::admin_api(store.clone(), admin_https));
         options.admin_https = args.admin_https;
         options.admin_keystore = args.admin_keystore.clone();
     }
@@ -479,32 +481,4 @@ async fn wait_for_stop(gateway: &Gateway, signals: Signals) -> Result<()> {
             _ = hangup.recv() => gateway.reload(),
         }
     }
-}
-
-/// keyway-admin's router, plugged into the admin listener: each request gets the
-/// caller's address and goes through the API; cookies are `Secure` over HTTPS.
-fn admin_api(store: std::sync::Arc<keyway_store::Store>, https: bool) -> keyway_server::AdminApi {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
-    let router = keyway_admin::app(keyway_admin::AdminState::new(store, https));
-    keyway_server::AdminApi(std::sync::Arc::new(
-        move |request, caller: keyway_server::AdminCaller| {
-            let router = router.clone();
-            Box::pin(async move {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(keyway_admin::Peer {
-                    address: caller.address,
-                    certificate: caller.certificate,
-                });
-                let response = match router.oneshot(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
-                response.map(|body| {
-                    body.map_err(|e| Box::new(e) as keyway_server::AdminBodyError)
-                        .boxed_unsync()
-                })
-            })
-        },
-    ))
 }
