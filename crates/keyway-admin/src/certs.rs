@@ -3,9 +3,8 @@
 //! one certificate's details, its download as PKCS#12, JKS or PEM under a password the
 //! caller gives, and revocation. Each is one store operation as the caller.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use keyway_keystore::Format;
 use keyway_pki::{KeyType, Reason};
@@ -16,11 +15,7 @@ use utoipa::ToSchema;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::problem::{JsonBody, Problem};
-use crate::routes::{Answer, if_match, versioned};
-
-fn created(body: &impl serde::Serialize) -> axum::response::Response {
-    (StatusCode::CREATED, Json(body)).into_response()
-}
+use crate::routes::{Answer, created, if_match, versioned};
 
 fn key_type(given: Option<&str>) -> Result<KeyType, Problem> {
     given
@@ -66,7 +61,7 @@ pub async fn csr(
             key_type,
         )
         .await?;
-    Ok(created(&pending))
+    Ok(created(&pending, None))
 }
 
 /// A certificate an outside CA signed for the user.
@@ -121,7 +116,7 @@ pub async fn upload(
         .store
         .upload_certificate(&caller.ctx, &name, upload)
         .await?;
-    Ok(created(&cert))
+    Ok(created(&cert, None))
 }
 
 /// A certificate for the user from keyway's CA.
@@ -162,7 +157,7 @@ pub async fn issue(
             request.days.unwrap_or(keyway_pki::DEFAULT_DAYS),
         )
         .await?;
-    Ok(created(&cert))
+    Ok(created(&cert, None))
 }
 
 /// `GET /api/v1/users/{name}/certificates/{fingerprint}`.

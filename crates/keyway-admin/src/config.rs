@@ -61,14 +61,7 @@ pub async fn import(
     }
     let import = tokio::task::spawn_blocking(move || ConfigImport::read_upload(&files))
         .await
-        .map_err(|_| {
-            Problem::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                "reading the upload stopped unexpectedly",
-            )
-        })??;
+        .map_err(|_| Problem::internal("reading the upload stopped unexpectedly"))??;
     let imported = state
         .inner
         .store

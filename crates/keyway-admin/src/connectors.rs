@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use keyway_connect::{Config, ConnectorEntry, ProfileEntry};
 use keyway_store::{Draft, NewConnector, Save};
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::problem::{JsonBody, Problem};
-use crate::routes::{Answer, if_match, versioned};
+use crate::routes::{Answer, created, if_match, versioned};
 
 fn no_connector(name: &str) -> Problem {
     Problem::new(
@@ -25,14 +25,6 @@ fn no_connector(name: &str) -> Problem {
         "Not found",
         format!("connector \"{name}\" not found: GET /api/v1/connectors lists them"),
     )
-}
-
-fn created(body: &impl serde::Serialize, location: String) -> axum::response::Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// Basic auth of a connector.
@@ -130,7 +122,7 @@ pub async fn add(
         .store
         .save_connector(&caller.ctx, &name, body.into_new()?, Save::Add)
         .await?;
-    Ok(created(&stored, format!("/api/v1/connectors/{name}")))
+    Ok(created(&stored, Some(format!("/api/v1/connectors/{name}"))))
 }
 
 /// `PUT /api/v1/connectors/{name}`: replace (`If-Match`: only at that version).
@@ -263,14 +255,9 @@ pub async fn test(
             e.to_string(),
         )
     })?;
-    let checked = keyway_connect::check(&connector).await.map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "untestable",
-            "The test could not run",
-            e.to_string(),
-        )
-    })?;
+    let checked = keyway_connect::check(&connector)
+        .await
+        .map_err(|e| Problem::untestable(e.to_string()))?;
     Ok(Json(serde_json::to_value(&checked).unwrap_or(Value::Null)).into_response())
 }
 
@@ -312,7 +299,7 @@ pub async fn add_profile(
         .store
         .save_profile(&caller.ctx, &name, body.definition, Save::Add)
         .await?;
-    Ok(created(&stored, format!("/api/v1/profiles/{name}")))
+    Ok(created(&stored, Some(format!("/api/v1/profiles/{name}"))))
 }
 
 /// `PUT /api/v1/profiles/{name}`.

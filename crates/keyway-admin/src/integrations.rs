@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use keyway_store::{NewIntegration, Save};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::problem::{JsonBody, Problem};
-use crate::routes::{Answer, if_match, versioned};
+use crate::routes::{Answer, created, if_match, versioned};
 
 /// An integration.
 #[derive(Deserialize, ToSchema)]
@@ -66,11 +66,10 @@ pub async fn add(
         .store
         .save_integration(&caller.ctx, &name, body.into_new(), Save::Add)
         .await?;
-    let mut response = (StatusCode::CREATED, Json(&stored)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/api/v1/integrations/{name}")) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(created(
+        &stored,
+        Some(format!("/api/v1/integrations/{name}")),
+    ))
 }
 
 /// `PUT /api/v1/integrations/{name}`.

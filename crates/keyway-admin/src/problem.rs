@@ -73,6 +73,26 @@ impl Problem {
         .field(field)
     }
 
+    /// Work that stopped unexpectedly (a task that panicked): nothing more to say.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            detail,
+        )
+    }
+
+    /// A connectivity test that could not run (as opposed to one that ran and failed).
+    pub fn untestable(detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "untestable",
+            "The test could not run",
+            detail,
+        )
+    }
+
     /// Nothing at this path.
     pub fn no_route(path: &str) -> Self {
         Problem::new(

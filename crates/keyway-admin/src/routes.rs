@@ -20,6 +20,15 @@ use crate::problem::{JsonBody, Problem, QueryParams};
 
 pub(crate) type Answer = Result<Response, Problem>;
 
+/// `201 Created` with `body` as JSON and, when given, where the new object is.
+pub(crate) fn created(body: &impl Serialize, location: Option<String>) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// `body` as JSON with its version as the `ETag`.
 pub(crate) fn versioned(body: &impl Serialize, version: i64) -> Response {
     let mut response = Json(body).into_response();
@@ -137,10 +146,10 @@ pub async fn add_user(
         new = new.permission(permission.parse::<Permission>()?);
     }
     let user = state.inner.store.add_user(&caller.ctx, new).await?;
-    let mut response = versioned(&user, user.version);
-    *response.status_mut() = StatusCode::CREATED;
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.name)) {
-        response.headers_mut().insert(header::LOCATION, location);
+    let location = format!("/api/v1/users/{}", user.name);
+    let mut response = created(&user, Some(location));
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", user.version)) {
+        response.headers_mut().insert(header::ETAG, tag);
     }
     Ok(response)
 }
@@ -309,7 +318,7 @@ pub async fn create_token(
         .create_token(&caller.ctx, &name, &create.name, expires_at)
         .await?;
     let body = json!({"token": made.token, "secret": made.secret.as_str()});
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(created(&body, None))
 }
 
 /// `DELETE /api/v1/users/{name}/tokens/{token}`.

@@ -76,25 +76,12 @@ pub async fn test(
     let report = tokio::task::spawn_blocking(move || {
         let profile =
             Profile::load(&spec).map_err(|e| Problem::invalid("profile", e.to_string()))?;
-        let outcome = keyway_tls::test(&target, &profile).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "untestable",
-                "The test could not run",
-                e.to_string(),
-            )
-        })?;
+        let outcome =
+            keyway_tls::test(&target, &profile).map_err(|e| Problem::untestable(e.to_string()))?;
         Ok::<_, Problem>(serde_json::to_value(outcome.report(profile.insecure)).unwrap_or_default())
     })
     .await
-    .map_err(|_| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "the test stopped unexpectedly",
-        )
-    })??;
+    .map_err(|_| Problem::internal("the test stopped unexpectedly"))??;
     Ok(Json(report).into_response())
 }
 
@@ -134,14 +121,7 @@ pub async fn probe(
         .await?;
     let report = tokio::task::spawn_blocking(move || keyway_tls::probe(&target))
         .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                "the probe stopped unexpectedly",
-            )
-        })?
+        .map_err(|_| Problem::internal("the probe stopped unexpectedly"))?
         .map_err(|e| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

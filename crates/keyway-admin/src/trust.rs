@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use base64ct::{Base64, Encoding};
 use keyway_store::NewKeystore;
@@ -16,15 +16,7 @@ use zeroize::Zeroizing;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::problem::{JsonBody, Problem};
-use crate::routes::{Answer, if_match, versioned};
-
-fn created(body: &impl serde::Serialize, location: String) -> axum::response::Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
+use crate::routes::{Answer, created, if_match, versioned};
 
 fn decode(content: &str) -> Result<Vec<u8>, Problem> {
     let compact: String = content.split_whitespace().collect();
@@ -118,7 +110,10 @@ pub async fn add_truststore(
         .store
         .add_truststore(&caller.ctx, &name, certificates, upload.source())
         .await?;
-    Ok(created(&stored, format!("/api/v1/truststores/{name}")))
+    Ok(created(
+        &stored,
+        Some(format!("/api/v1/truststores/{name}")),
+    ))
 }
 
 /// `PUT /api/v1/truststores/{name}`: replace its certificates.
@@ -241,7 +236,7 @@ pub async fn add_identity(
         .store
         .add_keystore(&caller.ctx, &name, upload.into_new()?)
         .await?;
-    Ok(created(&stored, format!("/api/v1/identities/{name}")))
+    Ok(created(&stored, Some(format!("/api/v1/identities/{name}"))))
 }
 
 /// `PUT /api/v1/identities/{name}`: replace it (a renewed certificate).
