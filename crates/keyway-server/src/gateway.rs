@@ -181,8 +181,9 @@ impl Gateway {
                 max_header: options.max_header,
             };
             // The API off loopback: HTTPS only, with the gateway's own certificate.
-            let tls = match (&options.admin_api, admin_address) {
-                (Some(_), Some(at)) if options.admin_https || !at.ip().is_loopback() => {
+            // Never plain HTTP off loopback (sign-ins, tokens, metrics): HTTPS there.
+            let tls = match admin_address {
+                Some(at) if options.admin_https || !at.ip().is_loopback() => {
                     let resolver = admin_cert.clone();
                     let mut config = ServerConfig::builder_with_provider(provider.clone())
                         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

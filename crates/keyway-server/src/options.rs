@@ -14,13 +14,12 @@ use crate::password::PasswordLimits;
 pub struct GatewayOptions {
     /// Where partners connect (default `0.0.0.0:8443`).
     pub listen: SocketAddr,
-    /// Health and metrics over plain HTTP (default `127.0.0.1:9090`); `None`: off.
+    /// Health, metrics and the admin API (default `127.0.0.1:9090`): plain HTTP on a
+    /// loopback address, HTTPS with the gateway's certificate on any other; `None`: off.
     pub admin: Option<SocketAddr>,
-    /// The admin API served on the admin listener beside health and metrics. On an
-    /// address other than loopback the listener then speaks HTTPS only, with the
-    /// gateway's server certificate.
+    /// The admin API served on the admin listener beside health and metrics.
     pub admin_api: Option<AdminApi>,
-    /// HTTPS on the admin listener even on a loopback address (when the API is on).
+    /// HTTPS on the admin listener even on a loopback address.
     pub admin_https: bool,
     /// A keystore in the store whose key entry the admin listener serves over HTTPS
     /// (read at start); `None`: the gateway's server certificate.

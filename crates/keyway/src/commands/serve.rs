@@ -43,11 +43,11 @@ pub struct ServeArgs {
     pub no_api: bool,
     /// HTTPS on the admin listener even on a loopback address (it always is on any
     /// other), with the gateway's server certificate.
-    #[arg(long, conflicts_with = "no_api")]
+    #[arg(long)]
     pub admin_https: bool,
     /// Serve the admin listener's HTTPS with this keystore of the store (`keyway
     /// identity add`) instead of the gateway's server certificate; read at start.
-    #[arg(long, value_name = "NAME", conflicts_with = "no_api")]
+    #[arg(long, value_name = "NAME")]
     pub admin_keystore: Option<String>,
     /// A name the server certificate is for; repeat for several (default: localhost,
     /// 127.0.0.1 and this machine's host name).
@@ -208,9 +208,9 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     let admin_https = args.admin_https || !args.admin.ip().is_loopback();
     if !args.no_api {
         options.admin_api = Some(api::admin_api(store.clone(), admin_https));
-        options.admin_https = args.admin_https;
-        options.admin_keystore = args.admin_keystore.clone();
     }
+    options.admin_https = args.admin_https;
+    options.admin_keystore = args.admin_keystore.clone();
     let gateway = Gateway::start(store.clone(), options.clone()).await?;
     let host = options
         .hosts
@@ -264,10 +264,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
             store.database()
         );
         if let Some(admin) = gateway.admin_address {
-            let scheme = match options.admin_api {
-                Some(_) if admin_https => "https",
-                _ => "http",
-            };
+            let scheme = if admin_https { "https" } else { "http" };
             println!("  health and metrics: {scheme}://{admin}/healthz, /readyz, /metrics");
             if options.admin_api.is_some() {
                 println!(

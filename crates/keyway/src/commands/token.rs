@@ -18,6 +18,7 @@ pub enum TokenCommand {
     /// Make an API token; its secret is printed this once.
     #[command(after_help = "Examples:
   keyway token create ci --user ci-bot --expires 90d
+  keyway token create --name ci --user ci-bot --expires 90d
   keyway token create laptop --as alice          # one's own needs no permission
 
 The token acts as its user, with the user's permissions of the moment and no more; it
@@ -48,7 +49,11 @@ pub struct TokenUserArgs {
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
     /// The token's name, unique per user.
-    pub name: String,
+    #[arg(value_name = "NAME", required_unless_present = "name_flag")]
+    pub name: Option<String>,
+    /// The same, as an option (`--name ci`).
+    #[arg(long = "name", value_name = "NAME", conflicts_with = "name")]
+    pub name_flag: Option<String>,
     /// How long it works (90d, 12h); default: until revoked.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub expires: Option<std::time::Duration>,
@@ -87,13 +92,18 @@ fn owner(args: &TokenUserArgs) -> Result<String> {
 
 async fn create(args: TokenCreateArgs) -> Result<Exit> {
     let user = owner(&args.owner)?;
+    let name = args
+        .name
+        .clone()
+        .or(args.name_flag.clone())
+        .unwrap_or_default();
     let expires_at = args.expires.map(|d| {
         OffsetDateTime::now_utc().unix_timestamp()
             + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
     });
     let store = open(&args.owner.store).await?;
     let made = store
-        .create_token(&context(&args.owner.store), &user, &args.name, expires_at)
+        .create_token(&context(&args.owner.store), &user, &name, expires_at)
         .await?;
     if output::json() {
         output::print_json(&json!({"token": made.token, "secret": made.secret.as_str()}))?;
