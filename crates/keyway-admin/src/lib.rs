@@ -179,6 +179,7 @@ pub fn app(state: AdminState) -> Router {
             put(integrations::replace).delete(integrations::remove),
         )
         .route("/api/v1/ca", get(pki::ca))
+        .route("/api/v1/expiry", get(pki::expiry))
         .route("/api/v1/ca/issued", get(pki::issued))
         .route("/api/v1/ca/issue", post(pki::issue))
         .route("/api/v1/ca/revoke", post(pki::revoke))
@@ -248,6 +249,7 @@ pub fn app(state: AdminState) -> Router {
         integrations::replace,
         integrations::remove,
         pki::ca,
+        pki::expiry,
         pki::issued,
         pki::issue,
         pki::revoke,

@@ -293,3 +293,30 @@ pub async fn remove_crl(
     state.inner.store.remove_crl(&caller.ctx, &issuer).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// Which certificates to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExpiryQuery {
+    /// Only those ending within this many days (the expired ones included).
+    pub within_days: Option<u32>,
+}
+
+/// `GET /api/v1/expiry`: every certificate keyway knows with the time it has left,
+/// soonest end first, as `keyway expiry --json`.
+#[utoipa::path(get, path = "/api/v1/expiry", tag = "ca", params(ExpiryQuery),
+    responses((status = 200, description = "The `expiry` list: kind, holder, subject, dates, days and share of lifetime left", body = serde_json::Value),
+              (status = 403, description = "Needs manage_trust", body = Problem)))]
+pub async fn expiry(
+    State(state): State<AdminState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ExpiryQuery>,
+) -> Answer {
+    let within = query.within_days.map(|d| i64::from(d) * 86_400);
+    let known = state
+        .inner
+        .store
+        .known_certificates(&caller.ctx, within)
+        .await?;
+    Ok(Json(known).into_response())
+}

@@ -1420,6 +1420,29 @@ async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
         .send(with_bearer(Method::GET, "/api/v1/ca/issued", &nobody, None))
         .await;
     problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    // Every certificate keyway knows, soonest end first, as `keyway expiry --json`.
+    let expiry = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/expiry?within_days=4000",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(expiry.status(), StatusCode::OK);
+    let expiry = body(expiry).await;
+    keyway_testkit::assert_json_kind("expiry", &expiry);
+    let kinds: Vec<&str> = expiry
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"ca") && kinds.contains(&"user"), "{expiry}");
+    let refused = api
+        .send(with_bearer(Method::GET, "/api/v1/expiry", &nobody, None))
+        .await;
+    problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
     // An outside CA's CRL: checked against the truststore that holds the CA.
     use base64ct::{Base64, Encoding};
     let partner = keyway_testkit::TestCa::new("Partner");

@@ -42,6 +42,7 @@ mod config;
 mod connectors;
 mod crl;
 mod error;
+mod expiry;
 mod gateway;
 mod keystore;
 mod schema;
@@ -73,6 +74,7 @@ pub use connectors::{
 };
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
+pub use expiry::KnownCertificate;
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};

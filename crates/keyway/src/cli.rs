@@ -99,6 +99,15 @@ Exit codes: 0 ready, 2 it could not be set up (unreachable database, wrong maste
 
 Needs user_management when run --as a user.")]
     AuditLog(commands::audit_log::AuditLogArgs),
+    /// Every certificate keyway knows (its CA, identities, truststores, users'
+    /// certificates) with the time it has left, soonest end first.
+    #[command(after_help = "Examples:
+  keyway expiry
+  keyway expiry --within 30d --json
+
+Needs manage_trust when run --as a user.
+Exit codes: 0 none of those listed has ended, 1 one has (revoked ones aside), 2 refused.")]
+    Expiry(commands::expiry::ExpiryArgs),
     /// Named truststores in the store: the CAs connectors and certificate uploads trust.
     #[command(subcommand)]
     Truststore(commands::truststore::TruststoreCommand),

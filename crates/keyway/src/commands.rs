@@ -7,6 +7,7 @@ pub mod config;
 pub mod connector;
 pub mod crl;
 pub mod csr;
+pub mod expiry;
 pub mod identity;
 pub mod import;
 pub mod init;

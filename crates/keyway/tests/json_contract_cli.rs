@@ -124,6 +124,7 @@ fn every_json_output_follows_its_schema() {
         ],
     );
     checked(&data, "token-list", &["token", "list", "--user", "alice"]);
+    checked(&data, "expiry", &["expiry"]);
     keyway(&data)
         .args([
             "ca",

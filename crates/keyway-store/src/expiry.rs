@@ -1,0 +1,173 @@
+//! Every certificate keyway knows, with the time it has left: keyway's CA (root and
+//! intermediate), the stored identities (the gateway's own server certificate, keystore
+//! `gateway`, among them), the truststores' CAs and the users' client certificates. One
+//! list, soonest end first: what `keyway expiry` prints and the console's dashboard shows.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::access::Need;
+use crate::{Context, Store, StoreError, now};
+
+/// A certificate and how long it has left.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnownCertificate {
+    /// `ca`, `identity`, `truststore` or `user`.
+    pub kind: &'static str,
+    /// Where keyway keeps it: `root`, `intermediate`, the identity's or truststore's
+    /// name, the user's name.
+    pub holder: String,
+    /// Its subject.
+    pub subject: String,
+    /// SHA-256, upper-case hex pairs joined by colons.
+    pub sha256: String,
+    /// Valid from.
+    #[serde(serialize_with = "crate::rfc3339")]
+    pub not_before: i64,
+    /// Valid until.
+    #[serde(serialize_with = "crate::rfc3339")]
+    pub not_after: i64,
+    /// Whole days left (negative: expired that many days ago).
+    pub days_left: i64,
+    /// The share of its lifetime left, from 0 (expired) to 1 (just issued).
+    pub lifetime_left: f64,
+    /// Revoked (a user's certificate): it ends whatever its date says.
+    pub revoked: bool,
+}
+
+impl KnownCertificate {
+    fn new(
+        kind: &'static str,
+        holder: String,
+        info: &keyway_keystore::CertInfo,
+        at: i64,
+    ) -> KnownCertificate {
+        Self::from_parts(
+            kind,
+            holder,
+            info.subject.clone(),
+            info.sha256.clone(),
+            (
+                info.not_before.unix_timestamp(),
+                info.not_after.unix_timestamp(),
+            ),
+            false,
+            at,
+        )
+    }
+
+    fn from_parts(
+        kind: &'static str,
+        holder: String,
+        subject: String,
+        sha256: String,
+        (not_before, not_after): (i64, i64),
+        revoked: bool,
+        at: i64,
+    ) -> KnownCertificate {
+        let lifetime = (not_after - not_before).max(1) as f64;
+        let left = (not_after - at) as f64;
+        KnownCertificate {
+            kind,
+            holder,
+            subject,
+            sha256,
+            not_before,
+            not_after,
+            days_left: (not_after - at).div_euclid(86_400),
+            lifetime_left: (left / lifetime).clamp(0.0, 1.0),
+            revoked,
+        }
+    }
+}
+
+impl Store {
+    /// Every certificate keyway knows, soonest end first; with `within` (seconds), only
+    /// those ending within that time from now (the expired ones included). Needs
+    /// `manage_trust`.
+    pub async fn known_certificates(
+        &self,
+        ctx: &Context,
+        within: Option<i64>,
+    ) -> Result<Vec<KnownCertificate>, StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageTrust,
+            None,
+            "expiry.list",
+            "certificates".into(),
+        )
+        .await?;
+        let at = now();
+        let mut known = Vec::new();
+        if let Some(ca) = self.ca().await? {
+            known.push(KnownCertificate::new(
+                "ca",
+                "root".into(),
+                ca.root.info(),
+                at,
+            ));
+            if let Some(intermediate) = &ca.intermediate {
+                known.push(KnownCertificate::new(
+                    "ca",
+                    "intermediate".into(),
+                    intermediate.info(),
+                    at,
+                ));
+            }
+        }
+        for keystore in self.keystores(ctx).await? {
+            if let Some(entry) = keystore.key_entry()
+                && let Some(leaf) = entry.chain.first()
+            {
+                known.push(KnownCertificate::new(
+                    "identity",
+                    keystore.name.clone(),
+                    leaf.info(),
+                    at,
+                ));
+            }
+        }
+        for truststore in self.truststores(ctx).await? {
+            for cert in &truststore.certificates {
+                known.push(KnownCertificate::new(
+                    "truststore",
+                    truststore.name.clone(),
+                    cert.info(),
+                    at,
+                ));
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT u.name, c.subject, c.sha256, c.not_before, c.not_after, c.revoked_at
+             FROM client_certificates c JOIN users u ON u.id = c.user_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading client certificates", e))?;
+        for row in &rows {
+            let read = |e| self.db_error("reading client certificates", e);
+            let sha256: String = row.try_get("sha256").map_err(read)?;
+            let revoked: Option<i64> = row.try_get("revoked_at").map_err(read)?;
+            known.push(KnownCertificate::from_parts(
+                "user",
+                row.try_get("name").map_err(read)?,
+                row.try_get("subject").map_err(read)?,
+                keyway_keystore::colon_hex(&sha256),
+                (
+                    row.try_get("not_before").map_err(read)?,
+                    row.try_get("not_after").map_err(read)?,
+                ),
+                revoked.is_some(),
+                at,
+            ));
+        }
+        if let Some(within) = within {
+            known.retain(|c| c.not_after <= at + within);
+        }
+        known.sort_by(|a, b| {
+            (a.not_after, a.kind, &a.holder).cmp(&(b.not_after, b.kind, &b.holder))
+        });
+        Ok(known)
+    }
+}
