@@ -69,9 +69,10 @@ impl FromRequestParts<AdminState> for Caller {
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
             // A client certificate the handshake verified: its owner, as at the gateway.
-            // Browsers do not attach it to another site's requests on their own, but the
-            // user may have chosen it for this one: changes still need the session's CSRF
-            // token, so the certificate signs in read-only unless a token comes with it.
+            // A browser presents a certificate the user chose for this site on every
+            // request to it, whoever's page sent the request: like a cookie, it is no
+            // proof of intent. So it signs in read-only; changes need the CSRF token of a
+            // session (`POST /api/v1/login/certificate` opens one).
             let certificate = parts
                 .extensions
                 .get::<Peer>()

@@ -194,6 +194,13 @@ impl Store {
             expires_at: at + policy.absolute,
         };
         let mut tx = self.write().await?;
+        // Sessions nobody came back to end here, not only when their cookie returns.
+        sqlx::query("DELETE FROM api_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(at)
+            .bind(at - policy.idle)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("ending old sessions", e))?;
         sqlx::query(
             "INSERT INTO api_sessions (digest, user_id, csrf, origin, created_at, last_seen_at, expires_at)
              SELECT $1, id, $2, $3, $4, $4, $5 FROM users WHERE name = $6",

@@ -11,7 +11,7 @@ use keyway_store::{
 use zeroize::Zeroizing;
 
 mod common;
-use common::Fixture;
+use common::{Fixture, raw_pool};
 
 on_both!(
     a_login_opens_a_session_that_ends_at_logout,
@@ -19,6 +19,7 @@ on_both!(
     sessions_end_when_idle_and_when_the_user_is_disabled,
     tokens_act_as_their_user_until_revoked_or_expired,
     only_user_management_reaches_another_users_tokens,
+    sessions_nobody_returns_to_are_removed_at_the_next_login,
 );
 
 fn pw(s: &str) -> Zeroizing<String> {
@@ -311,4 +312,42 @@ async fn only_user_management_reaches_another_users_tokens(backend: Backend) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn sessions_nobody_returns_to_are_removed_at_the_next_login(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = fixture.open().await;
+    with_user(&store, "alice", &[]).await;
+    // Three sessions already idle for longer than allowed, never looked up again.
+    let idle = SessionPolicy {
+        idle: 0,
+        absolute: 3600,
+    };
+    for _ in 0..3 {
+        let opened = store
+            .login(
+                "alice",
+                &pw("correct horse battery"),
+                "api",
+                SessionPolicy::default(),
+            )
+            .await
+            .unwrap();
+        assert!(opened.is_some());
+    }
+    let count = |pool: sqlx::AnyPool| async move {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(count(raw_pool(&fixture.location).await).await, 3);
+    // The next login under a policy they have outlived removes them.
+    store
+        .login("alice", &pw("correct horse battery"), "api", idle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(raw_pool(&fixture.location).await).await, 1);
 }
