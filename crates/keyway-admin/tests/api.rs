@@ -908,6 +908,21 @@ async fn connectors_are_added_replaced_and_removed_with_their_versions() {
         "exists",
     )
     .await;
+    // A draft may keep the stored password only where it was sent before: pointed
+    // elsewhere, it must bring its own (nothing connects: the refusal comes first).
+    let elsewhere = json!({"definition": {"kind": "rest", "url": "https://elsewhere.test/api"},
+                           "auth": {"username": "svc"}});
+    let elsewhere = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/connectors/orders/test",
+            &ops,
+            Some(elsewhere),
+        ))
+        .await;
+    let elsewhere = problem(elsewhere, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(elsewhere["field"], "auth.password", "{elsewhere}");
+    assert!(!elsewhere.to_string().contains("s3cret-pw"));
     // A definition that does not check out names the problem; nothing is stored.
     let bad = json!({"name": "bad", "definition": {"kind": "ftp", "url": "https://x.test/"}});
     let bad = api

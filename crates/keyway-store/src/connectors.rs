@@ -34,6 +34,25 @@ pub enum Save {
     Replace(Option<i64>),
 }
 
+/// `scheme://host:port` of a URL, lower-case, with the scheme's port when none is given.
+fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let authority = authority.rsplit('@').next()?.to_string();
+    let has_port = if authority.starts_with('[') {
+        authority.contains("]:")
+    } else {
+        authority.contains(':')
+    };
+    let default = if scheme == "http" { 80 } else { 443 };
+    Some(if has_port {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}:{default}")
+    })
+}
+
 /// A connector as an edit form holds it, saved or not ([`Store::draft_config`]).
 #[derive(Clone)]
 pub struct Draft {
@@ -632,10 +651,25 @@ impl Store {
                 password: SecretRef::Inline(password.to_string()),
             }),
             Some((username, None)) => {
-                let stored = all
-                    .connectors
-                    .get(&draft.connector)
-                    .and_then(|c| c.auth.as_ref());
+                let stored = all.connectors.get(&draft.connector);
+                // The stored password goes only where it went before: a draft that points
+                // elsewhere must bring its own (else a draft could send it anywhere).
+                if let Some(stored) = stored
+                    && stored.auth.is_some()
+                    && url_origin(&stored.url) != url_origin(&draft.definition.url)
+                {
+                    return Err(StoreError::Invalid {
+                        field: "auth.password",
+                        given: "(none)".into(),
+                        problem: format!(
+                            "the draft calls {} where connector {} calls {}: give the password to send there",
+                            url_origin(&draft.definition.url).unwrap_or_default(),
+                            draft.connector,
+                            url_origin(&stored.url).unwrap_or_default()
+                        ),
+                    });
+                }
+                let stored = stored.and_then(|c| c.auth.as_ref());
                 let Some(stored) = stored else {
                     return Err(StoreError::Invalid {
                         field: "auth.password",
@@ -1093,5 +1127,26 @@ fn not_found(kind: &'static str, name: &str) -> StoreError {
         kind,
         name: name.to_string(),
         hint: ": `keyway config export` writes out what the store holds; `keyway config import keyway.toml` stores definitions".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_origin;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port_with_the_default_port_filled_in() {
+        let o = |u: &str| url_origin(u).unwrap();
+        assert_eq!(o("https://Partner.test/api"), "https://partner.test:443");
+        assert_eq!(
+            o("https://partner.test:443/x"),
+            o("https://partner.test/y?q")
+        );
+        assert_ne!(o("https://partner.test/"), o("https://evil.test/"));
+        assert_ne!(o("https://partner.test/"), o("https://partner.test:8443/"));
+        assert_eq!(o("https://user@partner.test/"), "https://partner.test:443");
+        assert_eq!(o("https://[::1]/"), "https://[::1]:443");
+        assert_eq!(o("https://[::1]:8443/"), "https://[::1]:8443");
+        assert!(url_origin("partner.test").is_none());
     }
 }
