@@ -1817,3 +1817,132 @@ async fn a_configuration_uploads_whole_and_reads_nothing_from_the_servers_disk()
     assert_eq!(orders["username"], "svc");
     problem(api.send(send(good)).await, StatusCode::CONFLICT, "exists").await;
 }
+
+#[tokio::test]
+async fn each_change_is_allowed_refused_or_invisible_as_the_store_decides() {
+    let api = Api::new().await;
+    let users = ["root", "alice", "ops", "nobody"];
+    let mut tokens = Vec::new();
+    for user in users {
+        tokens.push((user, api.token(user).await));
+    }
+    let forbidden = StatusCode::FORBIDDEN;
+    let hidden = StatusCode::NOT_FOUND;
+    // A valid body everywhere, so that a refusal is the permission's, not the input's.
+    let root_pem = {
+        use base64ct::{Base64, Encoding};
+        Base64::encode_string(TestChain::new("p", KeyKind::EcP256).root_pem.as_bytes())
+    };
+    // (method, path, body, who may and what they get, what the others get); {u} is the
+    // caller's name, so each allowed change is a new object.
+    let cases: Vec<(Method, &str, Value, &[&str], StatusCode, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/api/v1/users",
+            json!({"name": "new-{u}"}),
+            &["root"],
+            StatusCode::CREATED,
+            forbidden,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/users/nobody/permissions/invoke:{u}",
+            json!(null),
+            &["root"],
+            StatusCode::OK,
+            forbidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users/alice/certificates/csr",
+            json!({"subject": "CN=alice-{u}"}),
+            &["root", "alice"],
+            StatusCode::CREATED,
+            hidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users/alice/tokens",
+            json!({"name": "t-{u}"}),
+            &["root", "alice"],
+            StatusCode::CREATED,
+            hidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/profiles",
+            json!({"name": "p-{u}", "definition": {}}),
+            &["ops"],
+            StatusCode::CREATED,
+            forbidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/connectors",
+            json!({"name": "c-{u}", "definition": {"kind": "rest", "url": "https://x.test/"}}),
+            &["ops"],
+            StatusCode::CREATED,
+            forbidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/truststores",
+            json!({"name": "t-{u}", "content_base64": root_pem.clone()}),
+            &[],
+            StatusCode::CREATED,
+            forbidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/ca/revoke",
+            json!({"serial": "01"}),
+            &[],
+            StatusCode::OK,
+            forbidden,
+        ),
+        (
+            Method::POST,
+            "/api/v1/probe",
+            json!({"target": "127.0.0.1:1"}),
+            &["ops"],
+            StatusCode::OK,
+            forbidden,
+        ),
+    ];
+    for (method, path, body, allowed, ok, others) in &cases {
+        for (user, token) in &tokens {
+            let path = path.replace("{u}", user);
+            let body = if body.is_null() {
+                None
+            } else {
+                Some(serde_json::from_str(&body.to_string().replace("{u}", user)).unwrap())
+            };
+            let response = api
+                .send(with_bearer(method.clone(), &path, token, body))
+                .await;
+            let want = if allowed.contains(user) { *ok } else { *others };
+            assert_eq!(response.status(), want, "{user} {method} {path}");
+        }
+    }
+    // Nothing refused was made: only root's user, only ops's connector.
+    let admin = Context::local_admin();
+    let made: Vec<String> = api
+        .store
+        .users(&admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .filter(|n| n.starts_with("new-"))
+        .collect();
+    assert_eq!(made, ["new-root"]);
+    let connectors: Vec<String> = api
+        .store
+        .connectors(&admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(connectors, ["c-ops"]);
+}
