@@ -1818,6 +1818,17 @@ async fn a_configuration_uploads_whole_and_reads_nothing_from_the_servers_disk()
     problem(api.send(send(good)).await, StatusCode::CONFLICT, "exists").await;
 }
 
+/// A change to try as each user: method, path, body, who may, what they get, what the
+/// others get.
+type Change = (
+    Method,
+    &'static str,
+    Value,
+    &'static [&'static str],
+    StatusCode,
+    StatusCode,
+);
+
 #[tokio::test]
 async fn each_change_is_allowed_refused_or_invisible_as_the_store_decides() {
     let api = Api::new().await;
@@ -1835,7 +1846,7 @@ async fn each_change_is_allowed_refused_or_invisible_as_the_store_decides() {
     };
     // (method, path, body, who may and what they get, what the others get); {u} is the
     // caller's name, so each allowed change is a new object.
-    let cases: Vec<(Method, &str, Value, &[&str], StatusCode, StatusCode)> = vec![
+    let cases: Vec<Change> = vec![
         (
             Method::POST,
             "/api/v1/users",
