@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use crate::access::Need;
 use crate::audit::Event;
 use crate::user::not_found_user;
-use crate::{AuditOutcome, Context, Store, StoreError, now};
+use crate::{AuditOutcome, Context, Store, StoreError, now, random_hex};
 
 /// How long a login session lasts: `idle` seconds after its last request, and never
 /// more than `absolute` seconds after the login.
@@ -540,14 +540,4 @@ fn digest(secret: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `bytes` random bytes as hex.
-fn random_hex(bytes: usize) -> Result<Zeroizing<String>, StoreError> {
-    let mut random = Zeroizing::new(vec![0u8; bytes]);
-    getrandom::fill(&mut random)
-        .map_err(|e| StoreError::MasterKey(format!("the system gave no random bytes: {e}")))?;
-    Ok(Zeroizing::new(
-        random.iter().map(|b| format!("{b:02x}")).collect(),
-    ))
 }

@@ -61,10 +61,7 @@ impl NewKeystore {
         chain: &[Certificate],
         source: &str,
     ) -> Result<NewKeystore, StoreError> {
-        let mut random = [0u8; 24];
-        getrandom::fill(&mut random)
-            .map_err(|e| StoreError::MasterKey(format!("no random password: {e}")))?;
-        let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let password = crate::random_hex(24)?.to_string();
         let mut p12 = Keystore::new(Format::Pkcs12);
         p12.add_private_key(alias, key.clone(), chain.to_vec())
             .map_err(|e| invalid(alias, e.to_string()))?;

@@ -465,6 +465,16 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// `bytes` random bytes as hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<zeroize::Zeroizing<String>, StoreError> {
+    let mut random = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    getrandom::fill(&mut random)
+        .map_err(|e| StoreError::MasterKey(format!("the system gave no random bytes: {e}")))?;
+    Ok(zeroize::Zeroizing::new(
+        random.iter().map(|b| format!("{b:02x}")).collect(),
+    ))
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
