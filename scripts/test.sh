@@ -36,6 +36,9 @@ if [ -z "${KEYWAY_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/init
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "postgresql installed but initdb is missing" >&2; exit 1; }
 fi
 
+# A full run gains nothing from incremental caches, which take gigabytes on disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
