@@ -45,7 +45,7 @@ pub struct ConnectorBody {
     /// The name (on `POST /api/v1/connectors`; the path names it otherwise).
     pub name: Option<String>,
     /// kind ("rest" or "soap"), url, profile, headers, timeout, retries, redirects,
-    /// test_path, soap_version, test_action: as in keyway.toml.
+    /// test_path, soap_version, test_action, tags: as in keyway.toml.
     #[schema(value_type = Object)]
     pub definition: ConnectorEntry,
     /// Basic auth; none: no Authorization header.

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use keyway_tls::{TestError, TestOutcome, TestTarget};
+use keyway_tls::{TestError, TestOutcome};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
@@ -183,16 +183,7 @@ pub async fn check(connector: &Connector) -> Result<ConnectorCheck, TestError> {
 /// The TLS test with the connector's profile, against its host and port (what to show
 /// when a call fails without an answer).
 pub async fn diagnose(connector: &Connector) -> Result<TestOutcome, TestError> {
-    let url = &connector.def().url;
-    let target = TestTarget {
-        host: url
-            .host()
-            .unwrap_or("")
-            .trim_matches(['[', ']'])
-            .to_string(),
-        port: url.port_u16().unwrap_or(443),
-        http_path: None,
-    };
+    let target = crate::audit::test_target(connector);
     let profile = connector.profile().clone();
     // The test blocks (it may drive OpenSSL for a legacy server).
     match tokio::task::spawn_blocking(move || keyway_tls::test(&target, &profile)).await {

@@ -191,6 +191,9 @@ pub struct ConnectorEntry {
     /// SOAP: the operation `connector test` calls instead of fetching the WSDL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_action: Option<String>,
+    /// Labels for choosing connectors together (`keyway audit --tag payments`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Attributes an import could not map, kept so nothing is lost (reported by `show`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub extra: IndexMap<String, String>,
@@ -329,6 +332,8 @@ pub struct ConnectorDef {
     pub soap_version: SoapVersion,
     /// SOAP operation for `connector test`.
     pub test_action: Option<String>,
+    /// Labels for choosing connectors together.
+    pub tags: Vec<String>,
     /// Unmapped attributes from an import.
     pub extra: IndexMap<String, String>,
 }
@@ -1043,6 +1048,55 @@ fn policy(entry: &ProfileEntry) -> Result<TlsPolicy, (&'static str, String)> {
     Ok(policy)
 }
 
+/// A TLS policy on its own, as `keyway audit --policy FILE` reads it: the version and
+/// cipher-suite keys of a profile, at the top level of a TOML file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEntry {
+    /// Lowest allowable version.
+    #[serde(default)]
+    pub lowest_version: Option<String>,
+    /// An explicit set of versions instead of a lowest one.
+    #[serde(default)]
+    pub versions: Option<Vec<String>>,
+    /// The highest version to offer.
+    #[serde(default)]
+    pub max_version: Option<String>,
+    /// IANA cipher-suite names, in preference order.
+    #[serde(default)]
+    pub cipher_suites: Option<Vec<String>>,
+}
+
+impl PolicyEntry {
+    /// Reads and checks a policy file; the error names the file and the field.
+    pub fn load(path: &Path) -> Result<TlsPolicy, ConfigError> {
+        let error = |field: &str, problem: String| ConfigError {
+            file: path.to_path_buf(),
+            item: String::new(),
+            field: field.to_string(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error("", e.to_string()))?;
+        let entry: PolicyEntry = toml::from_str(&text).map_err(|e| {
+            error(
+                "",
+                format!(
+                    "{} (a policy file holds lowest_version, versions, max_version and cipher_suites, as a profile does)",
+                    e.message()
+                ),
+            )
+        })?;
+        policy(&ProfileEntry {
+            lowest_version: entry.lowest_version,
+            versions: entry.versions,
+            max_version: entry.max_version,
+            cipher_suites: entry.cipher_suites,
+            ..ProfileEntry::default()
+        })
+        .map_err(|(field, problem)| error(field, problem))
+    }
+}
+
 /// Version flags as a `versions` list (for imports of flag-style configurations).
 pub fn versions_from_flags(flags: VersionFlags) -> Vec<String> {
     [
@@ -1150,6 +1204,16 @@ fn connector(
             "soap_version and test_action are for SOAP connectors; set kind = \"soap\"".into(),
         );
     }
+    for tag in &entry.tags {
+        if !is_tag(tag) {
+            fail(
+                "tags",
+                format!(
+                    "\"{tag}\" is not a tag: use letters, digits, '-', '_' and '.' (e.g. \"payments\", \"eu-west\")"
+                ),
+            );
+        }
+    }
     if let Some(auth) = &entry.auth
         && (auth.username.is_empty() || auth.username.contains(':'))
     {
@@ -1176,8 +1240,17 @@ fn connector(
         test_path: entry.test_path,
         soap_version,
         test_action: entry.test_action,
+        tags: entry.tags,
         extra: entry.extra,
     })
+}
+
+/// Whether `tag` may label a connector: 1 to 64 letters, digits, `-`, `_` or `.`.
+pub fn is_tag(tag: &str) -> bool {
+    (1..=64).contains(&tag.len())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Checks a base URL: https, a host, no credentials, no query or fragment.

@@ -22,6 +22,9 @@
 //!   connector's exact profile, then one request, as a typed [`ConnectorCheck`] whose
 //!   [`HttpProblem`] names a refused login, an HTTP error or a SOAP endpoint that does not
 //!   answer SOAP;
+//! - [`audit`]: the fleet audit — every connector checked at once within bounds per host
+//!   and overall, with the version probe, the chains and their expiry, and a what-if
+//!   under a required policy ("what breaks if we require TLS 1.2");
 //! - [`pmg`]: import of PMG-style `<scenario …/>` files as connectors (TLS version
 //!   flags become explicit version sets, unmapped attributes are kept) and export back to
 //!   the same shape.
@@ -41,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 mod check;
 mod config;
 mod connector;
@@ -53,9 +57,9 @@ mod xml;
 pub use check::{CheckRequest, ConnectorCheck, HttpCheck, HttpProblem, check, diagnose};
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
-    DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, OpenedKeystore, ProfileEntry,
-    Redirects, SoapVersion, SourceFile, StoreEntry, Stored, name_problem, shown_name, store_label,
-    versions_from_flags,
+    DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, OpenedKeystore, PolicyEntry,
+    ProfileEntry, Redirects, SoapVersion, SourceFile, StoreEntry, Stored, is_tag, name_problem,
+    shown_name, store_label, versions_from_flags,
 };
 pub use connector::{
     BodyError, CallBody, CallError, CallRequest, CallResponse, Connector, MAX_BODY,

@@ -293,6 +293,7 @@ pub fn import(path: &Path, bytes: &[u8], options: ImportOptions) -> Result<Impor
                 test_path: None,
                 soap_version: None,
                 test_action: None,
+                tags: Vec::new(),
                 extra,
             },
         );

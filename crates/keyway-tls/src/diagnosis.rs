@@ -19,6 +19,18 @@ pub enum Blame {
     Network,
 }
 
+impl std::fmt::Display for Blame {
+    /// Whose side the fix is on, in words: "our configuration", "the partner's side",
+    /// "the network".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Blame::LocalConfig => "our configuration",
+            Blame::Partner => "the partner's side",
+            Blame::Network => "the network",
+        })
+    }
+}
+
 /// Why a connection failed.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]

@@ -99,6 +99,27 @@ Exit codes: 0 ready, 2 it could not be set up (unreachable database, wrong maste
 
 Needs user_management when run --as a user.")]
     AuditLog(commands::audit_log::AuditLogArgs),
+    /// Check every connector at once: TLS with its own profile, the versions the partner
+    /// speaks, the chains and when they end, and what would break under a stricter policy.
+    #[command(
+        after_help = "Each connector (of --config, ./keyway.toml, or keyway's store) gets the connector
+test, the version probe, the chain its partner presents with each certificate's end, and
+whether the partner asks for a client certificate (and from which CAs). With
+--require-min-tls or --policy, each is also tried under that policy, without changing
+anything: the table says which would break and why (version_mismatch names the versions
+the partner speaks). Rows come worst first: FAIL, BREAKS, EXPIRING, ok.
+
+Examples:
+  keyway audit
+  keyway audit --require-min-tls 1.2
+  keyway audit --tag payments --policy tls13-only.toml --json
+  keyway audit --html audit.html --concurrency 32 --per-host 4
+
+A progress bar shows on a terminal (stderr), never in a pipe.
+Exit codes: 0 every connector passes (and would under the policy), 1 one fails or would
+break, 2 usage or configuration error."
+    )]
+    Audit(commands::audit::AuditArgs),
     /// Every certificate keyway knows (its CA, identities, truststores, users'
     /// certificates) with the time it has left, soonest end first.
     #[command(after_help = "Examples:

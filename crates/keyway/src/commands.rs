@@ -1,5 +1,6 @@
 //! One module per noun of the command line: each owns its clap arguments and its `run`.
 
+pub mod audit;
 pub mod audit_log;
 pub mod ca;
 pub mod cert;

@@ -52,6 +52,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
         cli::Command::Export(command) => commands::import::export(command),
         cli::Command::Init(args) => commands::init::init(args),
         cli::Command::User(command) => commands::user::user(command),
+        cli::Command::Audit(args) => commands::audit::run(args),
         cli::Command::AuditLog(args) => commands::audit_log::audit_log(args),
         cli::Command::Truststore(command) => commands::truststore::truststore(command),
         cli::Command::Identity(command) => commands::identity::identity(command),

@@ -187,7 +187,7 @@ require_password = true
                 "--alias",
                 alias,
             ])
-            .args(["--server-name", "orders.test"])
+            .args(["--server-name", "orders.test", "--tag", "payments"])
             .args([
                 "--min-tls",
                 "1.2",
@@ -208,6 +208,23 @@ require_password = true
     let called =
         json(&run(&["connector", "call", "orders-2", "--path", "/ping", "--json"]).success());
     assert_eq!(called["status"], 200, "{called}");
+    // The fleet audit over the store's connectors, chosen by the tag the new one carries.
+    let audited = json(&run(&["audit", "--tag", "payments", "--json"]).success());
+    assert_eq!(audited["counts"]["total"], 1, "{audited}");
+    assert_eq!(audited["connectors"][0]["connector"], "orders-2");
+    assert_eq!(
+        audited["connectors"][0]["tags"],
+        serde_json::json!(["payments"])
+    );
+    assert_eq!(audited["connectors"][0]["standing"], "passing", "{audited}");
+    assert!(
+        audited["connectors"][0]["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["role"] == "client"),
+        "the client certificate's end is listed: {audited}"
+    );
     run(&[
         "integration",
         "add",

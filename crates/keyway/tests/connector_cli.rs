@@ -380,3 +380,101 @@ profile = "mtls"
         "{out}"
     );
 }
+
+#[test]
+fn audit_checks_every_connector_worst_first_with_a_what_if_json_and_html() {
+    let s = setup();
+    let (code, out, err) = run(keyway(&s.config).args(["audit", "--require-min-tls", "1.3"]));
+    assert_eq!(code, 1, "two connectors fail: {out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("CONNECTOR") && lines[0].contains("WHAT-IF"),
+        "{out}"
+    );
+    let standing: Vec<(&str, &str)> = lines[1..5]
+        .iter()
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next().unwrap(), words.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        standing,
+        [
+            ("FAIL", "locked"),
+            ("FAIL", "untrusted"),
+            ("ok", "billing"),
+            ("ok", "orders")
+        ],
+        "{out}"
+    );
+    assert!(
+        lines[3].contains("TLS 1.3") && lines[3].contains("connects"),
+        "{out}"
+    );
+    // Each failure with its fix under the table, and the count last.
+    assert!(
+        out.contains("untrusted (") && out.contains("import"),
+        "{out}"
+    );
+    assert!(
+        out.contains("svc-orders"),
+        "the refused user is named: {out}"
+    );
+    assert!(
+        out.trim_end().ends_with(
+            "4 connectors: 2 pass, 2 fail, 0 would break under a policy that accepts TLS 1.3"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("not-the-password") && !out.contains("s3cret"),
+        "{out}"
+    );
+    assert!(err.is_empty(), "no progress bar outside a terminal: {err}");
+
+    let (code, out, _) = run(keyway(&s.config).args(["audit", "--json"]));
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    keyway_testkit::assert_json_kind("audit", &v);
+    assert_eq!(v["connectors"][0]["code"], "http_unauthorized");
+    assert_eq!(v["connectors"][1]["code"], "untrusted_root");
+    assert!(v["require"].is_null() && v["connectors"][2]["what_if"].is_null());
+
+    let (code, out, err) =
+        run(keyway(&s.config).args(["audit", "--connector", "orders", "--connector", "billing"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 connectors: 2 pass, 0 fail"), "{out}");
+
+    let page = s._dir.path().join("audit.html");
+    let (code, out, _) = run(keyway(&s.config).args(["audit", "--html"]).arg(&page));
+    assert_eq!(code, 1);
+    assert!(out.contains("HTML report:"), "{out}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    for outside in ["<script", "<link", "src=", "@import", "url("] {
+        assert!(
+            !html.contains(outside),
+            "self-contained: {outside} in the page"
+        );
+    }
+    assert!(
+        html.contains("untrusted_root") && html.contains("<svg"),
+        "{html}"
+    );
+    assert!(!html.contains("not-the-password"));
+    let (code, _, err) = run(keyway(&s.config).args(["audit", "--html"]).arg(&page));
+    assert_eq!(code, 2);
+    assert!(err.contains("--html") && err.contains("--force"), "{err}");
+
+    for (args, says) in [
+        (vec!["--connector", "nope"], "no connector \"nope\""),
+        (vec!["--tag", "eu"], "has the tag eu"),
+        (vec!["--require-min-tls", "1.9"], "--require-min-tls"),
+        (vec!["--concurrency", "0"], "--concurrency"),
+    ] {
+        let (code, _, err) = run(keyway(&s.config).arg("audit").args(&args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

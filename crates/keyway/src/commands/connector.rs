@@ -309,6 +309,7 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
         "test_path": def.test_path,
         "soap_version": (def.kind == Kind::Soap).then_some(def.soap_version),
         "test_action": def.test_action,
+        "tags": def.tags,
         "unmapped_attributes": def.extra,
     })
 }

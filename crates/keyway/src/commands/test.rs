@@ -287,11 +287,7 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
             (evidence, warnings)
         }
         TestOutcome::Failed(d) => {
-            let blame = match d.cause.blame() {
-                keyway_tls::Blame::LocalConfig => "our configuration",
-                keyway_tls::Blame::Partner => "the partner's side",
-                keyway_tls::Blame::Network => "the network",
-            };
+            let blame = d.cause.blame();
             out.push_str(&format!(
                 "FAILED: {} ({blame})\n  {}\n",
                 d.cause.code(),

@@ -41,6 +41,9 @@ pub struct ConnectorAddArgs {
     /// Basic-auth user name.
     #[arg(long, requires = "password_stdin")]
     pub username: Option<String>,
+    /// A tag for choosing connectors together (`keyway audit --tag TAG`); repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
     /// Read the basic-auth password from the first line of standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
@@ -115,6 +118,7 @@ pub async fn connector_add(args: ConnectorAddArgs) -> Result<Exit> {
         kind: args.kind.clone(),
         url: args.url.clone(),
         profile: Some(args.name.clone()),
+        tags: args.tags.clone(),
         ..ConnectorEntry::default()
     };
     let connector = NewConnector {
