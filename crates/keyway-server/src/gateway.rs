@@ -175,6 +175,13 @@ impl Gateway {
             tokio::spawn(record_loop(store, pending, stopped.clone())),
             tokio::spawn(listen_loop(state.clone(), stopped.clone())),
         ];
+        if let Some(watch) = options.watch.clone() {
+            tasks.push(tokio::spawn(crate::watch::watch_loop(
+                state.clone(),
+                watch,
+                stopped.clone(),
+            )));
+        }
         if let Some(admin) = admin {
             let limits = AdminLimits {
                 header: options.header_timeout,

@@ -26,6 +26,10 @@
 //!   streamed. A connector failure is a 502 with a correlation id; the reason goes to
 //!   the audit log, where every decision is written (in batches) with the certificate's
 //!   fingerprint.
+//! - [`watch`]: on a schedule, the fleet audit of every stored connector and the expiry
+//!   of every certificate, results kept in the store, alerts (a connector failing or
+//!   recovering, a partner's new certificate, expiry thresholds) sent once by a signed,
+//!   retried, queued webhook; `keyway_connector_up` and per-certificate gauges.
 //! - The server certificate is issued by keyway's CA for [`GatewayOptions::hosts`] and
 //!   kept in the store as keystore `gateway`, renewed when 30 days are left; or it is
 //!   the key entry of the keystore named by [`GatewayOptions::server_keystore`]; `/healthz`,
@@ -59,6 +63,7 @@ mod request;
 mod respond;
 mod state;
 mod verifier;
+pub mod watch;
 
 pub use admin::{AdminApi, AdminBody, AdminBodyError, AdminCaller, AdminFuture};
 pub use gateway::Gateway;

@@ -25,6 +25,28 @@ pub(crate) struct Metrics {
     pub parked: std::sync::atomic::AtomicI64,
     /// Days left of the earliest certificates, by kind (server, CA, client).
     expiry_days: std::sync::Mutex<BTreeMap<&'static str, i64>>,
+    /// What the watch's last run found.
+    watch: std::sync::Mutex<WatchFigures>,
+}
+
+/// The watch's figures: each connector up or not, each certificate's days left, alerts.
+#[derive(Default)]
+pub(crate) struct WatchFigures {
+    /// Connector → whether its last check passed.
+    pub connectors_up: BTreeMap<String, bool>,
+    /// (kind, holder, sha256) → days left.
+    pub certificates: BTreeMap<(String, String, String), i64>,
+    /// Alerts delivered and given up on, since start.
+    pub alerts_sent: u64,
+    pub alerts_undelivered: u64,
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -167,7 +189,36 @@ impl Metrics {
                 ));
             }
         }
+        if let Ok(watch) = self.watch.lock() {
+            for ((kind, holder, sha256), days) in &watch.certificates {
+                out.push_str(&format!(
+                    "keyway_certificate_expiry_days{{kind=\"{}\",holder=\"{}\",sha256=\"{}\"}} {days}\n",
+                    label(kind),
+                    label(holder),
+                    label(sha256)
+                ));
+            }
+            out.push_str("# HELP keyway_connector_up Whether the connector passed its last check by the watch (1) or failed (0).\n# TYPE keyway_connector_up gauge\n");
+            for (connector, up) in &watch.connectors_up {
+                out.push_str(&format!(
+                    "keyway_connector_up{{connector=\"{}\"}} {}\n",
+                    label(connector),
+                    u8::from(*up)
+                ));
+            }
+            out.push_str(&format!(
+                "# HELP keyway_watch_alerts_total Alerts the watch delivered, and gave up on (tried again at its next run).\n# TYPE keyway_watch_alerts_total counter\nkeyway_watch_alerts_total{{result=\"sent\"}} {}\nkeyway_watch_alerts_total{{result=\"undelivered\"}} {}\n",
+                watch.alerts_sent, watch.alerts_undelivered
+            ));
+        }
         out
+    }
+
+    /// Applies what a run of the watch found.
+    pub(crate) fn update_watch(&self, update: impl FnOnce(&mut WatchFigures)) {
+        if let Ok(mut watch) = self.watch.lock() {
+            update(&mut watch);
+        }
     }
 
     /// Sets the days left of the earliest certificate of each kind.

@@ -64,6 +64,9 @@ pub struct GatewayOptions {
     pub audit_retention: Retention,
     /// How often the store is polled for changes (certificates, trust, connectors).
     pub reload_every: Duration,
+    /// The watch: every connector audited and every certificate's end checked on a
+    /// schedule, with alerts; `None`: off.
+    pub watch: Option<crate::watch::WatchOptions>,
 }
 
 impl Default for GatewayOptions {
@@ -99,6 +102,7 @@ impl Default for GatewayOptions {
                 max_rows: Some(5_000_000),
             },
             reload_every: Duration::from_secs(1),
+            watch: None,
         }
     }
 }

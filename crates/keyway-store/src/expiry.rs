@@ -1,6 +1,7 @@
 //! Every certificate keyway knows, with the time it has left: keyway's CA (root and
 //! intermediate), the stored identities (the gateway's own server certificate, keystore
-//! `gateway`, among them), the truststores' CAs and the users' client certificates. One
+//! `gateway`, among them), the truststores' CAs, the users' client certificates and the
+//! chains partners presented at the watch's last audit of each connector. One
 //! list, soonest end first: what `keyway expiry` prints and the console's dashboard shows.
 
 use serde::Serialize;
@@ -12,7 +13,8 @@ use crate::{Context, Store, StoreError, now};
 /// A certificate and how long it has left.
 #[derive(Debug, Clone, Serialize)]
 pub struct KnownCertificate {
-    /// `ca`, `identity`, `truststore` or `user`.
+    /// `ca`, `identity`, `truststore`, `user`, or `partner` (a chain a partner presented
+    /// at the watch's last audit).
     pub kind: &'static str,
     /// Where keyway keeps it: `root`, `intermediate`, the identity's or truststore's
     /// name, the user's name.
@@ -161,6 +163,38 @@ impl Store {
                 revoked.is_some(),
                 at,
             ));
+        }
+        // Partners' chains, as the watch's last audit of each connector saw them.
+        for check in self.latest_checks().await? {
+            let certificates = check.report["certificates"].as_array().cloned();
+            for cert in certificates.into_iter().flatten() {
+                let role = cert["role"].as_str().unwrap_or("");
+                if role == "client" {
+                    continue; // the connector's own identity, listed as an identity
+                }
+                let date = |field: &str| {
+                    cert[field].as_str().and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
+                };
+                let (Some(not_before), Some(not_after)) = (date("not_before"), date("not_after"))
+                else {
+                    continue;
+                };
+                known.push(KnownCertificate::from_parts(
+                    "partner",
+                    format!("connector {} ({role})", check.connector),
+                    cert["subject"].as_str().unwrap_or("").to_string(),
+                    cert["sha256"].as_str().unwrap_or("").to_string(),
+                    (not_before.unix_timestamp(), not_after.unix_timestamp()),
+                    false,
+                    at,
+                ));
+            }
         }
         if let Some(within) = within {
             known.retain(|c| c.not_after <= at + within);

@@ -2,7 +2,9 @@
 //! (and key pairs waiting for an outside CA), named truststores, keyway's CA (its sealed
 //! keys, the record of everything it issued, revocations, the CRL number), named
 //! keystores (sealed, with their passwords), TLS profiles, connectors and integrations
-//! (what a keyway.toml describes; references enforced by foreign keys), and the audit log.
+//! (what a keyway.toml describes; references enforced by foreign keys), the audit log,
+//! and the watch's memory: each connector's audit results over time and the alerts
+//! queued or sent ([`Store::record_checks`], [`Store::queue_alert`]).
 //!
 //! One API over two databases: an embedded SQLite file in the data directory (the
 //! default, `DATA/keyway.db`) or a PostgreSQL database several keyway nodes share.
@@ -49,6 +51,7 @@ mod schema;
 mod setup;
 mod trust;
 mod user;
+mod watch;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -80,6 +83,7 @@ pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};
 pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
+pub use watch::{Change, CheckRecord};
 
 /// The database file's name in the data directory.
 pub const DATABASE_FILE: &str = "keyway.db";

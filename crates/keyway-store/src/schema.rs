@@ -20,6 +20,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0006_crls.sql"),
     include_str!("../migrations/sqlite/0007_audit_retention.sql"),
     include_str!("../migrations/sqlite/0008_api_access.sql"),
+    include_str!("../migrations/sqlite/0009_watch.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -30,6 +31,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0006_crls.sql"),
     include_str!("../migrations/postgres/0007_audit_retention.sql"),
     include_str!("../migrations/postgres/0008_api_access.sql"),
+    include_str!("../migrations/postgres/0009_watch.sql"),
 ];
 
 /// The newest schema version this binary knows.

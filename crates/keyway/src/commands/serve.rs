@@ -113,8 +113,52 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 128, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_handshakes: u64,
+    /// The watch: audit every connector in the store and check every certificate's end
+    /// this often (results kept, alerts sent once); "off" to stop it.
+    #[arg(long, default_value = "6h", value_name = "DURATION|off", value_parser = parse_every)]
+    pub audit_every: Every,
+    /// Expiry alert thresholds: days (30, 7d) or shares of a certificate's lifetime (10%),
+    /// comma-separated.
+    #[arg(long, default_value = "30,14,7,1", value_name = "LIST", value_delimiter = ',',
+          value_parser = keyway_server::watch::Threshold::parse)]
+    pub alert_days: Vec<keyway_server::watch::Threshold>,
+    /// Where the watch sends alerts: a URL that receives a JSON POST per alert.
+    #[arg(long, value_name = "URL", value_parser = parse_webhook)]
+    pub alert_webhook: Option<String>,
+    /// The HMAC-SHA256 key of the webhook's X-Keyway-Signature header: env:VAR or
+    /// file:PATH.
+    #[arg(long, value_name = "SOURCE", requires = "alert_webhook")]
+    pub alert_webhook_secret: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `--audit-every`: a duration, or off.
+#[derive(Debug, Clone, Copy)]
+pub struct Every(Option<Duration>);
+
+fn parse_every(given: &str) -> Result<Every, String> {
+    if given.eq_ignore_ascii_case("off") {
+        return Ok(Every(None));
+    }
+    let every = crate::args::parse_duration(given)?;
+    if every < Duration::from_secs(60) {
+        return Err(format!(
+            "\"{given}\": at least one minute between audits (or off)"
+        ));
+    }
+    Ok(Every(Some(every)))
+}
+
+fn parse_webhook(given: &str) -> Result<String, String> {
+    match given.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("https" | "http")) && uri.host().is_some() => {
+            Ok(given.to_string())
+        }
+        _ => Err(format!(
+            "\"{given}\": give an http:// or https:// URL, e.g. https://hooks.example/keyway"
+        )),
+    }
 }
 
 /// The user whose client certificate the first start writes for trying the gateway.
@@ -204,6 +248,29 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     };
     if !args.hosts.is_empty() {
         options.hosts = args.hosts.clone();
+    }
+    if let Every(Some(every)) = args.audit_every {
+        let secret = match &args.alert_webhook_secret {
+            Some(source) => Some(std::sync::Arc::new(crate::secret::resolve(
+                source,
+                "--alert-webhook-secret",
+            )?)),
+            None => None,
+        };
+        options.watch = Some(keyway_server::watch::WatchOptions {
+            every,
+            thresholds: args.alert_days.clone(),
+            webhook: args
+                .alert_webhook
+                .clone()
+                .map(|url| keyway_server::watch::Webhook {
+                    url,
+                    secret,
+                    attempts: 4,
+                    backoff: Duration::from_secs(2),
+                }),
+            ..keyway_server::watch::WatchOptions::default()
+        });
     }
     let admin_https = args.admin_https || !args.admin.ip().is_loopback();
     if !args.no_api {
