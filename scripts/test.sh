@@ -36,6 +36,14 @@ if [ -z "${KEYWAY_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/init
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "postgresql installed but initdb is missing" >&2; exit 1; }
 fi
 
+# A local SMTP receiver for the watch's mail alerts (aiosmtpd from PyPI), in a virtual
+# environment the tests find at target/test-venv.
+if [ ! -x target/test-venv/bin/python ] || ! target/test-venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== making target/test-venv (aiosmtpd, for the mail alert tests)"
+  python3 -m venv target/test-venv
+  target/test-venv/bin/pip install -q 'aiosmtpd==1.4.*'
+fi
+
 # A full run gains nothing from incremental caches, which take gigabytes on disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 

@@ -84,6 +84,57 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
+/// Alerts by e-mail, over SMTP with STARTTLS required.
+#[derive(Clone)]
+pub struct Mail {
+    /// The relay's host name (checked against its certificate).
+    pub host: String,
+    /// Its port (587 usually; 25 between servers).
+    pub port: u16,
+    /// The sender.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// User and password for SMTP AUTH, sent only inside TLS.
+    pub credentials: Option<(String, Arc<Zeroizing<String>>)>,
+    /// CA certificates (PEM) trusted for the relay besides the system roots: a company
+    /// relay with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Mail {
+    /// Checks the addresses and the CA file before the first alert needs them.
+    pub fn check(&self) -> Result<(), String> {
+        let address = |given: &str, what: &str| {
+            given
+                .parse::<lettre::message::Mailbox>()
+                .map(|_| ())
+                .map_err(|e| format!("{what} \"{given}\" is not an e-mail address: {e}"))
+        };
+        address(&self.from, "--alert-mail-from")?;
+        for to in &self.to {
+            address(to, "--alert-mail-to")?;
+        }
+        if let Some(pem) = &self.ca_pem {
+            lettre::transport::smtp::client::Certificate::from_pem(pem)
+                .map_err(|e| format!("--alert-smtp-ca: not a PEM certificate: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mail")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
 /// How the watch runs.
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
@@ -92,8 +143,10 @@ pub struct WatchOptions {
     /// Expiry thresholds (default 30, 14, 7 and 1 days); an ended certificate always
     /// alerts once.
     pub thresholds: Vec<Threshold>,
-    /// Where alerts go; `None`: results are kept and shown, nothing is sent.
+    /// Where alerts go by webhook.
     pub webhook: Option<Webhook>,
+    /// Where alerts go by e-mail. With neither, alerts are written to the log.
+    pub mail: Option<Mail>,
     /// The audit's bounds.
     pub audit: AuditOptions,
 }
@@ -104,6 +157,7 @@ impl Default for WatchOptions {
             every: Duration::from_secs(6 * 3600),
             thresholds: [30, 14, 7, 1].map(Threshold::Days).to_vec(),
             webhook: None,
+            mail: None,
             audit: AuditOptions::default(),
         }
     }
@@ -130,11 +184,11 @@ pub struct WatchRun {
     pub audit: Option<FleetAudit>,
     /// What changed since each connector's previous check.
     pub changes: Vec<Change>,
-    /// Alerts delivered.
-    pub sent: Vec<Alert>,
-    /// Alerts that could not be delivered after every try (they stay queued in the
-    /// store: the next run tries them again).
-    pub undelivered: Vec<Alert>,
+    /// Alerts delivered, with the channel (`webhook`, `mail`).
+    pub sent: Vec<(String, Alert)>,
+    /// Alerts that could not be delivered after every try, with the channel (they stay
+    /// queued in the store: the next run tries them again).
+    pub undelivered: Vec<(String, Alert)>,
     /// Certificates with their days left, for the gauges.
     pub certificates: Vec<KnownCertificate>,
 }
@@ -166,29 +220,58 @@ pub async fn run_once(store: &Store, options: &WatchOptions) -> Result<WatchRun,
     let mut fresh: Vec<Alert> = run.changes.iter().map(change_alert).collect();
     run.certificates = store.known_certificates(&context(), None).await?;
     fresh.extend(expiry_alerts(&run.certificates, &options.thresholds));
+    let channels: Vec<&str> = [
+        options.webhook.as_ref().map(|_| "webhook"),
+        options.mail.as_ref().map(|_| "mail"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     for alert in fresh {
         let payload = serde_json::to_string(&alert).unwrap_or_default();
-        store.queue_alert(&alert.key, &payload).await?;
+        if channels.is_empty() {
+            // Nowhere to send it: said in the log once, kept as sent.
+            if store
+                .queue_alert(&format!("log|{}", alert.key), &payload)
+                .await?
+            {
+                tracing::warn!(alert = %alert.key, "{}", alert.text);
+                store.alert_delivered(&format!("log|{}", alert.key)).await?;
+            }
+            continue;
+        }
+        for channel in &channels {
+            store
+                .queue_alert(&format!("{channel}|{}", alert.key), &payload)
+                .await?;
+        }
     }
-    // Everything waiting, this run's and earlier runs' undelivered ones, oldest first.
+    // Everything waiting, this run's and earlier runs' undelivered ones, oldest first;
+    // one queue entry per alert and channel, so a receiver that is down delays only its own.
     for (key, payload) in store.pending_alerts().await? {
+        let channel = key.split('|').next().unwrap_or("");
         let Ok(alert) = serde_json::from_str::<Alert>(&payload) else {
             // Unreadable (written by another version): not worth blocking the queue.
             store.alert_delivered(&key).await?;
             continue;
         };
-        let delivered = match &options.webhook {
-            Some(hook) => deliver(hook, &alert).await,
-            None => Ok(()),
+        let delivered = match (channel, &options.webhook, &options.mail) {
+            ("webhook", Some(hook), _) => deliver(hook, &alert).await,
+            ("mail", _, Some(mail)) => send_mail(mail, &alert).await,
+            _ => {
+                // A channel no longer configured: its queue is dropped.
+                store.alert_delivered(&key).await?;
+                continue;
+            }
         };
         match delivered {
             Ok(()) => {
                 store.alert_delivered(&key).await?;
-                run.sent.push(alert);
+                run.sent.push((channel.to_string(), alert));
             }
             Err(why) => {
                 tracing::warn!(alert = %key, "alert not delivered (tried again at the next run): {why}");
-                run.undelivered.push(alert);
+                run.undelivered.push((channel.to_string(), alert));
             }
         }
     }
@@ -350,6 +433,66 @@ async fn deliver(hook: &Webhook, alert: &Alert) -> Result<(), String> {
         }
     }
     Err(last)
+}
+
+/// Sends `alert` as one message to every recipient, STARTTLS required (a relay that
+/// does not offer it, or whose certificate does not check out, gets nothing).
+async fn send_mail(mail: &Mail, alert: &Alert) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let mut message = Message::builder()
+        .from(
+            mail.from
+                .parse()
+                .map_err(|e| format!("sender {}: {e}", mail.from))?,
+        )
+        .subject(format!("[keyway] {}", subject_line(&alert.text)))
+        .header(ContentType::TEXT_PLAIN);
+    for to in &mail.to {
+        message = message.to(to.parse().map_err(|e| format!("recipient {to}: {e}"))?);
+    }
+    let body = format!(
+        "{}\n\nevent: {}\nalert: {}\n\n{}\n",
+        alert.text,
+        alert.event,
+        alert.key,
+        serde_json::to_string_pretty(&alert.details).unwrap_or_default()
+    );
+    let message = message.body(body).map_err(|e| e.to_string())?;
+    let mut tls = TlsParameters::builder(mail.host.clone());
+    if let Some(pem) = &mail.ca_pem {
+        tls = tls.add_root_certificate(Certificate::from_pem(pem).map_err(|e| e.to_string())?);
+    }
+    let tls = tls.build_rustls().map_err(|e| e.to_string())?;
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(mail.host.clone())
+        .port(mail.port)
+        .tls(Tls::Required(tls))
+        .timeout(Some(Duration::from_secs(20)));
+    if let Some((user, password)) = &mail.credentials {
+        transport = transport.credentials(Credentials::new(
+            user.clone(),
+            password.as_str().to_string(),
+        ));
+    }
+    transport
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SMTP {}:{}: {e}", mail.host, mail.port))
+}
+
+/// The first line of `text`, at most 150 characters.
+fn subject_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() <= 150 {
+        line.to_string()
+    } else {
+        line.chars().take(149).chain(['…']).collect()
+    }
 }
 
 /// `t=UNIX,sha256=HEX`: HMAC-SHA256 over `UNIX.BODY` with `secret`.

@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use keyway_connect::ConnectorEntry;
-use keyway_server::watch::{Threshold, WatchOptions, Webhook, expiry_alerts, run_once, signature};
+use keyway_server::watch::{
+    Mail, Threshold, WatchOptions, Webhook, expiry_alerts, run_once, signature,
+};
 use keyway_store::{Context, KnownCertificate, NewConnector, Save};
-use keyway_testkit::{HttpsOptions, HttpsServer, KeyKind, TestChain};
+use keyway_testkit::{ChainOptions, HttpsOptions, HttpsServer, KeyKind, SmtpReceiver, TestChain};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
@@ -153,7 +155,7 @@ async fn changes_alerted(database: Option<String>) {
     let run = run_once(&s.store, &options).await.unwrap();
     let report = run.audit.as_ref().unwrap();
     assert_eq!(report.counts.total, 2);
-    let events: Vec<&str> = run.sent.iter().map(|a| a.event.as_str()).collect();
+    let events: Vec<&str> = run.sent.iter().map(|(_, a)| a.event.as_str()).collect();
     assert_eq!(
         events,
         [
@@ -166,14 +168,15 @@ async fn changes_alerted(database: Option<String>) {
     );
     assert!(
         run.sent[0]
+            .1
             .text
             .contains("connector down fails: connection_refused")
     );
     assert!(
-        run.sent
-            .iter()
-            .any(|a| a.text == "CN=alice ends in 30 days; used by user alice"
-                && a.key.ends_with(":30d")),
+        run.sent.iter().any(
+            |(_, a)| a.text == "CN=alice ends in 30 days; used by user alice"
+                && a.key.ends_with(":30d")
+        ),
         "{:?}",
         run.sent
     );
@@ -208,13 +211,13 @@ async fn changes_alerted(database: Option<String>) {
     let impostor = HttpsServer::start(&impostor_chain, HttpsOptions::default());
     point_orders_at(&s.store, &format!("{}/api", impostor.url())).await;
     let run = run_once(&s.store, &options).await.unwrap();
-    let mut events: Vec<&str> = run.sent.iter().map(|a| a.event.as_str()).collect();
+    let mut events: Vec<&str> = run.sent.iter().map(|(_, a)| a.event.as_str()).collect();
     events.sort();
     assert_eq!(events, ["connector_failing", "server_certificate_changed"]);
-    let changed = run
+    let (_, changed) = run
         .sent
         .iter()
-        .find(|a| a.event == "server_certificate_changed")
+        .find(|(_, a)| a.event == "server_certificate_changed")
         .unwrap();
     assert!(
         changed.text.contains("another certificate"),
@@ -225,7 +228,7 @@ async fn changes_alerted(database: Option<String>) {
     // Back to the real partner: recovered (and changed again).
     point_orders_at(&s.store, &format!("{}/api", s.upstream.url())).await;
     let run = run_once(&s.store, &options).await.unwrap();
-    let mut events: Vec<&str> = run.sent.iter().map(|a| a.event.as_str()).collect();
+    let mut events: Vec<&str> = run.sent.iter().map(|(_, a)| a.event.as_str()).collect();
     events.sort();
     assert_eq!(
         events,
@@ -275,13 +278,121 @@ async fn an_alert_nobody_receives_is_tried_again_at_the_next_run() {
     assert_eq!(tries.load(Ordering::SeqCst), 6);
     assert!(received.lock().await.is_empty());
     // The claim was given back: the next run sends the same alert again.
-    let first_key = run.undelivered[0].key.clone();
+    let first_key = run.undelivered[0].1.key.clone();
     let run = run_once(&s.store, &options).await.unwrap();
     assert!(
-        run.undelivered.iter().any(|a| a.key == first_key),
+        run.undelivered.iter().any(|(_, a)| a.key == first_key),
         "{:?}",
         run.undelivered
     );
+}
+
+/// Mail to a relay on 127.0.0.1 whose certificate chains to `relay_chain`'s root.
+fn mail(relay: &SmtpReceiver, relay_chain: &TestChain, password: &str) -> Mail {
+    Mail {
+        host: "127.0.0.1".into(),
+        port: relay.port,
+        from: "keyway@acme.example".into(),
+        to: vec!["ops@acme.example".into(), "pki@acme.example".into()],
+        credentials: Some((
+            "alerts".into(),
+            Arc::new(Zeroizing::new(password.to_string())),
+        )),
+        ca_pem: Some(relay_chain.root_pem.clone().into_bytes()),
+    }
+}
+
+fn relay_chain() -> TestChain {
+    TestChain::build(
+        "smtp",
+        &ChainOptions {
+            extra_names: vec!["127.0.0.1".into()],
+            ..ChainOptions::default()
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_go_by_mail_over_starttls_once_each() {
+    let s = support::setup().await;
+    let chain = relay_chain();
+    let relay = SmtpReceiver::start(&chain, Some(("alerts", "mail-pass")));
+    let options = WatchOptions {
+        every: Duration::from_millis(1),
+        mail: Some(mail(&relay, &chain, "mail-pass")),
+        ..WatchOptions::default()
+    };
+    let run = run_once(&s.store, &options).await.unwrap();
+    assert!(run.undelivered.is_empty(), "{:?}", run.undelivered);
+    assert!(run.sent.iter().all(|(channel, _)| channel == "mail"));
+    let messages = relay.messages();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    let failing = &messages[0];
+    assert!(
+        failing.contains("X-Was-Tls: True"),
+        "STARTTLS before mail: {failing}"
+    );
+    assert!(
+        failing.contains("X-Envelope-To: ops@acme.example, pki@acme.example"),
+        "{failing}"
+    );
+    assert!(
+        failing.contains("Subject: [keyway] connector down fails: connection_refused"),
+        "{failing}"
+    );
+    assert!(
+        failing.contains("\"code\": \"connection_refused\""),
+        "{failing}"
+    );
+    assert!(!messages.concat().contains("mail-pass"));
+    // Nothing new: no mail.
+    let run = run_once(&s.store, &options).await.unwrap();
+    assert!(run.sent.is_empty());
+    assert_eq!(relay.messages().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_that_refuses_delays_only_its_own_channel() {
+    let s = support::setup().await;
+    let chain = relay_chain();
+    let relay = SmtpReceiver::start(&chain, Some(("alerts", "mail-pass")));
+    let (url, received, _) = receiver(0).await;
+    let options = WatchOptions {
+        every: Duration::from_millis(1),
+        webhook: Some(Webhook {
+            url,
+            secret: None,
+            attempts: 1,
+            backoff: Duration::from_millis(1),
+        }),
+        mail: Some(mail(&relay, &chain, "a-wrong-password")),
+        ..WatchOptions::default()
+    };
+    let run = run_once(&s.store, &options).await.unwrap();
+    assert_eq!(run.sent.len(), 3);
+    assert!(run.sent.iter().all(|(channel, _)| channel == "webhook"));
+    assert_eq!(run.undelivered.len(), 3);
+    assert!(run.undelivered.iter().all(|(channel, _)| channel == "mail"));
+    assert!(relay.messages().is_empty());
+    // The next run tries the mail again; the webhook gets nothing twice.
+    let run = run_once(&s.store, &options).await.unwrap();
+    assert!(run.sent.is_empty());
+    assert_eq!(run.undelivered.len(), 3);
+    assert_eq!(received.lock().await.len(), 3);
+    // A relay whose certificate is not trusted gets nothing either.
+    let mut untrusted = mail(&relay, &chain, "mail-pass");
+    untrusted.ca_pem = Some(
+        TestChain::new("other", KeyKind::EcP256)
+            .root_pem
+            .into_bytes(),
+    );
+    let options = WatchOptions {
+        mail: Some(untrusted),
+        ..options
+    };
+    let run = run_once(&s.store, &options).await.unwrap();
+    assert_eq!(run.undelivered.len(), 3);
+    assert!(relay.messages().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

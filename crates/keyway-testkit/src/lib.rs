@@ -1,6 +1,7 @@
 //! Test support for keyway (dev-only): certificate chains generated with rcgen, and
 //! launchers for the outside tools keyway is checked against (`keytool`, `openssl`), and
-//! a throwaway PostgreSQL server ([`postgres_database`]).
+//! a throwaway PostgreSQL server ([`postgres_database`]), and a local SMTP receiver with
+//! STARTTLS ([`SmtpReceiver`]).
 //!
 //! A test that needs a tool calls [`tool`], which fails the test when the tool is
 //! missing instead of letting it pass silently. The README's test command installs
@@ -14,9 +15,11 @@
 
 mod https;
 mod postgres;
+mod smtp;
 pub use https::{Counters, HttpsOptions, HttpsServer};
 pub use postgres::postgres_database;
 pub use rcgen::ExtendedKeyUsagePurpose;
+pub use smtp::SmtpReceiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

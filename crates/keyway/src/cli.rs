@@ -167,5 +167,5 @@ Client certificates are accepted from keyway's CA, from the CAs of each
 SIGTERM or Ctrl-C: stop accepting, finish requests in flight (up to 10 s), exit 0.
 
 Exit codes: 0 stopped on a signal, 2 cannot start (port in use, store unreadable).")]
-    Serve(commands::serve::ServeArgs),
+    Serve(Box<commands::serve::ServeArgs>),
 }

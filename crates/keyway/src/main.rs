@@ -61,6 +61,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
         cli::Command::Integration(command) => commands::integration::integration(command),
         cli::Command::Token(command) => commands::token::token(command),
         cli::Command::Expiry(args) => commands::expiry::expiry(args),
-        cli::Command::Serve(args) => commands::serve::serve(args),
+        cli::Command::Serve(args) => commands::serve::serve(*args),
     }
 }

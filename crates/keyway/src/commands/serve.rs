@@ -129,8 +129,68 @@ pub struct ServeArgs {
     /// file:PATH.
     #[arg(long, value_name = "SOURCE", requires = "alert_webhook")]
     pub alert_webhook_secret: Option<String>,
+    /// Where the watch sends alerts by e-mail: an SMTP relay, `HOST[:PORT]` (587 by
+    /// default); STARTTLS is required.
+    #[arg(long, value_name = "HOST[:PORT]", requires_all = ["alert_mail_from", "alert_mail_to"])]
+    pub alert_smtp: Option<String>,
+    /// The SMTP user (AUTH, inside TLS only).
+    #[arg(long, value_name = "USER", requires_all = ["alert_smtp", "alert_smtp_password"])]
+    pub alert_smtp_user: Option<String>,
+    /// The SMTP password: env:VAR or file:PATH.
+    #[arg(long, value_name = "SOURCE", requires = "alert_smtp_user")]
+    pub alert_smtp_password: Option<String>,
+    /// A PEM file of CA certificates trusted for the relay besides the system roots.
+    #[arg(long, value_name = "FILE", requires = "alert_smtp")]
+    pub alert_smtp_ca: Option<std::path::PathBuf>,
+    /// The alerts' sender address.
+    #[arg(long, value_name = "ADDRESS", requires = "alert_smtp")]
+    pub alert_mail_from: Option<String>,
+    /// A recipient of the alerts; repeatable.
+    #[arg(long, value_name = "ADDRESS", requires = "alert_smtp")]
+    pub alert_mail_to: Vec<String>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `--alert-smtp` and its companions.
+fn mail_alerts(args: &ServeArgs) -> Result<Option<keyway_server::watch::Mail>> {
+    let Some(relay) = &args.alert_smtp else {
+        return Ok(None);
+    };
+    let (host, port) = match relay.rsplit_once(':') {
+        Some((host, port)) => (
+            host.to_string(),
+            port.parse::<u16>().map_err(|_| {
+                anyhow::anyhow!(
+                    "--alert-smtp {relay}: the port must be a number (e.g. smtp.acme.example:587)"
+                )
+            })?,
+        ),
+        None => (relay.clone(), 587),
+    };
+    let credentials = match (&args.alert_smtp_user, &args.alert_smtp_password) {
+        (Some(user), Some(source)) => Some((
+            user.clone(),
+            std::sync::Arc::new(crate::secret::resolve(source, "--alert-smtp-password")?),
+        )),
+        _ => None,
+    };
+    let ca_pem = match &args.alert_smtp_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!("--alert-smtp-ca {}: cannot read the file", path.display())
+        })?),
+        None => None,
+    };
+    let mail = keyway_server::watch::Mail {
+        host,
+        port,
+        from: args.alert_mail_from.clone().unwrap_or_default(),
+        to: args.alert_mail_to.clone(),
+        credentials,
+        ca_pem,
+    };
+    mail.check().map_err(anyhow::Error::msg)?;
+    Ok(Some(mail))
 }
 
 /// `--audit-every`: a duration, or off.
@@ -193,6 +253,34 @@ fn start_logging() {
 
 async fn run(args: ServeArgs) -> Result<Exit> {
     start_logging();
+    // The watch's options first: a bad alert setting stops the start before anything
+    // is made.
+    let watch = if let Every(Some(every)) = args.audit_every {
+        let secret = match &args.alert_webhook_secret {
+            Some(source) => Some(std::sync::Arc::new(crate::secret::resolve(
+                source,
+                "--alert-webhook-secret",
+            )?)),
+            None => None,
+        };
+        Some(keyway_server::watch::WatchOptions {
+            every,
+            thresholds: args.alert_days.clone(),
+            webhook: args
+                .alert_webhook
+                .clone()
+                .map(|url| keyway_server::watch::Webhook {
+                    url,
+                    secret,
+                    attempts: 4,
+                    backoff: Duration::from_secs(2),
+                }),
+            mail: mail_alerts(&args)?,
+            ..keyway_server::watch::WatchOptions::default()
+        })
+    } else {
+        None
+    };
     let signals = Signals::listen()?;
     let location = Location {
         data_dir: args.store.data.data_dir.clone(),
@@ -249,29 +337,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     if !args.hosts.is_empty() {
         options.hosts = args.hosts.clone();
     }
-    if let Every(Some(every)) = args.audit_every {
-        let secret = match &args.alert_webhook_secret {
-            Some(source) => Some(std::sync::Arc::new(crate::secret::resolve(
-                source,
-                "--alert-webhook-secret",
-            )?)),
-            None => None,
-        };
-        options.watch = Some(keyway_server::watch::WatchOptions {
-            every,
-            thresholds: args.alert_days.clone(),
-            webhook: args
-                .alert_webhook
-                .clone()
-                .map(|url| keyway_server::watch::Webhook {
-                    url,
-                    secret,
-                    attempts: 4,
-                    backoff: Duration::from_secs(2),
-                }),
-            ..keyway_server::watch::WatchOptions::default()
-        });
-    }
+    options.watch = watch.clone();
     let admin_https = args.admin_https || !args.admin.ip().is_loopback();
     if !args.no_api {
         options.admin_api = Some(api::admin_api(store.clone(), admin_https));
