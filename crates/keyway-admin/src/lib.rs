@@ -19,6 +19,7 @@ mod auth;
 mod certs;
 mod config;
 mod connectors;
+mod fleet;
 mod integrations;
 mod pki;
 mod problem;
@@ -193,6 +194,9 @@ pub fn app(state: AdminState) -> Router {
         .route("/api/v1/audit-log", get(r::audit_log))
         .route("/api/v1/test", post(tools::test))
         .route("/api/v1/probe", post(tools::probe))
+        .route("/api/v1/audit", post(fleet::run))
+        .route("/api/v1/checks", get(fleet::latest))
+        .route("/api/v1/connectors/{name}/checks", get(fleet::history))
         .fallback(|request: Request| async move {
             Problem::no_route(request.uri().path()).into_response()
         })
@@ -259,6 +263,9 @@ pub fn app(state: AdminState) -> Router {
         pki::remove_crl,
         tools::test,
         tools::probe,
+        fleet::run,
+        fleet::latest,
+        fleet::history,
     ),
     components(schemas(Problem)),
     modifiers(&Problems)

@@ -1957,3 +1957,144 @@ async fn each_change_is_allowed_refused_or_invisible_as_the_store_decides() {
         .collect();
     assert_eq!(connectors, ["c-ops"]);
 }
+
+#[tokio::test]
+async fn the_fleet_audit_and_the_watch_history_are_served_to_who_may_manage_connectors() {
+    let api = Api::new().await;
+    let chain = TestChain::new("partner", KeyKind::EcP256);
+    let other = TestChain::new("stranger", KeyKind::EcP256);
+    let server = HttpsServer::start(&chain, HttpsOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("partner.pem"), &chain.root_pem).unwrap();
+    std::fs::write(dir.path().join("stranger.pem"), &other.root_pem).unwrap();
+    let toml = format!(
+        r#"
+[truststores.partner]
+path = "partner.pem"
+[truststores.stranger]
+path = "stranger.pem"
+[profiles.good]
+truststores = ["partner"]
+server_name = "partner.test"
+[profiles.bad]
+truststores = ["stranger"]
+server_name = "partner.test"
+[connectors.orders]
+kind = "rest"
+url = "{url}/api"
+profile = "good"
+tags = ["payments"]
+[connectors.billing]
+kind = "rest"
+url = "{url}/api"
+profile = "bad"
+"#,
+        url = server.url()
+    );
+    let path = dir.path().join("keyway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = keyway_connect::Config::load(&path).unwrap();
+    let import = ConfigImport::read(&config).unwrap();
+    api.store
+        .import_config(&Context::local_admin(), &import, false)
+        .await
+        .unwrap();
+    let ops = api.token("ops").await;
+    let audit = |body: Value| with_bearer(Method::POST, "/api/v1/audit", &ops, Some(body));
+
+    let answer = api.send(audit(json!({"require_min_tls": "1.3"}))).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let report = body(answer).await;
+    keyway_testkit::assert_json_kind("audit", &report);
+    assert_eq!(report["counts"]["total"], 2, "{report}");
+    assert_eq!(report["connectors"][0]["connector"], "billing");
+    assert_eq!(report["connectors"][0]["code"], "untrusted_root");
+    assert_eq!(report["connectors"][1]["what_if"]["connects"], true);
+
+    let answer = api.send(audit(json!({"tags": ["payments"]}))).await;
+    let report = body(answer).await;
+    assert_eq!(report["counts"]["total"], 1, "{report}");
+    assert_eq!(report["connectors"][0]["connector"], "orders");
+
+    let refused = api.send(audit(json!({"connectors": ["nope"]}))).await;
+    let refused = problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(refused["field"], "connectors");
+    let refused = api.send(audit(json!({"require_min_tls": "2.0"}))).await;
+    let refused = problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    assert_eq!(refused["field"], "require_min_tls");
+    let alice = api.token("alice").await;
+    let refused = api
+        .send(with_bearer(
+            Method::POST,
+            "/api/v1/audit",
+            &alice,
+            Some(json!({})),
+        ))
+        .await;
+    problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Nothing kept by an API audit; the watch's runs are (recorded here as it records).
+    let checks = body(
+        api.send(with_bearer(Method::GET, "/api/v1/checks", &ops, None))
+            .await,
+    )
+    .await;
+    assert_eq!(checks, json!([]));
+    let config = api
+        .store
+        .connector_config(&Context::local_admin())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let fleet = keyway_connect::audit::audit(
+            &config,
+            &[],
+            &keyway_connect::audit::AuditOptions::default(),
+            |_| {},
+        )
+        .await;
+        api.store.record_checks(&fleet).await.unwrap();
+    }
+    let checks = body(
+        api.send(with_bearer(Method::GET, "/api/v1/checks", &ops, None))
+            .await,
+    )
+    .await;
+    let standings: Vec<(&str, &str)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["connector"].as_str().unwrap(),
+                c["standing"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(standings, [("billing", "failing"), ("orders", "passing")]);
+    let history = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/connectors/orders/checks?limit=1",
+            &ops,
+            None,
+        ))
+        .await;
+    assert_eq!(history.status(), StatusCode::OK);
+    let history = body(history).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["report"]["connector"], "orders");
+    let refused = api
+        .send(with_bearer(
+            Method::GET,
+            "/api/v1/connectors/orders/checks?limit=0",
+            &ops,
+            None,
+        ))
+        .await;
+    problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    let refused = api
+        .send(with_bearer(Method::GET, "/api/v1/checks", &alice, None))
+        .await;
+    problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+}

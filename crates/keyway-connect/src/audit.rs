@@ -581,3 +581,32 @@ pub(crate) fn test_target(connector: &Connector) -> TestTarget {
         http_path: None,
     }
 }
+
+/// The connectors `names` and `tags` choose from `config`, for [`audit`]: every named one
+/// (an unknown name is an error listing the known ones), narrowed to those carrying any
+/// of `tags` when some are given. Empty when both are empty: every connector.
+pub fn choose(config: &Config, names: &[String], tags: &[String]) -> Result<Vec<String>, String> {
+    for name in names {
+        config.connector(name)?;
+    }
+    for tag in tags {
+        if !crate::is_tag(tag) {
+            return Err(format!(
+                "\"{tag}\" is not a tag: letters, digits, '-', '_' and '.'"
+            ));
+        }
+    }
+    if tags.is_empty() {
+        return Ok(names.to_vec());
+    }
+    let chosen: Vec<String> = config
+        .connectors()
+        .filter(|d| names.is_empty() || names.contains(&d.name))
+        .filter(|d| d.tags.iter().any(|t| tags.contains(t)))
+        .map(|d| d.name.clone())
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!("no connector has the tag {}", tags.join(" or ")));
+    }
+    Ok(chosen)
+}

@@ -201,6 +201,19 @@ impl Store {
         rows.iter().map(|r| self.check_record(r)).collect()
     }
 
+    /// [`Store::latest_checks`] for a user: needs `manage_connectors`.
+    pub async fn last_checks(&self, ctx: &Context) -> Result<Vec<CheckRecord>, StoreError> {
+        self.authorize(
+            ctx,
+            Need::ManageConnectors,
+            None,
+            "connector.history",
+            "connectors".into(),
+        )
+        .await?;
+        self.latest_checks().await
+    }
+
     /// A connector's checks, newest first, at most `limit`. Needs `manage_connectors`.
     pub async fn connector_checks(
         &self,

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use keyway_connect::audit::{AuditOptions, ConnectorAudit, FleetAudit, Standing, audit};
-use keyway_connect::{Config, PolicyEntry};
+use keyway_connect::PolicyEntry;
+use keyway_connect::audit::{AuditOptions, ConnectorAudit, FleetAudit, Standing, audit, choose};
 use keyway_tls::{TestOutcome, TlsPolicy, TlsVersion};
 
 use super::connector::{ConfigArg, load_config};
@@ -60,14 +60,8 @@ pub fn run(args: AuditArgs) -> Result<Exit> {
     let require = required_policy(&args)?;
     block_on(async move {
         let config = load_config(&args.config).await?;
-        let names = chosen(&config, &args)?;
-        if names.is_empty() && !(args.connectors.is_empty() && args.tags.is_empty()) {
-            bail!(
-                "no connector in {} has the tag {}",
-                args.config.source(),
-                args.tags.join(" or ")
-            );
-        }
+        let names = choose(&config, &args.connectors, &args.tags)
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", args.config.source()))?;
         if config.connectors().next().is_none() {
             bail!(
                 "no connectors in {}: nothing to audit (`keyway connector add` or `keyway config import` adds some)",
@@ -132,27 +126,6 @@ fn required_policy(args: &AuditArgs) -> Result<Option<TlsPolicy>> {
         )),
         None => Ok(None),
     }
-}
-
-/// The connectors `--connector` and `--tag` choose; empty: all of them.
-fn chosen(config: &Config, args: &AuditArgs) -> Result<Vec<String>> {
-    for name in &args.connectors {
-        config.connector(name).map_err(anyhow::Error::msg)?;
-    }
-    for tag in &args.tags {
-        if !keyway_connect::is_tag(tag) {
-            bail!("--tag \"{tag}\" is not a tag: letters, digits, '-', '_' and '.'");
-        }
-    }
-    if args.tags.is_empty() {
-        return Ok(args.connectors.clone());
-    }
-    Ok(config
-        .connectors()
-        .filter(|d| args.connectors.is_empty() || args.connectors.contains(&d.name))
-        .filter(|d| d.tags.iter().any(|t| args.tags.contains(t)))
-        .map(|d| d.name.clone())
-        .collect())
 }
 
 /// A bar on stderr when it is a terminal; hidden otherwise.
