@@ -15,7 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use crate::GatewayError;
 
 /// The keystore the gateway's certificate is kept in.
-pub const KEYSTORE: &str = "gateway";
+pub const KEYSTORE: &str = keyway_store::GATEWAY_KEYSTORE;
 /// How long an issued server certificate is valid.
 const DAYS: u32 = 90;
 /// Issued again when fewer days than this are left.

@@ -378,10 +378,16 @@ pub fn expiry_alerts(known: &[KnownCertificate], thresholds: &[Threshold]) -> Ve
                 None => continue,
             }
         };
-        let used: Vec<String> = places
+        let held: Vec<String> = places
             .iter()
             .map(|p| format!("{} {}", p.kind, p.holder))
             .collect();
+        let mut used: Vec<String> = Vec::new();
+        for name in places.iter().flat_map(|p| &p.used_by) {
+            if !used.contains(name) && !held.contains(name) {
+                used.push(name.clone());
+            }
+        }
         let when = if cert.days_left < 0 {
             format!("ended {} days ago", -cert.days_left)
         } else {
@@ -389,7 +395,16 @@ pub fn expiry_alerts(known: &[KnownCertificate], thresholds: &[Threshold]) -> Ve
         };
         alerts.push(Alert {
             event: "certificate_expiring".into(),
-            text: format!("{} {when}; used by {}", cert.subject, used.join(", ")),
+            text: format!(
+                "{} {when}; held by {}{}",
+                cert.subject,
+                held.join(", "),
+                if used.is_empty() {
+                    String::new()
+                } else {
+                    format!("; used by {}", used.join(", "))
+                }
+            ),
             key: format!("expiry:{sha256}:{label}"),
             details: json!({
                 "subject": cert.subject,
@@ -397,6 +412,7 @@ pub fn expiry_alerts(known: &[KnownCertificate], thresholds: &[Threshold]) -> Ve
                 "days_left": cert.days_left,
                 "lifetime_left": cert.lifetime_left,
                 "threshold": label,
+                "held_by": held,
                 "used_by": used,
             }),
         });

@@ -151,7 +151,8 @@ async fn changes_alerted(database: Option<String>) {
     };
 
     // First run: "orders" passes (no news), "down" fails (news, once); alice's and bob's
-    // certificates end in 30 days (the setup's), each crossing the 30-day threshold.
+    // certificates end in 30 days (the setup's; 29 and some hours once a second has
+    // passed), each crossing the 30-day threshold.
     let run = run_once(&s.store, &options).await.unwrap();
     let report = run.audit.as_ref().unwrap();
     assert_eq!(report.counts.total, 2);
@@ -173,10 +174,11 @@ async fn changes_alerted(database: Option<String>) {
             .contains("connector down fails: connection_refused")
     );
     assert!(
-        run.sent.iter().any(
-            |(_, a)| a.text == "CN=alice ends in 30 days; used by user alice"
-                && a.key.ends_with(":30d")
-        ),
+        run.sent
+            .iter()
+            .any(|(_, a)| a.text.starts_with("CN=alice ends in ")
+                && a.text.ends_with(" days; held by user alice")
+                && a.key.ends_with(":30d")),
         "{:?}",
         run.sent
     );
@@ -447,6 +449,7 @@ fn known(
         days_left: days,
         lifetime_left: days as f64 / (365.0 + days as f64),
         revoked: false,
+        used_by: Vec::new(),
     }
 }
 
@@ -455,7 +458,10 @@ fn expiry_alerts_take_the_tightest_threshold_skip_renewed_and_name_every_place()
     let thresholds = [30, 14, 7, 1].map(Threshold::Days);
     let list = vec![
         // Used twice: one alert naming both places, for 7 days (not 30 or 14 too).
-        known("truststore", "partners", "CN=Partner CA", "AA", 5),
+        KnownCertificate {
+            used_by: vec!["connector orders".into(), "integration orders".into()],
+            ..known("truststore", "partners", "CN=Partner CA", "AA", 5)
+        },
         known("identity", "acme", "CN=Partner CA", "AA", 5),
         // Renewed in its place by one that ends later: no alert.
         known("user", "alice", "CN=alice", "BB", 3),
@@ -473,10 +479,9 @@ fn expiry_alerts_take_the_tightest_threshold_skip_renewed_and_name_every_place()
     let alerts = expiry_alerts(&list, &thresholds);
     let keys: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, ["expiry:AA:7d", "expiry:EE:ended"]);
-    assert!(
-        alerts[0].text.contains("truststore partners") && alerts[0].text.contains("identity acme"),
-        "{}",
-        alerts[0].text
+    assert_eq!(
+        alerts[0].text,
+        "CN=Partner CA ends in 5 days; held by truststore partners, identity acme; used by connector orders, integration orders"
     );
     assert!(
         alerts[1].text.contains("ended 2 days ago"),

@@ -4,6 +4,8 @@
 //! chains partners presented at the watch's last audit of each connector. One
 //! list, soonest end first: what `keyway expiry` prints and the console's dashboard shows.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -35,6 +37,9 @@ pub struct KnownCertificate {
     pub lifetime_left: f64,
     /// Revoked (a user's certificate): it ends whatever its date says.
     pub revoked: bool,
+    /// What depends on it: `connector orders`, `integration orders`, `gateway`, `user
+    /// alice`… — what breaks when it ends.
+    pub used_by: Vec<String>,
 }
 
 impl KnownCertificate {
@@ -79,11 +84,97 @@ impl KnownCertificate {
             days_left: (not_after - at).div_euclid(86_400),
             lifetime_left: (left / lifetime).clamp(0.0, 1.0),
             revoked,
+            used_by: Vec::new(),
+        }
+    }
+}
+
+/// Which connectors use which truststore and keystore, and which integrations each
+/// connector serves.
+#[derive(Default)]
+struct Uses {
+    truststore: BTreeMap<String, BTreeSet<String>>,
+    keystore: BTreeMap<String, BTreeSet<String>>,
+    integrations: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Uses {
+    /// What depends on the certificate of `kind` kept by `holder`.
+    fn of(&self, kind: &str, holder: &str) -> Vec<String> {
+        let connectors = |names: Option<&BTreeSet<String>>| -> Vec<String> {
+            let mut used = Vec::new();
+            for connector in names.into_iter().flatten() {
+                used.push(format!("connector {connector}"));
+                for integration in self.integrations.get(connector).into_iter().flatten() {
+                    used.push(format!("integration {integration}"));
+                }
+            }
+            used
+        };
+        match kind {
+            "ca" => vec!["gateway".into()],
+            "identity" if holder == crate::GATEWAY_KEYSTORE => vec!["gateway".into()],
+            "identity" => connectors(self.keystore.get(holder)),
+            "truststore" => connectors(self.truststore.get(holder)),
+            "user" => vec![format!("user {holder}")],
+            "partner" => {
+                // "connector NAME (role)"
+                let name = holder
+                    .strip_prefix("connector ")
+                    .and_then(|rest| rest.split(" (").next())
+                    .unwrap_or(holder)
+                    .to_string();
+                connectors(Some(&BTreeSet::from([name])))
+            }
+            _ => Vec::new(),
         }
     }
 }
 
 impl Store {
+    async fn uses(&self) -> Result<Uses, StoreError> {
+        let failed = |e| self.db_error("reading what uses each certificate", e);
+        let pairs = |sql: &'static str| async move {
+            sqlx::query(sql)
+                .fetch_all(&self.pool)
+                .await
+                .and_then(|rows| {
+                    rows.iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+                })
+        };
+        let mut uses = Uses::default();
+        for (store, connector) in pairs(
+            "SELECT pt.truststore, c.name FROM profile_truststores pt
+             JOIN profiles p ON p.id = pt.profile_id JOIN connectors c ON c.profile = p.name",
+        )
+        .await
+        .map_err(failed)?
+        {
+            uses.truststore.entry(store).or_default().insert(connector);
+        }
+        for (store, connector) in pairs(
+            "SELECT p.keystore, c.name FROM profiles p JOIN connectors c ON c.profile = p.name
+             WHERE p.keystore IS NOT NULL",
+        )
+        .await
+        .map_err(failed)?
+        {
+            uses.keystore.entry(store).or_default().insert(connector);
+        }
+        for (connector, integration) in pairs("SELECT connector, name FROM integrations")
+            .await
+            .map_err(failed)?
+        {
+            uses.integrations
+                .entry(connector)
+                .or_default()
+                .insert(integration);
+        }
+        Ok(uses)
+    }
+
     /// Every certificate keyway knows, soonest end first; with `within` (seconds), only
     /// those ending within that time from now (the expired ones included). Needs
     /// `manage_trust`.
@@ -195,6 +286,10 @@ impl Store {
                     at,
                 ));
             }
+        }
+        let uses = self.uses().await?;
+        for cert in &mut known {
+            cert.used_by = uses.of(cert.kind, &cert.holder);
         }
         if let Some(within) = within {
             known.retain(|c| c.not_after <= at + within);

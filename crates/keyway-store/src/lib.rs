@@ -85,6 +85,10 @@ pub use trust::Truststore;
 pub use user::{MIN_PASSWORD_CHARS, NewUser, User};
 pub use watch::{Change, CheckRecord};
 
+/// The keystore that holds the gateway's server certificate (issued by keyway's CA and
+/// renewed by the gateway, or one an administrator stores under this name).
+pub const GATEWAY_KEYSTORE: &str = "gateway";
+
 /// The database file's name in the data directory.
 pub const DATABASE_FILE: &str = "keyway.db";
 

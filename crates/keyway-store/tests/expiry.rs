@@ -1,6 +1,7 @@
 //! `Store::known_certificates`: keyway's CA, identities, truststores and users'
 //! certificates in one list, soonest end first, with days and lifetime left; a window
-//! keeps the ones ending within it (expired included). On SQLite and PostgreSQL.
+//! keeps the ones ending within it (expired included); each names what depends on it.
+//! On SQLite and PostgreSQL.
 
 use keyway_store::{Backend, Context, NewKeystore, NewUser, Permission, StoreError};
 use keyway_testkit::{KeyKind, TestChain};
@@ -51,7 +52,64 @@ async fn every_certificate_keyway_knows_is_listed_soonest_end_first(backend: Bac
             .await
             .unwrap();
     }
+    // A connector over both, and an integration through it: what breaks when they end.
+    let profile = keyway_connect::ProfileEntry {
+        truststores: vec!["partners".into()],
+        keystore: Some("old-client".into()),
+        ..keyway_connect::ProfileEntry::default()
+    };
+    store
+        .save_profile(&admin, "partner-tls", profile, keyway_store::Save::Add)
+        .await
+        .unwrap();
+    let definition = keyway_connect::ConnectorEntry {
+        kind: "rest".into(),
+        url: "https://partner.example/api".into(),
+        profile: Some("partner-tls".into()),
+        ..keyway_connect::ConnectorEntry::default()
+    };
+    store
+        .save_connector(
+            &admin,
+            "orders",
+            keyway_store::NewConnector {
+                definition,
+                auth: None,
+            },
+            keyway_store::Save::Add,
+        )
+        .await
+        .unwrap();
+    store
+        .save_integration(
+            &admin,
+            "orders-in",
+            keyway_store::NewIntegration {
+                connector: "orders".into(),
+                description: String::new(),
+                require_password: false,
+            },
+            keyway_store::Save::Add,
+        )
+        .await
+        .unwrap();
     let all = store.known_certificates(&admin, None).await.unwrap();
+    let used = |holder: &str| {
+        all.iter()
+            .find(|c| c.holder == holder)
+            .map(|c| c.used_by.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        used("partners"),
+        ["connector orders", "integration orders-in"]
+    );
+    assert_eq!(
+        used("old-client"),
+        ["connector orders", "integration orders-in"]
+    );
+    assert_eq!(used("alice"), ["user alice"]);
+    assert_eq!(used("root"), ["gateway"]);
     let kinds: Vec<(&str, &str)> = all.iter().map(|c| (c.kind, c.holder.as_str())).collect();
     for wanted in [
         ("ca", "root"),

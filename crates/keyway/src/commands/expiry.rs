@@ -42,7 +42,7 @@ pub fn expiry(args: ExpiryArgs) -> Result<Exit> {
         output::list(
             &known,
             empty,
-            &["KIND", "HOLDER", "UNTIL", "LEFT", "SUBJECT"],
+            &["KIND", "HOLDER", "UNTIL", "LEFT", "SUBJECT", "USED BY"],
             |c| {
                 vec![
                     c.kind.to_string(),
@@ -54,6 +54,11 @@ pub fn expiry(args: ExpiryArgs) -> Result<Exit> {
                     },
                     format!("{:.0}%", c.lifetime_left * 100.0),
                     c.subject.clone(),
+                    if c.used_by.is_empty() {
+                        "-".into()
+                    } else {
+                        c.used_by.join(", ")
+                    },
                 ]
             },
         )?;
