@@ -127,6 +127,12 @@ impl From<StoreError> for Problem {
                 None,
             ),
             StoreError::InUse { .. } => (StatusCode::CONFLICT, "in-use", "Still in use", None),
+            StoreError::WouldBreak { .. } => (
+                StatusCode::CONFLICT,
+                "would-break",
+                "Working connectors would lose their trust",
+                None,
+            ),
             StoreError::Forbidden { .. } => {
                 (StatusCode::FORBIDDEN, "forbidden", "Not permitted", None)
             }

@@ -10,12 +10,12 @@ use axum::response::IntoResponse;
 use base64ct::{Base64, Encoding};
 use keyway_store::NewKeystore;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::problem::{JsonBody, Problem};
+use crate::problem::{JsonBody, Problem, QueryParams};
 use crate::routes::{Answer, created, if_match, versioned};
 
 fn decode(content: &str) -> Result<Vec<u8>, Problem> {
@@ -119,14 +119,17 @@ pub async fn add_truststore(
 /// `PUT /api/v1/truststores/{name}`: replace its certificates.
 #[utoipa::path(put, path = "/api/v1/truststores/{name}", tag = "trust", request_body = TruststoreUpload,
     params(("name" = String, Path, description = "The truststore"),
-           ("If-Match" = Option<String>, Header, description = "Replace only at this version")),
+           ("If-Match" = Option<String>, Header, description = "Replace only at this version"),
+           Force),
     responses((status = 200, description = "Replaced", body = serde_json::Value),
+              (status = 409, description = "A CA left out is where working connectors' partner chains end (named); force=true to go ahead", body = Problem),
               (status = 412, description = "Changed since it was read", body = Problem)))]
 pub async fn replace_truststore(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
+    QueryParams(force): QueryParams<Force>,
     JsonBody(upload): JsonBody<TruststoreUpload>,
 ) -> Answer {
     same_name(&upload.name, &name)?;
@@ -140,9 +143,19 @@ pub async fn replace_truststore(
             certificates,
             upload.source(),
             if_match(&headers)?,
+            force.force,
         )
         .await?;
     Ok(versioned(&stored, stored.version))
+}
+
+/// `?force=true`: go ahead although working connectors would lose their trust.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Force {
+    /// Replace even when a CA left out is where working connectors' partner chains end.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `DELETE /api/v1/truststores/{name}`.

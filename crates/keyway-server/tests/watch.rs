@@ -499,3 +499,59 @@ fn expiry_alerts_take_the_tightest_threshold_skip_renewed_and_name_every_place()
     assert!(Threshold::parse("soon").is_err());
     assert!(Threshold::parse("150%").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replacing_a_truststore_without_the_ca_a_working_connector_needs_is_refused_unless_forced()
+{
+    let s = support::setup().await;
+    let admin = Context::local_admin();
+    let options = WatchOptions {
+        every: Duration::from_millis(1),
+        ..WatchOptions::default()
+    };
+    run_once(&s.store, &options).await.unwrap();
+    let before = s.store.truststore(&admin, "upstream").await.unwrap();
+    let other = support::pem(&TestChain::new("other", KeyKind::EcP256).root_pem);
+
+    let refused = s
+        .store
+        .replace_truststore(
+            &admin,
+            "upstream",
+            vec![other.clone()],
+            "other.pem",
+            None,
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, keyway_store::StoreError::WouldBreak { .. }),
+        "{refused}"
+    );
+    let text = refused.to_string();
+    assert!(
+        text.contains("orders Root CA") && text.contains("truststore upstream"),
+        "{text}"
+    );
+    assert!(text.contains("would break connector orders"), "{text}");
+    assert!(
+        !text.contains("connector down"),
+        "a failing one loses nothing: {text}"
+    );
+    assert!(text.contains("--force"), "{text}");
+    let unchanged = s.store.truststore(&admin, "upstream").await.unwrap();
+    assert_eq!(unchanged.version, before.version);
+
+    // Adding beside it is no removal; removing it on purpose is allowed when forced.
+    let mut both = before.certificates.clone();
+    both.push(other.clone());
+    s.store
+        .replace_truststore(&admin, "upstream", both, "both.pem", None, false)
+        .await
+        .unwrap();
+    s.store
+        .replace_truststore(&admin, "upstream", vec![other], "other.pem", None, true)
+        .await
+        .unwrap();
+}

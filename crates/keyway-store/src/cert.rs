@@ -970,6 +970,7 @@ impl Store {
                 | StoreError::Conflict { .. }
                 | StoreError::Config(_)
                 | StoreError::InUse { .. }
+                | StoreError::WouldBreak { .. }
                 | StoreError::NotFound { .. }),
             ) => {
                 self.audit(

@@ -122,6 +122,17 @@ pub enum StoreError {
         /// Who uses it (`profile partner-tls, profile legacy`).
         users: String,
     },
+    /// A change that would take trust away from connectors that work today; nothing was
+    /// written (force it to go ahead).
+    #[error(
+        "{what} would break {connectors}: their partners' chains end there (as the watch of `keyway serve` last saw them); add its successor too, or force the change (keyway: --force; API: ?force=true)"
+    )]
+    WouldBreak {
+        /// What the change takes away: `CN=Partner Root CA (sha256 AB:…) from truststore partners`.
+        what: String,
+        /// `connector orders, connector billing`.
+        connectors: String,
+    },
     /// The actor may not do this. Refusals are audited.
     #[error("{actor} may not do {action}: {reason}")]
     Forbidden {

@@ -50,7 +50,10 @@ impl Store {
     }
 
     /// Replaces the certificates of truststore `name`. `expected`: the version the change
-    /// is based on. Needs `manage_trust`.
+    /// is based on. A CA left out that a working connector's partner chain ends in (as the
+    /// watch last saw it), with no certificate of the same subject to take its place, is
+    /// refused ([`StoreError::WouldBreak`], naming the connectors) unless `force`. Needs
+    /// `manage_trust`.
     pub async fn replace_truststore(
         &self,
         ctx: &Context,
@@ -58,9 +61,88 @@ impl Store {
         certificates: Vec<Certificate>,
         source: &str,
         expected: Option<i64>,
+        force: bool,
     ) -> Result<Truststore, StoreError> {
+        if !force {
+            let action = truststore_action(Save::Replace(expected));
+            let object = format!("truststore {name}");
+            self.authorize(ctx, Need::ManageTrust, None, action, object.clone())
+                .await?;
+            let check = self.still_trusted(name, &certificates).await;
+            self.audit_if_failed(ctx, action, &object, check).await?;
+        }
         self.save_truststore(ctx, name, certificates, source, Save::Replace(expected))
             .await
+    }
+
+    /// Refuses to drop a CA that a working connector's partner chain ends in.
+    async fn still_trusted(&self, name: &str, kept: &[Certificate]) -> Result<(), StoreError> {
+        let Ok(current) = self.find_truststore(name).await else {
+            return Ok(()); // no such truststore: the replace says so
+        };
+        let dropped: Vec<&Certificate> = current
+            .certificates
+            .iter()
+            .filter(|old| {
+                !kept.iter().any(|new| {
+                    new.info().sha256 == old.info().sha256
+                        || new.info().subject == old.info().subject
+                })
+            })
+            .collect();
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let users = self.truststore_connectors(name).await?;
+        let checks = self.latest_checks().await?;
+        for old in dropped {
+            let info = old.info();
+            let broken: Vec<String> = checks
+                .iter()
+                .filter(|c| users.contains(&c.connector) && c.standing != "failing")
+                .filter(|c| {
+                    let chain: Vec<&serde_json::Value> = c.report["certificates"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|d| d["role"] != "client")
+                        .collect();
+                    chain.iter().any(|d| d["sha256"] == info.sha256.as_str())
+                        || chain
+                            .last()
+                            .is_some_and(|top| top["issuer"] == info.subject.as_str())
+                })
+                .map(|c| format!("connector {}", c.connector))
+                .collect();
+            if !broken.is_empty() {
+                return Err(StoreError::WouldBreak {
+                    what: format!(
+                        "removing {} (sha256 {}) from truststore {name}",
+                        info.subject, info.sha256
+                    ),
+                    connectors: broken.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The connectors whose profiles trust truststore `name`.
+    async fn truststore_connectors(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.name FROM profile_truststores pt JOIN profiles p ON p.id = pt.profile_id
+             JOIN connectors c ON c.profile = p.name WHERE pt.truststore = $1",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading who trusts a truststore", e))?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map_err(|e| self.db_error("reading who trusts a truststore", e))
+            })
+            .collect()
     }
 
     async fn save_truststore(

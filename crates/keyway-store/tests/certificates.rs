@@ -412,12 +412,26 @@ async fn truststores_round_trip_with_versions(backend: Backend) {
     assert!(e.to_string().contains("no certificate"), "{e}");
 
     let replaced = store
-        .replace_truststore(&admin, "partners", vec![pem(&b.pem())], "b.pem", Some(1))
+        .replace_truststore(
+            &admin,
+            "partners",
+            vec![pem(&b.pem())],
+            "b.pem",
+            Some(1),
+            false,
+        )
         .await
         .unwrap();
     assert_eq!((replaced.certificates.len(), replaced.version), (1, 2));
     let e = store
-        .replace_truststore(&admin, "partners", vec![pem(&a.pem())], "a.pem", Some(1))
+        .replace_truststore(
+            &admin,
+            "partners",
+            vec![pem(&a.pem())],
+            "a.pem",
+            Some(1),
+            false,
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("is at version 2, not 1"), "{e}");

@@ -58,6 +58,10 @@ pub struct TruststoreAddArgs {
     /// With --replace: only if the truststore is still at this version.
     #[arg(long, value_name = "N", requires = "replace")]
     pub if_version: Option<i64>,
+    /// With --replace: go ahead although a CA left out is where working connectors'
+    /// partner chains end (as the watch last saw them).
+    #[arg(long, requires = "replace")]
+    pub force: bool,
     /// Trust the certificate chains of the file's private key entries too (a keystore's
     /// own identity); without it such a file is refused.
     #[arg(long)]
@@ -209,7 +213,14 @@ async fn truststore_add(args: TruststoreAddArgs) -> Result<Exit> {
     let ctx = context(&args.store);
     let saved = if args.replace {
         store
-            .replace_truststore(&ctx, &args.name, certs, &source, args.if_version)
+            .replace_truststore(
+                &ctx,
+                &args.name,
+                certs,
+                &source,
+                args.if_version,
+                args.force,
+            )
             .await?
     } else {
         store
