@@ -67,7 +67,13 @@ pub async fn run(
         require,
         ..AuditOptions::default()
     };
-    let report = audit(&config, &names, &options, |_| {}).await;
+    let mut report = audit(&config, &names, &options, |_| {}).await;
+    let last = state.inner.store.latest_checks().await?;
+    report.compare(|name| {
+        last.iter()
+            .find(|c| c.connector == name)
+            .and_then(|c| Some((c.server_sha256.clone()?, c.server_issuer.clone())))
+    });
     Ok(Json(report).into_response())
 }
 

@@ -134,8 +134,23 @@ pub struct ConnectorAudit {
     pub client_certificate_request: Option<Vec<String>>,
     /// Under the required policy, when one was given and the endpoint was reached.
     pub what_if: Option<WhatIf>,
+    /// When the partner presents another certificate than at the last check kept (the
+    /// watch's): that check's certificate. Set by whoever keeps checks
+    /// ([`FleetAudit::compare`]).
+    pub changed: Option<CertificateChange>,
     /// How long its checks took.
     pub elapsed: Duration,
+}
+
+/// The partner's certificate at the last check kept, when it differs from today's.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateChange {
+    /// SHA-256 then.
+    pub sha256: String,
+    /// Its issuer then.
+    pub issuer: Option<String>,
+    /// Whether the issuer changed too (a new CA, not only a renewal).
+    pub new_issuer: bool,
 }
 
 impl ConnectorAudit {
@@ -214,7 +229,7 @@ impl ConnectorAudit {
 
 impl Serialize for ConnectorAudit {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ConnectorAudit", 14)?;
+        let mut s = serializer.serialize_struct("ConnectorAudit", 16)?;
         s.serialize_field("connector", &self.connector)?;
         s.serialize_field("url", &self.url)?;
         s.serialize_field("endpoint", &self.endpoint)?;
@@ -238,6 +253,7 @@ impl Serialize for ConnectorAudit {
                 .map(|cas| serde_json::json!({ "acceptable_cas": cas })),
         )?;
         s.serialize_field("what_if", &self.what_if)?;
+        s.serialize_field("changed", &self.changed)?;
         s.serialize_field("elapsed_ms", &(self.elapsed.as_millis() as u64))?;
         s.end()
     }
@@ -275,6 +291,26 @@ pub struct Counts {
 }
 
 impl FleetAudit {
+    /// Marks the connectors whose partner presents another certificate than `last` says
+    /// it did: `last` gives, per connector, the SHA-256 and issuer of the partner's
+    /// certificate at the last check kept.
+    pub fn compare(&mut self, last: impl Fn(&str) -> Option<(String, Option<String>)>) {
+        for row in &mut self.connectors {
+            let Some(now) = row.certificates.iter().find(|d| d.role == "server") else {
+                continue;
+            };
+            if let Some((sha256, issuer)) = last(&row.connector)
+                && sha256 != now.certificate.sha256
+            {
+                row.changed = Some(CertificateChange {
+                    new_issuer: issuer.as_deref() != Some(now.certificate.issuer.as_str()),
+                    sha256,
+                    issuer,
+                });
+            }
+        }
+    }
+
     /// Whether every connector passes and none would break.
     pub fn ok(&self) -> bool {
         self.counts.failing == 0 && self.counts.would_break == 0
@@ -402,6 +438,7 @@ async fn audit_one(
         certificates: Vec::new(),
         client_certificate_request: None,
         what_if: None,
+        changed: None,
         elapsed: Duration::ZERO,
     };
     let connector = match built {

@@ -250,6 +250,24 @@ profile = "quiet"
         serde_json::json!(["TLS 1.1"])
     );
 
+    // Compared with the last checks kept: orders' partner had another certificate from
+    // another CA then; renewals' the same one.
+    let mut report = report;
+    let renewals_now = report.connectors[3].certificates[0]
+        .certificate
+        .sha256
+        .clone();
+    report.compare(|name| match name {
+        "orders" => Some(("AB:CD".into(), Some("CN=Old Partner CA".into()))),
+        "renewals" => Some((renewals_now.clone(), None)),
+        _ => None,
+    });
+    let changed = report.connectors[4].changed.as_ref().unwrap();
+    assert_eq!(changed.sha256, "AB:CD");
+    assert!(changed.new_issuer);
+    assert!(report.connectors[3].changed.is_none());
+    assert!(report.connectors[0].changed.is_none());
+
     // Chosen by name: only those run.
     let one = audit(
         &config,

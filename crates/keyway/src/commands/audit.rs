@@ -17,7 +17,7 @@ use super::connector::{ConfigArg, load_config};
 use crate::args::parse_duration;
 use crate::exit::Exit;
 use crate::output;
-use crate::session::block_on;
+use crate::session::{block_on, open};
 
 /// `keyway audit`
 #[derive(Debug, Args)]
@@ -80,12 +80,22 @@ pub fn run(args: AuditArgs) -> Result<Exit> {
             names.len()
         };
         let bar = progress(total as u64);
-        let report = audit(&config, &names, &options, |one| {
+        let mut report = audit(&config, &names, &options, |one| {
             bar.set_message(one.connector.clone());
             bar.inc(1);
         })
         .await;
         bar.finish_and_clear();
+        if args.config.file().is_none() {
+            // The store's connectors: compare with the watch's last checks.
+            let store = open(&args.config.store_args()).await?;
+            let last = store.latest_checks().await?;
+            report.compare(|name| {
+                last.iter()
+                    .find(|c| c.connector == name)
+                    .and_then(|c| Some((c.server_sha256.clone()?, c.server_issuer.clone())))
+            });
+        }
         if let Some(path) = &args.html {
             let page = html::page(&report, &args.config.source());
             if path.exists() && !args.force {
@@ -191,8 +201,41 @@ fn table(report: &FleetAudit) -> String {
             out.push_str(&format!("  - {step}\n"));
         }
     }
+    let changed: Vec<&ConnectorAudit> = report
+        .connectors
+        .iter()
+        .filter(|c| c.changed.is_some())
+        .collect();
+    if !changed.is_empty() {
+        out.push_str("\nPartners presenting another certificate than at the watch's last check:\n");
+        for c in changed {
+            out.push_str(&format!("  - {}\n", changed_words(c)));
+        }
+    }
     out.push_str(&format!("\n{}\n", report.summary()));
     out
+}
+
+/// "orders: sha256 AB… now, was CD…; a new issuer: CN=… (was CN=…)".
+pub(crate) fn changed_words(c: &ConnectorAudit) -> String {
+    let Some(change) = &c.changed else {
+        return String::new();
+    };
+    let now = c.certificates.iter().find(|d| d.role == "server");
+    let mut words = format!(
+        "{}: sha256 {} now, was {}",
+        c.connector,
+        now.map(|d| d.certificate.sha256.as_str()).unwrap_or("?"),
+        change.sha256
+    );
+    if change.new_issuer {
+        words.push_str(&format!(
+            "; a new issuer: {} (was {}) — check the truststore before the old chain goes",
+            now.map(|d| d.certificate.issuer.as_str()).unwrap_or("?"),
+            change.issuer.as_deref().unwrap_or("?")
+        ));
+    }
+    words
 }
 
 /// The standing words in colour on a terminal: FAIL and BREAKS red, EXPIRING yellow.

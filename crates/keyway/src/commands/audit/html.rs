@@ -65,6 +65,11 @@ pub fn page(report: &FleetAudit, source: &str) -> String {
                         @for c in &report.connectors { (row(c, what_if)) }
                     }
                 }
+                @let changed: Vec<&ConnectorAudit> = report.connectors.iter().filter(|c| c.changed.is_some()).collect();
+                @if !changed.is_empty() {
+                    h2 { "Changed since the last check" }
+                    ul { @for c in changed { li { (super::changed_words(c)) } } }
+                }
                 h2 { "When certificates end" }
                 (timeline(report))
                 @let troubled: Vec<&ConnectorAudit> = report.connectors.iter()
