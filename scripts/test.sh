@@ -27,6 +27,8 @@ need openssl openssl
 need script bsdutils   # a real terminal for the password-prompt test
 need curl curl         # `keyway serve` is checked with the curl command it prints
 need python3 python3   # schemathesis (below) runs in a virtual environment
+need chromium chromium               # the web console's tests drive a real browser,
+need chromedriver chromium-driver    # headless, through WebDriver
 python3 -c 'import venv, ensurepip' 2>/dev/null || install python3-venv "schemathesis's virtual environment"
 # A real PostgreSQL for the shared-database backend: keyway-testkit starts a throwaway
 # server from it (initdb in a temporary directory, 127.0.0.1 and a free port), unless

@@ -148,12 +148,12 @@ fn check_csrf(headers: &HeaderMap, session: &ApiSession) -> Result<(), Problem> 
 }
 
 /// Compares in time that does not depend on where the two differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The value of cookie `name`, if the request has it.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -214,6 +214,17 @@ pub async fn login(
 
 /// The session as JSON, with its cookie set.
 fn session_response(state: &AdminState, opened: &keyway_store::OpenedSession) -> Response {
+    let mut response = Json(&opened.session).into_response();
+    set_session_cookie(state, opened, &mut response);
+    response
+}
+
+/// Sets the session cookie (`HttpOnly`, `SameSite=Strict`, `Secure` over HTTPS) on `response`.
+pub(crate) fn set_session_cookie(
+    state: &AdminState,
+    opened: &keyway_store::OpenedSession,
+    response: &mut Response,
+) {
     let mut cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         opened.secret.as_str(),
@@ -222,12 +233,14 @@ fn session_response(state: &AdminState, opened: &keyway_store::OpenedSession) ->
     if state.inner.secure_cookies {
         cookie.push_str("; Secure");
     }
-    let mut response = Json(&opened.session).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    response
 }
+
+/// The header that clears the session cookie.
+pub(crate) const CLEAR_SESSION: &str =
+    "keyway_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
 
 /// Signs in with the client certificate presented in the TLS handshake (HTTPS only):
 /// its registered owner gets a session, as with a password.
@@ -284,10 +297,9 @@ pub async fn logout(
             .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("keyway_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_SESSION));
     Ok(response)
 }
 
@@ -299,7 +311,7 @@ pub(crate) struct Lockout {
 }
 
 impl Lockout {
-    fn check(&self, keys: &[String]) -> Result<(), Problem> {
+    pub(crate) fn check(&self, keys: &[String]) -> Result<(), Problem> {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let wait = keys
@@ -325,7 +337,7 @@ impl Lockout {
         }
     }
 
-    fn failed(&self, keys: &[String]) {
+    pub(crate) fn failed(&self, keys: &[String]) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if failures.len() >= REMEMBERED {
@@ -341,7 +353,7 @@ impl Lockout {
         }
     }
 
-    fn succeeded(&self, key: &str) {
+    pub(crate) fn succeeded(&self, key: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         failures.remove(key);
     }

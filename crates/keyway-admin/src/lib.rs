@@ -10,6 +10,10 @@
 //! `application/problem+json`; objects carry their version as `ETag`, and `If-Match`
 //! makes a change conditional.
 //!
+//! The same router serves the web console at `/` (`console.rs`): server-rendered pages
+//! (maud) over the same operations, signed in with the same sessions, every change a
+//! form carrying the session's CSRF token.
+//!
 //! What it leaves to others: every permission check is keyway-store's (this crate has
 //! none of its own); listening, TLS and the health endpoints are keyway-server's, which
 //! hands this router every other request on the admin listener with the caller's
@@ -19,6 +23,7 @@ mod auth;
 mod certs;
 mod config;
 mod connectors;
+mod console;
 mod fleet;
 mod integrations;
 mod pki;
@@ -197,6 +202,7 @@ pub fn app(state: AdminState) -> Router {
         .route("/api/v1/audit", post(fleet::run))
         .route("/api/v1/checks", get(fleet::latest))
         .route("/api/v1/connectors/{name}/checks", get(fleet::history))
+        .merge(console::routes())
         .fallback(|request: Request| async move {
             Problem::no_route(request.uri().path()).into_response()
         })

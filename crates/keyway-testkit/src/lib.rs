@@ -13,9 +13,11 @@
 //! chain.write_pem(dir.path());
 //! ```
 
+mod browser;
 mod https;
 mod postgres;
 mod smtp;
+pub use browser::WebDriver;
 pub use https::{Counters, HttpsOptions, HttpsServer};
 pub use postgres::postgres_database;
 pub use rcgen::ExtendedKeyUsagePurpose;
