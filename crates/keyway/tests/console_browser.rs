@@ -92,14 +92,29 @@ async fn text(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks `element` and waits until the page it was on has been replaced by the next.
+async fn click_and_wait(client: &Client, element: fantoccini::elements::Element) {
+    let page = client.find(Locator::Css("html")).await.unwrap();
+    element.click().await.unwrap();
+    for _ in 0..500 {
+        if page.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the page did not change after the click");
+}
+
 async fn sign_in(client: &Client, admin: &str, user: &str, password: &str) {
     client.goto(&format!("{admin}/sign-in")).await.unwrap();
     let form = client.form(Locator::Css("form")).await.unwrap();
     form.set_by_name("user", user).await.unwrap();
     form.set_by_name("password", password).await.unwrap();
-    form.submit_with(Locator::XPath("//button[text()='Sign in']"))
+    let button = client
+        .find(Locator::XPath("//button[text()='Sign in']"))
         .await
         .unwrap();
+    click_and_wait(client, button).await;
 }
 
 async fn screenshot(client: &Client, name: &str) {
@@ -191,32 +206,16 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
     );
 
     // Connectors → the untrusted partner → Test connectivity.
-    client
-        .find(Locator::LinkText("Connectors"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let link = client.find(Locator::LinkText("Connectors")).await.unwrap();
+    click_and_wait(&client, link).await;
     let list = text(&client, "table").await;
     assert!(
         list.contains("partner") && list.contains("sample"),
         "{list}"
     );
-    client
-        .find(Locator::LinkText("partner"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::XPath("//button[text()='Test connectivity']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let link = client.find(Locator::LinkText("partner")).await.unwrap();
+    click_and_wait(&client, link).await;
+    click_button(&client, "Test connectivity").await;
     let result = text(&client, "#result").await;
     assert!(result.contains("FAILED untrusted_root"), "{result}");
     assert!(result.contains("What to do"), "{result}");
@@ -235,13 +234,7 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
         .goto(&format!("{admin}/connectors/sample"))
         .await
         .unwrap();
-    client
-        .find(Locator::XPath("//button[text()='Test connectivity']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&client, "Test connectivity").await;
     let result = text(&client, "#result").await;
     assert!(result.contains("CONNECTED with TLS 1.3"), "{result}");
     screenshot(&client, "connector-test-connected").await;
@@ -257,13 +250,7 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
     assert!(status.contains(" 403 "), "{status}");
 
     // Sign out: the pages lead back to Sign in.
-    client
-        .find(Locator::XPath("//button[text()='Sign out']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&client, "Sign out").await;
     assert!(
         client
             .current_url()
@@ -300,4 +287,184 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
 
     client.close().await.unwrap();
     drop(partner);
+}
+
+async fn click_button(client: &Client, label: &str) {
+    let button = client
+        .find(Locator::XPath(&format!(
+            "//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("button {label}: {e}"));
+    click_and_wait(client, button).await;
+}
+
+async fn fill(client: &Client, id: &str, value: &str) {
+    let field = client.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let gateway = serve(&data);
+    let admin = gateway.admin.clone();
+
+    // A partner that sends its root along (untrusted here), and a TLS 1.1-only partner
+    // whose root is in truststore bank-roots.
+    let partner_chain = TestChain::new("partner2", KeyKind::EcP256);
+    let partner = RustlsServer::start(
+        &partner_chain,
+        ServerOptions {
+            chain_pem: Some(vec![
+                partner_chain.leaf_pem.clone(),
+                partner_chain.intermediate_pem.clone(),
+                partner_chain.root_pem.clone(),
+            ]),
+            ..ServerOptions::default()
+        },
+    );
+    let bank_chain = TestChain::new("old-bank", KeyKind::EcP256);
+    let bank = keyway_testkit::OpensslServer::start(
+        &bank_chain,
+        &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-www"],
+    );
+    let bank_root = dir.path().join("bank-root.pem");
+    std::fs::write(&bank_root, &bank_chain.root_pem).unwrap();
+    run(keyway(&data)
+        .args(["truststore", "add", "bank-roots"])
+        .arg(&bank_root));
+
+    let driver = WebDriver::start();
+    let client = browser(&driver).await;
+    sign_in(&client, &admin, "admin", &gateway.password).await;
+    assert_eq!(text(&client, "h1").await, "Dashboard");
+
+    // 1. A new connector to a partner whose root is not trusted: tested before saving.
+    client
+        .goto(&format!("{admin}/connectors/new"))
+        .await
+        .unwrap();
+    fill(&client, "name", "partner2").await;
+    fill(
+        &client,
+        "url",
+        &format!("https://127.0.0.1:{}/api", partner.port),
+    )
+    .await;
+    fill(&client, "server_name", "partner2.test").await;
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("FAILED untrusted_root"), "{result}");
+    let fix = text(&client, "#fix-import").await;
+    assert_eq!(fix, "Fix: trust this certificate");
+    // Without confirming the fingerprint, nothing is imported.
+    fill(&client, "fix_truststore", "partner2-roots").await;
+    click_button(&client, "Import and test again").await;
+    assert!(
+        text(&client, "[role=alert]").await.contains("confirm"),
+        "the fingerprint must be confirmed"
+    );
+    fill(&client, "fix_truststore", "partner2-roots").await;
+    client
+        .find(Locator::Id("fix_confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_button(&client, "Import and test again").await;
+    let done = text(&client, "p.good[role=status]").await;
+    assert!(done.contains("Made truststore partner2-roots"), "{done}");
+    let result = text(&client, "#result").await;
+    assert!(result.contains("CONNECTED"), "the test ran again: {result}");
+    screenshot(&client, "form-import-root-connected").await;
+    // Nothing was saved until Save.
+    let listed = String::from_utf8(
+        keyway(&data)
+            .args(["connector", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(!listed.contains("partner2"), "{listed}");
+    click_button(&client, "Save").await;
+    assert_eq!(text(&client, "h1").await, "Connector partner2");
+    let listed = String::from_utf8(
+        keyway(&data)
+            .args(["connector", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(listed.contains("partner2"), "{listed}");
+    // Editing it: a draft without the truststore says how it differs from the saved one.
+    client
+        .goto(&format!("{admin}/connectors/partner2/edit"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=truststore][value=partner2-roots]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(
+        result.contains("These settings fail with untrusted_root; the saved ones pass."),
+        "{result}"
+    );
+
+    // 2. A TLS 1.1-only partner with "Lowest allowable version" TLS 1.2.
+    client
+        .goto(&format!("{admin}/connectors/new"))
+        .await
+        .unwrap();
+    fill(&client, "name", "bank").await;
+    fill(&client, "url", &format!("https://127.0.0.1:{}/", bank.port)).await;
+    fill(&client, "server_name", "old-bank.test").await;
+    client
+        .find(Locator::Css("input[name=truststore][value=bank-roots]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("FAILED version_mismatch"), "{result}");
+    assert!(result.contains("TLS 1.1"), "both sides named: {result}");
+    let fix = text(&client, "#fix-version").await;
+    assert!(fix.contains("TLS 1.1"), "{fix}");
+    assert!(
+        text(&client, "section.fix").await.contains("deprecated"),
+        "the warning is shown"
+    );
+    click_button(&client, "Lower to TLS 1.1 and test again").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("CONNECTED with TLS 1.1"), "{result}");
+    assert!(result.contains("OpenSSL legacy backend"), "{result}");
+    screenshot(&client, "form-lower-version-connected").await;
+    click_button(&client, "Save").await;
+    assert_eq!(text(&client, "h1").await, "Connector bank");
+    let shown = String::from_utf8(
+        keyway(&data)
+            .args(["connector", "show", "bank", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        shown["tls_versions"],
+        serde_json::json!(["TLS 1.1", "TLS 1.2", "TLS 1.3"])
+    );
+    client.close().await.unwrap();
 }

@@ -11,6 +11,8 @@
 //! - Connectors (`/connectors`, `/connectors/NAME`): each with its last check, and **Test
 //!   connectivity**: CONNECTED with version, cipher and chain, or the diagnosis code, whose
 //!   side the fix is on, the evidence and the steps, in a live region.
+//! - The connector form (`form.rs`): Save and Test connectivity on unsaved settings, with
+//!   one-click fixes (trust the root the partner sent, lower the lowest version).
 //!
 //! A page the user may not use is not linked and answers 404, as the API's other users'
 //! objects do.
@@ -29,6 +31,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
+
+mod form;
 
 use crate::auth::{CLEAR_SESSION, SESSION_COOKIE, cookie, same, set_session_cookie};
 use crate::{AdminState, Peer};
@@ -55,6 +59,9 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/connectors", get(connectors))
+        .route("/connectors/new", get(form::new_form))
+        .route("/connectors/form", post(form::submit))
+        .route("/connectors/{name}/edit", get(form::edit_form))
         .route("/connectors/{name}", get(connector))
         .route("/connectors/{name}/test", post(test_connector))
 }
@@ -445,6 +452,7 @@ async fn connectors(State(state): State<AdminState>, viewer: Viewer) -> PageResu
     let checks = store.last_checks(&viewer.ctx).await?;
     let body = html! {
         h1 { "Connectors" }
+        p { a href="/connectors/new" { "New connector" } }
         @if list.is_empty() {
             p { "No connectors yet: `keyway connector add` or `keyway config import` adds some." }
         } @else {
@@ -507,6 +515,7 @@ async fn connector_page(
                 }
             }
         }
+        (form::edit_link(&stored.name))
         form method="post" action=(format!("/connectors/{}/test", stored.name)) {
             input type="hidden" name="csrf" value=(viewer.csrf);
             p { button type="submit" { "Test connectivity" } }
