@@ -6,8 +6,12 @@
 //! partner shows `untrusted_root` with the chain and what to do, on the sample connector
 //! CONNECTED; a form without its CSRF token is refused; a user who only manages their own
 //! certificates sees no Connectors link and gets 404 there; after sign-out the pages lead
-//! back to Sign in. Each flow's last page is saved as a screenshot under
-//! `target/console-screenshots/`.
+//! back to Sign in. The connector form tests unsaved settings and its fixes (import the
+//! root the partner sent; lower the lowest version for a TLS 1.1 partner, `openssl
+//! s_server`) make them pass. A user makes a key pair and CSR in the page, an outside CA
+//! made by openssl signs it, the upload is checked, the PKCS#12 download is read by
+//! keytool and accepted by the gateway as that user's. Each flow's last page is saved
+//! as a screenshot under `target/console-screenshots/`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +27,9 @@ struct Serve {
     child: Child,
     admin: String,
     password: String,
+    /// The gateway, `127.0.0.1:PORT`, and the CA file its clients trust.
+    listen: String,
+    ca: String,
 }
 
 impl Drop for Serve {
@@ -58,6 +65,8 @@ fn serve(data: &Path) -> Serve {
         child,
         admin: format!("http://{}", started["admin"].as_str().unwrap()),
         password: started["admin_password"].as_str().unwrap().to_string(),
+        listen: started["listen"].as_str().unwrap().to_string(),
+        ca: started["ca_certificate"].as_str().unwrap().to_string(),
     }
 }
 
@@ -71,9 +80,21 @@ fn run(command: &mut Command) {
 }
 
 async fn browser(driver: &WebDriver) -> Client {
+    browser_downloading_to(driver, None).await
+}
+
+/// A browser that saves downloads in `downloads`.
+async fn browser_downloading_to(driver: &WebDriver, downloads: Option<&Path>) -> Client {
+    let mut caps = WebDriver::chromium_capabilities();
+    if let Some(dir) = downloads {
+        caps["goog:chromeOptions"]["prefs"] = serde_json::json!({
+            "download.default_directory": dir,
+            "download.prompt_for_download": false,
+        });
+    }
     ClientBuilder::rustls()
         .unwrap()
-        .capabilities(WebDriver::chromium_capabilities())
+        .capabilities(caps)
         .connect(&driver.url)
         .await
         .expect("a chromium session")
@@ -466,5 +487,188 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         shown["tls_versions"],
         serde_json::json!(["TLS 1.1", "TLS 1.2", "TLS 1.3"])
     );
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_makes_a_csr_uploads_what_an_outside_ca_signed_and_downloads_it_for_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let gateway = serve(&data);
+    let admin = gateway.admin.clone();
+
+    // An outside CA made by openssl, trusted for uploads; user bob.
+    let ca_key = dir.path().join("outside.key");
+    let ca_pem = dir.path().join("outside.pem");
+    keyway_testkit::openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        ca_key.to_str().unwrap(),
+        "-out",
+        ca_pem.to_str().unwrap(),
+        "-subj",
+        "/CN=Outside Root CA",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(keyway(&data)
+        .args(["truststore", "add", "outside-ca"])
+        .arg(&ca_pem));
+    let mut add = keyway(&data)
+        .args(["user", "add", "bob", "--password-stdin"])
+        .args(["--grant", "manage_personal_setup"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"bobs long password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    let driver = WebDriver::start();
+    let client = browser_downloading_to(&driver, Some(&downloads)).await;
+    sign_in(&client, &admin, "bob", "bobs long password").await;
+    let link = client
+        .find(Locator::LinkText("Client certificates"))
+        .await
+        .unwrap();
+    click_and_wait(&client, link).await;
+    assert_eq!(text(&client, "h1").await, "Client certificates of bob");
+
+    // Key pair and CSR in the page; the CA signs it; the upload is checked and stored.
+    click_button(&client, "Generate key pair and CSR").await;
+    let csr = text(&client, "pre#csr").await;
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    let csr_file = dir.path().join("bob.csr");
+    std::fs::write(&csr_file, format!("{csr}\n")).unwrap();
+    let ext = dir.path().join("client.ext");
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    let signed = dir.path().join("bob.pem");
+    keyway_testkit::openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr_file.to_str().unwrap(),
+        "-CA",
+        ca_pem.to_str().unwrap(),
+        "-CAkey",
+        ca_key.to_str().unwrap(),
+        "-CAcreateserial",
+        "-days",
+        "20",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        signed.to_str().unwrap(),
+    ]);
+    // A certificate the CA did not sign for this key is refused, the reason beside it.
+    fill(
+        &client,
+        "upload-certificate",
+        &TestChain::new("stray", KeyKind::EcP256).leaf_pem,
+    )
+    .await;
+    fill(&client, "upload-truststore", "outside-ca").await;
+    click_button(&client, "Upload certificate").await;
+    let refused = text(&client, "[role=alert]").await;
+    assert!(refused.contains("key"), "{refused}");
+    fill(
+        &client,
+        "upload-certificate",
+        &std::fs::read_to_string(&signed).unwrap(),
+    )
+    .await;
+    fill(&client, "upload-truststore", "outside-ca").await;
+    click_button(&client, "Upload certificate").await;
+    let done = text(&client, "p.good[role=status]").await;
+    assert!(done.starts_with("Stored CN=bob"), "{done}");
+    let table = text(&client, "table").await;
+    assert!(table.contains("issued by CN=Outside Root CA"), "{table}");
+    assert!(
+        table.contains("19 days left") || table.contains("20 days left"),
+        "{table}"
+    );
+
+    // Download as PKCS#12 with a password typed in the page; keytool reads it.
+    let password = client
+        .find(Locator::Css("input[name=password][type=password]"))
+        .await
+        .unwrap();
+    password.send_keys("changeit").await.unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='Download']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut p12 = None;
+    for _ in 0..500 {
+        p12 = std::fs::read_dir(&downloads)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "p12"));
+        if p12.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let p12 = p12.expect("the PKCS#12 file was downloaded");
+    let listed = keyway_testkit::keytool(&[
+        "-list",
+        "-v",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        p12.to_str().unwrap(),
+        "-storepass",
+        "changeit",
+    ]);
+    assert!(
+        listed.contains("PrivateKeyEntry") && listed.contains("CN=bob"),
+        "{listed}"
+    );
+
+    // The gateway accepts it as bob's.
+    let out = Command::new(keyway_testkit::tool("curl"))
+        .args(["--silent", "--show-error", "--cert-type", "P12", "--cert"])
+        .arg(format!("{}:changeit", p12.display()))
+        .args(["--cacert", &gateway.ca])
+        .arg(format!("https://{}/whoami", gateway.listen))
+        .output()
+        .unwrap();
+    let whoami: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(whoami["user"], "bob", "{whoami}");
+    screenshot(&client, "client-certificate-uploaded").await;
+
+    // bob sees no one else's: 404 for the administrator's page.
+    client
+        .goto(&format!("{admin}/users/admin/certificates"))
+        .await
+        .unwrap();
+    assert_eq!(text(&client, "h1").await, "Not found");
     client.close().await.unwrap();
 }

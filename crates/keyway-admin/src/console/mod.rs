@@ -13,6 +13,7 @@
 //!   side the fix is on, the evidence and the steps, in a live region.
 //! - The connector form (`form.rs`): Save and Test connectivity on unsaved settings, with
 //!   one-click fixes (trust the root the partner sent, lower the lowest version).
+//! - Client certificates (`certs.rs`): key pair and CSR, upload, issue, download, revoke.
 //!
 //! A page the user may not use is not linked and answers 404, as the API's other users'
 //! objects do.
@@ -32,6 +33,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+mod certs;
 mod form;
 
 use crate::auth::{CLEAR_SESSION, SESSION_COOKIE, cookie, same, set_session_cookie};
@@ -63,6 +65,20 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/connectors/form", post(form::submit))
         .route("/connectors/{name}/edit", get(form::edit_form))
         .route("/connectors/{name}", get(connector))
+        .route("/certificates", get(certs::mine))
+        .route("/users/{name}/certificates", get(certs::list))
+        .route("/users/{name}/certificates/csr", post(certs::csr))
+        .route("/users/{name}/certificates/csr.pem", get(certs::csr_file))
+        .route("/users/{name}/certificates/upload", post(certs::upload))
+        .route("/users/{name}/certificates/issue", post(certs::issue))
+        .route(
+            "/users/{name}/certificates/{fingerprint}/download",
+            post(certs::download),
+        )
+        .route(
+            "/users/{name}/certificates/{fingerprint}/revoke",
+            post(certs::revoke),
+        )
         .route("/connectors/{name}/test", post(test_connector))
 }
 
@@ -175,6 +191,7 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                     strong { "keyway" }
                     nav aria-label="Main" {
                         a href="/" { "Dashboard" }
+                        " · " a href="/certificates" { "Client certificates" }
                         @if viewer.may(Permission::ManageConnectors) {
                             " · " a href="/connectors" { "Connectors" }
                         }
