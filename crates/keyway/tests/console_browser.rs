@@ -270,6 +270,40 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
     let status = post_without_token(&admin, "/connectors/partner/test", &session);
     assert!(status.contains(" 403 "), "{status}");
 
+    // Users: add one with a permission, then disable them; the audit log shows both.
+    client.goto(&format!("{admin}/users")).await.unwrap();
+    fill(&client, "new-name", "carol").await;
+    fill(&client, "new-password", "carols long password").await;
+    client
+        .find(Locator::Css(
+            "input[name=permission][value=manage_connectors]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_button(&client, "Add user").await;
+    assert_eq!(text(&client, "[role=status]").await, "Added carol.");
+    click_button(&client, "Disable carol").await;
+    assert!(
+        text(&client, "[role=status]")
+            .await
+            .starts_with("carol is disabled"),
+    );
+    client
+        .goto(&format!("{admin}/audit-log?action=user.&outcome=ok"))
+        .await
+        .unwrap();
+    let log = text(&client, "table").await;
+    assert!(log.contains("user.add") && log.contains("carol"), "{log}");
+    assert!(log.contains("user.disable"), "{log}");
+    client
+        .goto(&format!("{admin}/audit-log?since_hours=soon"))
+        .await
+        .unwrap();
+    assert!(text(&client, "[role=alert]").await.contains("hours"));
+
     // Sign out: the pages lead back to Sign in.
     click_button(&client, "Sign out").await;
     assert!(
@@ -296,7 +330,12 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
     sign_in(&client, &admin, "bob", "bobs long password").await;
     assert_eq!(text(&client, "h1").await, "Dashboard");
     let nav = text(&client, "nav").await;
-    assert!(!nav.contains("Connectors"), "{nav}");
+    assert!(
+        !nav.contains("Connectors") && !nav.contains("Users"),
+        "{nav}"
+    );
+    client.goto(&format!("{admin}/users")).await.unwrap();
+    assert_eq!(text(&client, "h1").await, "Not found");
     client.goto(&format!("{admin}/connectors")).await.unwrap();
     assert_eq!(text(&client, "h1").await, "Not found");
     client

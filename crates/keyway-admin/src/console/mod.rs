@@ -14,6 +14,7 @@
 //! - The connector form (`form.rs`): Save and Test connectivity on unsaved settings, with
 //!   one-click fixes (trust the root the partner sent, lower the lowest version).
 //! - Client certificates (`certs.rs`): key pair and CSR, upload, issue, download, revoke.
+//! - Users and the audit log (`people.rs`).
 //!
 //! A page the user may not use is not linked and answers 404, as the API's other users'
 //! objects do.
@@ -35,6 +36,7 @@ use zeroize::Zeroizing;
 
 mod certs;
 mod form;
+mod people;
 
 use crate::auth::{CLEAR_SESSION, SESSION_COOKIE, cookie, same, set_session_cookie};
 use crate::{AdminState, Peer};
@@ -66,6 +68,10 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/connectors/{name}/edit", get(form::edit_form))
         .route("/connectors/{name}", get(connector))
         .route("/certificates", get(certs::mine))
+        .route("/users", get(people::users).post(people::add))
+        .route("/users/{name}/enabled", post(people::enabled))
+        .route("/users/{name}/permissions", post(people::permission))
+        .route("/audit-log", get(people::audit_log))
         .route("/users/{name}/certificates", get(certs::list))
         .route("/users/{name}/certificates/csr", post(certs::csr))
         .route("/users/{name}/certificates/csr.pem", get(certs::csr_file))
@@ -194,6 +200,10 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                         " · " a href="/certificates" { "Client certificates" }
                         @if viewer.may(Permission::ManageConnectors) {
                             " · " a href="/connectors" { "Connectors" }
+                        }
+                        @if viewer.may(Permission::UserManagement) {
+                            " · " a href="/users" { "Users" }
+                            " · " a href="/audit-log" { "Audit log" }
                         }
                     }
                     form method="post" action="/sign-out" {
