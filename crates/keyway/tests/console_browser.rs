@@ -526,6 +526,78 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         shown["tls_versions"],
         serde_json::json!(["TLS 1.1", "TLS 1.2", "TLS 1.3"])
     );
+
+    // Stores: a keytool-made JKS truststore and a PKCS#12 identity uploaded as files; a
+    // truststore a connector uses is not removed.
+    let jks = dir.path().join("partners.jks");
+    keyway_testkit::keytool(&[
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "partner-root",
+        "-file",
+        bank_root.to_str().unwrap(),
+        "-keystore",
+        jks.to_str().unwrap(),
+        "-storetype",
+        "JKS",
+        "-storepass",
+        "changeit",
+    ]);
+    client.goto(&format!("{admin}/truststores")).await.unwrap();
+    fill(&client, "up-name", "partners-jks").await;
+    client
+        .find(Locator::Id("up-file"))
+        .await
+        .unwrap()
+        .send_keys(jks.to_str().unwrap())
+        .await
+        .unwrap();
+    fill(&client, "up-password", "changeit").await;
+    click_button(&client, "Upload").await;
+    let note = text(&client, "[role=status]").await;
+    assert!(
+        note.starts_with("Stored truststore partners-jks (1 certificates"),
+        "{note}"
+    );
+    assert!(text(&client, "#ts-partners-jks").await == "partners-jks");
+    client
+        .find(Locator::Id("confirm-bank-roots"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let remove = client
+        .find(Locator::XPath(
+            "//section[h2='bank-roots']//button[normalize-space()='Remove truststore']",
+        ))
+        .await
+        .unwrap();
+    click_and_wait(&client, remove).await;
+    let note = text(&client, "[role=status]").await;
+    assert!(
+        note.contains("Not removed") && note.contains("used by profile bank"),
+        "{note}"
+    );
+    let p12 = keyway_testkit::client_p12(&partner_chain, dir.path());
+    client.goto(&format!("{admin}/keystores")).await.unwrap();
+    fill(&client, "up-name", "acme").await;
+    client
+        .find(Locator::Id("up-file"))
+        .await
+        .unwrap()
+        .send_keys(p12.to_str().unwrap())
+        .await
+        .unwrap();
+    fill(&client, "up-password", "changeit").await;
+    click_button(&client, "Upload").await;
+    let note = text(&client, "[role=status]").await;
+    assert!(
+        note.starts_with("Stored keystore acme (alias client"),
+        "{note}"
+    );
+    assert!(text(&client, "#ks-acme").await == "acme");
     client.close().await.unwrap();
 }
 

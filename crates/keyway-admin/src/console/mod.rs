@@ -14,7 +14,7 @@
 //! - The connector form (`form.rs`): Save and Test connectivity on unsaved settings, with
 //!   one-click fixes (trust the root the partner sent, lower the lowest version).
 //! - Client certificates (`certs.rs`): key pair and CSR, upload, issue, download, revoke.
-//! - Users and the audit log (`people.rs`).
+//! - Users and the audit log (`people.rs`); truststores and keystores (`stores.rs`).
 //!
 //! A page the user may not use is not linked and answers 404, as the API's other users'
 //! objects do.
@@ -37,6 +37,7 @@ use zeroize::Zeroizing;
 mod certs;
 mod form;
 mod people;
+mod stores;
 
 use crate::auth::{CLEAR_SESSION, SESSION_COOKIE, cookie, same, set_session_cookie};
 use crate::{AdminState, Peer};
@@ -72,6 +73,23 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/users/{name}/enabled", post(people::enabled))
         .route("/users/{name}/permissions", post(people::permission))
         .route("/audit-log", get(people::audit_log))
+        .route(
+            "/truststores",
+            get(stores::truststores).post(stores::upload_truststore),
+        )
+        .route(
+            "/truststores/{name}/remove-entry",
+            post(stores::remove_entry),
+        )
+        .route(
+            "/truststores/{name}/remove",
+            post(stores::remove_truststore),
+        )
+        .route(
+            "/keystores",
+            get(stores::keystores).post(stores::upload_keystore),
+        )
+        .route("/keystores/{name}/remove", post(stores::remove_keystore))
         .route("/users/{name}/certificates", get(certs::list))
         .route("/users/{name}/certificates/csr", post(certs::csr))
         .route("/users/{name}/certificates/csr.pem", get(certs::csr_file))
@@ -200,6 +218,10 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                         " · " a href="/certificates" { "Client certificates" }
                         @if viewer.may(Permission::ManageConnectors) {
                             " · " a href="/connectors" { "Connectors" }
+                        }
+                        @if viewer.may(Permission::ManageTrust) {
+                            " · " a href="/truststores" { "Truststores" }
+                            " · " a href="/keystores" { "Keystores" }
                         }
                         @if viewer.may(Permission::UserManagement) {
                             " · " a href="/users" { "Users" }
