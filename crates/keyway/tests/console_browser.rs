@@ -145,6 +145,29 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+async fn session_of(client: &Client) -> String {
+    client
+        .get_named_cookie("keyway_session")
+        .await
+        .unwrap()
+        .value()
+        .to_string()
+}
+
+/// A raw GET with the session cookie: the whole answer.
+fn get_with_session(admin: &str, path: &str, session: &str) -> String {
+    let address = admin.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: keyway_session={session}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 /// A raw POST with the session cookie and no CSRF token: the status line.
 fn post_without_token(admin: &str, path: &str, session: &str) -> String {
     let address = admin.trim_start_matches("http://");
@@ -261,12 +284,7 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
     screenshot(&client, "connector-test-connected").await;
 
     // The session cookie alone does not make a change.
-    let session = client
-        .get_named_cookie("keyway_session")
-        .await
-        .unwrap()
-        .value()
-        .to_string();
+    let session = session_of(&client).await;
     let status = post_without_token(&admin, "/connectors/partner/test", &session);
     assert!(status.contains(" 403 "), "{status}");
 
@@ -303,6 +321,48 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
         .await
         .unwrap();
     assert!(text(&client, "[role=alert]").await.contains("hours"));
+
+    // Integrations: the sample one and who may invoke it; a new one through partner.
+    client.goto(&format!("{admin}/integrations")).await.unwrap();
+    let table = text(&client, "table").await;
+    assert!(
+        table.contains("sample") && table.contains("demo"),
+        "{table}"
+    );
+    fill(&client, "int-name", "partner-in").await;
+    click_button(&client, "Add integration").await;
+    assert!(
+        text(&client, "[role=status]")
+            .await
+            .starts_with("Added integration partner-in through connector"),
+    );
+    // keyway's CA: its root as a file, what it issued, a revocation.
+    client.goto(&format!("{admin}/ca")).await.unwrap();
+    let issued = text(&client, "main").await;
+    assert!(issued.contains("CN=demo"), "{issued}");
+    let root = get_with_session(&admin, "/ca/root.pem", &session_of(&client).await);
+    assert!(root.contains("-----BEGIN CERTIFICATE-----"), "{root}");
+    let row = "//tr[td[2][contains(., 'CN=demo')]]";
+    client
+        .find(Locator::XPath(&format!("{row}//input[@type='checkbox']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let revoke = client
+        .find(Locator::XPath(&format!(
+            "{row}//button[normalize-space()='Revoke']"
+        )))
+        .await
+        .unwrap();
+    click_and_wait(&client, revoke).await;
+    assert!(
+        text(&client, "[role=status]")
+            .await
+            .starts_with("Revoked CN=demo"),
+        "the revocation is said"
+    );
 
     // Sign out: the pages lead back to Sign in.
     click_button(&client, "Sign out").await;

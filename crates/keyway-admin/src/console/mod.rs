@@ -14,7 +14,8 @@
 //! - The connector form (`form.rs`): Save and Test connectivity on unsaved settings, with
 //!   one-click fixes (trust the root the partner sent, lower the lowest version).
 //! - Client certificates (`certs.rs`): key pair and CSR, upload, issue, download, revoke.
-//! - Users and the audit log (`people.rs`); truststores and keystores (`stores.rs`).
+//! - Users and the audit log (`people.rs`); truststores and keystores (`stores.rs`);
+//!   integrations and keyway's CA (`gateway.rs`).
 //!
 //! A page the user may not use is not linked and answers 404, as the API's other users'
 //! objects do.
@@ -36,6 +37,7 @@ use zeroize::Zeroizing;
 
 mod certs;
 mod form;
+mod gateway;
 mod people;
 mod stores;
 
@@ -90,6 +92,15 @@ pub(crate) fn routes() -> Router<AdminState> {
             get(stores::keystores).post(stores::upload_keystore),
         )
         .route("/keystores/{name}/remove", post(stores::remove_keystore))
+        .route(
+            "/integrations",
+            get(gateway::integrations).post(gateway::add_integration),
+        )
+        .route("/integrations/remove", post(gateway::remove_integration))
+        .route("/ca", get(gateway::ca))
+        .route("/ca/root.pem", get(gateway::root_pem))
+        .route("/ca/crl", post(gateway::crl))
+        .route("/ca/revoke", post(gateway::revoke))
         .route("/users/{name}/certificates", get(certs::list))
         .route("/users/{name}/certificates/csr", post(certs::csr))
         .route("/users/{name}/certificates/csr.pem", get(certs::csr_file))
@@ -218,10 +229,12 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                         " · " a href="/certificates" { "Client certificates" }
                         @if viewer.may(Permission::ManageConnectors) {
                             " · " a href="/connectors" { "Connectors" }
+                            " · " a href="/integrations" { "Integrations" }
                         }
                         @if viewer.may(Permission::ManageTrust) {
                             " · " a href="/truststores" { "Truststores" }
                             " · " a href="/keystores" { "Keystores" }
+                            " · " a href="/ca" { "CA" }
                         }
                         @if viewer.may(Permission::UserManagement) {
                             " · " a href="/users" { "Users" }
