@@ -658,6 +658,39 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         "{note}"
     );
     assert!(text(&client, "#ks-acme").await == "acme");
+
+    // A partner that wants a client certificate from partner2's CA: the fix picks the
+    // stored identity that CA issued.
+    let mtls = RustlsServer::start(
+        &partner_chain,
+        ServerOptions {
+            client_ca_pem: Some(partner_chain.root_pem.clone()),
+            ..ServerOptions::default()
+        },
+    );
+    client
+        .goto(&format!("{admin}/connectors/new"))
+        .await
+        .unwrap();
+    fill(&client, "name", "mtls").await;
+    fill(&client, "url", &format!("https://127.0.0.1:{}/", mtls.port)).await;
+    fill(&client, "server_name", "partner2.test").await;
+    client
+        .find(Locator::Css("input[name=truststore][value=partner2-roots]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("FAILED client_cert_required"), "{result}");
+    let fix = text(&client, "#fix-identity").await;
+    assert_eq!(fix, "Fix: present a certificate the server accepts");
+    click_button(&client, "Use keystore acme").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("CONNECTED"), "{result}");
+    screenshot(&client, "form-pick-identity-connected").await;
     client.close().await.unwrap();
 }
 

@@ -4,8 +4,9 @@
 //! what the form holds, saved or not (`Store::draft_config`, nothing stored), and says
 //! when the saved settings would give another answer. Where the fix is keyway's to make,
 //! a button makes it: import the root the partner sent into a truststore (after the
-//! fingerprint is confirmed), or lower the lowest allowable version to one the partner
-//! speaks; the test then runs again by itself. Saving writes the connector with a profile
+//! fingerprint is confirmed), lower the lowest allowable version to one the partner
+//! speaks, or present a stored identity from a CA the server accepts; the test then
+//! runs again by itself. Saving writes the connector with a profile
 //! of its own (named after it), as `keyway connector add` does.
 
 use axum::extract::{Path, State};
@@ -59,6 +60,7 @@ pub(super) struct ConnectorForm {
     fix_truststore: String,
     fix_confirm: bool,
     fix_version: String,
+    fix_keystore: String,
 }
 
 impl ConnectorForm {
@@ -86,6 +88,10 @@ impl ConnectorForm {
                 "fix_truststore" => form.fix_truststore = value.trim().to_string(),
                 "fix_confirm" => form.fix_confirm = value == "yes",
                 "fix_version" => form.fix_version = value,
+                "fix_keystore" => {
+                    form.action = "fix-identity".into();
+                    form.fix_keystore = value;
+                }
                 _ => {}
             }
         }
@@ -264,6 +270,14 @@ pub(super) async fn submit(
                 notes.result = Some(test(&state, &viewer, &form).await);
             }
         }
+        "fix-identity" => {
+            form.keystore = form.fix_keystore.clone();
+            notes.done = Some(format!(
+                "The form below now presents keystore {} (not saved yet: Save keeps it).",
+                form.keystore
+            ));
+            notes.result = Some(test(&state, &viewer, &form).await);
+        }
         _ => notes.result = Some(test(&state, &viewer, &form).await),
     }
     render(&state, &viewer, &form, notes).await
@@ -437,11 +451,42 @@ async fn test(state: &AdminState, viewer: &Viewer, form: &ConnectorForm) -> Mark
             comparison = compare(&checked, &saved_check);
         }
     }
+    // The stored identities, for the fix that picks the one a server accepts.
+    let identities: Vec<Identity> = store
+        .keystores(&viewer.ctx)
+        .await
+        .map(|list| {
+            list.into_iter()
+                .filter_map(|k| {
+                    let entry = k.key_entry()?;
+                    let leaf = entry.chain.first()?.info().clone();
+                    let names = entry
+                        .chain
+                        .iter()
+                        .flat_map(|c| [c.info().subject.clone(), c.info().issuer.clone()])
+                        .collect();
+                    Some(Identity {
+                        name: k.name.clone(),
+                        leaf,
+                        names,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     html! {
         @if let Some(line) = comparison { p.warn { (line) } }
         (check_result(&checked))
-        (fixes(form, &checked))
+        (fixes(form, &checked, &identities))
     }
+}
+
+/// A stored identity, as the fix that picks one sees it.
+struct Identity {
+    name: String,
+    leaf: keyway_keystore::CertInfo,
+    /// The subjects and issuers along its chain.
+    names: Vec<String>,
 }
 
 async fn run_check(config: &keyway_connect::Config, name: &str) -> Result<ConnectorCheck, String> {
@@ -466,7 +511,7 @@ fn compare(draft: &ConnectorCheck, saved: &ConnectorCheck) -> Option<String> {
 }
 
 /// The one-click fixes the result allows.
-fn fixes(form: &ConnectorForm, checked: &ConnectorCheck) -> Markup {
+fn fixes(form: &ConnectorForm, checked: &ConnectorCheck, identities: &[Identity]) -> Markup {
     let TestOutcome::Failed(d) = &checked.tls else {
         return html! {};
     };
@@ -528,6 +573,40 @@ fn fixes(form: &ConnectorForm, checked: &ConnectorCheck) -> Markup {
                     }
                     input type="hidden" name="fix_version" value=(version.name());
                     button type="submit" name="action" value="fix-version" formaction="/connectors/form" { "Lower to " (version.name()) " and test again" }
+                }
+            }
+        }
+        Cause::ClientCertRequired { acceptable_cas }
+        | Cause::ClientCertRejected { acceptable_cas, .. } => {
+            // The identities whose chain names a CA the server accepts (any, when it
+            // names none), other than the one the form already presents.
+            let fitting: Vec<&Identity> = identities
+                .iter()
+                .filter(|i| i.name != form.keystore)
+                .filter(|i| {
+                    acceptable_cas.is_empty() || i.names.iter().any(|n| acceptable_cas.contains(n))
+                })
+                .collect();
+            if fitting.is_empty() {
+                return html! {
+                    p { "No stored keystore holds a certificate from "
+                        @if acceptable_cas.is_empty() { "any CA" } @else { (acceptable_cas.join("; ")) }
+                        ": get one issued (a key pair and CSR on the Client certificates page, or `keyway csr create`) and store it (Keystores)." }
+                };
+            }
+            html! {
+                section.fix aria-labelledby="fix-identity" {
+                    h3 id="fix-identity" { "Fix: present a certificate the server accepts" }
+                    p { "The server accepts client certificates from "
+                        @if acceptable_cas.is_empty() { "any CA" } @else { (acceptable_cas.join("; ")) } "." }
+                    @for i in fitting {
+                        p {
+                            button type="submit" name="fix_keystore" value=(i.name) formaction="/connectors/form" {
+                                "Use keystore " (i.name)
+                            }
+                            " — " (i.leaf.subject) ", issued by " (i.leaf.issuer)
+                        }
+                    }
                 }
             }
         }
