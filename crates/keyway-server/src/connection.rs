@@ -105,7 +105,7 @@ async fn serve_connection(
     // its result boxed too, so the handshake's state is not kept in the task of every
     // parked connection.
     let slot = state.connections.handshake();
-    let handshake = Box::pin(handshake(&acceptor, tcp, timeouts.handshake));
+    let handshake = Box::pin(handshake(&acceptor, tcp, timeouts.handshake, &state));
     let shaken = tokio::select! {
         shaken = handshake => shaken,
         // The handshake budget is full and this is the oldest: make room.
@@ -205,6 +205,7 @@ async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
     timeout: Duration,
+    state: &State,
 ) -> Option<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
     let peer = tcp.peer_addr().ok();
     match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
@@ -219,7 +220,15 @@ async fn handshake(
                         from = %peer.map(|p| p.ip().to_string()).unwrap_or_default(),
                         "refused a handshake: the client presented no certificate"
                     );
+                    record_refusal(state, peer, "the client presented no certificate");
                     return None;
+                }
+                Some(inner @ rustls::Error::InvalidCertificate(_)) => {
+                    // The verifier logged the certificate and why; the audit log gets
+                    // the refusal too, for the dashboard (repeats count up on one row).
+                    let why = keyway_tls::explain::rustls_error(inner);
+                    record_refusal(state, peer, &why);
+                    why
                 }
                 Some(inner) => keyway_tls::explain::rustls_error(inner),
                 None => e.to_string(),
@@ -347,4 +356,26 @@ impl Drop for Gauge<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// A handshake refused for its client certificate, for the audit log: from where and
+/// why. Repeats from one address for one reason count up on one row (per
+/// [`keyway_store::REPEAT_WINDOW`]), so a scanner's probes cannot flood the log.
+fn record_refusal(state: &State, peer: Option<SocketAddr>, why: &str) {
+    let from = peer
+        .map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "-".into());
+    let record = keyway_store::GatewayRecord {
+        user: None,
+        origin: format!("gateway {from}"),
+        action: "gateway.handshake".into(),
+        object: format!("client at {from}"),
+        outcome: keyway_store::AuditOutcome::Refused,
+        detail: why.to_string(),
+        repeat_key: Some(format!("handshake|{from}|{why}")),
+    };
+    let _ = state.records.send(crate::record::Pending {
+        record,
+        written: None,
+    });
 }

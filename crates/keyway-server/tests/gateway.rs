@@ -250,6 +250,45 @@ async fn handshakes_refuse_untrusted_expired_absent_and_revoked_certificates() {
     let unknown = client_cert("nobody's", None, (-1, 10));
     let e = call(at, &s.ca_root, Some(&unknown), &ok).await.unwrap_err();
     assert!(e.contains("UnknownCA") || e.contains("unknown"), "{e}");
+    // Both refusals reach the audit log (for the console's dashboard), from where and why;
+    // a second client without a certificate counts up on the same row.
+    let _ = call(at, &s.ca_root, None, &ok).await;
+    let audited = wait_for(|| {
+        let store = s.store.clone();
+        async move {
+            let refused = store
+                .audit_log(
+                    &admin_ctx(),
+                    &AuditQuery {
+                        action: Some("gateway.handshake".into()),
+                        ..AuditQuery::default()
+                    },
+                )
+                .await
+                .unwrap();
+            refused.iter().any(|e| {
+                e.detail.contains("no certificate")
+                    && e.count == 2
+                    && e.object == "client at 127.0.0.1"
+                    && e.outcome == keyway_store::AuditOutcome::Refused
+            }) && refused
+                .iter()
+                .any(|e| e.detail.contains("issuer is not trusted"))
+        }
+    })
+    .await;
+    let seen = s
+        .store
+        .audit_log(&admin_ctx(), &AuditQuery::default())
+        .await
+        .unwrap();
+    assert!(
+        audited,
+        "refused handshakes are audited, repeats counted: {:?}",
+        seen.iter()
+            .map(|e| (&e.action, &e.object, &e.detail, e.count))
+            .collect::<Vec<_>>()
+    );
 
     // From the partner CA the administrator trusts: through once registered to alice.
     let partner = client_cert("alice at partner", Some(&s.partner_ca), (-1, 10));

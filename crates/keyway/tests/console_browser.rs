@@ -242,12 +242,29 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
         "Wrong user or password."
     );
 
+    // A client without a certificate is refused at the gateway: the dashboard shows it.
+    let _ = Command::new(keyway_testkit::tool("curl"))
+        .args(["--silent", "--cacert", &gateway.ca])
+        .arg(format!("https://{}/whoami", gateway.listen))
+        .output()
+        .unwrap();
     sign_in(&client, &admin, "admin", &gateway.password).await;
     assert_eq!(text(&client, "h1").await, "Dashboard");
     assert!(
         text(&client, "#expiring").await.contains("within 30 days"),
         "the expiry section is there"
     );
+    let mut refused = String::new();
+    for _ in 0..100 {
+        refused = text(&client, "section[aria-labelledby=refused]").await;
+        if refused.contains("presented no certificate") {
+            break;
+        }
+        // The gateway writes its audit records in batches: look again.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        client.refresh().await.unwrap();
+    }
+    assert!(refused.contains("presented no certificate"), "{refused}");
 
     // Connectors → the untrusted partner → Test connectivity.
     let link = client.find(Locator::LinkText("Connectors")).await.unwrap();

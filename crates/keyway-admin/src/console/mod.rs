@@ -6,7 +6,8 @@
 //!   cookie); every form that changes something carries the session's CSRF token, and a
 //!   POST without it is refused. Sign out ends the session.
 //! - Dashboard (`/`): certificates ending within 30 days or ended, connectors failing at
-//!   the watch's last check, refused gateway requests of the last 24 hours — each section
+//!   the watch's last check, refused gateway handshakes and requests of the last 24
+//!   hours — each section
 //!   shown to whom the store lets read it.
 //! - Connectors (`/connectors`, `/connectors/NAME`): each with its last check, and **Test
 //!   connectivity**: CONNECTED with version, cipher and chain, or the diagnosis code, whose
@@ -488,14 +489,14 @@ async fn dashboard(State(state): State<AdminState>, viewer: Viewer) -> PageResul
         }
         @if let Some(refused) = &refused {
             section aria-labelledby="refused" {
-                h2 id="refused" { "Refused gateway requests, last 24 hours" }
+                h2 id="refused" { "Refused at the gateway (handshakes and requests), last 24 hours" }
                 @if refused.is_empty() {
                     p { "None." }
                 } @else {
                     table {
-                        thead { tr { th { "When" } th { "Who" } th { "What" } th { "Why" } } }
+                        thead { tr { th { "When" } th { "Who" } th { "What" } th { "Why" } th { "Times" } } }
                         tbody { @for e in refused {
-                            tr { td { (date(e.at)) } td { (e.actor) } td { (e.object) } td { (e.detail) } }
+                            tr { td { (date(e.at)) } td { (e.actor) } td { (e.object) } td { (e.detail) } td { (e.count) } }
                         } }
                     }
                 }
