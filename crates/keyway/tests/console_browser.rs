@@ -708,6 +708,31 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     let result = text(&client, "#result").await;
     assert!(result.contains("CONNECTED"), "{result}");
     screenshot(&client, "form-pick-identity-connected").await;
+
+    // An outside CA's CRL, imported as a file.
+    let outside = keyway_testkit::TestCa::new("Outside");
+    let outside_pem = dir.path().join("outside-ca.pem");
+    std::fs::write(&outside_pem, outside.pem()).unwrap();
+    run(keyway(&data)
+        .args(["truststore", "add", "outside-clients"])
+        .arg(&outside_pem));
+    let crl = dir.path().join("outside.crl.pem");
+    std::fs::write(&crl, outside.crl(3, &[], 1, 7)).unwrap();
+    client.goto(&format!("{admin}/crls")).await.unwrap();
+    client
+        .find(Locator::Id("crl-file"))
+        .await
+        .unwrap()
+        .send_keys(crl.to_str().unwrap())
+        .await
+        .unwrap();
+    click_button(&client, "Import").await;
+    let note = text(&client, "[role=status]").await;
+    assert!(
+        note.starts_with("Imported the CRL of CN=Outside Root CA"),
+        "{note}"
+    );
+    assert!(text(&client, "table").await.contains("Outside Root CA"));
     client.close().await.unwrap();
 }
 

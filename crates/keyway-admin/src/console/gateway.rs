@@ -291,3 +291,112 @@ pub(super) async fn revoke(
     };
     Ok(back("/ca", &note))
 }
+
+/// `/crls`: the outside CAs' CRLs the gateway checks client certificates against.
+pub(super) async fn crls(
+    State(state): State<AdminState>,
+    viewer: Viewer,
+    Query(note): Query<Note>,
+) -> PageResult {
+    let list = state.inner.store.crls(&viewer.ctx).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let body = html! {
+        h1 { "CRLs of outside CAs" }
+        @if let Some(note) = &note.note { p role="status" { (note) } }
+        p { "The gateway refuses client certificates these lists revoke (keyway's own CA keeps its revocations itself)." }
+        table {
+            thead { tr { th { "Issuer" } th { "Number" } th { "Revoked" } th { "Next update" } th { "From" } th { "Remove" } } }
+            tbody { @for c in &list {
+                tr {
+                    td { (c.issuer) }
+                    td { (c.number) }
+                    td { (c.revoked) }
+                    td { @match c.next_update {
+                        Some(next) => { (super::date(next)) " " (days_badge((next - now).div_euclid(86_400))) },
+                        None => "-",
+                    } }
+                    td { (c.source) }
+                    td {
+                        form method="post" action="/crls/remove" {
+                            input type="hidden" name="csrf" value=(viewer.csrf);
+                            input type="hidden" name="issuer" value=(c.issuer);
+                            button type="submit" { "Remove" }
+                        }
+                    }
+                }
+            } }
+        }
+        @if list.is_empty() { p { "None yet." } }
+        h2 { "Import a CRL" }
+        form method="post" action="/crls" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            label for="crl-file" { "CRL file (PEM or DER)" }
+            input id="crl-file" name="file" type="file" required;
+            p { button type="submit" { "Import" } }
+        }
+    };
+    Ok(page(&viewer, "CRLs", body))
+}
+
+pub(super) async fn import_crl(
+    State(state): State<AdminState>,
+    viewer: Viewer,
+    mut multipart: axum::extract::Multipart,
+) -> PageResult {
+    let (mut csrf, mut bytes, mut source) = (String::new(), Vec::new(), String::from("upload"));
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| Oops::Failed(axum::http::StatusCode::BAD_REQUEST, e.body_text()))?
+    {
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.unwrap_or_default(),
+            "file" => {
+                source = field.file_name().unwrap_or("upload").to_string();
+                bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    check_csrf(&viewer, &csrf)?;
+    let note = match state
+        .inner
+        .store
+        .import_crl(&viewer.ctx, &bytes, &source)
+        .await
+    {
+        Ok((crl, _)) => format!(
+            "Imported the CRL of {} (number {}, {} revoked).",
+            crl.issuer, crl.number, crl.revoked
+        ),
+        Err(e @ StoreError::Forbidden { .. }) => return Err(e.into()),
+        Err(e) => format!("Not imported: {e}"),
+    };
+    Ok(back("/crls", &note))
+}
+
+#[derive(Deserialize)]
+pub(super) struct RemoveCrl {
+    #[serde(default)]
+    csrf: String,
+    issuer: String,
+}
+
+pub(super) async fn remove_crl(
+    State(state): State<AdminState>,
+    viewer: Viewer,
+    axum::Form(form): axum::Form<RemoveCrl>,
+) -> PageResult {
+    check_csrf(&viewer, &form.csrf)?;
+    let note = match state
+        .inner
+        .store
+        .remove_crl(&viewer.ctx, &form.issuer)
+        .await
+    {
+        Ok(()) => format!("Removed the CRL of {}.", form.issuer),
+        Err(e @ StoreError::Forbidden { .. }) => return Err(e.into()),
+        Err(e) => format!("Not removed: {e}"),
+    };
+    Ok(back("/crls", &note))
+}

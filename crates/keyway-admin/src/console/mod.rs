@@ -102,6 +102,8 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/ca/root.pem", get(gateway::root_pem))
         .route("/ca/crl", post(gateway::crl))
         .route("/ca/revoke", post(gateway::revoke))
+        .route("/crls", get(gateway::crls).post(gateway::import_crl))
+        .route("/crls/remove", post(gateway::remove_crl))
         .route("/users/{name}/certificates", get(certs::list))
         .route("/users/{name}/certificates/csr", post(certs::csr))
         .route("/users/{name}/certificates/csr.pem", get(certs::csr_file))
@@ -236,6 +238,7 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                             " · " a href="/truststores" { "Truststores" }
                             " · " a href="/keystores" { "Keystores" }
                             " · " a href="/ca" { "CA" }
+                            " · " a href="/crls" { "CRLs" }
                         }
                         @if viewer.may(Permission::UserManagement) {
                             " · " a href="/users" { "Users" }
