@@ -4,25 +4,14 @@
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use keyway_pki::{Reason, Status};
 use keyway_store::{NewIntegration, Permission, Save, StoreError};
 use maud::html;
 use serde::Deserialize;
 
-use super::{Oops, PageResult, Viewer, check_csrf, days_badge, page};
+use super::{Note, Oops, PageResult, Viewer, back, check_csrf, days_badge, page};
 use crate::AdminState;
-
-/// `?note=` after a change.
-#[derive(Deserialize, Default)]
-pub(super) struct Note {
-    note: Option<String>,
-}
-
-fn back(path: &str, note: &str) -> Response {
-    let encoded: String = form_urlencoded::byte_serialize(note.as_bytes()).collect();
-    Redirect::to(&format!("{path}?note={encoded}")).into_response()
-}
 
 pub(super) async fn integrations(
     State(state): State<AdminState>,

@@ -213,6 +213,18 @@ impl IntoResponse for Oops {
 
 type PageResult = Result<Response, Oops>;
 
+/// `?note=` on a page a change redirects back to.
+#[derive(Deserialize, Default)]
+struct Note {
+    note: Option<String>,
+}
+
+/// Back to `path`, saying `note` there.
+fn back(path: &str, note: &str) -> Response {
+    let encoded: String = form_urlencoded::byte_serialize(note.as_bytes()).collect();
+    Redirect::to(&format!("{path}?note={encoded}")).into_response()
+}
+
 /// A page with the header (navigation as the viewer may use it, sign out).
 fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
     let markup = html! {

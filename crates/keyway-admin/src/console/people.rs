@@ -3,7 +3,6 @@
 //! the store decides, and the pages answer 404 to whom it refuses.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
 use keyway_store::{AuditOutcome, AuditQuery, NewUser, Permission, StoreError};
 use maud::html;
 use serde::Deserialize;
@@ -96,8 +95,7 @@ pub(super) async fn users(
 }
 
 fn back_to_users(note: &str) -> axum::response::Response {
-    let encoded: String = form_urlencoded::byte_serialize(note.as_bytes()).collect();
-    Redirect::to(&format!("/users?note={encoded}")).into_response()
+    super::back("/users", note)
 }
 
 pub(super) async fn add(

@@ -6,26 +6,14 @@
 //! (reading: `manage_connectors` too); the store decides.
 
 use axum::extract::{Multipart, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
 use keyway_keystore::{CertInfo, Certificate};
 use keyway_store::{NewKeystore, StoreError};
 use maud::{Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{Oops, PageResult, Viewer, check_csrf, days_badge, page};
+use super::{Note, Oops, PageResult, Viewer, back, check_csrf, days_badge, page};
 use crate::AdminState;
-
-/// `?note=` after a change.
-#[derive(Deserialize, Default)]
-pub(super) struct Note {
-    note: Option<String>,
-}
-
-fn back(path: &str, note: &str) -> Response {
-    let encoded: String = form_urlencoded::byte_serialize(note.as_bytes()).collect();
-    Redirect::to(&format!("{path}?note={encoded}")).into_response()
-}
 
 fn entries(certs: &[&CertInfo]) -> Markup {
     let now = time::OffsetDateTime::now_utc();
