@@ -436,6 +436,28 @@ async fn click_button(client: &Client, label: &str) {
     click_and_wait(client, button).await;
 }
 
+/// Ticks the checkbox (or clicks the element) `css` names, without leaving the page.
+async fn tick(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Chooses `path` in the file field `id`.
+async fn attach(client: &Client, id: &str, path: &Path) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+}
+
 async fn fill(client: &Client, id: &str, value: &str) {
     let field = client.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -505,13 +527,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         "the fingerprint must be confirmed"
     );
     fill(&client, "fix_truststore", "partner2-roots").await;
-    client
-        .find(Locator::Id("fix_confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&client, "#fix_confirm").await;
     click_button(&client, "Import and test again").await;
     let done = text(&client, "p.good[role=status]").await;
     assert!(done.contains("Made truststore partner2-roots"), "{done}");
@@ -544,13 +560,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         .goto(&format!("{admin}/connectors/partner2/edit"))
         .await
         .unwrap();
-    client
-        .find(Locator::Css("input[name=truststore][value=partner2-roots]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&client, "input[name=truststore][value=partner2-roots]").await;
     click_button(&client, "Test connectivity").await;
     let result = text(&client, "#result").await;
     assert!(
@@ -566,13 +576,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     fill(&client, "name", "bank").await;
     fill(&client, "url", &format!("https://127.0.0.1:{}/", bank.port)).await;
     fill(&client, "server_name", "old-bank.test").await;
-    client
-        .find(Locator::Css("input[name=truststore][value=bank-roots]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&client, "input[name=truststore][value=bank-roots]").await;
     click_button(&client, "Test connectivity").await;
     let result = text(&client, "#result").await;
     assert!(result.contains("FAILED version_mismatch"), "{result}");
@@ -623,13 +627,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     ]);
     client.goto(&format!("{admin}/truststores")).await.unwrap();
     fill(&client, "up-name", "partners-jks").await;
-    client
-        .find(Locator::Id("up-file"))
-        .await
-        .unwrap()
-        .send_keys(jks.to_str().unwrap())
-        .await
-        .unwrap();
+    attach(&client, "up-file", &jks).await;
     fill(&client, "up-password", "changeit").await;
     click_button(&client, "Upload").await;
     let note = text(&client, "[role=status]").await;
@@ -638,13 +636,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         "{note}"
     );
     assert!(text(&client, "#ts-partners-jks").await == "partners-jks");
-    client
-        .find(Locator::Id("confirm-bank-roots"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&client, "#confirm-bank-roots").await;
     let remove = client
         .find(Locator::XPath(
             "//section[h2='bank-roots']//button[normalize-space()='Remove truststore']",
@@ -660,13 +652,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     let p12 = keyway_testkit::client_p12(&partner_chain, dir.path());
     client.goto(&format!("{admin}/keystores")).await.unwrap();
     fill(&client, "up-name", "acme").await;
-    client
-        .find(Locator::Id("up-file"))
-        .await
-        .unwrap()
-        .send_keys(p12.to_str().unwrap())
-        .await
-        .unwrap();
+    attach(&client, "up-file", &p12).await;
     fill(&client, "up-password", "changeit").await;
     click_button(&client, "Upload").await;
     let note = text(&client, "[role=status]").await;
@@ -692,13 +678,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     fill(&client, "name", "mtls").await;
     fill(&client, "url", &format!("https://127.0.0.1:{}/", mtls.port)).await;
     fill(&client, "server_name", "partner2.test").await;
-    client
-        .find(Locator::Css("input[name=truststore][value=partner2-roots]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&client, "input[name=truststore][value=partner2-roots]").await;
     click_button(&client, "Test connectivity").await;
     let result = text(&client, "#result").await;
     assert!(result.contains("FAILED client_cert_required"), "{result}");
@@ -719,13 +699,7 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
     let crl = dir.path().join("outside.crl.pem");
     std::fs::write(&crl, outside.crl(3, &[], 1, 7)).unwrap();
     client.goto(&format!("{admin}/crls")).await.unwrap();
-    client
-        .find(Locator::Id("crl-file"))
-        .await
-        .unwrap()
-        .send_keys(crl.to_str().unwrap())
-        .await
-        .unwrap();
+    attach(&client, "crl-file", &crl).await;
     click_button(&client, "Import").await;
     let note = text(&client, "[role=status]").await;
     assert!(

@@ -327,24 +327,11 @@ pub(super) async fn remove_truststore(
     Path(name): Path<String>,
     axum::Form(form): axum::Form<Confirm>,
 ) -> PageResult {
-    check_csrf(&viewer, &form.csrf)?;
-    if form.confirm.is_none() {
-        return Ok(back(
-            "/truststores",
-            "Tick the box to confirm: nothing removed.",
-        ));
-    }
-    let note = match state
-        .inner
-        .store
-        .remove_truststore(&viewer.ctx, &name, None)
-        .await
-    {
-        Ok(()) => format!("Removed truststore {name}."),
-        Err(e @ StoreError::Forbidden { .. }) => return Err(e.into()),
-        Err(e) => format!("Not removed: {e}"),
-    };
-    Ok(back("/truststores", &note))
+    let store = state.inner.store.clone();
+    let removed = remove(&viewer, &form, "truststore", &name, async {
+        store.remove_truststore(&viewer.ctx, &name, None).await
+    });
+    removed.await
 }
 
 pub(super) async fn remove_keystore(
@@ -353,22 +340,30 @@ pub(super) async fn remove_keystore(
     Path(name): Path<String>,
     axum::Form(form): axum::Form<Confirm>,
 ) -> PageResult {
-    check_csrf(&viewer, &form.csrf)?;
+    let store = state.inner.store.clone();
+    let removed = remove(&viewer, &form, "keystore", &name, async {
+        store.remove_keystore(&viewer.ctx, &name, None).await
+    });
+    removed.await
+}
+
+/// A confirmed removal of a `kind` store: back to its page, saying what came of it.
+async fn remove(
+    viewer: &Viewer,
+    form: &Confirm,
+    kind: &str,
+    name: &str,
+    removal: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> PageResult {
+    check_csrf(viewer, &form.csrf)?;
+    let page = format!("/{kind}s");
     if form.confirm.is_none() {
-        return Ok(back(
-            "/keystores",
-            "Tick the box to confirm: nothing removed.",
-        ));
+        return Ok(back(&page, "Tick the box to confirm: nothing removed."));
     }
-    let note = match state
-        .inner
-        .store
-        .remove_keystore(&viewer.ctx, &name, None)
-        .await
-    {
-        Ok(()) => format!("Removed keystore {name}."),
+    let note = match removal.await {
+        Ok(()) => format!("Removed {kind} {name}."),
         Err(e @ StoreError::Forbidden { .. }) => return Err(e.into()),
         Err(e) => format!("Not removed: {e}"),
     };
-    Ok(back("/keystores", &note))
+    Ok(back(&page, &note))
 }
