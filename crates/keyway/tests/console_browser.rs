@@ -587,6 +587,26 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         text(&client, "section.fix").await.contains("deprecated"),
         "the warning is shown"
     );
+    // The "accepts" line follows the choice (console.js), before anything is sent.
+    client
+        .find(Locator::Id("lowest"))
+        .await
+        .unwrap()
+        .select_by_value("TLS 1.0")
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&client, "#accepts").await,
+        "accepts TLS 1.0, 1.1, 1.2, 1.3 (1.0 and 1.1 are deprecated)"
+    );
+    client
+        .find(Locator::Id("lowest"))
+        .await
+        .unwrap()
+        .select_by_value("TLS 1.2")
+        .await
+        .unwrap();
+    assert_eq!(text(&client, "#accepts").await, "accepts TLS 1.2, 1.3");
     click_button(&client, "Lower to TLS 1.1 and test again").await;
     let result = text(&client, "#result").await;
     assert!(result.contains("CONNECTED with TLS 1.1"), "{result}");

@@ -21,7 +21,7 @@ use super::{Oops, PageResult, Viewer, check_csrf, check_result, page};
 use crate::AdminState;
 
 /// The lowest allowable versions the form offers, with what each accepts (the seed's table).
-const LADDER: [(&str, &str); 5] = [
+pub(super) const LADDER: [(&str, &str); 5] = [
     (
         "SSLv3",
         "TLS 1.0, 1.1, 1.2, 1.3 (SSL 3.0 is never negotiated)",
@@ -680,6 +680,11 @@ async fn render(
                     " " label for="mode-lowest" style="display:inline" { "Lowest allowable version" } " "
                     select id="lowest" name="lowest" aria-label="Lowest allowable version" {
                         @for (v, _) in LADDER { option value=(v) selected[form.lowest == v] { (v) } }
+                    }
+                    " "
+                    // Said by the server; kept current as the choice changes by console.js.
+                    output id="accepts" for="lowest" aria-live="polite" {
+                        "accepts " (LADDER.iter().find(|(v, _)| *v == form.lowest).map_or("TLS 1.2, 1.3", |(_, a)| *a))
                     }
                 }
                 table {

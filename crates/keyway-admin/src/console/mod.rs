@@ -1,6 +1,7 @@
 //! The web console: server-rendered pages (maud) on the admin listener at `/`, over the
 //! same store operations and permissions as the API, signed in with the API's sessions.
-//! No script, no outside font or style: every page works with HTML forms alone.
+//! No outside script, font or style; every page works with HTML forms alone (one small
+//! script of its own, `/console.js`, keeps the connector form's "accepts" line current).
 //!
 //! - Sign in (`/sign-in`, fields "User" and "Password") opens a session (the API's
 //!   cookie); every form that changes something carries the session's CSRF token, and a
@@ -66,6 +67,7 @@ pub(crate) fn routes() -> Router<AdminState> {
         .route("/", get(dashboard))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
+        .route("/console.js", get(script))
         .route("/connectors", get(connectors))
         .route("/connectors/new", get(form::new_form))
         .route("/connectors/form", post(form::submit))
@@ -118,6 +120,34 @@ pub(crate) fn routes() -> Router<AdminState> {
             post(certs::revoke),
         )
         .route("/connectors/{name}/test", post(test_connector))
+}
+
+/// The console's one script (progressive enhancement: every page works without it):
+/// keeps the connector form's "accepts" line current as the lowest version changes.
+const SCRIPT: &str = r#"document.addEventListener('DOMContentLoaded', function () {
+  var lowest = document.getElementById('lowest');
+  var accepts = document.getElementById('accepts');
+  if (!lowest || !accepts) { return; }
+  var ladder = LADDER;
+  lowest.addEventListener('change', function () {
+    accepts.textContent = 'accepts ' + (ladder[lowest.value] || '');
+  });
+});
+"#;
+
+async fn script() -> Response {
+    // The ladder the page shows, as the script's map: one table for both.
+    let ladder: serde_json::Map<String, serde_json::Value> = form::LADDER
+        .iter()
+        .map(|(v, a)| (v.to_string(), (*a).into()))
+        .collect();
+    let text = SCRIPT.replace("LADDER", &serde_json::Value::Object(ladder).to_string());
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    response
 }
 
 /// A signed-in person: the session's user, its CSRF token, and what the nav may link.
@@ -235,6 +265,7 @@ fn page(viewer: &Viewer, title: &str, body: Markup) -> Response {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — keyway" }
                 style { (PreEscaped(STYLE)) }
+                script src="/console.js" defer {}
             }
             body {
                 header {
@@ -297,7 +328,7 @@ fn html_response(markup: Markup) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
