@@ -265,6 +265,16 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
         client.refresh().await.unwrap();
     }
     assert!(refused.contains("presented no certificate"), "{refused}");
+    // Each expiring certificate's row links to where it is kept: the demo user's page.
+    let link = client
+        .find(Locator::Css(
+            "#expiring + table a[href='/users/demo/certificates']",
+        ))
+        .await;
+    assert!(
+        link.is_ok(),
+        "the demo user's certificate links to its page"
+    );
 
     // Connectors → the untrusted partner → Test connectivity.
     let link = client.find(Locator::LinkText("Connectors")).await.unwrap();

@@ -454,6 +454,23 @@ fn days_badge(days: i64) -> Markup {
     }
 }
 
+/// The page a known certificate's holder has.
+fn holder_page(kind: &str, holder: &str) -> String {
+    match kind {
+        "truststore" => format!("/truststores#ts-{holder}"),
+        "identity" => format!("/keystores#ks-{holder}"),
+        "user" => format!("/users/{holder}/certificates"),
+        "partner" => {
+            let connector = holder
+                .strip_prefix("connector ")
+                .and_then(|rest| rest.split(" (").next())
+                .unwrap_or(holder);
+            format!("/connectors/{connector}")
+        }
+        _ => "/ca".to_string(),
+    }
+}
+
 fn date(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| t.date().to_string())
@@ -506,7 +523,7 @@ async fn dashboard(State(state): State<AdminState>, viewer: Viewer) -> PageResul
                             tr {
                                 td { (date(c.not_after)) " " (days_badge(c.days_left)) @if c.revoked { " (revoked)" } }
                                 td { (c.subject) br; code { (c.sha256) } }
-                                td { (c.kind) " " (c.holder) }
+                                td { a href=(holder_page(c.kind, &c.holder)) { (c.kind) " " (c.holder) } }
                                 td { @if c.used_by.is_empty() { "-" } @else { (c.used_by.join(", ")) } }
                             }
                         } }
@@ -542,7 +559,7 @@ async fn dashboard(State(state): State<AdminState>, viewer: Viewer) -> PageResul
                     table {
                         thead { tr { th { "When" } th { "Who" } th { "What" } th { "Why" } th { "Times" } } }
                         tbody { @for e in refused {
-                            tr { td { (date(e.at)) } td { (e.actor) } td { (e.object) } td { (e.detail) } td { (e.count) } }
+                            tr { td { (date(e.at)) } td { (e.actor) } td { a href=(format!("/audit-log?action={}", e.action)) { (e.object) } } td { (e.detail) } td { (e.count) } }
                         } }
                     }
                 }
