@@ -309,6 +309,23 @@ async fn save(state: &AdminState, viewer: &Viewer, form: &ConnectorForm) -> Resu
         .map_err(|e| e.to_string())?
         .iter()
         .any(|p| p.name == form.name);
+    // The connector's own profile is named after it: one another connector shares (a
+    // keyway.toml import's) is not rewritten under it.
+    let sharing: Vec<String> = store
+        .connectors(&viewer.ctx)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|c| c.name != form.name && c.definition.profile.as_deref() == Some(&form.name))
+        .map(|c| c.name)
+        .collect();
+    if !sharing.is_empty() {
+        return Err(format!(
+            "profile {} is used by connector {} too: save this connector under another name, or change that profile with `keyway config import`",
+            form.name,
+            sharing.join(", connector ")
+        ));
+    }
     let profile_save = if profile_exists {
         Save::Replace(None)
     } else {
