@@ -34,6 +34,10 @@ fn subject(given: Option<String>, user: &str) -> String {
 pub struct CsrRequest {
     /// The subject to ask for (default `CN=USER`).
     pub subject: Option<String>,
+    /// Subject alternative names to ask for: `dns:NAME`, `email:ADDRESS`, `ip:ADDRESS`,
+    /// `uri:URI`.
+    #[serde(default)]
+    pub sans: Vec<String>,
     /// ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519.
     pub key_type: Option<String>,
 }
@@ -51,6 +55,12 @@ pub async fn csr(
     JsonBody(request): JsonBody<CsrRequest>,
 ) -> Answer {
     let key_type = key_type(request.key_type.as_deref())?;
+    let sans = request
+        .sans
+        .iter()
+        .map(|s| keyway_pki::San::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Problem::invalid("sans", e.to_string()))?;
     let pending = state
         .inner
         .store
@@ -58,6 +68,7 @@ pub async fn csr(
             &caller.ctx,
             &name,
             &subject(request.subject, &name),
+            &sans,
             key_type,
         )
         .await?;

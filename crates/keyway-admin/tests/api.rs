@@ -1379,7 +1379,13 @@ async fn the_ca_crls_and_integrations_are_reached_as_the_cli_reaches_them() {
     // For a CSR made elsewhere: the certificate and chain as JSON, the key stays there.
     let pending = api
         .store
-        .request_certificate(&admin, "alice", "CN=alice", keyway_pki::KeyType::EcP256)
+        .request_certificate(
+            &admin,
+            "alice",
+            "CN=alice",
+            &[],
+            keyway_pki::KeyType::EcP256,
+        )
         .await
         .unwrap();
     let for_csr = json!({"profile": "client", "csr": pending.csr, "days": 30});

@@ -231,6 +231,7 @@ impl Store {
         ctx: &Context,
         user: &str,
         subject: &str,
+        sans: &[keyway_pki::San],
         key_type: KeyType,
     ) -> Result<PendingKey, StoreError> {
         let object = format!("user {user}");
@@ -241,7 +242,7 @@ impl Store {
         let key = tokio::task::spawn_blocking(move || keyway_pki::generate(key_type))
             .await
             .map_err(|e| StoreError::Pki(PkiError::Request(format!("key generation: {e}"))))??;
-        let csr = keyway_pki::create_csr(&key, dn, &[])?;
+        let csr = keyway_pki::create_csr(&key, dn, sans)?;
         let sealed = self.seal_key(&key)?;
         let now = crate::now();
         let mut tx = self.write().await?;

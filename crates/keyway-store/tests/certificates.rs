@@ -74,7 +74,7 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
     let alice = Context::user("alice", "test");
 
     let pending = store
-        .request_certificate(&alice, "alice", "CN=alice,O=Acme", KeyType::EcP256)
+        .request_certificate(&alice, "alice", "CN=alice,O=Acme", &[], KeyType::EcP256)
         .await
         .unwrap();
     assert!(
@@ -186,12 +186,12 @@ async fn uploads_failing_a_check_are_named_audited_and_change_nothing(backend: B
     let store = setup(&fixture, &ca).await;
     let admin = Context::local_admin();
     let csr = store
-        .request_certificate(&admin, "alice", "CN=alice", KeyType::EcP256)
+        .request_certificate(&admin, "alice", "CN=alice", &[], KeyType::EcP256)
         .await
         .unwrap()
         .csr;
     let bobs_csr = store
-        .request_certificate(&admin, "bob", "CN=bob", KeyType::EcP256)
+        .request_certificate(&admin, "bob", "CN=bob", &[], KeyType::EcP256)
         .await
         .unwrap()
         .csr;
@@ -318,7 +318,7 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
         Context::user("dave", "test"),
     );
     let bobs = store
-        .request_certificate(&carol, "bob", "CN=bob", KeyType::EcP256)
+        .request_certificate(&carol, "bob", "CN=bob", &[], KeyType::EcP256)
         .await
         .unwrap();
     let signed = ca.sign(&bobs.csr, &Signing::default());
@@ -329,7 +329,7 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
 
     let refusals: Vec<StoreError> = vec![
         store
-            .request_certificate(&alice, "bob", "CN=bob", KeyType::EcP256)
+            .request_certificate(&alice, "bob", "CN=bob", &[], KeyType::EcP256)
             .await
             .unwrap_err(),
         store.certificates(&alice, "bob").await.unwrap_err(),
@@ -342,7 +342,7 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
             .await
             .unwrap_err(),
         store
-            .request_certificate(&dave, "dave", "CN=dave", KeyType::EcP256)
+            .request_certificate(&dave, "dave", "CN=dave", &[], KeyType::EcP256)
             .await
             .unwrap_err(),
         // user_management is about people, not trust.
@@ -373,7 +373,7 @@ async fn personal_setup_covers_only_ones_own_certificates(backend: Backend) {
         .unwrap();
     assert!(bob_now.revoked.is_none() && bob_now.version == 1);
     store
-        .request_certificate(&alice, "alice", "CN=alice", KeyType::EcP256)
+        .request_certificate(&alice, "alice", "CN=alice", &[], KeyType::EcP256)
         .await
         .unwrap();
     assert_eq!(store.certificates(&alice, "alice").await.unwrap().len(), 0);

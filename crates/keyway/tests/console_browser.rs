@@ -801,6 +801,7 @@ async fn a_user_makes_a_csr_uploads_what_an_outside_ca_signed_and_downloads_it_f
     assert_eq!(text(&client, "h1").await, "Client certificates of bob");
 
     // Key pair and CSR in the page; the CA signs it; the upload is checked and stored.
+    fill(&client, "csr-sans", "email:bob@acme.example").await;
     click_button(&client, "Generate key pair and CSR").await;
     let csr = text(&client, "pre#csr").await;
     assert!(
@@ -809,6 +810,12 @@ async fn a_user_makes_a_csr_uploads_what_an_outside_ca_signed_and_downloads_it_f
     );
     let csr_file = dir.path().join("bob.csr");
     std::fs::write(&csr_file, format!("{csr}\n")).unwrap();
+    let asked =
+        keyway_testkit::openssl(&["req", "-in", csr_file.to_str().unwrap(), "-noout", "-text"]);
+    assert!(
+        asked.contains("email:bob@acme.example"),
+        "the SAN is asked for: {asked}"
+    );
     let ext = dir.path().join("client.ext");
     std::fs::write(
         &ext,

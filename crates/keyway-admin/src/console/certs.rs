@@ -134,6 +134,8 @@ async fn render(state: &AdminState, viewer: &Viewer, user: &str, notes: Notes) -
             input type="hidden" name="csrf" value=(viewer.csrf);
             label for="csr-subject" { "Subject" }
             input id="csr-subject" name="subject" type="text" value=(format!("CN={user}"));
+            label for="csr-sans" { "Subject alternative names (comma-separated: email:…, dns:…, ip:…, uri:…; optional)" }
+            input id="csr-sans" name="sans" type="text" placeholder="email:alice@acme.example";
             (key_type_select("csr-key-type"))
             @if let Some(e) = error_for("subject") { p.error { (e) } }
             p { button type="submit" { "Generate key pair and CSR" } }
@@ -198,6 +200,8 @@ pub(super) struct CsrForm {
     #[serde(default)]
     csrf: String,
     subject: String,
+    #[serde(default)]
+    sans: String,
     key_type: String,
 }
 
@@ -209,12 +213,24 @@ pub(super) async fn csr(
 ) -> PageResult {
     check_csrf(&viewer, &form.csrf)?;
     let mut notes = Notes::default();
-    match form.key_type.parse::<KeyType>() {
+    let sans = form
+        .sans
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(keyway_pki::San::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string());
+    match form
+        .key_type
+        .parse::<KeyType>()
+        .and_then(|k| sans.map(|s| (k, s)))
+    {
         Err(e) => notes.error = Some(("subject", e)),
-        Ok(key_type) => match state
+        Ok((key_type, sans)) => match state
             .inner
             .store
-            .request_certificate(&viewer.ctx, &user, form.subject.trim(), key_type)
+            .request_certificate(&viewer.ctx, &user, form.subject.trim(), &sans, key_type)
             .await
         {
             Ok(pending) => {

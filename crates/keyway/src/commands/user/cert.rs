@@ -86,6 +86,10 @@ pub struct CertCsrArgs {
     /// The subject to ask for (default `CN=NAME`).
     #[arg(long, value_name = "DN")]
     pub subject: Option<String>,
+    /// A subject alternative name to ask for: dns:NAME, email:ADDRESS, ip:ADDRESS or
+    /// uri:URI; repeatable.
+    #[arg(long = "san", value_name = "SAN")]
+    pub sans: Vec<String>,
     /// The key type.
     #[arg(long, default_value = "ec-p256", value_name = "TYPE")]
     pub key_type: String,
@@ -220,7 +224,13 @@ async fn csr(args: CertCsrArgs) -> Result<Exit> {
     }
     let store = open(&args.store).await?;
     let pending = store
-        .request_certificate(&context(&args.store), &args.name, &subject, key_type)
+        .request_certificate(
+            &context(&args.store),
+            &args.name,
+            &subject,
+            &crate::args::sans(&args.sans)?,
+            key_type,
+        )
         .await?;
     match &args.out {
         Some(out) => file::write_atomic(out, pending.csr.as_bytes())?,
