@@ -129,6 +129,40 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
         metrics.contains("keyway_requests_total{integration=\"sample\",status=\"200\"} 1"),
         "{metrics}"
     );
+    // The watch checks the stored connectors a few seconds after the start: the sample
+    // connector's check shows in `connector history` (waited for, within bounds).
+    let mut history = Value::Null;
+    for _ in 0..300 {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+            .args(["connector", "history", "sample", "--json"])
+            .env_remove("KEYWAY_DATABASE_URL")
+            .env("KEYWAY_MASTER_KEY", KEY)
+            .env("KEYWAY_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        history = serde_json::from_slice(&out.stdout).unwrap();
+        if history.as_array().is_some_and(|h| !h.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    keyway_testkit::assert_json_kind("connector-history", &history);
+    // It connects; the demo client certificate it presents is a 30-day one: expiring.
+    assert_eq!(history[0]["standing"], "expiring", "{history}");
+    assert_eq!(history[0]["report"]["negotiated_version"], "TLS 1.3");
+    assert!(
+        history[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("client certificate CN=demo ends in"),
+        "{history}"
+    );
+    assert_eq!(history[0]["connector"], "sample");
     assert_eq!(stop(child), 0, "SIGTERM stops it cleanly");
 
     // A second start on another port: the same CA and demo certificate, no new

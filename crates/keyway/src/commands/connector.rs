@@ -103,6 +103,27 @@ without --replace, a missing permission).")]
         after_help = "Example:\n  keyway connector remove orders --if-version 2\n\nRefused while an integration uses it."
     )]
     Remove(ConnectorRemoveArgs),
+    /// A stored connector's checks by the watch of `keyway serve`, newest first: when it
+    /// started failing, when its partner's certificate changed.
+    #[command(after_help = "Examples:
+  keyway connector history orders
+  keyway connector history orders --limit 100 --json
+
+Needs manage_connectors when run --as a user.
+Exit codes: 0 listed (also when there is none yet), 2 refused.")]
+    History(HistoryArgs),
+}
+
+/// `connector history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The connector.
+    pub name: String,
+    /// At most this many checks.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub limit: i64,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `--config`, or where keyway's store is.
@@ -245,6 +266,7 @@ pub fn run(command: ConnectorCommand) -> Result<Exit> {
             ConnectorCommand::Soap(args) => call::soap(args).await,
             ConnectorCommand::Add(args) => edit::connector_add(args).await,
             ConnectorCommand::Remove(args) => edit::connector_remove(args).await,
+            ConnectorCommand::History(args) => history(args).await,
         }
     })
 }
@@ -419,4 +441,37 @@ async fn build(args_config: &ConfigArg, name: &str) -> Result<Connector> {
     let config = load_config(args_config).await?;
     let def = config.connector(name).map_err(anyhow::Error::msg)?.clone();
     Ok(Connector::new(&config, &def)?)
+}
+
+async fn history(args: HistoryArgs) -> Result<Exit> {
+    let store = open(&args.store).await?;
+    let checks = store
+        .connector_checks(&context(&args.store), &args.name, args.limit)
+        .await?;
+    output::list(
+        &checks,
+        "no checks yet: the watch of `keyway serve` checks every stored connector on its schedule (--audit-every)",
+        &[
+            "CHECKED",
+            "STANDING",
+            "CODE",
+            "PARTNER CERTIFICATE",
+            "SUMMARY",
+        ],
+        |c| {
+            vec![
+                time::OffsetDateTime::from_unix_timestamp(c.checked_at)
+                    .map(output::iso)
+                    .unwrap_or_default(),
+                c.standing.clone(),
+                c.code.clone().unwrap_or_else(|| "-".into()),
+                c.server_sha256
+                    .as_deref()
+                    .map(|s| s.chars().take(23).collect::<String>() + "…")
+                    .unwrap_or_else(|| "-".into()),
+                c.summary.clone(),
+            ]
+        },
+    )?;
+    Ok(Exit::Ok)
 }
