@@ -400,6 +400,7 @@ async fn run(args: ServeArgs) -> Result<Exit> {
             let scheme = if admin_https { "https" } else { "http" };
             println!("  health and metrics: {scheme}://{admin}/healthz, /readyz, /metrics");
             if options.admin_api.is_some() {
+                println!("  web console: {scheme}://{admin}/ (sign in as a keyway user)");
                 println!(
                     "  admin API: {scheme}://{admin}/api/v1/ (sign in as a keyway user; OpenAPI at /api/v1/openapi.json)"
                 );
