@@ -492,9 +492,9 @@ async fn a_stale_if_match_changes_nothing_and_bad_requests_are_named() {
     assert_eq!(body["field"], "since");
 }
 
-#[tokio::test]
-async fn test_connectivity_gives_what_the_cli_prints_pass_or_diagnosis() {
-    let api = Api::new().await;
+/// A partner on 127.0.0.1 and, imported into the store, connector `orders` (trusting it,
+/// tagged `payments`) and connector `billing` (trusting another CA).
+async fn partners(api: &Api) -> (HttpsServer, tempfile::TempDir) {
     let chain = TestChain::new("partner", KeyKind::EcP256);
     let other = TestChain::new("stranger", KeyKind::EcP256);
     let server = HttpsServer::start(&chain, HttpsOptions::default());
@@ -519,6 +519,7 @@ server_name = "partner.test"
 kind = "rest"
 url = "{url}/api"
 profile = "good"
+tags = ["payments"]
 [connectors.billing]
 kind = "rest"
 url = "{url}/api"
@@ -534,6 +535,13 @@ profile = "bad"
         .import_config(&Context::local_admin(), &import, false)
         .await
         .unwrap();
+    (server, dir)
+}
+
+#[tokio::test]
+async fn test_connectivity_gives_what_the_cli_prints_pass_or_diagnosis() {
+    let api = Api::new().await;
+    let (server, _dir) = partners(&api).await;
     let ops = api.token("ops").await;
     let passed = api
         .send(with_bearer(
@@ -1967,44 +1975,7 @@ async fn each_change_is_allowed_refused_or_invisible_as_the_store_decides() {
 #[tokio::test]
 async fn the_fleet_audit_and_the_watch_history_are_served_to_who_may_manage_connectors() {
     let api = Api::new().await;
-    let chain = TestChain::new("partner", KeyKind::EcP256);
-    let other = TestChain::new("stranger", KeyKind::EcP256);
-    let server = HttpsServer::start(&chain, HttpsOptions::default());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("partner.pem"), &chain.root_pem).unwrap();
-    std::fs::write(dir.path().join("stranger.pem"), &other.root_pem).unwrap();
-    let toml = format!(
-        r#"
-[truststores.partner]
-path = "partner.pem"
-[truststores.stranger]
-path = "stranger.pem"
-[profiles.good]
-truststores = ["partner"]
-server_name = "partner.test"
-[profiles.bad]
-truststores = ["stranger"]
-server_name = "partner.test"
-[connectors.orders]
-kind = "rest"
-url = "{url}/api"
-profile = "good"
-tags = ["payments"]
-[connectors.billing]
-kind = "rest"
-url = "{url}/api"
-profile = "bad"
-"#,
-        url = server.url()
-    );
-    let path = dir.path().join("keyway.toml");
-    std::fs::write(&path, toml).unwrap();
-    let config = keyway_connect::Config::load(&path).unwrap();
-    let import = ConfigImport::read(&config).unwrap();
-    api.store
-        .import_config(&Context::local_admin(), &import, false)
-        .await
-        .unwrap();
+    let (_server, _dir) = partners(&api).await;
     let ops = api.token("ops").await;
     let audit = |body: Value| with_bearer(Method::POST, "/api/v1/audit", &ops, Some(body));
 

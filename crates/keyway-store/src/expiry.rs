@@ -90,17 +90,19 @@ impl KnownCertificate {
 }
 
 /// Which connectors use which truststore and keystore, and which integrations each
-/// connector serves.
-#[derive(Default)]
-struct Uses {
+/// connector serves: what breaks when a certificate kept there ends or goes.
+#[derive(Debug, Default)]
+pub struct Uses {
     truststore: BTreeMap<String, BTreeSet<String>>,
     keystore: BTreeMap<String, BTreeSet<String>>,
     integrations: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Uses {
-    /// What depends on the certificate of `kind` kept by `holder`.
-    fn of(&self, kind: &str, holder: &str) -> Vec<String> {
+    /// What depends on the certificate of `kind` (`ca`, `identity`, `truststore`,
+    /// `user`, `partner`) kept by `holder`: `connector orders`, `integration orders`,
+    /// `gateway`, `user alice`…
+    pub fn of(&self, kind: &str, holder: &str) -> Vec<String> {
         let connectors = |names: Option<&BTreeSet<String>>| -> Vec<String> {
             let mut used = Vec::new();
             for connector in names.into_iter().flatten() {
@@ -132,6 +134,14 @@ impl Uses {
 }
 
 impl Store {
+    /// What uses each truststore and keystore. Needs `manage_trust` or
+    /// `manage_connectors`.
+    pub async fn certificate_uses(&self, ctx: &Context) -> Result<Uses, StoreError> {
+        self.authorize(ctx, Need::SeeTrust, None, "expiry.list", "uses".into())
+            .await?;
+        self.uses().await
+    }
+
     async fn uses(&self) -> Result<Uses, StoreError> {
         let failed = |e| self.db_error("reading what uses each certificate", e);
         let pairs = |sql: &'static str| async move {

@@ -77,7 +77,7 @@ pub use connectors::{
 };
 pub use crl::{CrlImport, StoredCrl};
 pub use error::StoreError;
-pub use expiry::KnownCertificate;
+pub use expiry::{KnownCertificate, Uses};
 pub use gateway::{Changes, GatewayDirectory, GatewayRecord, GatewayTrust, REPEAT_WINDOW};
 pub use keystore::{KeystoreEntry, KeystoreSecrets, NewKeystore, StoredKeystore};
 pub use setup::{CA_FILE, CaState, Initialized, Setup, write_ca_file};

@@ -70,6 +70,23 @@ fn serve(data: &Path) -> Serve {
     }
 }
 
+/// User bob, who manages his own certificates only (password "bobs long password").
+fn add_bob(data: &Path) {
+    let mut add = keyway(data)
+        .args(["user", "add", "bob", "--password-stdin"])
+        .args(["--grant", "manage_personal_setup"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"bobs long password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+}
+
 fn run(command: &mut Command) {
     let out = command.output().unwrap();
     assert!(
@@ -204,19 +221,7 @@ async fn sign_in_test_connectivity_csrf_permissions_and_sign_out_in_a_real_brows
         "--server-name",
         "partner.test",
     ]));
-    let mut add = keyway(&data)
-        .args(["user", "add", "bob", "--password-stdin"])
-        .args(["--grant", "manage_personal_setup"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"bobs long password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    add_bob(&data);
 
     let driver = WebDriver::start();
     let client = browser(&driver).await;
@@ -774,19 +779,7 @@ async fn a_user_makes_a_csr_uploads_what_an_outside_ca_signed_and_downloads_it_f
     run(keyway(&data)
         .args(["truststore", "add", "outside-ca"])
         .arg(&ca_pem));
-    let mut add = keyway(&data)
-        .args(["user", "add", "bob", "--password-stdin"])
-        .args(["--grant", "manage_personal_setup"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"bobs long password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    add_bob(&data);
 
     let downloads = dir.path().join("downloads");
     std::fs::create_dir(&downloads).unwrap();

@@ -32,6 +32,16 @@ fn entries(certs: &[&CertInfo]) -> Markup {
     }
 }
 
+/// What uses the store `name` of `kind`, in words.
+fn used_by(uses: &keyway_store::Uses, kind: &str, name: &str) -> String {
+    let users = uses.of(kind, name);
+    if users.is_empty() {
+        "nothing".into()
+    } else {
+        users.join(", ")
+    }
+}
+
 fn upload_form(viewer: &Viewer, action: &str, what: &str, keystore: bool) -> Markup {
     html! {
         h2 { "Upload a " (what) }
@@ -63,16 +73,8 @@ pub(super) async fn truststores(
 ) -> PageResult {
     let store = &state.inner.store;
     let list = store.truststores(&viewer.ctx).await?;
-    let known = store.known_certificates(&viewer.ctx, None).await.ok();
-    let used_by = |name: &str| -> String {
-        known
-            .iter()
-            .flatten()
-            .find(|c| c.kind == "truststore" && c.holder == name)
-            .map(|c| c.used_by.join(", "))
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "nothing".into())
-    };
+    let uses = store.certificate_uses(&viewer.ctx).await?;
+    let used_by = |name: &str| used_by(&uses, "truststore", name);
     let body = html! {
         h1 { "Truststores" }
         @if let Some(note) = &note.note { p role="status" { (note) } }
@@ -116,16 +118,8 @@ pub(super) async fn keystores(
 ) -> PageResult {
     let store = &state.inner.store;
     let list = store.keystores(&viewer.ctx).await?;
-    let known = store.known_certificates(&viewer.ctx, None).await.ok();
-    let used_by = |name: &str| -> String {
-        known
-            .iter()
-            .flatten()
-            .find(|c| c.kind == "identity" && c.holder == name)
-            .map(|c| c.used_by.join(", "))
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "nothing".into())
-    };
+    let uses = store.certificate_uses(&viewer.ctx).await?;
+    let used_by = |name: &str| used_by(&uses, "identity", name);
     let body = html! {
         h1 { "Keystores" }
         @if let Some(note) = &note.note { p role="status" { (note) } }
