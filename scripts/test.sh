@@ -27,6 +27,7 @@ need openssl openssl
 need script bsdutils   # a real terminal for the password-prompt test
 need curl curl         # `keyway serve` is checked with the curl command it prints
 need python3 python3   # schemathesis (below) runs in a virtual environment
+need tinyproxy tinyproxy   # a real outbound proxy for the end-to-end proxy test
 need chromium chromium               # the web console's tests drive a real browser,
 need chromedriver chromium-driver    # headless, through WebDriver
 python3 -c 'import venv, ensurepip' 2>/dev/null || install python3-venv "schemathesis's virtual environment"
@@ -45,6 +46,11 @@ if [ ! -x target/test-venv/bin/python ] || ! target/test-venv/bin/python -c 'imp
   python3 -m venv target/test-venv
   target/test-venv/bin/pip install -q 'aiosmtpd==1.4.*'
 fi
+
+# The tests start their own servers and proxies on 127.0.0.1: a proxy from this machine's
+# environment must not come between them (cargo still uses it to fetch crates).
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
 
 # A full run gains nothing from incremental caches, which take gigabytes on disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"

@@ -537,6 +537,7 @@ async fn probe(connector: &Connector) -> Option<ProbeReport> {
     let target = test_target(connector);
     let profile = connector.profile();
     let target = ProbeTarget {
+        proxy: profile.proxy_for(&target.host).cloned(),
         host: target.host,
         port: target.port,
         server_name: profile.server_name.clone(),

@@ -14,6 +14,8 @@
 //! truststores = ["partners"]            # none: the system roots
 //! keystore = "acme"                     # two-way TLS
 //! lowest_version = "TLS 1.2"            # or versions = ["TLS 1.1", "TLS 1.2"]
+//! # through the company's proxy (default: HTTPS_PROXY / NO_PROXY; url = "none": direct)
+//! proxy = { url = "http://proxy.corp:3128", username = "svc", password = { env = "PROXY_PASS" } }
 //!
 //! [connectors.orders]
 //! kind = "rest"                         # or "soap"
@@ -37,7 +39,10 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Uri};
 use indexmap::IndexMap;
 use keyway_keystore::{Certificate, Format};
-use keyway_tls::{IdentitySpec, ProfileSpec, TlsPolicy, TlsVersion, TrustSource, VersionFlags};
+use keyway_tls::{
+    IdentitySpec, NoProxy, ProfileSpec, Proxy, ProxySetting, TlsPolicy, TlsVersion, TrustSource,
+    VersionFlags,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::secret::SecretRef;
@@ -148,6 +153,83 @@ pub struct ProfileEntry {
     /// TLS handshake timeout, e.g. "10s".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshake_timeout: Option<String>,
+    /// The outbound HTTP proxy (`[profiles.NAME.proxy]`); absent: the environment's
+    /// `HTTPS_PROXY`/`NO_PROXY`, as curl reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyEntry>,
+}
+
+/// `[profiles.NAME.proxy]`: the HTTP proxy a profile's connections go through (a CONNECT
+/// tunnel; TLS to the partner inside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyEntry {
+    /// `http://HOST:PORT` (or `http://USER@HOST:PORT`); `"none"` goes straight to the
+    /// partner whatever the environment says.
+    pub url: String,
+    /// User for Basic proxy authentication (instead of one in the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Its password: "inline", `{ env = "…" }` or `{ file = "…" }` (never in the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// Hosts reached without the proxy, by curl's `NO_PROXY` rules (`*`, names that match
+    /// their subdomains too, IP addresses, CIDR ranges).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_proxy: Vec<String>,
+}
+
+impl ProxyEntry {
+    /// Whether it says to go direct.
+    pub fn is_direct(&self) -> bool {
+        matches!(
+            self.url.trim().to_ascii_lowercase().as_str(),
+            "none" | "direct"
+        )
+    }
+
+    /// The proxy without its password resolved, checked: the field at fault and why.
+    fn proxy(&self, source: &str) -> Result<Option<Proxy>, (&'static str, String)> {
+        if self.is_direct() {
+            return Ok(None);
+        }
+        let mut proxy = Proxy::parse(&self.url, source).map_err(|e| ("url", e.why))?;
+        if proxy.has_password() {
+            return Err((
+                "url",
+                "holds a password: give it as password = { env = \"…\" } (or { file = \"…\" }) so that the URL can be shown".into(),
+            ));
+        }
+        if let Some(user) = &self.username {
+            proxy.username = Some(user.clone());
+        }
+        if self.password.is_some() && proxy.username.is_none() {
+            return Err((
+                "password",
+                "a proxy password needs a username (or http://USER@HOST:PORT as url)".into(),
+            ));
+        }
+        Ok(Some(proxy))
+    }
+
+    /// The TLS layer's setting, the password resolved relative to `base`.
+    pub fn setting(
+        &self,
+        source: &str,
+        base: &Path,
+    ) -> Result<ProxySetting, (&'static str, String)> {
+        let Some(proxy) = self.proxy(source)? else {
+            return Ok(ProxySetting::Direct);
+        };
+        let password = match &self.password {
+            Some(p) => Some(p.resolve(base).map_err(|e| ("password", e))?.to_string()),
+            None => None,
+        };
+        Ok(ProxySetting::Use {
+            proxy: proxy.with_password(password),
+            no_proxy: NoProxy::from_entries(&self.no_proxy),
+        })
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -560,6 +642,11 @@ impl Config {
                         errors.push(err(&file, &at, field, e));
                     }
                 }
+                if let Some(proxy) = &entry.proxy
+                    && let Err((field, problem)) = proxy.proxy(&format!("profile {name}"))
+                {
+                    errors.push(err(&file, &at, &format!("proxy.{field}"), problem));
+                }
                 config.profiles.insert(name, (file.clone(), entry, policy));
             }
             for (name, entry) in content.connectors {
@@ -759,6 +846,23 @@ impl Config {
             }
             None => None,
         };
+        let proxy = match &entry.proxy {
+            None => ProxySetting::Environment,
+            Some(proxy) => {
+                let (file, _, _) = &self.profiles[name];
+                proxy
+                    .setting(&format!("profile {name}"), &base_dir(file))
+                    .unwrap_or_else(|(field, problem)| {
+                        errors.push(err(
+                            file,
+                            &item("profile", name),
+                            &format!("proxy.{field}"),
+                            problem,
+                        ));
+                        ProxySetting::Direct
+                    })
+            }
+        };
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -778,6 +882,7 @@ impl Config {
             connect_timeout: timeout(&entry.connect_timeout, defaults.connect_timeout),
             handshake_timeout: timeout(&entry.handshake_timeout, defaults.handshake_timeout),
             settings,
+            proxy,
         })
     }
 
@@ -883,6 +988,22 @@ impl Config {
     /// The profile entry a connector uses, as written, with its checked policy.
     pub fn profile_entry(&self, name: &str) -> Option<(&ProfileEntry, &TlsPolicy)> {
         self.profiles.get(name).map(|(_, e, p)| (e, p))
+    }
+
+    /// Profile `name`'s proxy password, resolved (relative to its file).
+    pub fn proxy_password(
+        &self,
+        name: &str,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, ConfigErrors> {
+        let Some((file, entry, _)) = self.profiles.get(name) else {
+            return Ok(None);
+        };
+        match entry.proxy.as_ref().and_then(|p| p.password.as_ref()) {
+            None => Ok(None),
+            Some(password) => password.resolve(&base_dir(file)).map(Some).map_err(|e| {
+                ConfigErrors(vec![err(file, &item("profile", name), "proxy.password", e)])
+            }),
+        }
     }
 }
 

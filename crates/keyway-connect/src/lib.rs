@@ -58,8 +58,8 @@ pub use check::{CheckRequest, ConnectorCheck, HttpCheck, HttpProblem, check, dia
 pub use config::{
     AuthEntry, Config, ConfigError, ConfigErrors, ConfigFile, ConnectorDef, ConnectorEntry,
     DEFAULT_TIMEOUT, IntegrationEntry, KeystoreEntry, Kind, OpenedKeystore, PolicyEntry,
-    ProfileEntry, Redirects, SoapVersion, SourceFile, StoreEntry, Stored, is_tag, name_problem,
-    shown_name, store_label, versions_from_flags,
+    ProfileEntry, ProxyEntry, Redirects, SoapVersion, SourceFile, StoreEntry, Stored, is_tag,
+    name_problem, shown_name, store_label, versions_from_flags,
 };
 pub use connector::{
     BodyError, CallBody, CallError, CallRequest, CallResponse, Connector, MAX_BODY,

@@ -139,6 +139,11 @@ impl ConfigImport {
                 secret(format!("keystore {name}"), p)?;
             }
         }
+        for (name, p) in &parsed.profiles {
+            if let Some(password) = p.proxy.as_ref().and_then(|p| p.password.as_ref()) {
+                secret(format!("profile {name}"), password)?;
+            }
+        }
         for (name, c) in &parsed.connectors {
             if let Some(auth) = &c.auth {
                 secret(format!("connector {name}"), &auth.password)?;
@@ -183,10 +188,16 @@ impl ConfigImport {
             keystore.check(&k.name)?;
             import.keystores.push((k.name, keystore));
         }
-        import.profiles = config
-            .profiles()
-            .map(|(n, e)| (n.to_string(), e.clone()))
-            .collect();
+        for (name, entry) in config.profiles() {
+            let mut entry = entry.clone();
+            // The proxy password travels resolved, to be sealed by the store.
+            if let Some(password) = config.proxy_password(name)?
+                && let Some(proxy) = entry.proxy.as_mut()
+            {
+                proxy.password = Some(SecretRef::Inline(password.to_string()));
+            }
+            import.profiles.push((name.to_string(), entry));
+        }
         for def in config.connectors() {
             let Some(entry) = config.connector_entry(&def.name) else {
                 continue;
@@ -449,7 +460,17 @@ impl Store {
             out.keystores.insert(k.name.clone(), entry);
         }
         for p in &profiles {
-            out.profiles.insert(p.name.clone(), p.definition.clone());
+            let mut entry = p.definition.clone();
+            let unsealed = config
+                .profile_entry(&p.name)
+                .and_then(|(e, _)| e.proxy.as_ref())
+                .and_then(|proxy| proxy.password.as_ref());
+            if let (Some(proxy), Some(SecretRef::Inline(password))) =
+                (entry.proxy.as_mut(), unsealed)
+            {
+                proxy.password = Some(secret(format!("profile-{}-proxy", p.name), password));
+            }
+            out.profiles.insert(p.name.clone(), entry);
         }
         for c in &connectors {
             let mut entry: ConnectorEntry = c.definition.clone();

@@ -24,6 +24,7 @@ use crate::audit::Event;
 use crate::{Context, Store, StoreError, Tx, check_name};
 
 const PASSWORD_PURPOSE: &str = "keyway connector password";
+const PROXY_PASSWORD_PURPOSE: &str = "keyway proxy password";
 
 /// Whether a save makes a new object or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,17 +229,19 @@ impl Store {
         save: Save,
     ) -> Result<(), StoreError> {
         check_name("profile name", name)?;
-        let json = to_json(definition)?;
+        let (kept, proxy_password) = self.proxy_password_to_store(name, definition, save).await?;
+        let json = to_json(&kept)?;
         let now = crate::now();
         let id: i64 = match save {
             Save::Add => {
                 let inserted = sqlx::query_scalar(
-                    "INSERT INTO profiles (name, definition, keystore, created_at, updated_at, version)
-                     VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
+                    "INSERT INTO profiles (name, definition, keystore, proxy_password, created_at, updated_at, version)
+                     VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
                 )
                 .bind(name)
                 .bind(&json)
                 .bind(&definition.keystore)
+                .bind(&proxy_password)
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await;
@@ -248,11 +251,12 @@ impl Store {
                 let current = self.find_profile(name).await?;
                 let based_on = expected.unwrap_or(current.version);
                 let updated = sqlx::query_scalar(
-                    "UPDATE profiles SET definition = $1, keystore = $2, updated_at = $3, version = version + 1
-                     WHERE name = $4 AND version = $5 RETURNING id",
+                    "UPDATE profiles SET definition = $1, keystore = $2, proxy_password = $3, updated_at = $4,
+                     version = version + 1 WHERE name = $5 AND version = $6 RETURNING id",
                 )
                 .bind(&json)
                 .bind(&definition.keystore)
+                .bind(&proxy_password)
                 .bind(now)
                 .bind(name)
                 .bind(based_on)
@@ -288,6 +292,91 @@ impl Store {
             Event::ok(action, format!("profile {name}"), detail),
         )
         .await
+    }
+
+    /// What a profile's row holds: the definition without its proxy password, and that
+    /// password sealed. A replacement naming the same proxy and user without a password
+    /// keeps the stored one (an edit form never shows it); a password from the server's
+    /// environment or a file is refused (an API caller could otherwise have the server
+    /// send its own secrets to a proxy of their choosing).
+    async fn proxy_password_to_store(
+        &self,
+        name: &str,
+        definition: &ProfileEntry,
+        save: Save,
+    ) -> Result<(ProfileEntry, Option<String>), StoreError> {
+        let mut definition = definition.clone();
+        let Some(proxy) = definition.proxy.as_mut() else {
+            return Ok((definition, None));
+        };
+        match proxy.password.take() {
+            Some(SecretRef::Inline(password)) => {
+                let password = Zeroizing::new(password);
+                let sealed = self
+                    .master
+                    .seal(password.as_bytes(), PROXY_PASSWORD_PURPOSE)
+                    .map_err(|e| StoreError::MasterKey(e.to_string()))?;
+                Ok((definition, Some(sealed)))
+            }
+            Some(_) => Err(StoreError::Invalid {
+                field: "proxy.password",
+                given: "(a reference)".into(),
+                problem: "a stored profile keeps its proxy password sealed: give the password itself, not an environment variable or file of the server".into(),
+            }),
+            None if matches!(save, Save::Replace(_)) => {
+                let row = sqlx::query(
+                    "SELECT definition, proxy_password FROM profiles WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.db_error("reading a profile", e))?;
+                let Some(row) = row else {
+                    return Ok((definition, None));
+                };
+                let fail = |e| self.db_error("reading a profile", e);
+                let sealed: Option<String> = row.try_get("proxy_password").map_err(fail)?;
+                let json: String = row.try_get("definition").map_err(fail)?;
+                let old: ProfileEntry = self.read_json(&json, "profile", name)?;
+                let same_proxy = old.proxy.as_ref().is_some_and(|o| {
+                    o.url == proxy.url && o.username == proxy.username
+                });
+                Ok((definition, sealed.filter(|_| same_proxy)))
+            }
+            None => Ok((definition, None)),
+        }
+    }
+
+    /// Puts each stored profile's proxy password into `all`.
+    async fn unseal_proxy_passwords(&self, all: &mut Definitions) -> Result<(), StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, proxy_password FROM profiles WHERE proxy_password IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error("reading profiles", e))?;
+        for row in rows {
+            let fail = |e| self.db_error("reading a profile", e);
+            let name: String = row.try_get("name").map_err(fail)?;
+            let sealed: String = row.try_get("proxy_password").map_err(fail)?;
+            let bytes = self
+                .master
+                .open(
+                    sealed.as_bytes(),
+                    PROXY_PASSWORD_PURPOSE,
+                    std::path::Path::new(&self.name),
+                )
+                .map_err(|e| StoreError::MasterKey(e.to_string()))?;
+            let password = String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Database {
+                database: self.name.clone(),
+                action: format!("reading profile {name}"),
+                problem: "its proxy password is not text".into(),
+            })?;
+            if let Some(proxy) = all.profiles.get_mut(&name).and_then(|p| p.proxy.as_mut()) {
+                proxy.password = Some(SecretRef::Inline(password));
+            }
+        }
+        Ok(())
     }
 
     /// Stores connector `name` (its password sealed), after checking it as a keyway.toml
@@ -641,7 +730,30 @@ impl Store {
         self.unseal_passwords(&mut all).await?;
         if let Some((name, profile)) = &draft.profile {
             check_name("profile name", name)?;
-            all.profiles.insert(name.clone(), profile.clone());
+            let mut profile = profile.clone();
+            if profile.proxy.as_ref().is_some_and(|p| {
+                matches!(
+                    p.password,
+                    Some(SecretRef::Env { .. } | SecretRef::File { .. })
+                )
+            }) {
+                return Err(StoreError::Invalid {
+                    field: "proxy.password",
+                    given: "(a reference)".into(),
+                    problem: "give the proxy password itself, not an environment variable or file of the server".into(),
+                });
+            }
+            // As on save: the same proxy and user without a password keep the stored one.
+            if let (Some(proxy), Some(stored)) = (
+                profile.proxy.as_mut(),
+                all.profiles.get(name).and_then(|p| p.proxy.as_ref()),
+            ) && proxy.password.is_none()
+                && proxy.url == stored.url
+                && proxy.username == stored.username
+            {
+                proxy.password = stored.password.clone();
+            }
+            all.profiles.insert(name.clone(), profile);
         }
         let mut entry = draft.definition.clone();
         entry.auth = match &draft.auth {
@@ -712,8 +824,10 @@ impl Store {
         self.config_over_store(all).await
     }
 
-    /// Puts each stored connector's basic-auth password into `all`.
+    /// Puts each stored connector's basic-auth password, and each profile's proxy
+    /// password, into `all`.
     async fn unseal_passwords(&self, all: &mut Definitions) -> Result<(), StoreError> {
+        self.unseal_proxy_passwords(all).await?;
         for connector in all.stored_connectors.iter() {
             if let Some(user) = &connector.username {
                 let password = self.connector_password(&connector.name).await?;
@@ -1106,6 +1220,9 @@ fn profile_detail(definition: &ProfileEntry) -> String {
     }
     if let Some(v) = &definition.versions {
         parts.push(format!("versions {}", v.join(", ")));
+    }
+    if let Some(p) = &definition.proxy {
+        parts.push(format!("proxy {}", p.url));
     }
     if parts.is_empty() {
         "system roots, defaults".into()

@@ -21,6 +21,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0007_audit_retention.sql"),
     include_str!("../migrations/sqlite/0008_api_access.sql"),
     include_str!("../migrations/sqlite/0009_watch.sql"),
+    include_str!("../migrations/sqlite/0010_proxy.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -32,6 +33,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0007_audit_retention.sql"),
     include_str!("../migrations/postgres/0008_api_access.sql"),
     include_str!("../migrations/postgres/0009_watch.sql"),
+    include_str!("../migrations/postgres/0010_proxy.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -1,7 +1,7 @@
 //! Test support for keyway (dev-only): certificate chains generated with rcgen, and
 //! launchers for the outside tools keyway is checked against (`keytool`, `openssl`), and
 //! a throwaway PostgreSQL server ([`postgres_database`]), and a local SMTP receiver with
-//! STARTTLS ([`SmtpReceiver`]).
+//! STARTTLS ([`SmtpReceiver`]), and a CONNECT proxy ([`ConnectProxy`]).
 //!
 //! A test that needs a tool calls [`tool`], which fails the test when the tool is
 //! missing instead of letting it pass silently. The README's test command installs
@@ -16,10 +16,12 @@
 mod browser;
 mod https;
 mod postgres;
+mod proxy;
 mod smtp;
 pub use browser::WebDriver;
 pub use https::{Counters, HttpsOptions, HttpsServer};
 pub use postgres::postgres_database;
+pub use proxy::{ConnectProxy, ProxyOptions, Request as ProxyRequest, Tinyproxy};
 pub use rcgen::ExtendedKeyUsagePurpose;
 pub use smtp::SmtpReceiver;
 

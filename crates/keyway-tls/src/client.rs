@@ -75,6 +75,14 @@ pub enum ConnectError {
         /// What it reported.
         detail: String,
     },
+    /// The proxy did not open a tunnel (unreachable, 407, refused, closed).
+    #[error("{problem}")]
+    Proxy {
+        /// The proxy, `http://[user@]host:port`.
+        proxy: String,
+        /// What went wrong, in words (no password).
+        problem: String,
+    },
     /// The profile cannot make a client configuration.
     #[error("cannot build the TLS configuration: {0}")]
     Config(String),
@@ -164,6 +172,14 @@ impl AsyncWrite for TlsStream {
     }
 }
 
+/// How a connection reaches its server.
+enum Route {
+    /// Straight, to the first of these addresses that answers.
+    Direct(Vec<SocketAddr>),
+    /// Through a CONNECT tunnel this proxy opens.
+    Proxy(crate::proxy::Proxy),
+}
+
 /// Opens TLS connections with one profile; cheap to share (`Arc`) between tasks.
 pub struct TlsClient {
     profile: Profile,
@@ -247,16 +263,19 @@ impl TlsClient {
             .server_name
             .clone()
             .unwrap_or_else(|| host.to_string());
-        let addresses = self.resolve(host, port).await?;
+        let route = match self.profile.proxy_for(host) {
+            Some(proxy) => Route::Proxy(proxy.clone()),
+            None => Route::Direct(self.resolve(host, port).await?),
+        };
         let known_legacy = self
             .legacy_servers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(&(host.to_string(), port));
         let Some(rustls) = self.rustls.as_ref().filter(|_| !known_legacy) else {
-            return self.connect_legacy(&addresses, &name).await;
+            return self.connect_legacy(&route, host, port, &name).await;
         };
-        let (tcp, address) = self.tcp(&addresses).await?;
+        let (tcp, address) = self.open(&route, host, port).await?;
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ConnectError::Config(format!("\"{name}\" is not a valid server name")))?;
         let handshake = tokio::time::timeout(
@@ -300,7 +319,7 @@ impl TlsClient {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((host.to_string(), port));
-            return self.connect_legacy(&addresses, &name).await;
+            return self.connect_legacy(&route, host, port, &name).await;
         }
         Err(ConnectError::Handshake {
             address,
@@ -331,6 +350,31 @@ impl TlsClient {
         }
     }
 
+    /// A TCP connection to the server: straight, or a tunnel through the proxy (the
+    /// address is then the proxy's).
+    async fn open(
+        &self,
+        route: &Route,
+        host: &str,
+        port: u16,
+    ) -> Result<(TcpStream, SocketAddr), ConnectError> {
+        match route {
+            Route::Direct(addresses) => self.tcp(addresses).await,
+            Route::Proxy(proxy) => crate::proxy::tunnel_async(
+                proxy,
+                host,
+                port,
+                self.profile.connect_timeout,
+                self.profile.handshake_timeout,
+            )
+            .await
+            .map_err(|failure| ConnectError::Proxy {
+                proxy: proxy.to_string(),
+                problem: failure.describe(proxy, host, port),
+            }),
+        }
+    }
+
     /// A TCP connection to the first address that accepts one; the error is the last
     /// address's.
     async fn tcp(&self, addresses: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), ConnectError> {
@@ -356,6 +400,7 @@ impl TlsClient {
             port,
             server_name: self.profile.server_name.clone(),
             timeout: self.profile.handshake_timeout.min(Duration::from_secs(5)),
+            proxy: self.profile.proxy_for(host).cloned(),
         };
         let allowed = self.profile.policy.accepted();
         tokio::task::spawn_blocking(move || probe(&target))
@@ -368,10 +413,12 @@ impl TlsClient {
 
     async fn connect_legacy(
         &self,
-        addresses: &[SocketAddr],
+        route: &Route,
+        host: &str,
+        port: u16,
         name: &str,
     ) -> Result<(TlsStream, ConnectionInfo), ConnectError> {
-        let (tcp, address) = self.tcp(addresses).await?;
+        let (tcp, address) = self.open(route, host, port).await?;
         let failed = |detail: String| ConnectError::Handshake {
             address,
             backend: TlsBackend::OpensslLegacy,

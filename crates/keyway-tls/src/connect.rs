@@ -30,6 +30,7 @@ use crate::explain;
 use crate::policy::{TlsVersion, VersionSet};
 use crate::probe::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use crate::profile::{Profile, Validity};
+use crate::proxy::{Proxy, ProxyEvidence};
 use crate::tap::Tap;
 
 /// Certificates expiring within this many days are warned about.
@@ -140,14 +141,23 @@ impl From<Cause> for Finding {
     }
 }
 
+/// How a test reaches the server.
+#[derive(Clone)]
+enum Route {
+    /// Straight to this address.
+    Direct(SocketAddr),
+    /// Through a tunnel this proxy opens.
+    Proxy(Proxy),
+}
+
 /// Everything gathered while a test runs.
 struct Run<'a> {
     target: &'a TestTarget,
     profile: &'a Profile,
     /// The name sent in SNI and checked against the certificate.
     name: String,
-    /// The address connected to, once resolved.
-    address: Option<SocketAddr>,
+    /// How the server is reached, once known.
+    route: Option<Route>,
     /// The server's chain as sent, DER.
     chain_der: Vec<Vec<u8>>,
     evidence: Evidence,
@@ -177,6 +187,7 @@ impl Run<'_> {
     }
 
     fn fail(mut self, cause: Cause) -> TestOutcome {
+        let cause = self.through_proxy(cause);
         self.warn_identity_dates(Some(&cause));
         TestOutcome::Failed(Diagnosis {
             cause,
@@ -227,6 +238,90 @@ impl Run<'_> {
                 }
                 outcome
             }
+        }
+    }
+
+    /// A TCP connection to the server: straight, or a tunnel through the proxy (the
+    /// evidence records the proxy's answer). A failure is the cause.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error is the test's final answer, built once"
+    )]
+    fn open(&mut self) -> Result<TcpStream, Cause> {
+        let profile = self.profile;
+        match self.route.clone() {
+            Some(Route::Direct(address)) => tcp_connect(address, profile),
+            Some(Route::Proxy(proxy)) => {
+                let (host, port) = (&self.target.host, self.target.port);
+                let opened = crate::proxy::tunnel(
+                    &proxy,
+                    host,
+                    port,
+                    profile.connect_timeout,
+                    profile.handshake_timeout,
+                );
+                match opened {
+                    Ok((stream, address, answer)) => {
+                        if let Some(evidence) = &mut self.evidence.proxy {
+                            evidence.address = Some(address.to_string());
+                            evidence.tunnel_established = true;
+                            evidence.answer = Some(answer);
+                        }
+                        let _ = stream.set_read_timeout(Some(profile.handshake_timeout));
+                        let _ = stream.set_write_timeout(Some(profile.handshake_timeout));
+                        Ok(stream)
+                    }
+                    Err(failure) => {
+                        if let Some(evidence) = &mut self.evidence.proxy {
+                            evidence.address = failure.address().map(str::to_string);
+                            evidence.answer = failure.answer();
+                        }
+                        Err(failure.cause(&proxy, host, port))
+                    }
+                }
+            }
+            None => Err(Cause::HandshakeFailed {
+                detail: "no route to the server was set up".into(),
+                stage: Stage::Connecting,
+                alert: None,
+            }),
+        }
+    }
+
+    /// Through a proxy, some causes mean something else: a hang-up right after our
+    /// ClientHello with nothing from the partner is the proxy's as much as the
+    /// partner's, and a chain ending in a CA nobody trusts may be the proxy's own
+    /// (TLS inspection).
+    fn through_proxy(&mut self, cause: Cause) -> Cause {
+        let Some(Route::Proxy(proxy)) = &self.route else {
+            return cause;
+        };
+        let destination = crate::proxy::host_port(&self.target.host, self.target.port);
+        match cause {
+            Cause::ClosedAfterHello => Cause::ProxyClosed {
+                proxy: proxy.to_string(),
+                destination,
+                tunnel_established: true,
+            },
+            Cause::UntrustedRoot { .. } | Cause::IncompleteChain { .. } => {
+                let Some(top) = self.evidence.server_chain.last() else {
+                    return cause;
+                };
+                let issuer_cert = (top.subject == top.issuer).then(|| top.clone());
+                let issuer = top.issuer.clone();
+                self.warnings.push(format!(
+                    "if the proxy does not inspect TLS, this is the partner's chain and the cause is: {}",
+                    cause.summary()
+                ));
+                Cause::ProxyInterception {
+                    proxy: proxy.to_string(),
+                    destination,
+                    issuer,
+                    issuer_cert,
+                    truststores: self.profile.truststore_names(),
+                }
+            }
+            other => other,
         }
     }
 
@@ -302,10 +397,10 @@ impl Run<'_> {
     /// The names the server's default certificate is valid for, from a handshake without
     /// SNI. Its chain is captured, never trusted, and the connection dropped after it.
     /// TLS 1.2 and 1.3 only: a server that speaks nothing newer shows nothing here.
-    fn served_names(&self) -> Vec<String> {
-        let Some(address) = self.address else {
+    fn served_names(&mut self) -> Vec<String> {
+        if self.route.is_none() {
             return Vec::new();
-        };
+        }
         let captured = Arc::new(Captured::default());
         let provider = Arc::new(provider());
         let Ok(verifier) = verifier(self.profile, &captured, &provider) else {
@@ -321,10 +416,7 @@ impl Run<'_> {
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         config.enable_sni = false;
-        let (Ok(name), Ok(mut tcp)) = (
-            ServerName::try_from(self.name.clone()),
-            tcp_connect(address, self.profile),
-        ) else {
+        let (Ok(name), Ok(mut tcp)) = (ServerName::try_from(self.name.clone()), self.open()) else {
             return Vec::new();
         };
         let Ok(mut conn) = ClientConnection::new(Arc::new(config), name) else {
@@ -349,15 +441,18 @@ impl Run<'_> {
             port: self.target.port,
             server_name: self.profile.server_name.clone(),
             timeout: self.profile.handshake_timeout.min(Duration::from_secs(5)),
+            proxy: self.profile.proxy_for(&self.target.host).cloned(),
         };
         let report = probe(&target).unwrap_or_else(|_| ProbeReport {
             host: self.target.host.clone(),
+            port: self.target.port,
             address: SocketAddr::from(([0, 0, 0, 0], self.target.port)),
             server_name: None,
             versions: Vec::new(),
             supported: VersionSet::EMPTY,
             chain: Vec::new(),
             client_certificate: None,
+            proxy: None,
         });
         self.evidence.probe = Some(report.clone());
         report
@@ -411,7 +506,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<TestOutcome, TestE
         target,
         profile,
         name: name_to_check.clone(),
-        address: None,
+        route: None,
         chain_der: Vec::new(),
         evidence: Evidence {
             allowed_versions: profile.policy.accepted(),
@@ -428,17 +523,30 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<TestOutcome, TestE
         run.warnings
             .push("INSECURE: the server's certificate was not verified (--insecure)".into());
     }
-    let address = match resolve(&target.host, target.port) {
-        Ok(address) => address,
-        Err(cause) => return Ok(run.fail(cause)),
-    };
-    run.evidence.address = Some(address.to_string());
-    run.address = Some(address);
+    if let Some(proxy) = profile.proxy_for(&target.host) {
+        // The proxy resolves the partner's name; the evidence names the destination.
+        run.evidence.address = Some(crate::proxy::host_port(&target.host, target.port));
+        run.evidence.proxy = Some(ProxyEvidence {
+            proxy: proxy.to_string(),
+            source: proxy.source.clone(),
+            address: None,
+            tunnel_established: false,
+            answer: None,
+        });
+        run.route = Some(Route::Proxy(proxy.clone()));
+    } else {
+        let address = match resolve(&target.host, target.port) {
+            Ok(address) => address,
+            Err(cause) => return Ok(run.fail(cause)),
+        };
+        run.evidence.address = Some(address.to_string());
+        run.route = Some(Route::Direct(address));
+    }
     let rustls_versions = profile
         .policy
         .accepted()
         .intersection(VersionSet::range(TlsVersion::Tls12, TlsVersion::Tls13));
-    let tcp = match tcp_connect(address, profile) {
+    let tcp = match run.open() {
         Ok(s) => s,
         Err(cause) => return Ok(run.fail(cause)),
     };
@@ -480,7 +588,7 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<TestOutcome, TestE
             Finding::Legacy(common) => {
                 // What rustls saw was a refusal of TLS 1.2/1.3, not a failure: start over.
                 run.evidence.alerts.clear();
-                let tcp = match tcp_connect(address, profile) {
+                let tcp = match run.open() {
                     Ok(s) => s,
                     Err(cause) => return Ok(run.fail(cause)),
                 };
@@ -886,7 +994,7 @@ fn http_exchange<S: Read + Write>(
 }
 
 /// Readable text of a response body: tags dropped, whitespace collapsed, 200 characters.
-fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut out = String::new();
     let mut in_tag = false;
@@ -1080,7 +1188,7 @@ fn alert_cause(run: &mut Run<'_>, alert: AlertDescription) -> Cause {
     }
 }
 
-fn printable(bytes: &[u8]) -> String {
+pub(crate) fn printable(bytes: &[u8]) -> String {
     let text: String = bytes
         .iter()
         .take(32)

@@ -235,6 +235,68 @@ pub enum Cause {
         /// The `WWW-Authenticate` challenge, e.g. `Basic realm="partner-api"`.
         challenge: Option<String>,
     },
+    /// The outbound proxy cannot be reached, or does not answer CONNECT like an HTTP
+    /// proxy.
+    ProxyUnreachable {
+        /// The proxy, `http://[user@]host:port`.
+        proxy: String,
+        /// Where it is set.
+        source: String,
+        /// Its address, when it resolved.
+        address: Option<String>,
+        /// What happened.
+        detail: String,
+        /// The timeout that ran out, in milliseconds.
+        timeout_ms: Option<u64>,
+    },
+    /// The proxy asks for authentication (407): none is configured, or it refused ours.
+    ProxyAuthRequired {
+        /// The proxy.
+        proxy: String,
+        /// Where it is set.
+        source: String,
+        /// What the proxy asks for (`Proxy-Authenticate`), e.g. `Basic realm="corp"`.
+        scheme: Option<String>,
+        /// Whether credentials were sent.
+        credentials_sent: bool,
+    },
+    /// The proxy refused to open a tunnel to the destination (403, 5xx, …).
+    ProxyRefused {
+        /// The proxy.
+        proxy: String,
+        /// `host:port` asked for.
+        destination: String,
+        /// The proxy's status.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+        /// The start of its answer's text.
+        excerpt: String,
+    },
+    /// The proxy closed the connection: before answering CONNECT, or (tunnel
+    /// established) right after our ClientHello with nothing from the partner.
+    ProxyClosed {
+        /// The proxy.
+        proxy: String,
+        /// `host:port` asked for.
+        destination: String,
+        /// Whether the proxy had opened the tunnel.
+        tunnel_established: bool,
+    },
+    /// Through a proxy, the chain presented for the partner ends in a CA no truststore
+    /// holds: the proxy may be inspecting TLS, answering with its own certificate.
+    ProxyInterception {
+        /// The proxy.
+        proxy: String,
+        /// `host:port` asked for.
+        destination: String,
+        /// The CA the presented chain ends in (the top certificate's issuer).
+        issuer: String,
+        /// That CA's certificate, when it was presented.
+        issuer_cert: Option<CertInfo>,
+        /// The truststores consulted.
+        truststores: Vec<String>,
+    },
     /// TLS works; the server answered the test request with an HTTP error.
     HttpError {
         /// The URL path requested.
@@ -281,6 +343,11 @@ impl Cause {
             Cause::HandshakeFailed { .. } => "handshake_failed",
             Cause::HttpUnauthorized { .. } => "http_unauthorized",
             Cause::HttpError { .. } => "http_error",
+            Cause::ProxyUnreachable { .. } => "proxy_unreachable",
+            Cause::ProxyAuthRequired { .. } => "proxy_auth_required",
+            Cause::ProxyRefused { .. } => "proxy_refused",
+            Cause::ProxyClosed { .. } => "proxy_closed",
+            Cause::ProxyInterception { .. } => "proxy_interception",
         }
     }
 
@@ -289,7 +356,11 @@ impl Cause {
         match self {
             Cause::DnsFailure { .. }
             | Cause::ConnectTimeout { .. }
-            | Cause::HandshakeTimeout { .. } => Blame::Network,
+            | Cause::HandshakeTimeout { .. }
+            | Cause::ProxyUnreachable { .. }
+            | Cause::ProxyRefused { .. }
+            | Cause::ProxyClosed { .. }
+            | Cause::ProxyInterception { .. } => Blame::Network,
             Cause::ConnectionRefused { .. }
             | Cause::ClosedAfterHello
             | Cause::NotTls { .. }
@@ -314,7 +385,8 @@ impl Cause {
             | Cause::ClientCertExpired { .. }
             | Cause::ClientCertNotYetValid { .. }
             | Cause::UnrecognizedName { .. }
-            | Cause::HttpUnauthorized { .. } => Blame::LocalConfig,
+            | Cause::HttpUnauthorized { .. }
+            | Cause::ProxyAuthRequired { .. } => Blame::LocalConfig,
             Cause::HttpError { status, .. } if *status < 500 => Blame::LocalConfig,
             Cause::HttpError { .. } => Blame::Partner,
         }
@@ -492,6 +564,58 @@ impl Cause {
                     .as_ref()
                     .map(|c| format!(" and asks for {c}"))
                     .unwrap_or_default()
+            ),
+            Cause::ProxyUnreachable { proxy, detail, .. } => {
+                format!("the proxy {proxy} cannot be reached: {detail}")
+            }
+            Cause::ProxyAuthRequired {
+                proxy,
+                scheme,
+                credentials_sent,
+                ..
+            } => {
+                let asks = scheme
+                    .as_deref()
+                    .map(|s| format!("; it asks for {s}"))
+                    .unwrap_or_default();
+                if *credentials_sent {
+                    format!(
+                        "the proxy {proxy} refused our credentials (407 Proxy Authentication Required{asks})"
+                    )
+                } else {
+                    format!(
+                        "the proxy {proxy} requires authentication (407 Proxy Authentication Required{asks}) and none is configured"
+                    )
+                }
+            }
+            Cause::ProxyRefused {
+                proxy,
+                destination,
+                status,
+                reason,
+                ..
+            } => format!(
+                "the proxy {proxy} refused to open a tunnel to {destination}: HTTP {status} {reason}"
+            ),
+            Cause::ProxyClosed {
+                proxy,
+                destination,
+                tunnel_established: false,
+            } => format!(
+                "the proxy {proxy} closed the connection without answering CONNECT {destination}"
+            ),
+            Cause::ProxyClosed {
+                proxy, destination, ..
+            } => format!(
+                "the proxy {proxy} opened the tunnel to {destination}, then the connection was closed right after our ClientHello with nothing from the partner"
+            ),
+            Cause::ProxyInterception {
+                proxy,
+                destination,
+                issuer,
+                ..
+            } => format!(
+                "the certificate presented for {destination} through the proxy {proxy} is issued by {issuer}, which no truststore of this connector trusts: the proxy may be inspecting TLS (answering with its own certificate)"
             ),
             Cause::HttpError {
                 path,
@@ -687,6 +811,53 @@ impl Cause {
                     "if credentials are configured, check the user name and that the password has not expired or been rotated".into(),
                 ]
             }
+            Cause::ProxyUnreachable { proxy, source, .. } => vec![
+                format!("check the proxy's address and port ({proxy}, set by {source}) with your network team"),
+                "if this host reaches the partner without a proxy, go direct: `--no-proxy`, the host in NO_PROXY, or `url = \"none\"` in the profile's [profiles.NAME.proxy]".into(),
+            ],
+            Cause::ProxyAuthRequired { scheme, credentials_sent, source, .. } => {
+                let basic = scheme.as_deref().is_none_or(|s| s.to_ascii_lowercase().starts_with("basic"));
+                let mut steps = Vec::new();
+                if !basic {
+                    steps.push(format!(
+                        "the proxy asks for {} and keyway speaks Basic proxy authentication only: ask the proxy team for an account allowed Basic, or to allow this host's address without authentication",
+                        scheme.as_deref().unwrap_or("another scheme")
+                    ));
+                }
+                steps.push(if *credentials_sent {
+                    format!("check the proxy user name and password ({source}): expired, locked or mistyped; the proxy's log names the user it refused")
+                } else {
+                    "give the proxy's user and password: `--proxy http://USER@HOST:PORT --proxy-password env:VAR`, or username and password in the profile's [profiles.NAME.proxy]".into()
+                });
+                steps
+            }
+            Cause::ProxyRefused { destination, status, excerpt, .. } => {
+                let mut steps = vec![match status {
+                    403 | 405 => format!("the proxy's policy does not allow {destination}: ask the proxy team to allow CONNECT to it (many proxies allow port 443 only)"),
+                    500 | 502..=504 => format!("the proxy could not reach {destination} itself (its DNS, its firewall, or the partner is down): ask the network team, with the time of this test"),
+                    _ => format!("ask the proxy team why it refuses CONNECT to {destination}"),
+                }];
+                if !excerpt.is_empty() {
+                    steps.push(format!("the proxy said: {excerpt}"));
+                }
+                steps
+            }
+            Cause::ProxyClosed { destination, tunnel_established, .. } => {
+                let mut steps = vec![format!(
+                    "ask the proxy team whether a policy blocks {destination}{}: their log shows why the connection was dropped",
+                    if *tunnel_established { ", its SNI name or our TLS version" } else { "" }
+                )];
+                steps.push("from a host that reaches the partner directly, `keyway probe HOST:PORT --no-proxy` shows whether the partner itself answers".into());
+                steps
+            }
+            Cause::ProxyInterception { issuer, destination, issuer_cert, .. } => vec![
+                format!(
+                    "ask your security team whether {issuer} is the company's TLS inspection CA{}",
+                    issuer_cert.as_ref().map(|c| format!(" (SHA-256 {})", c.sha256)).unwrap_or_default()
+                ),
+                "only if they confirm it: import that CA into this connector's truststore (`keyway keystore import-cert STORE --alias inspection-ca --cert FILE`; --save-chain writes it out)".into(),
+                format!("or have {destination} excluded from TLS inspection — needed anyway when the partner asks for a client certificate, which an inspecting proxy cannot pass on"),
+            ],
             Cause::HttpError { status, excerpt, .. } => {
                 let mut steps = vec![match status {
                     404 | 410 => "check the URL path: TLS works, but nothing is served at this path".to_string(),
@@ -762,6 +933,9 @@ pub struct Evidence {
     /// The version probe, when one was run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeReport>,
+    /// The proxy the connection went through, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::proxy::ProxyEvidence>,
 }
 
 /// Where the settings a fix changes are made, so that each step names the flag of

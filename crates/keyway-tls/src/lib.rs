@@ -58,6 +58,7 @@ mod legacy;
 mod policy;
 mod probe;
 mod profile;
+mod proxy;
 mod tap;
 mod verify;
 
@@ -76,4 +77,5 @@ pub use probe::{
 pub use profile::{
     Identity, IdentitySpec, Profile, ProfileError, ProfileSpec, TrustAnchor, TrustSource,
 };
+pub use proxy::{DEFAULT_PROXY_PORT, NoProxy, Proxy, ProxyError, ProxyEvidence, ProxySetting};
 pub use verify::{ChainCheck, Purpose, Refusal, VerifyError, keyway_checks, verify_chain};

@@ -16,6 +16,7 @@ use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 
 use crate::alert::alert_name;
 use crate::policy::{TlsVersion, VersionSet};
+use crate::proxy::Proxy;
 
 /// Largest TLS record (2^14 plus expansion allowance); anything bigger is not TLS.
 const MAX_RECORD: usize = 16_384 + 2_048;
@@ -33,6 +34,8 @@ pub struct ProbeTarget {
     pub server_name: Option<String>,
     /// Connect and read timeout, per version.
     pub timeout: Duration,
+    /// The proxy to probe through (a CONNECT tunnel per version), if any.
+    pub proxy: Option<Proxy>,
 }
 
 impl ProbeTarget {
@@ -52,6 +55,7 @@ impl ProbeTarget {
             port,
             server_name: None,
             timeout,
+            proxy: None,
         })
     }
 
@@ -144,8 +148,13 @@ pub struct ClientCertRequest {
 pub struct ProbeReport {
     /// The host as given.
     pub host: String,
-    /// The address probed.
+    /// The port probed.
+    pub port: u16,
+    /// The address probed (the proxy's, when probed through one).
     pub address: SocketAddr,
+    /// The proxy probed through, `http://[user@]host:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     /// The SNI sent, if any.
     pub server_name: Option<String>,
     /// One result per version, oldest first.
@@ -169,15 +178,20 @@ impl ProbeReport {
 /// Probes every version concurrently. Fails only when the host does not resolve; every
 /// other failure is part of the report.
 pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
-    let address = (target.host.as_str(), target.port)
+    // Through a proxy, the proxy resolves the partner's name: only its own must resolve.
+    let (host, port) = match &target.proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (target.host.as_str(), target.port),
+    };
+    let address = (host, port)
         .to_socket_addrs()
         .map_err(|e| ProbeError::Resolve {
-            host: target.host.clone(),
+            host: host.to_string(),
             error: e.to_string(),
         })?
         .next()
         .ok_or_else(|| ProbeError::Resolve {
-            host: target.host.clone(),
+            host: host.to_string(),
             error: "no address".into(),
         })?;
     let sni = target.sni();
@@ -186,7 +200,7 @@ pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
             .into_iter()
             .map(|version| {
                 let sni = sni.clone();
-                scope.spawn(move || probe_version(address, sni.as_deref(), version, target.timeout))
+                scope.spawn(move || probe_version(target, address, sni.as_deref(), version))
             })
             .collect();
         handles
@@ -229,7 +243,9 @@ pub fn probe(target: &ProbeTarget) -> Result<ProbeReport, ProbeError> {
     });
     Ok(ProbeReport {
         host: target.host.clone(),
+        port: target.port,
         address,
+        proxy: target.proxy.as_ref().map(ToString::to_string),
         server_name: sni,
         versions: results.into_iter().map(|(p, _)| p).collect(),
         supported,
@@ -262,12 +278,25 @@ impl WithVersion for (ProbeOutcome, Flight) {
 }
 
 fn probe_version(
+    target: &ProbeTarget,
     address: SocketAddr,
     sni: Option<&str>,
     version: TlsVersion,
-    timeout: Duration,
 ) -> (ProbeOutcome, Flight) {
-    let mut stream = match TcpStream::connect_timeout(&address, timeout) {
+    let timeout = target.timeout;
+    let opened = match &target.proxy {
+        None => TcpStream::connect_timeout(&address, timeout),
+        Some(proxy) => {
+            match crate::proxy::tunnel(proxy, &target.host, target.port, timeout, timeout) {
+                Ok((stream, _, _)) => Ok(stream),
+                Err(failure) => {
+                    let error = failure.describe(proxy, &target.host, target.port);
+                    return (ProbeOutcome::ConnectFailed { error }, Flight::default());
+                }
+            }
+        }
+    };
+    let mut stream = match opened {
         Ok(s) => s,
         Err(e) if e.kind() == ErrorKind::TimedOut => {
             return (ProbeOutcome::Timeout, Flight::default());

@@ -17,6 +17,7 @@ use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::policy::TlsPolicy;
+use crate::proxy::{Proxy, ProxyError, ProxySetting};
 
 /// Where trust anchors come from.
 #[derive(Debug, Clone)]
@@ -79,6 +80,9 @@ pub struct ProfileSpec {
     pub handshake_timeout: Duration,
     /// Where these settings are made, for the fixes a diagnosis names.
     pub settings: crate::diagnosis::Settings,
+    /// How partners are reached: the environment's proxy (the default), straight, or
+    /// through a given proxy.
+    pub proxy: ProxySetting,
 }
 
 impl Default for ProfileSpec {
@@ -92,6 +96,7 @@ impl Default for ProfileSpec {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             settings: crate::diagnosis::Settings::default(),
+            proxy: ProxySetting::Environment,
         }
     }
 }
@@ -117,6 +122,9 @@ pub enum ProfileError {
         /// Why.
         error: String,
     },
+    /// The proxy setting (or the environment's HTTPS_PROXY) cannot be used.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     /// The keystore has no usable key entry, or several and no alias was chosen.
     #[error("{path}: {problem}")]
     Identity {
@@ -196,6 +204,9 @@ pub struct Profile {
     pub handshake_timeout: Duration,
     /// Where these settings are made.
     pub settings: crate::diagnosis::Settings,
+    /// How partners are reached (the environment already read: never
+    /// [`ProxySetting::Environment`]).
+    pub proxy: ProxySetting,
 }
 
 impl Profile {
@@ -271,6 +282,7 @@ impl Profile {
             }
         }
         let identity = spec.identity.as_ref().map(load_identity).transpose()?;
+        let proxy = spec.proxy.resolve()?;
         Ok(Profile {
             roots: Arc::new(roots),
             anchor_der: Arc::new(anchor_der),
@@ -283,7 +295,13 @@ impl Profile {
             connect_timeout: spec.connect_timeout,
             handshake_timeout: spec.handshake_timeout,
             settings: spec.settings.clone(),
+            proxy,
         })
+    }
+
+    /// The proxy to reach `host` through, if any.
+    pub fn proxy_for(&self, host: &str) -> Option<&Proxy> {
+        self.proxy.for_host(host)
     }
 
     /// The truststore names, for remediation steps.

@@ -104,3 +104,122 @@ pub fn sans(given: &[String]) -> Result<Vec<San>> {
         .map(|s| San::parse(s))
         .collect::<Result<_, _>>()?)
 }
+
+/// How `keyway test` and `keyway probe` reach the server: through an HTTP proxy, or
+/// straight; by default as the environment says (`https_proxy`/`HTTPS_PROXY`, else
+/// `all_proxy`/`ALL_PROXY`, except for the hosts `no_proxy`/`NO_PROXY` names — curl's rules).
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    /// Tunnel through this HTTP proxy: `http://[USER@]HOST[:PORT]` (port 1080 when left
+    /// out, as in curl).
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// The proxy user's password for Basic authentication (literal, env:VAR, file:PATH).
+    #[arg(long, value_name = "PASSWORD")]
+    pub proxy_password: Option<String>,
+    /// Hosts to reach without the proxy, comma-separated (curl's NO_PROXY rules); replaces
+    /// the environment's NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST", conflicts_with = "no_proxy")]
+    pub noproxy: Option<String>,
+    /// Go straight to the server, whatever HTTPS_PROXY says.
+    #[arg(long)]
+    pub no_proxy: bool,
+}
+
+impl ProxyArgs {
+    /// The setting these options (and the environment) give.
+    pub fn setting(&self) -> Result<keyway_tls::ProxySetting> {
+        use anyhow::Context;
+        use keyway_tls::{NoProxy, Proxy, ProxySetting};
+        if self.no_proxy {
+            return Ok(ProxySetting::Direct);
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        let setting = match &self.proxy {
+            Some(url) => {
+                let password =
+                    crate::secret::optional(self.proxy_password.as_deref(), "--proxy-password")?;
+                let proxy =
+                    Proxy::parse(url, "--proxy")?.with_password(password.map(|p| p.to_string()));
+                if proxy.has_password() && proxy.username.is_none() {
+                    anyhow::bail!(
+                        "--proxy-password: the proxy URL names no user: give --proxy http://USER@HOST:PORT"
+                    );
+                }
+                let no_proxy = ["no_proxy", "NO_PROXY"]
+                    .iter()
+                    .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
+                    .map(|list| NoProxy::parse(&list))
+                    .unwrap_or_default();
+                ProxySetting::Use { proxy, no_proxy }
+            }
+            None => {
+                if self.proxy_password.is_some() {
+                    anyhow::bail!("--proxy-password needs --proxy");
+                }
+                ProxySetting::from_variables(env).context("the proxy from the environment")?
+            }
+        };
+        Ok(match (setting, &self.noproxy) {
+            (ProxySetting::Use { proxy, .. }, Some(list)) => ProxySetting::Use {
+                proxy,
+                no_proxy: NoProxy::parse(list),
+            },
+            (setting, _) => setting,
+        })
+    }
+}
+
+impl ProxyArgs {
+    /// What a stored profile says (`None`: the environment's proxy): the password, from
+    /// `--proxy-password` or the URL, resolved to be sealed by the store.
+    pub fn entry(&self) -> Result<Option<keyway_connect::ProxyEntry>> {
+        use keyway_connect::{ProxyEntry, SecretRef};
+        if self.no_proxy {
+            return Ok(Some(ProxyEntry {
+                url: "none".into(),
+                username: None,
+                password: None,
+                no_proxy: Vec::new(),
+            }));
+        }
+        let Some(url) = &self.proxy else {
+            if self.proxy_password.is_some() || self.noproxy.is_some() {
+                anyhow::bail!("--proxy-password and --noproxy need --proxy");
+            }
+            return Ok(None);
+        };
+        // Checked here, so that a mistake names the option rather than a stored field.
+        let parsed = keyway_tls::Proxy::parse(url, "--proxy")?;
+        let password = match (
+            crate::secret::optional(self.proxy_password.as_deref(), "--proxy-password")?,
+            parsed.has_password(),
+        ) {
+            (Some(p), _) => Some(p.to_string()),
+            // The URL's password is taken out of it: a stored URL is shown.
+            (None, true) => parsed.password().map(str::to_string),
+            (None, false) => None,
+        };
+        if password.is_some() && parsed.username.is_none() {
+            anyhow::bail!(
+                "--proxy-password: the proxy URL names no user: give --proxy http://USER@HOST:PORT"
+            );
+        }
+        Ok(Some(ProxyEntry {
+            url: format!("http://{}", parsed.address()),
+            username: parsed.username.clone(),
+            password: password.map(SecretRef::Inline),
+            no_proxy: self
+                .noproxy
+                .as_deref()
+                .map(|l| {
+                    l.split([',', ' '])
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    }
+}

@@ -313,6 +313,18 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
         Some((entry, _)) => (entry.truststores.clone(), entry.keystore.clone()),
         None => (Vec::new(), None),
     };
+    let proxy = match profile.and_then(|(entry, _)| entry.proxy.as_ref()) {
+        None => "from the environment (HTTPS_PROXY, NO_PROXY)".to_string(),
+        Some(p) if p.is_direct() => "none (direct)".to_string(),
+        Some(p) => keyway_tls::Proxy::parse(&p.url, "profile")
+            .map(|mut proxy| {
+                if p.username.is_some() {
+                    proxy.username = p.username.clone();
+                }
+                proxy.to_string()
+            })
+            .unwrap_or_else(|_| "(invalid)".into()),
+    };
     json!({
         "name": def.name,
         "kind": def.kind,
@@ -322,6 +334,7 @@ fn summary(config: &Config, def: &ConnectorDef) -> Value {
         "tls_versions": versions,
         "truststores": if truststores.is_empty() { json!(["system roots"]) } else { json!(truststores) },
         "keystore": keystore,
+        "proxy": proxy,
         "user": def.auth.as_ref().map(|(u, _)| u),
         "password": def.auth.as_ref().map(|(_, p)| p.describe()),
         "headers": def.headers.iter().map(|(n, v)| (n.to_string(), Value::String(v.to_str().unwrap_or("(binary)").to_string()))).collect::<serde_json::Map<_, _>>(),

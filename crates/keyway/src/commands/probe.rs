@@ -6,7 +6,7 @@ use clap::Args;
 use keyway_tls::{ProbeOutcome, ProbeReport, ProbeTarget, probe};
 use time::OffsetDateTime;
 
-use crate::args::parse_duration;
+use crate::args::{ProxyArgs, parse_duration};
 use crate::exit::Exit;
 use crate::output;
 
@@ -21,12 +21,15 @@ pub struct ProbeArgs {
     /// Connect and answer timeout per version, e.g. 5s, 500ms.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
 }
 
 /// Runs the probe and prints the report.
 pub fn run(args: ProbeArgs) -> Result<Exit> {
     let mut target = ProbeTarget::parse(&args.target, args.timeout)?;
     target.server_name = args.servername;
+    target.proxy = args.proxy.setting()?.for_host(&target.host).cloned();
     let report = probe(&target)?;
     if output::json() {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -41,12 +44,16 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
 }
 
 fn human(report: &ProbeReport, now: OffsetDateTime) -> String {
-    let mut out = format!(
-        "Probed {}:{} ({})",
-        report.host,
-        report.address.port(),
-        report.address
-    );
+    let mut out = match &report.proxy {
+        Some(proxy) => format!(
+            "Probed {}:{} through the proxy {proxy} ({})",
+            report.host, report.port, report.address
+        ),
+        None => format!(
+            "Probed {}:{} ({})",
+            report.host, report.port, report.address
+        ),
+    };
     match &report.server_name {
         Some(sni) => out.push_str(&format!(", SNI {sni}\n\n")),
         None => out.push_str(", no SNI\n\n"),

@@ -11,7 +11,7 @@ use keyway_tls::{
 };
 use time::OffsetDateTime;
 
-use crate::args::{parse_duration, parse_format};
+use crate::args::{ProxyArgs, parse_duration, parse_format};
 use crate::exit::Exit;
 use crate::{output, secret};
 
@@ -90,6 +90,8 @@ pub struct TestArgs {
     /// then its issuers): to check their fingerprints and trust the one that belongs.
     #[arg(long, value_name = "DIR")]
     pub save_chain: Option<PathBuf>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
 }
 
 /// Runs the test and prints the result.
@@ -227,6 +229,7 @@ fn profile_spec(args: &TestArgs) -> Result<ProfileSpec> {
         connect_timeout: args.connect_timeout,
         handshake_timeout: args.timeout,
         settings: keyway_tls::Settings::TestCommand,
+        proxy: args.proxy.setting()?,
     })
 }
 
@@ -269,8 +272,10 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
             warnings,
         } => {
             out.push_str(&format!("CONNECTED to {url}"));
-            if let Some(address) = &evidence.address {
-                out.push_str(&format!(" ({address})"));
+            match (&evidence.proxy, &evidence.address) {
+                (Some(proxy), _) => out.push_str(&format!(" through the proxy {}", proxy.proxy)),
+                (None, Some(address)) => out.push_str(&format!(" ({address})")),
+                (None, None) => {}
             }
             out.push('\n');
             out.push_str(&format!("  {}, {}", negotiated.version, negotiated.cipher));
@@ -310,6 +315,31 @@ fn plain_report(url: &str, outcome: &TestOutcome, insecure: bool) -> String {
     out.push_str(&format!("  policy allows: {}\n", evidence.allowed_versions));
     if let Some(address) = &evidence.address {
         out.push_str(&format!("  address: {address}\n"));
+    }
+    if let Some(proxy) = &evidence.proxy {
+        out.push_str(&format!(
+            "  proxy: {} (from {}{})\n",
+            proxy.proxy,
+            proxy.source,
+            proxy
+                .address
+                .as_ref()
+                .map(|a| format!(", at {a}"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "    tunnel: {}{}\n",
+            if proxy.tunnel_established {
+                "established"
+            } else {
+                "not established"
+            },
+            proxy
+                .answer
+                .as_ref()
+                .map(|a| format!(" (the proxy answered CONNECT with {a})"))
+                .unwrap_or_default()
+        ));
     }
     if !evidence.server_chain.is_empty() {
         out.push_str("  server chain:\n");

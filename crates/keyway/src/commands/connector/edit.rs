@@ -47,6 +47,8 @@ pub struct ConnectorAddArgs {
     /// Read the basic-auth password from the first line of standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
+    #[command(flatten)]
+    pub proxy: crate::args::ProxyArgs,
     /// Replace a connector of that name.
     #[arg(long)]
     pub replace: bool,
@@ -99,6 +101,7 @@ pub async fn connector_add(args: ConnectorAddArgs) -> Result<Exit> {
         keystore: args.keystore.clone(),
         lowest_version,
         server_name: args.server_name.clone(),
+        proxy: args.proxy.entry()?,
         ..keyway_connect::ProfileEntry::default()
     };
     let profile_existed = store
