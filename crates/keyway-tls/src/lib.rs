@@ -23,6 +23,11 @@
 //!   [`test()`], rustls sessions resumed across connections;
 //! - [`explain`]: plain words for every rustls, rustls-webpki and OpenSSL error that can
 //!   reach a user; no output shows a library's `Debug` rendering;
+//! - [`ProxySetting`]: outbound HTTP proxies — a CONNECT tunnel under the test, the probe
+//!   and [`TlsClient`] alike, Basic proxy authentication, the environment's
+//!   `HTTPS_PROXY`/`NO_PROXY` read as curl reads them, and the proxy's own failures
+//!   diagnosed (`proxy_unreachable`, `proxy_auth_required`, `proxy_refused`,
+//!   `proxy_closed`, `proxy_interception`);
 //! - [`verify_chain`]: path validation (webpki plus keyway's checks on CRLs, trust
 //!   anchors, key strength, serials), run against the x509-limbo vectors; [`test()`] runs
 //!   the same [`keyway_checks`] after webpki on both backends.

@@ -583,6 +583,56 @@ async fn the_connector_form_tests_unsaved_settings_and_its_fixes_make_them_pass(
         "{result}"
     );
 
+    // Through an outbound proxy that wants Basic authentication: the password is sent,
+    // saved sealed, kept when left empty, and never shown.
+    let proxy = keyway_testkit::ConnectProxy::start(keyway_testkit::ProxyOptions {
+        credentials: Some(("svc-proxy".into(), "Console-pr0xy".into())),
+        ..keyway_testkit::ProxyOptions::default()
+    });
+    client
+        .goto(&format!("{admin}/connectors/partner2/edit"))
+        .await
+        .unwrap();
+    fill(&client, "proxy_url", &proxy.url()).await;
+    fill(&client, "proxy_username", "svc-proxy").await;
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("FAILED proxy_auth_required"), "{result}");
+    fill(&client, "proxy_password", "Console-pr0xy").await;
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(result.contains("CONNECTED"), "{result}");
+    assert!(
+        result.contains(&format!(
+            "Through the proxy http://svc-proxy@127.0.0.1:{}",
+            proxy.port
+        )),
+        "{result}"
+    );
+    fill(&client, "proxy_password", "Console-pr0xy").await;
+    click_button(&client, "Save").await;
+    assert_eq!(text(&client, "h1").await, "Connector partner2");
+    client
+        .goto(&format!("{admin}/connectors/partner2/edit"))
+        .await
+        .unwrap();
+    assert!(!client.source().await.unwrap().contains("Console-pr0xy"));
+    click_button(&client, "Test connectivity").await;
+    let result = text(&client, "#result").await;
+    assert!(
+        result.contains("CONNECTED"),
+        "the stored password is kept: {result}"
+    );
+    screenshot(&client, "form-through-proxy").await;
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.authorization.as_deref() == Some("Basic c3ZjLXByb3h5OkNvbnNvbGUtcHIweHk=")),
+        "{:?}",
+        proxy.requests()
+    );
+
     // 2. A TLS 1.1-only partner with "Lowest allowable version" TLS 1.2.
     client
         .goto(&format!("{admin}/connectors/new"))

@@ -11,7 +11,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use keyway_connect::{ConnectorCheck, ConnectorEntry, ProfileEntry};
+use keyway_connect::{ConnectorCheck, ConnectorEntry, ProfileEntry, ProxyEntry, SecretRef};
 use keyway_store::{Draft, NewConnector, Save, StoreError};
 use keyway_tls::{Cause, TestOutcome, TlsVersion};
 use maud::{Markup, html};
@@ -51,6 +51,12 @@ pub(super) struct ConnectorForm {
     lowest: String,
     versions: Vec<String>,
     server_name: String,
+    /// The profile's proxy: empty for the environment's, `none` for direct.
+    proxy_url: String,
+    proxy_username: String,
+    proxy_password: String,
+    /// Comma-separated.
+    no_proxy: String,
     username: String,
     password: String,
     action: String,
@@ -79,6 +85,10 @@ impl ConnectorForm {
                 "lowest" => form.lowest = value,
                 "version" => form.versions.push(value),
                 "server_name" => form.server_name = value.trim().to_string(),
+                "proxy_url" => form.proxy_url = value.trim().to_string(),
+                "proxy_username" => form.proxy_username = value.trim().to_string(),
+                "proxy_password" => form.proxy_password = value,
+                "no_proxy" => form.no_proxy = value.trim().to_string(),
                 "username" => form.username = value.trim().to_string(),
                 "password" => form.password = value,
                 "action" => form.action = value,
@@ -123,6 +133,11 @@ impl ConnectorForm {
             form.truststores = profile.truststores.clone();
             form.keystore = profile.keystore.clone().unwrap_or_default();
             form.server_name = profile.server_name.clone().unwrap_or_default();
+            if let Some(proxy) = &profile.proxy {
+                form.proxy_url = proxy.url.clone();
+                form.proxy_username = proxy.username.clone().unwrap_or_default();
+                form.no_proxy = proxy.no_proxy.join(", ");
+            }
             match (&profile.lowest_version, &profile.versions) {
                 (_, Some(versions)) => {
                     form.mode = "explicit".into();
@@ -142,6 +157,21 @@ impl ConnectorForm {
         profile.truststores = self.truststores.clone();
         profile.keystore = (!self.keystore.is_empty()).then(|| self.keystore.clone());
         profile.server_name = (!self.server_name.is_empty()).then(|| self.server_name.clone());
+        // A password left empty keeps the stored one, as long as the proxy and its user
+        // are the same (the store decides).
+        profile.proxy = (!self.proxy_url.is_empty()).then(|| ProxyEntry {
+            url: self.proxy_url.clone(),
+            username: (!self.proxy_username.is_empty()).then(|| self.proxy_username.clone()),
+            password: (!self.proxy_password.is_empty())
+                .then(|| SecretRef::Inline(self.proxy_password.clone())),
+            no_proxy: self
+                .no_proxy
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect(),
+        });
         if self.mode == "explicit" {
             profile.lowest_version = None;
             profile.versions = Some(self.versions.clone());
@@ -723,6 +753,18 @@ async fn render(
             }
             label for="server_name" { "Server name (SNI and certificate check; default: the URL's host)" }
             input id="server_name" name="server_name" type="text" value=(form.server_name);
+            fieldset {
+                legend { "Outbound proxy" }
+                label for="proxy_url" { "Proxy URL (http://HOST:PORT; empty: the server's HTTPS_PROXY; none: direct)" }
+                input id="proxy_url" name="proxy_url" type="text" value=(form.proxy_url);
+                label for="proxy_username" { "Proxy user (Basic)" }
+                input id="proxy_username" name="proxy_username" type="text" value=(form.proxy_username) autocomplete="off";
+                label for="proxy_password" { "Proxy password" }
+                input id="proxy_password" name="proxy_password" type="password" autocomplete="new-password"
+                    placeholder=(if form.existing { "unchanged unless typed" } else { "" });
+                label for="no_proxy" { "Hosts reached without the proxy (comma-separated, as NO_PROXY)" }
+                input id="no_proxy" name="no_proxy" type="text" value=(form.no_proxy);
+            }
             label for="username" { "Basic-auth user" }
             input id="username" name="username" type="text" value=(form.username) autocomplete="off";
             label for="password" { "Basic-auth password" }

@@ -710,6 +710,18 @@ fn chain_table(chain: &[CertInfo]) -> Markup {
     }
 }
 
+/// The proxy a check went through, and whether it opened the tunnel.
+fn proxy_line(evidence: &keyway_tls::Evidence) -> Markup {
+    let Some(proxy) = &evidence.proxy else {
+        return html! {};
+    };
+    html! {
+        p.proxy { "Through the proxy " code { (proxy.proxy) } " (" (proxy.source) "): tunnel "
+            @if proxy.tunnel_established { "established" } @else { "not established" }
+            @if let Some(answer) = &proxy.answer { ", CONNECT answered " code { (answer) } } }
+    }
+}
+
 /// The connector check as the result region shows it.
 fn check_result(checked: &keyway_connect::ConnectorCheck) -> Markup {
     match &checked.tls {
@@ -728,6 +740,7 @@ fn check_result(checked: &keyway_connect::ConnectorCheck) -> Markup {
                         Some(problem) => p { span.bad { "HTTP check FAILED" } ": " (problem.to_string()) },
                     }
                 }
+                (proxy_line(evidence))
                 @for w in warnings { p.warn { "Warning: " (w) } }
                 h3 { "The chain the partner presented" }
                 (chain_table(&evidence.server_chain))
@@ -740,6 +753,8 @@ fn check_result(checked: &keyway_connect::ConnectorCheck) -> Markup {
                 p { (d.cause.summary()) }
                 h3 { "What to do" }
                 ol { @for step in d.remediation() { li { (step) } } }
+                (proxy_line(&d.evidence))
+                @for w in &d.warnings { p.warn { "Warning: " (w) } }
                 @if !d.evidence.server_chain.is_empty() {
                     h3 { "The chain the partner presented" }
                     (chain_table(&d.evidence.server_chain))
