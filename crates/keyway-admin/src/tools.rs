@@ -114,6 +114,12 @@ pub async fn probe(
     let mut target = ProbeTarget::parse(&request.target, Duration::from_secs(seconds))
         .map_err(|e| Problem::invalid("target", e.to_string()))?;
     target.server_name = request.server_name;
+    // Through the server's proxy, as `keyway test` here would go (HTTPS_PROXY, NO_PROXY).
+    target.proxy = keyway_tls::ProxySetting::Environment
+        .resolve()
+        .map_err(|e| Problem::internal(format!("the server's proxy setting: {e}")))?
+        .for_host(&target.host)
+        .cloned();
     state
         .inner
         .store

@@ -264,8 +264,9 @@ impl TlsClient {
             .clone()
             .unwrap_or_else(|| host.to_string());
         let route = match self.profile.proxy_for(host) {
-            Some(proxy) => Route::Proxy(proxy.clone()),
-            None => Route::Direct(self.resolve(host, port).await?),
+            // A placeholder name fails at once, proxy or not.
+            Some(proxy) if !is_placeholder_name(host) => Route::Proxy(proxy.clone()),
+            _ => Route::Direct(self.resolve(host, port).await?),
         };
         let known_legacy = self
             .legacy_servers

@@ -523,8 +523,12 @@ pub fn test(target: &TestTarget, profile: &Profile) -> Result<TestOutcome, TestE
         run.warnings
             .push("INSECURE: the server's certificate was not verified (--insecure)".into());
     }
-    if let Some(proxy) = profile.proxy_for(&target.host) {
+    if let Some(proxy) = profile
+        .proxy_for(&target.host)
+        .filter(|_| !is_placeholder_name(&target.host))
+    {
         // The proxy resolves the partner's name; the evidence names the destination.
+        // (A placeholder name fails at once below, proxy or not.)
         run.evidence.address = Some(crate::proxy::host_port(&target.host, target.port));
         run.evidence.proxy = Some(ProxyEvidence {
             proxy: proxy.to_string(),

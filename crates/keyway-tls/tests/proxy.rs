@@ -512,3 +512,21 @@ async fn connectors_connect_through_the_proxy_and_name_its_refusals() {
     assert!(text.contains("refused our credentials"), "{text}");
     assert!(!text.contains("nope"), "{text}");
 }
+
+#[test]
+fn a_placeholder_name_fails_at_once_even_through_a_proxy() {
+    let proxy = ConnectProxy::start(ProxyOptions::default());
+    let profile = Profile::load(&ProfileSpec {
+        proxy: through(&proxy.url()),
+        ..ProfileSpec::default()
+    })
+    .unwrap();
+    let outcome = test(
+        &TestTarget::parse("https://partner.invalid/").unwrap(),
+        &profile,
+    )
+    .unwrap();
+    let d = failed(outcome);
+    assert_eq!(d.cause.code(), "dns_failure");
+    assert!(proxy.requests().is_empty());
+}
