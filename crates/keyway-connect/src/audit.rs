@@ -118,6 +118,8 @@ pub struct ConnectorAudit {
     pub url: String,
     /// `host:port`.
     pub endpoint: String,
+    /// The proxy it was reached through, `http://[user@]host:port`, if any.
+    pub proxy: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
     /// Where it stands.
@@ -229,10 +231,11 @@ impl ConnectorAudit {
 
 impl Serialize for ConnectorAudit {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ConnectorAudit", 16)?;
+        let mut s = serializer.serialize_struct("ConnectorAudit", 17)?;
         s.serialize_field("connector", &self.connector)?;
         s.serialize_field("url", &self.url)?;
         s.serialize_field("endpoint", &self.endpoint)?;
+        s.serialize_field("proxy", &self.proxy)?;
         s.serialize_field("tags", &self.tags)?;
         s.serialize_field("standing", &self.standing)?;
         s.serialize_field("code", &self.code())?;
@@ -431,6 +434,7 @@ async fn audit_one(
         connector: def.name.clone(),
         url: def.url_text.trim().to_string(),
         endpoint,
+        proxy: None,
         tags: def.tags.clone(),
         standing: Standing::Failing,
         check: Err(String::new()),
@@ -469,8 +473,16 @@ async fn audit_one(
                 | Cause::ConnectionRefused { .. }
                 | Cause::ConnectTimeout { .. }
                 | Cause::HandshakeTimeout { .. }
+                | Cause::ProxyUnreachable { .. }
+                | Cause::ProxyAuthRequired { .. }
+                | Cause::ProxyRefused { .. }
+                | Cause::ProxyClosed {
+                    tunnel_established: false,
+                    ..
+                }
         )
     );
+    row.proxy = evidence.proxy.as_ref().map(|p| p.proxy.clone());
     let profile = connector.profile();
     if reached {
         row.probe = match &evidence.probe {

@@ -436,8 +436,18 @@ profile = "corp"
         .env("KEYWAY_CONFIG", &config)
         .env("PX_PASS", "toml-pw"));
     assert_eq!(code, 0, "{out}{err}");
+    assert!(!proxy.requests().is_empty());
+
+    // A call (the connectors' pooled client) tunnels too.
+    let before = proxy.requests().len();
+    let (code, out, err) = run(keyway()
+        .args(["connector", "call", "orders", "--path", "/orders"])
+        .env("KEYWAY_CONFIG", &config)
+        .env("PX_PASS", "toml-pw"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.starts_with("HTTP 200"), "{err}");
+    assert_eq!(proxy.requests().len(), before + 1);
     let after_test = proxy.requests().len();
-    assert!(after_test >= 1);
 
     let (code, out, err) = run(keyway()
         .args(["audit", "--json"])
@@ -445,7 +455,12 @@ profile = "corp"
         .env("PX_PASS", "toml-pw"));
     assert_eq!(code, 0, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
+    keyway_testkit::assert_json_kind("audit", &v);
     assert_eq!(v["connectors"][0]["standing"], "passing", "{v}");
+    assert_eq!(
+        v["connectors"][0]["proxy"],
+        format!("http://svc@127.0.0.1:{}", proxy.port)
+    );
     assert_eq!(
         v["connectors"][0]["probe"]["proxy"],
         format!("http://svc@127.0.0.1:{}", proxy.port)

@@ -164,7 +164,10 @@ fn table(report: &FleetAudit) -> String {
             let mut row = vec![
                 c.standing.word().to_string(),
                 c.connector.clone(),
-                c.endpoint.clone(),
+                match &c.proxy {
+                    Some(proxy) => format!("{} via {proxy}", c.endpoint),
+                    None => c.endpoint.clone(),
+                },
                 c.negotiated()
                     .map(|v| v.to_string())
                     .or_else(|| c.code().map(str::to_string))

@@ -103,7 +103,7 @@ fn row(c: &ConnectorAudit, what_if: bool) -> Markup {
         tr {
             td class=(standing_class(c.standing)) { (c.standing.word()) }
             td { a href=(format!("#{}", anchor(&c.connector))) { (c.connector) } }
-            td { code { (c.endpoint) } }
+            td { code { (c.endpoint) } @if let Some(proxy) = &c.proxy { " via " code { (proxy) } } }
             td { (tls) }
             td { (c.partner_versions().map(|v| v.to_string()).unwrap_or_else(|| "-".into())) }
             @if what_if {
