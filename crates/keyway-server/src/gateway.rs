@@ -147,6 +147,7 @@ impl Gateway {
                 per_address: options.max_connections_per_address,
             }),
             passwords: PasswordGate::new(options.password_checks),
+            uses: Arc::default(),
         });
         let (stop, stopped) = watch::channel(false);
         // Every connection task holds one: shutdown waits for all of them to end.
@@ -170,6 +171,12 @@ impl Gateway {
             tokio::spawn(retention_loop(
                 store.clone(),
                 options.audit_retention,
+                stopped.clone(),
+            )),
+            tokio::spawn(crate::uses::uses_loop(
+                store.clone(),
+                state.uses.clone(),
+                options.node.clone(),
                 stopped.clone(),
             )),
             tokio::spawn(record_loop(store, pending, stopped.clone())),

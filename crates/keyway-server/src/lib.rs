@@ -62,6 +62,7 @@ mod reload;
 mod request;
 mod respond;
 mod state;
+mod uses;
 mod verifier;
 pub mod watch;
 

@@ -64,6 +64,9 @@ pub struct GatewayOptions {
     pub audit_retention: Retention,
     /// How often the store is polled for changes (certificates, trust, connectors).
     pub reload_every: Duration,
+    /// This node's name, recorded with each client certificate's last use (default: the
+    /// host name).
+    pub node: String,
     /// The watch: every connector audited and every certificate's end checked on a
     /// schedule, with alerts; `None`: off.
     pub watch: Option<crate::watch::WatchOptions>,
@@ -72,12 +75,17 @@ pub struct GatewayOptions {
 impl Default for GatewayOptions {
     fn default() -> Self {
         let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        if let Ok(name) = std::fs::read_to_string("/etc/hostname") {
-            let name = name.trim();
-            if !name.is_empty() && !hosts.iter().any(|h| h == name) {
-                hosts.push(name.to_string());
-            }
+        let host_name = std::fs::read_to_string("/etc/hostname")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_default();
+        if !host_name.is_empty() && !hosts.contains(&host_name) {
+            hosts.push(host_name.clone());
         }
+        let node = if host_name.is_empty() {
+            "keyway".to_string()
+        } else {
+            host_name
+        };
         GatewayOptions {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
@@ -102,6 +110,7 @@ impl Default for GatewayOptions {
                 max_rows: Some(5_000_000),
             },
             reload_every: Duration::from_secs(1),
+            node,
             watch: None,
         }
     }

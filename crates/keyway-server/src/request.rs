@@ -125,7 +125,13 @@ async fn invoke(
         tail,
         headers: request.headers(),
     };
-    let route = decide(&facts, &directory)?;
+    // A use of the certificate whenever it maps to a user, refused or not.
+    let route = decide(&facts, &directory).inspect_err(|refusal| {
+        if refusal.user.is_some() {
+            state.uses.note(&peer.fingerprint);
+        }
+    })?;
+    state.uses.note(&peer.fingerprint);
     if let Some(password) = &route.password {
         verify(state, peer, &route.user, password).await?;
     }
@@ -167,6 +173,7 @@ async fn checked_user(
         Ok(owner) => owner.user.clone(),
         Err(_) => return None,
     };
+    state.uses.note(&peer.fingerprint);
     let checked = match password(headers, &user) {
         Ok(Some(password)) => verify(state, peer, &user, &password).await,
         Ok(None) => Ok(()),

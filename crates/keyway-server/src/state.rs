@@ -34,6 +34,8 @@ pub(crate) struct State {
     pub(crate) ready: AtomicBool,
     pub(crate) connections: Arc<Connections>,
     pub(crate) passwords: PasswordGate,
+    /// Certificates presented since the last write of their last use.
+    pub(crate) uses: Arc<crate::uses::Uses>,
 }
 
 /// Who is on the other end of a connection (shared by its requests).

@@ -49,6 +49,16 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// When a certificate was last presented at the gateway, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastUse {
+    /// Seconds since the Unix epoch (to the gateway's batching, a few seconds).
+    #[serde(serialize_with = "crate::rfc3339")]
+    pub at: i64,
+    /// The gateway node that saw it (`keyway serve --node`, default the host name).
+    pub node: String,
+}
+
 /// A user's client certificate as stored (never the private key).
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientCertificate {
@@ -83,6 +93,8 @@ pub struct ClientCertificate {
     pub created_at: i64,
     /// Increases with every change.
     pub version: i64,
+    /// When the gateway last saw it; `None`: never (since keyway records it).
+    pub last_used: Option<LastUse>,
     /// The certificate.
     #[serde(skip)]
     pub certificate: Certificate,
@@ -215,7 +227,8 @@ macro_rules! select_certificates {
             "SELECT u.name AS user_name, u.enabled, c.id, c.sha256, c.origin, c.subject, c.issuer,
                 c.serial, c.not_before, c.not_after, c.key_type, c.certificate, c.chain,
                 CAST(CASE WHEN c.sealed_key IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_key,
-                c.revoked_at, c.revoke_reason, c.created_at, c.version
+                c.revoked_at, c.revoke_reason, c.created_at, c.version, c.last_used_at,
+                c.last_used_node
              FROM client_certificates c JOIN users u ON u.id = c.user_id ",
             $rest
         )
@@ -917,9 +930,52 @@ impl Store {
             revoked,
             created_at: row.try_get("created_at").map_err(fail)?,
             version: row.try_get("version").map_err(fail)?,
+            last_used: match row
+                .try_get::<Option<i64>, _>("last_used_at")
+                .map_err(fail)?
+            {
+                Some(at) => Some(LastUse {
+                    at,
+                    node: row
+                        .try_get::<Option<String>, _>("last_used_node")
+                        .map_err(fail)?
+                        .unwrap_or_default(),
+                }),
+                None => None,
+            },
             certificate,
             chain,
         })
+    }
+
+    /// Records when certificates were last presented at the gateway (`uses`: SHA-256
+    /// fingerprints, lower-case hex without colons, and seconds since the Unix epoch), by
+    /// gateway `node`, in one transaction. Not a change: no version, no audit entry. A
+    /// time older than the one recorded (another node saw it later) is left alone.
+    pub async fn record_certificate_use(
+        &self,
+        uses: &[(String, i64)],
+        node: &str,
+    ) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for (sha256, at) in uses {
+            sqlx::query(
+                "UPDATE client_certificates SET last_used_at = $1, last_used_node = $2
+                 WHERE sha256 = $3 AND (last_used_at IS NULL OR last_used_at <= $1)",
+            )
+            .bind(*at)
+            .bind(node)
+            .bind(sha256.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db_error("recording certificate use", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.db_error("recording certificate use", e))
     }
 
     /// The id of user `name`.

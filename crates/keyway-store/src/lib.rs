@@ -69,7 +69,8 @@ pub use api_access::{ApiSession, ApiToken, NewToken, OpenedSession, SessionPolic
 pub use audit::{AuditEntry, AuditOutcome, AuditQuery, Retention};
 pub use ca::{CaImport, CaRequest, StoredCa, issued_json};
 pub use cert::{
-    CertOrigin, CertificateOwner, ClientCertificate, KeyAndChain, PendingKey, Revocation, Upload,
+    CertOrigin, CertificateOwner, ClientCertificate, KeyAndChain, LastUse, PendingKey, Revocation,
+    Upload,
 };
 pub use config::{ConfigExport, ConfigImport, ConfigImported, ExportedFile, MAX_UPLOAD_FILES};
 pub use connectors::{

@@ -22,6 +22,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0008_api_access.sql"),
     include_str!("../migrations/sqlite/0009_watch.sql"),
     include_str!("../migrations/sqlite/0010_proxy.sql"),
+    include_str!("../migrations/sqlite/0011_certificate_use.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_users.sql"),
@@ -34,6 +35,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0008_api_access.sql"),
     include_str!("../migrations/postgres/0009_watch.sql"),
     include_str!("../migrations/postgres/0010_proxy.sql"),
+    include_str!("../migrations/postgres/0011_certificate_use.sql"),
 ];
 
 /// The newest schema version this binary knows.

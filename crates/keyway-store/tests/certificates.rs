@@ -140,6 +140,31 @@ async fn a_csr_signed_by_an_outside_ca_becomes_the_users_identity(backend: Backe
     let body: String = plain.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!sealed.contains(&body[..40]) && !sealed.contains("PRIVATE KEY"));
 
+    // The gateway's record of its last use: the newest time wins whichever node writes
+    // last, and it is no change (the revocation below still finds version 1).
+    assert!(cert.last_used.is_none());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    store
+        .record_certificate_use(&[(bare.clone(), now)], "node-a")
+        .await
+        .unwrap();
+    store
+        .record_certificate_use(
+            &[(bare.clone(), now - 100), ("f".repeat(64), now)],
+            "node-b",
+        )
+        .await
+        .unwrap();
+    let seen = store.certificate(&alice, "alice", &bare).await.unwrap();
+    assert_eq!(
+        seen.last_used,
+        Some(keyway_store::LastUse {
+            at: now,
+            node: "node-a".into()
+        })
+    );
+    assert_eq!(seen.version, 1);
+
     let revoked = store
         .revoke_certificate(
             &alice,

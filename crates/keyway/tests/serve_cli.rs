@@ -75,7 +75,7 @@ fn sh(command: &str) -> String {
 fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (child, started) = start(&data);
+    let (child, started) = start_with(&data, &["--node", "node-a"]);
     assert_eq!(started["admin_created"], true);
     assert_eq!(started["admin_password"].as_str().unwrap().len(), 24);
     let curl = started["curl"].as_str().unwrap().to_string();
@@ -164,6 +164,38 @@ fn the_printed_curl_command_reaches_the_gateway_as_the_demo_user() {
     );
     assert_eq!(history[0]["connector"], "sample");
     assert_eq!(stop(child), 0, "SIGTERM stops it cleanly");
+
+    // The demo certificate's last use, written at the latest when the gateway stops.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .args(["user", "cert", "list", "demo", "--json"])
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env("KEYWAY_MASTER_KEY", KEY)
+        .env("KEYWAY_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    keyway_testkit::assert_json_kind("user-cert-list", &listed);
+    let last = &listed["certificates"][0]["last_used"];
+    assert_eq!(last["node"], "node-a", "{listed}");
+    let at = time::OffsetDateTime::parse(
+        last["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        (time::OffsetDateTime::now_utc() - at).whole_seconds() < 120,
+        "{last}"
+    );
+    let out = Command::new(assert_cmd::cargo::cargo_bin("keyway"))
+        .args(["user", "cert", "list", "demo"])
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env("KEYWAY_MASTER_KEY", KEY)
+        .env("KEYWAY_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("LAST USED"), "{table}");
+    assert!(table.contains("(node-a)"), "{table}");
 
     // A second start on another port: the same CA and demo certificate, no new
     // password, and the sample connector follows the gateway.

@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{Oops, PageResult, Viewer, check_csrf, date, days_badge, page};
+use super::{Oops, PageResult, Viewer, check_csrf, date, days_badge, minute, page};
 use crate::AdminState;
 
 /// `/certificates`: the viewer's own.
@@ -66,7 +66,7 @@ async fn render(state: &AdminState, viewer: &Viewer, user: &str, notes: Notes) -
             p { "No certificates yet." }
         } @else {
             table {
-                thead { tr { th { "Certificate" } th { "Ends" } th { "Origin" } th { "Download" } th { "Revoke" } } }
+                thead { tr { th { "Certificate" } th { "Ends" } th { "Origin" } th { "Last used" } th { "Download" } th { "Revoke" } } }
                 tbody { @for c in &certificates {
                     @let short = c.sha256.replace(':', "").to_ascii_lowercase();
                     tr {
@@ -77,6 +77,10 @@ async fn render(state: &AdminState, viewer: &Viewer, user: &str, notes: Notes) -
                             @else { (days_badge((c.not_after - now).div_euclid(86_400))) }
                         }
                         td { @match c.origin { keyway_store::CertOrigin::Uploaded => "uploaded (outside CA)", keyway_store::CertOrigin::Issued => "issued by keyway" } }
+                        td { @match &c.last_used {
+                            Some(last) => { (minute(last.at)) " (" (last.node) ")" },
+                            None => "never",
+                        } }
                         td {
                             @if c.has_private_key && c.revoked.is_none() {
                                 form method="post" action=(format!("{base}/{short}/download")) {

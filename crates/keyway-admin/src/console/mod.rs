@@ -477,6 +477,13 @@ fn date(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `2026-12-06 09:41 UTC`.
+fn minute(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
 async fn dashboard(State(state): State<AdminState>, viewer: Viewer) -> PageResult {
     let store = &state.inner.store;
     let soon = match store

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// identity add`) instead of the gateway's server certificate; read at start.
     #[arg(long, value_name = "NAME")]
     pub admin_keystore: Option<String>,
+    /// This node's name, recorded with each client certificate's last use (`keyway user
+    /// cert list`); default: the host name. Name each node of a shared database.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
     /// A name the server certificate is for; repeat for several (default: localhost,
     /// 127.0.0.1 and this machine's host name).
     #[arg(long = "host", value_name = "NAME")]
@@ -336,6 +340,9 @@ async fn run(args: ServeArgs) -> Result<Exit> {
     };
     if !args.hosts.is_empty() {
         options.hosts = args.hosts.clone();
+    }
+    if let Some(node) = &args.node {
+        options.node = node.clone();
     }
     options.watch = watch.clone();
     let admin_https = args.admin_https || !args.admin.ip().is_loopback();

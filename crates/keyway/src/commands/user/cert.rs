@@ -340,12 +340,21 @@ pub(super) async fn list(args: CertListArgs) -> Result<Exit> {
                         .map(|end| output::until(end, now_t))
                         .unwrap_or_else(|| output::date(Some(c.not_after))),
                     c.key_type.clone(),
+                    last_used(c.last_used.as_ref(), now),
                     c.subject.clone(),
                 ]
             })
             .collect();
         let mut text = output::columns(
-            &["SHA-256", "STATE", "ORIGIN", "UNTIL", "KEY", "SUBJECT"],
+            &[
+                "SHA-256",
+                "STATE",
+                "ORIGIN",
+                "UNTIL",
+                "KEY",
+                "LAST USED",
+                "SUBJECT",
+            ],
             &rows,
         );
         if let Some(summary) =
@@ -365,6 +374,22 @@ pub(super) async fn list(args: CertListArgs) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// When the gateway last saw a certificate, and which node: `3 min ago (node-a)`,
+/// `never`.
+fn last_used(last: Option<&keyway_store::LastUse>, now: i64) -> String {
+    let Some(last) = last else {
+        return "never".into();
+    };
+    let seconds = (now - last.at).max(0);
+    let ago = match seconds {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86_400 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    };
+    format!("{ago} ({})", last.node)
 }
 
 async fn show(args: CertShowArgs) -> Result<Exit> {
@@ -440,7 +465,7 @@ fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Resul
         .map(|c| c.info().subject.clone())
         .collect();
     println!(
-        "  subject:     {}\n  issuer:      {}\n  SHA-256:     {}\n  serial:      {}\n  valid:       {} to {}\n  state:       {state}\n  origin:      {}\n  key:         {} ({})\n  chain:       {}\n  version:     {}",
+        "  subject:     {}\n  issuer:      {}\n  SHA-256:     {}\n  serial:      {}\n  valid:       {} to {}\n  state:       {state}\n  origin:      {}\n  key:         {} ({})\n  chain:       {}\n  last used:   {}\n  version:     {}",
         cert.subject,
         cert.issuer,
         cert.sha256,
@@ -459,6 +484,7 @@ fn print_cert(cert: &ClientCertificate, json: bool, done: Option<&str>) -> Resul
         } else {
             chain.join(" <- ")
         },
+        last_used(cert.last_used.as_ref(), now),
         cert.version
     );
     Ok(Exit::Ok)
