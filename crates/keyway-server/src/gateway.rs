@@ -179,7 +179,7 @@ impl Gateway {
                 options.node.clone(),
                 stopped.clone(),
             )),
-            tokio::spawn(record_loop(store, pending, stopped.clone())),
+            tokio::spawn(record_loop(state.clone(), pending, stopped.clone())),
             tokio::spawn(listen_loop(state.clone(), stopped.clone())),
         ];
         if let Some(watch) = options.watch.clone() {

@@ -27,6 +27,11 @@ pub(crate) struct Metrics {
     expiry_days: std::sync::Mutex<BTreeMap<&'static str, i64>>,
     /// What the watch's last run found.
     watch: std::sync::Mutex<WatchFigures>,
+    /// Audit records waiting to be written (the store away keeps them here).
+    pub audit_queued: std::sync::atomic::AtomicI64,
+    /// Audit records given up: over the bound kept while the store was away, or still
+    /// unwritten when the gateway stopped.
+    pub audit_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// The watch's figures: each connector up or not, each certificate's days left, alerts.
@@ -147,6 +152,11 @@ impl Metrics {
                 ));
             }
         }
+        out.push_str(&format!(
+            "# HELP keyway_audit_records_queued Gateway audit records waiting to be written (they wait while the store cannot be written).\n# TYPE keyway_audit_records_queued gauge\nkeyway_audit_records_queued {}\n# HELP keyway_audit_records_dropped_total Gateway audit records given up: beyond the bound kept while the store was away, or unwritten at shutdown.\n# TYPE keyway_audit_records_dropped_total counter\nkeyway_audit_records_dropped_total {}\n",
+            self.audit_queued.load(Ordering::Relaxed),
+            self.audit_dropped.load(Ordering::Relaxed)
+        ));
         out.push_str(&format!(
             "# HELP keyway_handshake_failures_total Handshakes that failed or timed out.\n# TYPE keyway_handshake_failures_total counter\nkeyway_handshake_failures_total {}\n",
             self.handshake_failures.load(Ordering::Relaxed)

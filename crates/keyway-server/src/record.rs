@@ -5,7 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::Ordering;
+
 use keyway_store::{Context, GatewayRecord, Retention, Store};
+
+use crate::state::State;
 use tokio::sync::{mpsc, watch};
 
 use crate::limits::STORE_WITHIN;
@@ -45,6 +49,9 @@ pub(crate) struct Pending {
     pub written: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// How many audit records are kept while the store cannot be written.
+pub(crate) const KEPT: usize = 100_000;
+
 /// How long a refusal waits for its audit record to be written before it is answered
 /// anyway (the record is then written when the store allows).
 pub(crate) const DURABLE_WITHIN: Duration = Duration::from_secs(1);
@@ -53,10 +60,12 @@ pub(crate) const DURABLE_WITHIN: Duration = Duration::from_secs(1);
 /// requests do not wait for the disk: a crash loses at most the last batch interval
 /// (50 ms) of them. Refusals are written before they are answered, at once.
 pub(crate) async fn record_loop(
-    store: Arc<Store>,
+    state: Arc<State>,
     mut pending: mpsc::UnboundedReceiver<Pending>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let store = &state.store;
+    let metrics = &state.metrics;
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
     loop {
@@ -90,14 +99,34 @@ pub(crate) async fn record_loop(
                 let _ = done.send(());
             }
         }
-        // While the database cannot be written, keep at most this many (the oldest go;
-        // refusals waiting on them are let go too).
-        const KEPT: usize = 100_000;
+        // While the database cannot be written, keep at most this many (the oldest go,
+        // counted and said; refusals waiting on them are let go too).
         if batch.len() > KEPT {
-            batch.drain(..batch.len() - KEPT);
+            let dropped = batch.len() - KEPT;
+            batch.drain(..dropped);
             waiting.clear();
+            metrics
+                .audit_dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+            tracing::warn!(
+                dropped,
+                kept = KEPT,
+                "the store cannot be written: the oldest gateway audit records beyond the bound were dropped"
+            );
         }
+        metrics
+            .audit_queued
+            .store(batch.len() as i64, Ordering::Relaxed);
         if stopping {
+            if !batch.is_empty() {
+                metrics
+                    .audit_dropped
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::error!(
+                    unwritten = batch.len(),
+                    "stopping with gateway audit records the store did not take"
+                );
+            }
             return;
         }
         if !urgent || !written {

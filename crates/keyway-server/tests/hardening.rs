@@ -555,6 +555,10 @@ async fn pump(
     }
 }
 
+fn at_admin(s: &Setup) -> SocketAddr {
+    s.gateway.admin_address.unwrap()
+}
+
 async fn readyz(s: &Setup) -> String {
     admin_get(s.gateway.admin_address.unwrap(), "/readyz").await
 }
@@ -599,6 +603,21 @@ async fn readiness_follows_the_store_and_requests_are_served_meanwhile() {
     let during = get("/integrations/orders/during-outage", "");
     let (status, _) = call(at, &s.ca_root, Some(&s.alice), &during).await.unwrap();
     assert_eq!(status, 200);
+    // Its audit record waits in memory, counted; nothing is dropped.
+    let figure = |metrics: &str, name: &str| -> Option<u64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let started = Instant::now();
+    let mut queued = 0;
+    while queued == 0 && started.elapsed() < Duration::from_secs(5) {
+        let metrics = admin_get(at_admin(&s), "/metrics").await;
+        queued = figure(&metrics, "keyway_audit_records_queued").unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(queued >= 1, "the waiting record is not counted");
 
     relay.restore();
     ready_turns(&s, "HTTP/1.1 200", Duration::from_secs(5))
@@ -627,6 +646,17 @@ async fn readiness_follows_the_store_and_requests_are_served_meanwhile() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(audited, "not audited after {:?}", started.elapsed());
+    let metrics = admin_get(at_admin(&s), "/metrics").await;
+    assert_eq!(
+        figure(&metrics, "keyway_audit_records_queued"),
+        Some(0),
+        "{metrics}"
+    );
+    assert_eq!(
+        figure(&metrics, "keyway_audit_records_dropped_total"),
+        Some(0),
+        "{metrics}"
+    );
     eprintln!(
         "audit caught up {:?} after the store returned",
         started.elapsed()
