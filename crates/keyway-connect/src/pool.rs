@@ -29,7 +29,7 @@ use tokio::time::{Instant, Sleep};
 use crate::connector::OutBody;
 
 /// The most idle connections a connector keeps.
-pub(crate) const MAX_IDLE: usize = 32;
+pub(crate) const MAX_IDLE: usize = 64;
 
 /// A connector's connections, to its partner and to the origins redirects lead to.
 pub(crate) struct Pool {

@@ -7,13 +7,20 @@
 //! mtls_load ADDR CA.pem CLIENT.pem CLIENT.key PATH handshakes SECONDS CONCURRENCY
 //! mtls_load ADDR CA.pem CLIENT.pem CLIENT.key PATH rate SECONDS PER_SECOND CONNECTIONS
 //! mtls_load ADDR CA.pem CLIENT.pem CLIENT.key PATH idle CONNECTIONS SERVER_PID
+//! mtls_load ADDR CA.pem CLIENT.pem CLIENT.key PATH mixed SECONDS PER_SECOND CONNECTIONS REUSE
+//! mtls_load ADDR CA.pem CLIENT.pem CLIENT.key PATH probe SECONDS INTERVAL_MS
 //! ```
 //! - keepalive: requests per second over CONNECTIONS kept-alive connections;
 //! - handshakes: a new connection (full handshake, no resumption) per request;
 //! - rate: PER_SECOND requests spread over CONNECTIONS, latency p50/p99 measured from
 //!   when each request was due (no coordinated omission);
 //! - idle: CONNECTIONS connections each made one request and stay open; the server's
-//!   resident memory (VmRSS of SERVER_PID) before and after, per connection.
+//!   resident memory (VmRSS of SERVER_PID) before and after, per connection;
+//! - mixed: as rate, but each connection is replaced by a new one (a full handshake)
+//!   after REUSE requests: keep-alive and new connections mixed; failures counted with
+//!   the first few errors (for the rotation benchmark);
+//! - probe: a new connection and one request every INTERVAL_MS; the Unix time (ms) of
+//!   the last success and of the first refusal after it (a certificate being revoked).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,6 +125,17 @@ async fn main() {
         "handshakes" => handshakes(target, number(&args, 7), number(&args, 8)).await,
         "rate" => rate(target, number(&args, 7), number(&args, 8), number(&args, 9)).await,
         "idle" => idle(target, number(&args, 7), arg(&args, 8)).await,
+        "mixed" => {
+            mixed(
+                target,
+                number(&args, 7),
+                number(&args, 8),
+                number(&args, 9),
+                number(&args, 10),
+            )
+            .await
+        }
+        "probe" => probe(target, number(&args, 7), number(&args, 8)).await,
         other => {
             eprintln!("unknown mode {other}");
             std::process::exit(2)
@@ -271,4 +289,101 @@ async fn idle(target: Arc<Target>, connections: u64, pid: &str) {
         (after.saturating_sub(before)) as f64 / connections as f64
     );
     drop(held);
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+async fn mixed(target: Arc<Target>, seconds: u64, per_second: u64, connections: u64, reuse: u64) {
+    let interval = Duration::from_secs_f64(connections as f64 / per_second as f64);
+    let per_connection = seconds * per_second / connections;
+    let errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (target, errors) = (target.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut done, mut failed, mut handshakes) = (0u64, 0u64, 0u64);
+            let mut sender: Option<Sender> = None;
+            let first = Instant::now() + interval.mul_f64(c as f64 / connections as f64);
+            for i in 0..per_connection {
+                tokio::time::sleep_until((first + interval.mul_f64(i as f64)).into()).await;
+                if i % reuse == 0 {
+                    sender = None;
+                }
+                let result = async {
+                    if sender.is_none() {
+                        sender = Some(target.connect().await?);
+                        handshakes += 1;
+                    }
+                    let s = sender.as_mut().ok_or("no connection")?;
+                    target.request(s).await
+                }
+                .await;
+                match result {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        failed += 1;
+                        sender = None;
+                        let mut errors = errors.lock().unwrap_or_else(|e| e.into_inner());
+                        if errors.len() < 5 {
+                            errors.push(format!("{} ms: {e}", unix_ms()));
+                        }
+                    }
+                }
+            }
+            (done, failed, handshakes)
+        }));
+    }
+    let (mut done, mut failed, mut handshakes) = (0, 0, 0);
+    for task in tasks {
+        if let Ok((d, f, h)) = task.await {
+            done += d;
+            failed += f;
+            handshakes += h;
+        }
+    }
+    let errors = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!(
+        "{{\"mode\":\"mixed\",\"per_second\":{per_second},\"requests\":{done},\"failed\":{failed},\"new_connections\":{handshakes},\"seconds\":{:.2},\"errors\":{}}}",
+        started.elapsed().as_secs_f64(),
+        serde_json::to_string(&errors).unwrap_or_default()
+    );
+}
+
+async fn probe(target: Arc<Target>, seconds: u64, interval_ms: u64) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let (mut ok, mut refused) = (0u64, 0u64);
+    let (mut last_ok, mut first_refused) = (None, None);
+    while Instant::now() < until {
+        let result = async {
+            let mut sender = target.connect().await?;
+            target.request(&mut sender).await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                ok += 1;
+                last_ok = Some(unix_ms());
+                first_refused = None;
+            }
+            Err(_) => {
+                refused += 1;
+                if first_refused.is_none() {
+                    first_refused = Some(unix_ms());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(interval_ms)).await;
+    }
+    let show = |v: Option<u128>| v.map(|v| v.to_string()).unwrap_or("null".into());
+    println!(
+        "{{\"mode\":\"probe\",\"ok\":{ok},\"refused\":{refused},\"last_ok_ms\":{},\"first_refused_ms\":{}}}",
+        show(last_ok),
+        show(first_refused)
+    );
 }
