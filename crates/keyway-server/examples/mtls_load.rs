@@ -308,10 +308,12 @@ async fn mixed(target: Arc<Target>, seconds: u64, per_second: u64, connections: 
         let (target, errors) = (target.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let (mut done, mut failed, mut handshakes) = (0u64, 0u64, 0u64);
+            let mut latencies = Vec::new();
             let mut sender: Option<Sender> = None;
             let first = Instant::now() + interval.mul_f64(c as f64 / connections as f64);
             for i in 0..per_connection {
-                tokio::time::sleep_until((first + interval.mul_f64(i as f64)).into()).await;
+                let due = first + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(due.into()).await;
                 if i % reuse == 0 {
                     sender = None;
                 }
@@ -325,7 +327,10 @@ async fn mixed(target: Arc<Target>, seconds: u64, per_second: u64, connections: 
                 }
                 .await;
                 match result {
-                    Ok(()) => done += 1,
+                    Ok(()) => {
+                        done += 1;
+                        latencies.push(due.elapsed());
+                    }
                     Err(e) => {
                         failed += 1;
                         sender = None;
@@ -336,21 +341,31 @@ async fn mixed(target: Arc<Target>, seconds: u64, per_second: u64, connections: 
                     }
                 }
             }
-            (done, failed, handshakes)
+            (done, failed, handshakes, latencies)
         }));
     }
     let (mut done, mut failed, mut handshakes) = (0, 0, 0);
+    let mut all = Vec::new();
     for task in tasks {
-        if let Ok((d, f, h)) = task.await {
+        if let Ok((d, f, h, l)) = task.await {
             done += d;
             failed += f;
             handshakes += h;
+            all.extend(l);
         }
     }
+    all.sort();
+    let pick = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
     let errors = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
     println!(
-        "{{\"mode\":\"mixed\",\"per_second\":{per_second},\"requests\":{done},\"failed\":{failed},\"new_connections\":{handshakes},\"seconds\":{:.2},\"errors\":{}}}",
+        "{{\"mode\":\"mixed\",\"per_second\":{per_second},\"requests\":{done},\"failed\":{failed},\"new_connections\":{handshakes},\"seconds\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{}}}",
         started.elapsed().as_secs_f64(),
+        pick(0.50),
+        pick(0.99),
         serde_json::to_string(&errors).unwrap_or_default()
     );
 }

@@ -84,6 +84,10 @@ pub(crate) async fn record_loop(
             batch.push(p.record);
             waiting.extend(p.written);
         }
+        // Counted before the write, which may wait up to STORE_WITHIN on a store gone.
+        metrics
+            .audit_queued
+            .store(batch.len() as i64, Ordering::Relaxed);
         // Refusals are waiting on this write: no pause after it.
         let urgent = !waiting.is_empty();
         // A database gone silent must not hold the writer: the batch stays and is tried
