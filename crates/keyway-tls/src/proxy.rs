@@ -479,20 +479,19 @@ fn parse_answer(bytes: &[u8]) -> Result<Option<Answer>, ()> {
     }
 }
 
-/// The failure (or success) an answer means.
-fn judge(answer: &Answer, body: &[u8], address: &str) -> Result<(), TunnelFailure> {
+/// What a non-2xx answer to CONNECT means.
+fn refusal(answer: &Answer, body: &[u8], address: &str) -> TunnelFailure {
     match answer.status {
-        200..=299 => Ok(()),
-        407 => Err(TunnelFailure::AuthRequired {
+        407 => TunnelFailure::AuthRequired {
             address: address.to_string(),
             scheme: answer.authenticate.clone(),
-        }),
-        status => Err(TunnelFailure::Refused {
+        },
+        status => TunnelFailure::Refused {
             address: address.to_string(),
             status,
             reason: answer.reason.clone(),
             excerpt: crate::connect::excerpt(body),
-        }),
+        },
     }
 }
 
@@ -580,7 +579,7 @@ pub(crate) fn tunnel(
         }
     }
     body.truncate(wanted);
-    judge(&answer, &body, &at).map(|()| unreachable!("2xx is answered above"))
+    Err(refusal(&answer, &body, &at))
 }
 
 /// The same tunnel, for tokio.
@@ -645,10 +644,15 @@ pub(crate) async fn tunnel_async(
             }
         };
         let body = bytes.split_off(answer.head_len);
-        if (200..300).contains(&answer.status) && !body.is_empty() {
-            return Err(not_http(&at, &body));
+        match (200..300).contains(&answer.status) {
+            true if body.is_empty() => Ok(()),
+            true => Err(not_http(&at, &body)),
+            false => Err(refusal(
+                &answer,
+                &body[..body.len().min(EXCERPT_BYTES)],
+                &at,
+            )),
         }
-        judge(&answer, &body[..body.len().min(EXCERPT_BYTES)], &at)
     };
     match tokio::time::timeout(answer_timeout, exchange).await {
         Ok(Ok(())) => Ok((stream, address)),
@@ -901,11 +905,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            judge(&a, b"", "p"),
-            Err(TunnelFailure::AuthRequired {
+            refusal(&a, b"", "p"),
+            TunnelFailure::AuthRequired {
                 address: "p".into(),
                 scheme: Some("Basic realm=\"corp\"".into())
-            })
+            }
         );
         assert!(parse_answer(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
         assert!(parse_answer(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
