@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Soak (issue 26; a script, not part of CI): keyway's gateway at half its keep-alive
-# maximum, with new connections mixed in (each of 32 connections replaced after 20
+# maximum, with new connections mixed in (each of 32 connections replaced after REUSE
 # requests), for MINUTES, in windows of WINDOW seconds. After each window: resident
 # memory, open file descriptors, p50/p99 and failures. Prints the drift after warm-up
 # (the first two windows): targets RSS < 5 %, descriptors flat, p99 stable.
-#   bash bench/gateway-soak.sh [MINUTES] [WINDOW_SECONDS]     (default 30 60)
+#   bash bench/gateway-soak.sh [MINUTES] [WINDOW_SECONDS] [REUSE]     (default 30 60 200)
+# REUSE 200 at half the maximum is ~80 new connections/s; with 20 (~800/s) the full
+# handshakes take a third of the core and the gateway runs near saturation, where any
+# other load on the machine shows as seconds of p99.
 # The gateway on core 0 (one worker thread), the upstream (nginx, "ok" over TLS) and the
 # load on core 1. Installs nginx when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 window=${2:-60}
+reuse=${3:-200}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
@@ -87,14 +91,14 @@ curl -sf "http://127.0.0.1:$kwadmin/readyz" >/dev/null || { cat "$work/keyway.lo
 load() { taskset -c 1 "$LOAD" "127.0.0.1:$kw" "$work/data/ca.pem" "$work/client.pem" "$work/client.pem" /integrations/bench/ "$@"; }
 max=$(load keepalive 5 32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["per_second"])')
 rate=$(( max / 2 ))
-echo "keep-alive maximum ${max}/s: soaking at ${rate}/s for ${minutes} min in ${window}s windows"
+echo "keep-alive maximum ${max}/s: soaking at ${rate}/s (a new connection every $reuse requests) for ${minutes} min in ${window}s windows"
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$kwpid/status"; }
 fds() { ls "/proc/$kwpid/fd" | wc -l; }
 windows=$(( minutes * 60 / window ))
 : > "$work/rows"
 printf '%7s %10s %8s %5s %9s %9s %7s\n' window requests failed fds "RSS KiB" "p50 ms" "p99 ms"
 for w in $(seq "$windows"); do
-  out=$(load mixed "$window" "$rate" 32 20)
+  out=$(load mixed "$window" "$rate" 32 "$reuse")
   row=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["requests"], r["failed"], r["p50_ms"], r["p99_ms"])' "$out")
   read -r requests failed p50 p99 <<<"$row"
   echo "$w $requests $failed $(fds) $(rss) $p50 $p99" >> "$work/rows"

@@ -137,7 +137,9 @@ kill -9 "${pid[b]}"
 wait "${pid[b]}" 2>/dev/null || true
 echo "   node B killed (SIGKILL)"
 sleep 2
-restart=$(start_node b)
+# Not in $( ): a subshell's pids+= would not reach cleanup, and node B would outlive us.
+start_node b > "$work/restart"
+restart=$(cat "$work/restart")
 echo "   node B restarted: ready after $restart s"
 wait "$la" "$lb"
 
