@@ -16,77 +16,18 @@ minutes=${1:-30}
 window=${2:-60}
 reuse=${3:-200}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nginx >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cargo build --release -q -p keyway
-cargo build --release -q -p keyway-server --example mtls_load
-K=$PWD/target/release/keyway
-LOAD=$PWD/target/release/examples/mtls_load
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/gateway-lib.sh
 up=$(free_port); kw=$(free_port); kwadmin=$(free_port)
 
-export KEYWAY_DATA_DIR=$work/data
-KEYWAY_MASTER_KEY=$(openssl rand -hex 32); export KEYWAY_MASTER_KEY
-$K init >/dev/null
-$K ca issue --profile server --subject CN=upstream --san dns:localhost --san ip:127.0.0.1 \
-  --out "$work/upstream.pem" --no-passphrase >/dev/null
+bench_store "$up"
 $K user add bench --grant invoke:bench >/dev/null
 $K user cert issue bench --out "$work/client.pem" --no-passphrase >/dev/null
-cat > "$work/keyway.toml" <<EOF
-[truststores.keyway-ca]
-path = "data/ca.pem"
-
-[profiles.upstream]
-truststores = ["keyway-ca"]
-server_name = "localhost"
-
-[connectors.bench]
-kind = "rest"
-url = "https://127.0.0.1:$up/"
-profile = "upstream"
-
-[integrations.bench]
-connector = "bench"
-EOF
-$K config import "$work/keyway.toml" >/dev/null
-mkdir -p "$work/up"
-cat > "$work/up/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$up ssl;
-    ssl_certificate $work/upstream.pem;
-    ssl_certificate_key $work/upstream.pem;
-    keepalive_requests 1000000;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c 1 "$NGINX" -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+start_upstream "$up" 1
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$K" serve --listen "127.0.0.1:$kw" --admin "127.0.0.1:$kwadmin" \
   --host localhost --max-connections 4096 >"$work/keyway.log" 2>&1 &
 kwpid=$!
 pids+=($kwpid)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$kwadmin/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$kwadmin/readyz" >/dev/null || { cat "$work/keyway.log"; exit 1; }
+wait_ready "127.0.0.1:$kwadmin" "$work/keyway.log"
 
 load() { taskset -c 1 "$LOAD" "127.0.0.1:$kw" "$work/data/ca.pem" "$work/client.pem" "$work/client.pem" /integrations/bench/ "$@"; }
 max=$(load keepalive 5 32 | python3 -c 'import json,sys; print(json.load(sys.stdin)["per_second"])')

@@ -19,33 +19,12 @@ secs=${1:-30}
 rate=${2:-200}
 revocations=${3:-10}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-install() {
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || install nginx
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || install postgresql
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+source bench/gateway-lib.sh
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || install_packages postgresql
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-cargo build --release -q -p keyway
-cargo build --release -q -p keyway-server --example mtls_load
-K=$PWD/target/release/keyway
-LOAD=$PWD/target/release/examples/mtls_load
-
-work=$(mktemp -d)
 chmod 755 "$work"
-pids=()
 pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$PGBIN/$1" "${@:2}"; else "$PGBIN/$1" "${@:2}"; fi; }
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  pg pg_ctl -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ms() { date +%s%3N; }
+cleanup_extra() { pg pg_ctl -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; }
 
 pgport=$(free_port)
 mkdir "$work/pg"
@@ -54,54 +33,13 @@ pg initdb -D "$work/pg" -A trust -U postgres --no-sync -E UTF8 >/dev/null
 pg pg_ctl -D "$work/pg" -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200" \
   -l "$work/pg/log" -w start >/dev/null
 export KEYWAY_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/postgres"
-export KEYWAY_DATA_DIR=$work/data
-KEYWAY_MASTER_KEY=$(openssl rand -hex 32); export KEYWAY_MASTER_KEY
-
 up=$(free_port)
-$K init >/dev/null
-$K ca issue --profile server --subject CN=upstream --san dns:localhost --san ip:127.0.0.1 \
-  --out "$work/upstream.pem" --no-passphrase >/dev/null
+bench_store "$up"
 for user in alice bob $(seq -f "r%g" "$revocations"); do
   $K user add "$user" --grant invoke:bench >/dev/null
   $K user cert issue "$user" --out "$work/$user.pem" --no-passphrase >/dev/null
 done
-cat > "$work/keyway.toml" <<EOF
-[truststores.keyway-ca]
-path = "data/ca.pem"
-
-[profiles.upstream]
-truststores = ["keyway-ca"]
-server_name = "localhost"
-
-[connectors.bench]
-kind = "rest"
-url = "https://127.0.0.1:$up/"
-profile = "upstream"
-
-[integrations.bench]
-connector = "bench"
-EOF
-$K config import "$work/keyway.toml" >/dev/null
-
-mkdir -p "$work/up"
-cat > "$work/up/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$up ssl;
-    ssl_certificate $work/upstream.pem;
-    ssl_certificate_key $work/upstream.pem;
-    keepalive_requests 1000000;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-"$NGINX" -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+start_upstream "$up"
 
 declare -A listen admin pid
 for node in a b; do listen[$node]=$(free_port); admin[$node]=$(free_port); done
@@ -112,11 +50,7 @@ start_node() { # start_node NODE: starts it and waits until it is ready; prints 
     --admin "127.0.0.1:${admin[$node]}" --no-api --max-connections 4096 >>"$work/node-$node.log" 2>&1 &
   pid[$node]=$!
   pids+=(${pid[$node]})
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:${admin[$node]}/readyz" >/dev/null && break
-    sleep 0.05
-  done
-  curl -sf "http://127.0.0.1:${admin[$node]}/readyz" >/dev/null || { cat "$work/node-$node.log"; exit 1; }
+  wait_ready "127.0.0.1:${admin[$node]}" "$work/node-$node.log"
   awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'
 }
 start_node a >/dev/null

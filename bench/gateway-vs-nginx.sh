@@ -28,13 +28,6 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 rate=${2:-1000}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  echo "== installing nginx"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nginx >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ -n "${CALLGRIND:-}" ]; then
   command -v valgrind >/dev/null || { echo "CALLGRIND needs valgrind (apt-get install valgrind)"; exit 2; }
@@ -44,68 +37,16 @@ if [ -n "${CALLGRIND:-}" ]; then
   rm -f bench-callgrind.out.*
 fi
 
-cargo build --release -q -p keyway
-cargo build --release -q -p keyway-server --example mtls_load
-K=$PWD/target/release/keyway
-LOAD=$PWD/target/release/examples/mtls_load
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/gateway-lib.sh
 up=$(free_port); kw=$(free_port); kwadmin=$(free_port); ngx=$(free_port)
 
-export KEYWAY_DATA_DIR=$work/data
-KEYWAY_MASTER_KEY=$(openssl rand -hex 32); export KEYWAY_MASTER_KEY
-$K init >/dev/null
-$K ca issue --profile server --subject CN=upstream --san dns:localhost --san ip:127.0.0.1 \
-  --out "$work/upstream.pem" --no-passphrase >/dev/null
+bench_store "$up"
 $K user add bench --grant invoke:bench >/dev/null
 $K user cert issue bench --out "$work/client.pem" --no-passphrase >/dev/null
-cat > "$work/keyway.toml" <<EOF
-[truststores.keyway-ca]
-path = "data/ca.pem"
-
-[profiles.upstream]
-truststores = ["keyway-ca"]
-server_name = "localhost"
-
-[connectors.bench]
-kind = "rest"
-url = "https://127.0.0.1:$up/"
-profile = "upstream"
-
-[integrations.bench]
-connector = "bench"
-EOF
-$K config import "$work/keyway.toml" >/dev/null
-
-# The upstream both proxies call: nginx answering "ok" over TLS, on core 1 (moved to
-# core 0 for the "shared" keep-alive figure).
-mkdir -p "$work/up" "$work/proxy"
-cat > "$work/up/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log $work/up/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$up ssl;
-    ssl_certificate $work/upstream.pem;
-    ssl_certificate_key $work/upstream.pem;
-    keepalive_requests 1000000;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c 1 "$NGINX" -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+# The upstream both proxies call, on core 1 (moved to core 0 for the "shared" keep-alive
+# figure).
+start_upstream "$up" 1
+mkdir -p "$work/proxy"
 
 # keyway on core 0, one worker thread.
 # WRAP: a profiler to run keyway under (e.g. WRAP="heaptrack -o /tmp/kw"); the memory
@@ -115,8 +56,7 @@ TOKIO_WORKER_THREADS=1 taskset -c 0 ${WRAP:-} "$K" serve --listen "127.0.0.1:$kw
 kwpid=$!
 pids+=($kwpid)
 kwserver=$(pgrep -x -P "$kwpid" keyway || echo "$kwpid") # keyway itself under a WRAP
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$kwadmin/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$kwadmin/healthz" >/dev/null || { cat "$work/keyway.log"; exit 1; }
+wait_ready "127.0.0.1:$kwadmin" "$work/keyway.log"
 
 # nginx as the mTLS proxy, with keyway's own server certificate and client CA, core 0.
 $K identity export gateway --out "$work/gateway.pem" --no-passphrase >/dev/null
