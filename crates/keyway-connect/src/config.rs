@@ -188,6 +188,12 @@ impl ProxyEntry {
         )
     }
 
+    /// Whether `other` names the same proxy and user: a stored password may then be kept
+    /// for it (and for nothing else).
+    pub fn same_proxy(&self, other: &ProxyEntry) -> bool {
+        self.url == other.url && self.username == other.username
+    }
+
     /// The proxy without its password resolved, checked: the field at fault and why.
     fn proxy(&self, source: &str) -> Result<Option<Proxy>, (&'static str, String)> {
         if self.is_direct() {

@@ -23,7 +23,7 @@ pub(crate) struct Uses(Mutex<HashMap<String, i64>>);
 impl Uses {
     /// Notes that `fingerprint` was presented now.
     pub(crate) fn note(&self, fingerprint: &str) {
-        let now = crate::uses::now();
+        let now = now();
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match seen.get_mut(fingerprint) {
             Some(at) => *at = now,

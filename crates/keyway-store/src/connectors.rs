@@ -338,9 +338,7 @@ impl Store {
                 let sealed: Option<String> = row.try_get("proxy_password").map_err(fail)?;
                 let json: String = row.try_get("definition").map_err(fail)?;
                 let old: ProfileEntry = self.read_json(&json, "profile", name)?;
-                let same_proxy = old.proxy.as_ref().is_some_and(|o| {
-                    o.url == proxy.url && o.username == proxy.username
-                });
+                let same_proxy = old.proxy.as_ref().is_some_and(|o| o.same_proxy(proxy));
                 Ok((definition, sealed.filter(|_| same_proxy)))
             }
             None => Ok((definition, None)),
@@ -748,8 +746,7 @@ impl Store {
                 profile.proxy.as_mut(),
                 all.profiles.get(name).and_then(|p| p.proxy.as_ref()),
             ) && proxy.password.is_none()
-                && proxy.url == stored.url
-                && proxy.username == stored.username
+                && proxy.same_proxy(stored)
             {
                 proxy.password = stored.password.clone();
             }

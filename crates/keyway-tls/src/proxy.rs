@@ -241,14 +241,17 @@ pub struct NoProxy {
 }
 
 impl NoProxy {
+    /// The entries of a `NO_PROXY` value (separated by commas or white space).
+    pub fn entries(list: &str) -> impl Iterator<Item = &str> {
+        list.split([',', ' ', '\t', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+    }
+
     /// Reads a `NO_PROXY` value.
     pub fn parse(list: &str) -> NoProxy {
         let mut no_proxy = NoProxy::default();
-        for entry in list
-            .split([',', ' ', '\t', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
+        for entry in NoProxy::entries(list) {
             no_proxy.add(entry);
         }
         no_proxy

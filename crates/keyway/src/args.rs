@@ -105,8 +105,9 @@ pub fn sans(given: &[String]) -> Result<Vec<San>> {
         .collect::<Result<_, _>>()?)
 }
 
-/// How `keyway test` and `keyway probe` reach the server: through an HTTP proxy, or
-/// straight; by default as the environment says (`https_proxy`/`HTTPS_PROXY`, else
+/// How `keyway test` and `keyway probe` reach the server, and what `keyway connector add`
+/// stores in the connector's profile: through an HTTP proxy, or straight; by default as
+/// the environment says (`https_proxy`/`HTTPS_PROXY`, else
 /// `all_proxy`/`ALL_PROXY`, except for the hosts `no_proxy`/`NO_PROXY` names — curl's rules).
 #[derive(Debug, Clone, Args)]
 pub struct ProxyArgs {
@@ -168,9 +169,7 @@ impl ProxyArgs {
             (setting, _) => setting,
         })
     }
-}
 
-impl ProxyArgs {
     /// What a stored profile says (`None`: the environment's proxy): the password, from
     /// `--proxy-password` or the URL, resolved to be sealed by the store.
     pub fn entry(&self) -> Result<Option<keyway_connect::ProxyEntry>> {
@@ -213,9 +212,7 @@ impl ProxyArgs {
                 .noproxy
                 .as_deref()
                 .map(|l| {
-                    l.split([',', ' '])
-                        .map(str::trim)
-                        .filter(|e| !e.is_empty())
+                    keyway_tls::NoProxy::entries(l)
                         .map(str::to_string)
                         .collect()
                 })

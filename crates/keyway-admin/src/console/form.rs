@@ -164,11 +164,7 @@ impl ConnectorForm {
             username: (!self.proxy_username.is_empty()).then(|| self.proxy_username.clone()),
             password: (!self.proxy_password.is_empty())
                 .then(|| SecretRef::Inline(self.proxy_password.clone())),
-            no_proxy: self
-                .no_proxy
-                .split([',', ' '])
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
+            no_proxy: keyway_tls::NoProxy::entries(&self.no_proxy)
                 .map(str::to_string)
                 .collect(),
         });
